@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything lode needs to build, test and benchmark, from Debian 12
+# packages only. Idempotent: packages already present are not reinstalled and
+# the package lists are refreshed only when something is missing.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config clang-format
+  # libraries
+  libarchive-dev libisal-dev libzstd-dev libssl-dev libsodium-dev
+  libfuse3-dev fuse3 libcurl4-openssl-dev libmemcached-dev
+  nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
+  zlib1g-dev
+  # test oracles and tools
+  e2fsprogs libext2fs-dev umoci mmdebstrap zstd gzip tar attr python3
+  util-linux time
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,10 @@
+// One registration function per verb; each adds its subcommand to the app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace lode::cli {
+
+void RegisterFlatten(CLI::App& app);
+
+}  // namespace lode::cli

@@ -1,0 +1,27 @@
+// The lode command: git-style subcommands, one file per verb.
+#include <CLI/CLI.hpp>
+
+#include <clocale>
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+
+int main(int argc, char** argv) {
+  // Names in tar headers are bytes; a UTF-8 ctype keeps libarchive from
+  // rejecting non-ASCII names.
+  std::setlocale(LC_CTYPE, "C.UTF-8");
+  CLI::App app{"lode: start containers from large images by loading image data on demand"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "lode 0.1.0");
+  lode::cli::RegisterFlatten(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const lode::cli::CommandFailed& e) {
+    std::fprintf(stderr, "lode: %s\n", e.what());
+    return e.exit_code();
+  }
+  return 0;
+}

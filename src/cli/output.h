@@ -1,0 +1,38 @@
+// Shared CLI plumbing: failing a command with one line, progress on a terminal.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+#include "util/status.h"
+
+namespace lode::cli {
+
+// Thrown by a verb's callback; main prints "lode: <message>" and exits non-zero.
+class CommandFailed : public std::runtime_error {
+ public:
+  explicit CommandFailed(const Status& status) : std::runtime_error(status.ToString()) {}
+  int exit_code() const { return 1; }
+};
+
+// Throws CommandFailed when `status` is not OK.
+void Check(const Status& status);
+template <typename T>
+T Check(Result<T> result) {
+  Check(result.status());
+  return std::move(result).value();
+}
+
+// A one-line status display on stderr, shown only when stderr is a terminal.
+class ProgressLine {
+ public:
+  ProgressLine();
+  ~ProgressLine();
+  void Update(const std::string& text);
+
+ private:
+  bool enabled_;
+  size_t last_width_ = 0;
+};
+
+}  // namespace lode::cli

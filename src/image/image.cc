@@ -1,0 +1,128 @@
+// Shared pieces of image input: layer opening, media types, config parsing.
+#include "image/image.h"
+
+#include <nlohmann/json.hpp>
+
+#include "image/image_internal.h"
+
+namespace lode::image {
+
+using nlohmann::json;
+
+Result<LayerStream> OpenLayer(const Layer& layer) {
+  LODE_ASSIGN_OR_RETURN(std::unique_ptr<ByteSource> blob, layer.open_blob());
+  auto tar = NewDecompressor(std::move(blob), layer.compression, layer.name);
+  auto hashing = std::make_unique<HashingSource>(std::move(tar), layer.name + " (uncompressed)",
+                                                 layer.diff_id, std::nullopt);
+  LayerStream stream;
+  stream.diff = hashing.get();
+  stream.tar = std::move(hashing);
+  return stream;
+}
+
+Result<Compression> CompressionOfMediaType(const std::string& media_type) {
+  static const std::pair<const char*, Compression> kTypes[] = {
+      {"application/vnd.oci.image.layer.v1.tar", Compression::kNone},
+      {"application/vnd.oci.image.layer.v1.tar+gzip", Compression::kGzip},
+      {"application/vnd.oci.image.layer.v1.tar+zstd", Compression::kZstd},
+      {"application/vnd.oci.image.layer.nondistributable.v1.tar", Compression::kNone},
+      {"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip", Compression::kGzip},
+      {"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd", Compression::kZstd},
+      {"application/vnd.docker.image.rootfs.diff.tar", Compression::kNone},
+      {"application/vnd.docker.image.rootfs.diff.tar.gzip", Compression::kGzip},
+      {"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", Compression::kGzip},
+  };
+  for (const auto& [type, compression] : kTypes) {
+    if (media_type == type) return compression;
+  }
+  return Status::InvalidArgument("unknown layer media type '" + media_type + "'");
+}
+
+namespace {
+
+std::vector<std::string> StringList(const json& config, const char* key) {
+  std::vector<std::string> out;
+  if (config.contains(key) && config[key].is_array()) {
+    for (const json& v : config[key]) out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+std::string StringField(const json& config, const char* key) {
+  if (config.contains(key) && config[key].is_string()) return config[key].get<std::string>();
+  return "";
+}
+
+}  // namespace
+
+Result<ParsedConfig> ParseImageConfig(const std::string& text, const std::string& name) {
+  return ParseJson<ParsedConfig>(text, name, [&](const json& doc) -> Result<ParsedConfig> {
+    ParsedConfig parsed;
+    if (doc.contains("config") && doc["config"].is_object()) {
+      const json& c = doc["config"];
+      parsed.run.entrypoint = StringList(c, "Entrypoint");
+      parsed.run.cmd = StringList(c, "Cmd");
+      parsed.run.env = StringList(c, "Env");
+      parsed.run.working_dir = StringField(c, "WorkingDir");
+      parsed.run.user = StringField(c, "User");
+    }
+    if (doc.contains("rootfs")) {
+      for (const json& id : doc["rootfs"].at("diff_ids")) {
+        LODE_ASSIGN_OR_RETURN(Digest d, ParseDigest(id.get<std::string>()));
+        parsed.diff_ids.push_back(d);
+      }
+    }
+    return parsed;
+  });
+}
+
+Status AttachDiffIds(const std::vector<Digest>& diff_ids, const std::string& name,
+                     std::vector<Layer>* layers) {
+  if (diff_ids.empty()) return Status::Ok();
+  if (diff_ids.size() != layers->size()) {
+    return Status::Corruption(name + ": config lists " + std::to_string(diff_ids.size()) +
+                              " diff_ids for " + std::to_string(layers->size()) + " layers");
+  }
+  for (size_t i = 0; i < diff_ids.size(); ++i) (*layers)[i].diff_id = diff_ids[i];
+  return Status::Ok();
+}
+
+Result<Platform> ParsePlatform(const std::string& text) {
+  Platform p;
+  size_t slash = text.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == text.size()) {
+    return Status::InvalidArgument("platform '" + text + "' is not OS/ARCH[/VARIANT]");
+  }
+  p.os = text.substr(0, slash);
+  std::string rest = text.substr(slash + 1);
+  size_t slash2 = rest.find('/');
+  p.architecture = rest.substr(0, slash2);
+  if (slash2 != std::string::npos) p.variant = rest.substr(slash2 + 1);
+  return p;
+}
+
+Result<Image> OpenLayerTarballs(const std::vector<std::string>& paths) {
+  if (paths.empty()) return Status::InvalidArgument("no layer tarballs given");
+  Image img;
+  for (const std::string& path : paths) {
+    if (::access(path.c_str(), R_OK) != 0) return Status::FromErrno(errno, "open " + path);
+    Layer layer;
+    layer.name = path;
+    layer.compression = Compression::kAuto;
+    layer.open_blob = [path]() -> Result<std::unique_ptr<ByteSource>> {
+      LODE_ASSIGN_OR_RETURN(UniqueFd f, OpenForRead(path));
+      return NewFileSource(std::move(f), path);
+    };
+    img.layers.push_back(std::move(layer));
+  }
+  return img;
+}
+
+Result<Image> OpenImage(const std::string& path, const OpenOptions& options) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return Status::NotFound("image " + path);
+  if (S_ISDIR(st.st_mode)) return OpenOciLayout(path, options);
+  return OpenDockerArchive(path);
+}
+
+}  // namespace lode::image

@@ -1,0 +1,99 @@
+#include "util/file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+
+namespace lode {
+
+void UniqueFd::Reset() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+Result<UniqueFd> OpenForRead(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::NotFound(path);
+    return Status::FromErrno(errno, "open " + path);
+  }
+  return UniqueFd(fd);
+}
+
+Result<std::string> ReadFileToString(const std::string& path) {
+  LODE_ASSIGN_OR_RETURN(UniqueFd fd, OpenForRead(path));
+  std::string out;
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno(errno, "read " + path);
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+Status PWriteAll(int fd, std::span<const uint8_t> bytes, uint64_t offset, const std::string& what) {
+  while (!bytes.empty()) {
+    ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno(errno, "write " + what);
+    bytes = bytes.subspan(static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
+  }
+  return Status::Ok();
+}
+
+Status PReadAll(int fd, std::span<uint8_t> bytes, uint64_t offset, const std::string& what) {
+  while (!bytes.empty()) {
+    ssize_t n = ::pread(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno(errno, "read " + what);
+    if (n == 0) return Status::Corruption(what + ": unexpected end of file");
+    bytes = bytes.subspan(static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
+  }
+  return Status::Ok();
+}
+
+Result<AtomicFile> AtomicFile::Create(const std::string& final_path) {
+  std::string temp = final_path + ".tmp.XXXXXX";
+  int fd = ::mkostemp(temp.data(), O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno(errno, "create " + temp);
+  ::fchmod(fd, 0644);
+  return AtomicFile(final_path, std::move(temp), UniqueFd(fd));
+}
+
+AtomicFile::AtomicFile(AtomicFile&& other) noexcept
+    : final_path_(std::move(other.final_path_)),
+      temp_path_(std::move(other.temp_path_)),
+      fd_(std::move(other.fd_)),
+      committed_(std::exchange(other.committed_, true)) {}
+
+AtomicFile::~AtomicFile() {
+  if (!committed_) ::unlink(temp_path_.c_str());
+}
+
+Status AtomicFile::Commit() {
+  if (::fsync(fd_.get()) != 0) return Status::FromErrno(errno, "fsync " + temp_path_);
+  if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
+    return Status::FromErrno(errno, "rename to " + final_path_);
+  }
+  committed_ = true;
+  fd_.Reset();
+  return Status::Ok();
+}
+
+Status WriteFileAtomically(const std::string& path, std::string_view contents) {
+  LODE_ASSIGN_OR_RETURN(AtomicFile file, AtomicFile::Create(path));
+  LODE_RETURN_IF_ERROR(PWriteAll(
+      file.fd(),
+      std::span(reinterpret_cast<const uint8_t*>(contents.data()), contents.size()), 0, path));
+  return file.Commit();
+}
+
+}  // namespace lode

@@ -1,0 +1,45 @@
+#include "util/file.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace lode {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("lode-file-test-" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(FileTest, UncommittedAtomicFileLeavesNothing) {
+  std::string path = dir_ / "out";
+  {
+    auto file = AtomicFile::Create(path);
+    ASSERT_TRUE(file.ok());
+    ASSERT_TRUE(PWriteAll(file->fd(), std::span<const uint8_t>(), 0, path).ok());
+  }
+  EXPECT_TRUE(fs::is_empty(dir_));
+}
+
+TEST_F(FileTest, CommittedAtomicFileAppearsWithContents) {
+  std::string path = dir_ / "out";
+  ASSERT_TRUE(WriteFileAtomically(path, "hello").ok());
+  EXPECT_EQ(ReadFileToString(path).value(), "hello");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1);
+}
+
+TEST_F(FileTest, MissingFileIsNotFound) {
+  EXPECT_EQ(ReadFileToString(dir_ / "missing").status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace lode
