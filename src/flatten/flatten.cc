@@ -132,14 +132,17 @@ class Flattener {
   Status ApplyLayer(const image::Layer& layer, int top) {
     LODE_RETURN_IF_ERROR(data_.AlignTo(options_.layer_alignment / kBlockSize));
     LODE_ASSIGN_OR_RETURN(image::LayerStream stream, image::OpenLayer(layer));
-    LODE_ASSIGN_OR_RETURN(auto reader, image::TarReader::Open(stream.tar.get(), layer.name));
+    Result<std::unique_ptr<image::TarReader>> opened = image::TarReader::Open(stream.tar.get(), layer.name);
+    if (!opened.ok()) return PreferDigestError(stream, opened.status());
+    image::TarReader* reader = opened->get();
     image::TarEntry entry;
     uint64_t base_bytes = result_.tar_bytes;
     while (true) {
-      LODE_ASSIGN_OR_RETURN(bool more, reader->Next(&entry));
-      if (!more) break;
+      Result<bool> more = reader->Next(&entry);
+      if (!more.ok()) return PreferDigestError(stream, more.status());
+      if (!*more) break;
       Status s = ApplyEntry(*reader, entry, top);
-      if (!s.ok()) return s.WithContext(layer.name + ": " + entry.path);
+      if (!s.ok()) return PreferDigestError(stream, s.WithContext(layer.name + ": " + entry.path));
       result_.tar_bytes = base_bytes + stream.diff->size();
       ReportProgress(top, false);
     }
@@ -148,6 +151,13 @@ class Flattener {
     result_.diff_ids[image_.layers.size() - 1 - static_cast<size_t>(top)] = stream.diff->digest();
     ReportProgress(top, true);
     return spill_.Reset();
+  }
+
+  // A tampered blob usually breaks decompression or tar parsing before its
+  // digest can be checked; reading the rest of it names the real cause.
+  static Status PreferDigestError(image::LayerStream& stream, Status error) {
+    Status drained = image::Drain(*stream.blob);
+    return stream.blob->mismatched() ? drained : error;
   }
 
   Status ApplyEntry(image::TarReader& reader, const image::TarEntry& entry, int top) {

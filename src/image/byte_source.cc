@@ -100,12 +100,15 @@ Result<size_t> HashingSource::Read(std::span<uint8_t> out) {
   if (n == 0) {
     done_ = true;
     digest_.bytes = hasher_.Finish();
-    LODE_RETURN_IF_ERROR(Verify());
+    Status verified = Verify();
+    mismatched_ = !verified.ok();
+    LODE_RETURN_IF_ERROR(verified);
     return size_t{0};
   }
   hasher_.Update(out.first(n));
   size_ += n;
   if (expected_size_ && size_ > *expected_size_) {
+    mismatched_ = true;
     return Status::Corruption(name_ + ": larger than its descriptor's size " +
                               std::to_string(*expected_size_));
   }

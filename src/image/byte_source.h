@@ -48,6 +48,8 @@ class HashingSource : public ByteSource {
   Result<size_t> Read(std::span<uint8_t> out) override;
   const Digest& digest() const { return digest_; }
   uint64_t size() const { return size_; }
+  // True once the stream ended and did not match its expectation.
+  bool mismatched() const { return mismatched_; }
 
  private:
   Status Verify();
@@ -59,6 +61,7 @@ class HashingSource : public ByteSource {
   Digest digest_{};
   uint64_t size_ = 0;
   bool done_ = false;
+  bool mismatched_ = false;
 };
 
 // kAuto sniffs the magic number of the stream when it is first read.

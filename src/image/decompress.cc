@@ -115,6 +115,10 @@ class ZstdSource : public ByteSource {
   Result<size_t> Read(std::span<uint8_t> out) override {
     while (true) {
       LODE_ASSIGN_OR_RETURN(bool more, in_.Fill());
+      if (!more && !output_pending_) {
+        if (frame_open_) return Status::Corruption(name_ + ": truncated zstd stream");
+        return size_t{0};
+      }
       ZSTD_inBuffer input{in_.data(), in_.size(), 0};
       ZSTD_outBuffer output{out.data(), out.size(), 0};
       size_t rc = ZSTD_decompressStream(ctx_, &output, &input);
@@ -123,11 +127,9 @@ class ZstdSource : public ByteSource {
         return Status::Corruption(name_ + ": corrupt zstd data: " + ZSTD_getErrorName(rc));
       }
       frame_open_ = rc != 0;
+      // A full output buffer may leave decoded bytes inside the decoder.
+      output_pending_ = output.pos == output.size;
       if (output.pos > 0) return output.pos;
-      if (!more) {
-        if (frame_open_) return Status::Corruption(name_ + ": truncated zstd stream");
-        return size_t{0};
-      }
     }
   }
 
@@ -137,6 +139,7 @@ class ZstdSource : public ByteSource {
   InputBuffer in_;
   ZSTD_DStream* ctx_;
   bool frame_open_ = false;
+  bool output_pending_ = false;
 };
 
 // Reads the first bytes, picks the decompressor from them, then replays them.

@@ -118,11 +118,8 @@ Result<Image> OpenDockerArchive(const std::string& path) {
     Layer layer;
     layer.name = "layer " + std::to_string(img.layers.size()) + " (" + member + ")";
     layer.compression = Compression::kAuto;
-    layer.open_blob = [path, member, name = layer.name]() -> Result<std::unique_ptr<ByteSource>> {
-      LODE_ASSIGN_OR_RETURN(auto src, TarMemberSource::Open(path, member));
-      return std::unique_ptr<ByteSource>(std::make_unique<HashingSource>(
-          std::move(src), name, DigestFromMemberName(member), std::nullopt));
-    };
+    layer.digest = DigestFromMemberName(member);
+    layer.open_blob = [path, member]() { return TarMemberSource::Open(path, member); };
     img.layers.push_back(std::move(layer));
   }
   if (img.layers.empty()) return Status::Corruption(mname + ": no layers");

@@ -10,11 +10,13 @@ namespace lode::image {
 using nlohmann::json;
 
 Result<LayerStream> OpenLayer(const Layer& layer) {
-  LODE_ASSIGN_OR_RETURN(std::unique_ptr<ByteSource> blob, layer.open_blob());
+  LODE_ASSIGN_OR_RETURN(std::unique_ptr<ByteSource> raw, layer.open_blob());
+  auto blob = std::make_unique<HashingSource>(std::move(raw), layer.name, layer.digest, layer.size);
+  LayerStream stream;
+  stream.blob = blob.get();
   auto tar = NewDecompressor(std::move(blob), layer.compression, layer.name);
   auto hashing = std::make_unique<HashingSource>(std::move(tar), layer.name + " (uncompressed)",
                                                  layer.diff_id, std::nullopt);
-  LayerStream stream;
   stream.diff = hashing.get();
   stream.tar = std::move(hashing);
   return stream;

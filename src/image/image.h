@@ -28,15 +28,19 @@ struct RunConfig {
 struct Layer {
   std::string name;  // for messages: "layer 2 (sha256:...)" or a file name
   Compression compression = Compression::kNone;
+  std::optional<Digest> digest;   // expected digest of the stored blob
+  std::optional<uint64_t> size;   // expected size of the stored blob
   std::optional<Digest> diff_id;  // expected digest of the uncompressed tar
-  // Opens the stored blob, already wrapped in its digest check.
+  // Opens the stored blob (OpenLayer adds the checks).
   std::function<Result<std::unique_ptr<ByteSource>>()> open_blob;
 };
 
 // An opened layer: the uncompressed tar stream and the hasher measuring it.
+// Both hashers are owned by `tar`'s chain.
 struct LayerStream {
   std::unique_ptr<ByteSource> tar;  // read this
-  HashingSource* diff = nullptr;    // owned by `tar`'s chain; digest valid at its end
+  HashingSource* blob = nullptr;    // the stored bytes, checked against digest and size
+  HashingSource* diff = nullptr;    // the uncompressed tar; digest valid at its end
 };
 Result<LayerStream> OpenLayer(const Layer& layer);
 

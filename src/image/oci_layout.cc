@@ -39,11 +39,15 @@ class Layout {
 
   std::string BlobPath(const Digest& d) const { return dir_ + "/blobs/sha256/" + d.Hex(); }
 
-  Result<std::unique_ptr<ByteSource>> OpenBlob(const Descriptor& d, const std::string& name) const {
+  Result<std::unique_ptr<ByteSource>> OpenRawBlob(const Descriptor& d, const std::string& name) const {
     Result<UniqueFd> fd = OpenForRead(BlobPath(d.digest));
     if (!fd.ok()) return fd.status().WithContext("blob " + d.digest.ToString() + " of " + name);
-    return std::unique_ptr<ByteSource>(std::make_unique<HashingSource>(
-        NewFileSource(std::move(*fd), name), name, d.digest, d.size));
+    return NewFileSource(std::move(*fd), name);
+  }
+
+  Result<std::unique_ptr<ByteSource>> OpenBlob(const Descriptor& d, const std::string& name) const {
+    LODE_ASSIGN_OR_RETURN(auto raw, OpenRawBlob(d, name));
+    return std::unique_ptr<ByteSource>(std::make_unique<HashingSource>(std::move(raw), name, d.digest, d.size));
   }
 
   Result<std::string> ReadJsonBlob(const Descriptor& d, const std::string& name) const {
@@ -135,7 +139,9 @@ Result<Image> ReadManifest(const Layout& layout, const Descriptor& desc) {
       Result<Compression> compression = CompressionOfMediaType(d.media_type);
       if (!compression.ok()) return compression.status().WithContext(layer.name);
       layer.compression = *compression;
-      layer.open_blob = [layout, d, name = layer.name]() { return layout.OpenBlob(d, name); };
+      layer.digest = d.digest;
+      layer.size = d.size;
+      layer.open_blob = [layout, d, name = layer.name]() { return layout.OpenRawBlob(d, name); };
       img.layers.push_back(std::move(layer));
     }
     if (img.layers.empty()) return Status::Corruption(mname + " has no layers");

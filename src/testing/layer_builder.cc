@@ -6,6 +6,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <clocale>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -24,6 +25,8 @@ la_ssize_t AppendToString(struct archive*, void* out, const void* buf, size_t le
 }
 
 struct archive* NewPaxWriter(std::string* out) {
+  // pax headers carry names as UTF-8; libarchive converts from the locale.
+  std::setlocale(LC_CTYPE, "C.UTF-8");
   struct archive* a = archive_write_new();
   archive_write_set_format_pax(a);
   archive_write_set_bytes_per_block(a, 512);

@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 std::set<std::string> ListTree(const std::string& root, const CompareOptions& options) {
   std::set<std::string> out;
   for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
-    std::string rel = fs::relative(it->path(), root).string();
+    std::string rel = it->path().lexically_relative(root).string();
     if (options.ignore.count(rel)) {
       it.disable_recursion_pending();
       continue;

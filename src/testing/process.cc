@@ -1,0 +1,44 @@
+#include "testing/process.h"
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace lode::testing {
+
+CommandResult RunCommand(const std::string& command) {
+  CommandResult r;
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+std::string ShellQuote(const std::string& arg) {
+  std::string out = "'";
+  for (char c : arg) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+std::string LodeBinary() {
+  const char* bin = std::getenv("LODE_BIN");
+  return bin ? bin : LODE_TEST_BIN;
+}
+
+std::string TestCacheDir() {
+  const char* dir = std::getenv("LODE_CACHE_DIR");
+  return dir ? dir : LODE_TEST_CACHE_DIR;
+}
+
+}  // namespace lode::testing
