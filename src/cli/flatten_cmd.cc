@@ -1,10 +1,9 @@
 // lode flatten: an OCI image (layout directory, docker-archive tarball, or
 // plain layer tarballs) to a deterministic ext4 image plus its run config.
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/output.h"
@@ -59,8 +58,9 @@ void Run(const FlattenArgs& args) {
   auto sink = Check(flatten::NewFileSink(args.output));
   ProgressLine progress;
   auto report = [&](const flatten::FlattenProgress& p) {
-    progress.Update("flatten: layer " + std::to_string(p.layer) + "/" + std::to_string(p.layers) + ", " +
-                    FormatSize(p.tar_bytes) + " read, " + std::to_string(p.entries) + " entries");
+    progress.Update("flatten: layer " + std::to_string(p.layer) + "/" + std::to_string(p.layers) +
+                    ", " + FormatSize(p.tar_bytes) + " read, " + std::to_string(p.entries) +
+                    " entries");
   };
   flatten::FlattenResult r = Check(flatten::Flatten(img, options, sink.get(), report));
   Status config_written = WriteFileAtomically(config_path, RunConfigJson(img, r).dump(2) + "\n");
@@ -70,11 +70,16 @@ void Run(const FlattenArgs& args) {
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (args.json) {
-    nlohmann::json j = {{"output", args.output},       {"config", config_path},
-                        {"image_bytes", r.image_bytes}, {"metadata_bytes", r.metadata_bytes},
-                        {"data_bytes", r.data_bytes},   {"tar_bytes", r.tar_bytes},
-                        {"inodes", r.inodes},           {"layers", img.layers.size()},
-                        {"entries", r.tree.entries},    {"hidden_entries", r.tree.hidden},
+    nlohmann::json j = {{"output", args.output},
+                        {"config", config_path},
+                        {"image_bytes", r.image_bytes},
+                        {"metadata_bytes", r.metadata_bytes},
+                        {"data_bytes", r.data_bytes},
+                        {"tar_bytes", r.tar_bytes},
+                        {"inodes", r.inodes},
+                        {"layers", img.layers.size()},
+                        {"entries", r.tree.entries},
+                        {"hidden_entries", r.tree.hidden},
                         {"seconds", seconds}};
     std::printf("%s\n", j.dump().c_str());
     return;
@@ -93,15 +98,19 @@ void Run(const FlattenArgs& args) {
 
 void RegisterFlatten(CLI::App& app) {
   auto args = std::make_shared<FlattenArgs>();
-  CLI::App* cmd = app.add_subcommand("flatten", "Turn an OCI image into a deterministic ext4 image");
+  CLI::App* cmd =
+      app.add_subcommand("flatten", "Turn an OCI image into a deterministic ext4 image");
   cmd->add_option("image", args->image, "OCI layout directory or docker-archive tarball");
-  cmd->add_option("--layer", args->layers, "plain layer tarball (repeat, base layer first) instead of IMAGE");
-  cmd->add_option("-o,--output", args->output, "ext4 image to write (the run config goes to OUTPUT.config.json)")
+  cmd->add_option("--layer", args->layers,
+                  "plain layer tarball (repeat, base layer first) instead of IMAGE");
+  cmd->add_option("-o,--output", args->output,
+                  "ext4 image to write (the run config goes to OUTPUT.config.json)")
       ->required();
   cmd->add_option("--platform", args->platform, "platform to pick from a multi-platform index")
       ->capture_default_str();
   cmd->add_option("--ref", args->ref, "tag to pick in an OCI layout holding several images");
-  cmd->add_option("--headroom", args->headroom, "free space left for writes")->capture_default_str();
+  cmd->add_option("--headroom", args->headroom, "free space left for writes")
+      ->capture_default_str();
   cmd->add_flag("--json", args->json, "print one JSON object instead of text");
   cmd->callback([args] { Run(*args); });
 }

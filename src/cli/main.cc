@@ -1,6 +1,5 @@
 // The lode command: git-style subcommands, one file per verb.
 #include <CLI/CLI.hpp>
-
 #include <clocale>
 #include <cstdio>
 

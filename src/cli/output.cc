@@ -13,13 +13,15 @@ void Check(const Status& status) {
 ProgressLine::ProgressLine() : enabled_(::isatty(STDERR_FILENO) == 1) {}
 
 ProgressLine::~ProgressLine() {
-  if (enabled_ && last_width_ > 0) std::fprintf(stderr, "\r%*s\r", static_cast<int>(last_width_), "");
+  if (enabled_ && last_width_ > 0)
+    std::fprintf(stderr, "\r%*s\r", static_cast<int>(last_width_), "");
 }
 
 void ProgressLine::Update(const std::string& text) {
   if (!enabled_) return;
   std::fprintf(stderr, "\r%s", text.c_str());
-  if (text.size() < last_width_) std::fprintf(stderr, "%*s", static_cast<int>(last_width_ - text.size()), "");
+  if (text.size() < last_width_)
+    std::fprintf(stderr, "%*s", static_cast<int>(last_width_ - text.size()), "");
   std::fflush(stderr);
   last_width_ = text.size();
 }

@@ -26,7 +26,9 @@ bool IsZero(std::span<const uint8_t> block) {
 
 using ext4::kBlockSize;
 
-BlockRegion::BlockRegion(WriteFn write) : write_(std::move(write)) { buffer_.reserve(kBufferBytes); }
+BlockRegion::BlockRegion(WriteFn write) : write_(std::move(write)) {
+  buffer_.reserve(kBufferBytes);
+}
 
 Status BlockRegion::Flush() {
   if (!buffer_.empty()) LODE_RETURN_IF_ERROR(write_(buffer_start_ * kBlockSize, buffer_));
@@ -56,8 +58,8 @@ Status BlockRegion::Put(uint64_t logical, std::span<const uint8_t> block,
   buffer_.insert(buffer_.end(), block.begin(), block.end());
   if (!extents->empty()) {
     ext4::DataExtent& last = extents->back();
-    if (last.logical + uint64_t{last.length} == logical && last.data_block + last.length == cursor_ &&
-        last.length < UINT32_MAX) {
+    if (last.logical + uint64_t{last.length} == logical &&
+        last.data_block + last.length == cursor_ && last.length < UINT32_MAX) {
       ++last.length;
       ++cursor_;
       return Status::Ok();

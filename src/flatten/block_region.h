@@ -29,7 +29,8 @@ class BlockRegion {
   // Streams the current entry's data from `reader`; extents are appended.
   Status AppendFile(image::TarReader& reader, std::vector<ext4::DataExtent>* extents);
   // Stores one logical block of a file.
-  Status Put(uint64_t logical, std::span<const uint8_t> block, std::vector<ext4::DataExtent>* extents);
+  Status Put(uint64_t logical, std::span<const uint8_t> block,
+             std::vector<ext4::DataExtent>* extents);
 
  private:
   WriteFn write_;

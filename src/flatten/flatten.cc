@@ -20,9 +20,10 @@ using ext4::kBlockSize;
 // need. An unnamed temporary file, emptied after every layer.
 class SpillFile {
  public:
-  explicit SpillFile(std::string dir) : dir_(std::move(dir)), region_([this](uint64_t off, std::span<const uint8_t> b) {
-    return PWriteAll(fd_.get(), b, off, "spill file");
-  }) {}
+  explicit SpillFile(std::string dir)
+      : dir_(std::move(dir)), region_([this](uint64_t off, std::span<const uint8_t> b) {
+          return PWriteAll(fd_.get(), b, off, "spill file");
+        }) {}
 
   Status Append(image::TarReader& reader, Inode* inode) {
     if (!fd_.valid()) LODE_RETURN_IF_ERROR(Open());
@@ -38,7 +39,8 @@ class SpillFile {
     std::vector<uint8_t> block(kBlockSize);
     for (const ext4::DataExtent& e : spilled) {
       for (uint32_t i = 0; i < e.length; ++i) {
-        LODE_RETURN_IF_ERROR(PReadAll(fd_.get(), block, (e.data_block + i) * kBlockSize, "spill file"));
+        LODE_RETURN_IF_ERROR(
+            PReadAll(fd_.get(), block, (e.data_block + i) * kBlockSize, "spill file"));
         LODE_RETURN_IF_ERROR(data.Put(uint64_t{e.logical} + i, block, &inode->fs.extents));
       }
     }
@@ -47,7 +49,8 @@ class SpillFile {
   }
 
   Status Reset() {
-    if (fd_.valid() && ::ftruncate(fd_.get(), 0) != 0) return Status::FromErrno(errno, "truncate spill file");
+    if (fd_.valid() && ::ftruncate(fd_.get(), 0) != 0)
+      return Status::FromErrno(errno, "truncate spill file");
     return region_.Reset();
   }
 
@@ -94,7 +97,10 @@ class Flattener {
  public:
   Flattener(const image::Image& image, const FlattenOptions& options, ImageSink* sink,
             const ProgressFn& progress)
-      : image_(image), options_(options), sink_(sink), progress_(progress),
+      : image_(image),
+        options_(options),
+        sink_(sink),
+        progress_(progress),
         data_([sink](uint64_t off, std::span<const uint8_t> b) { return sink->WriteData(off, b); }),
         spill_(options.spill_dir) {}
 
@@ -114,7 +120,8 @@ class Flattener {
     w.headroom_bytes = options_.headroom_bytes;
     w.extra_inodes = options_.extra_inodes;
     if (w.extra_inodes == 0) {
-      w.extra_inodes = static_cast<uint32_t>(std::max<uint64_t>(1024, options_.headroom_bytes / (16 * 1024)));
+      w.extra_inodes =
+          static_cast<uint32_t>(std::max<uint64_t>(1024, options_.headroom_bytes / (16 * 1024)));
     }
     DeriveIdentity(result_.diff_ids, &w);
     LODE_ASSIGN_OR_RETURN(ext4::WriterStats stats, ext4::WriteMetadata(fs, w, sink_));
@@ -132,7 +139,8 @@ class Flattener {
   Status ApplyLayer(const image::Layer& layer, int top) {
     LODE_RETURN_IF_ERROR(data_.AlignTo(options_.layer_alignment / kBlockSize));
     LODE_ASSIGN_OR_RETURN(image::LayerStream stream, image::OpenLayer(layer));
-    Result<std::unique_ptr<image::TarReader>> opened = image::TarReader::Open(stream.tar.get(), layer.name);
+    Result<std::unique_ptr<image::TarReader>> opened =
+        image::TarReader::Open(stream.tar.get(), layer.name);
     if (!opened.ok()) return PreferDigestError(stream, opened.status());
     image::TarReader* reader = opened->get();
     image::TarEntry entry;

@@ -29,7 +29,7 @@ struct FlattenOptions {
 };
 
 struct FlattenProgress {
-  int layer = 0;         // 1-based, counting from the top layer
+  int layer = 0;  // 1-based, counting from the top layer
   int layers = 0;
   uint64_t tar_bytes = 0;  // uncompressed bytes read so far, all layers
   uint64_t entries = 0;
@@ -39,8 +39,8 @@ using ProgressFn = std::function<void(const FlattenProgress&)>;
 struct FlattenResult {
   uint64_t image_bytes = 0;
   uint64_t metadata_bytes = 0;
-  uint64_t data_bytes = 0;   // data region, including alignment padding
-  uint64_t tar_bytes = 0;    // uncompressed layer bytes read
+  uint64_t data_bytes = 0;  // data region, including alignment padding
+  uint64_t tar_bytes = 0;   // uncompressed layer bytes read
   uint32_t inodes = 0;
   TreeStats tree;
   std::vector<image::Digest> diff_ids;  // bottom layer first

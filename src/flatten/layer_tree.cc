@@ -236,7 +236,8 @@ Status LayerTree::ApplyWhiteout(const std::vector<std::string>& comps, int layer
     // Present in this layer (or implied by an upper one): only the lower
     // version goes, so nothing below may show through.
     node->opaque_layer = std::min(node->opaque_layer, layer);
-    if (node->kind == Node::Kind::kImplicitDir) node->sealed_layer = std::min(node->sealed_layer, layer);
+    if (node->kind == Node::Kind::kImplicitDir)
+      node->sealed_layer = std::min(node->sealed_layer, layer);
   }
   return Status::Ok();
 }

@@ -36,7 +36,7 @@ struct Inode {
 
 struct TreeStats {
   uint64_t entries = 0;
-  uint64_t hidden = 0;      // shadowed, whited out, or under an opaque directory
+  uint64_t hidden = 0;  // shadowed, whited out, or under an opaque directory
   uint64_t whiteouts = 0;
   uint64_t hardlinks = 0;
 };

@@ -43,8 +43,8 @@ Result<Digest> ParseDigest(const std::string& text);
 // only measures; `digest()` is valid once the stream has ended.
 class HashingSource : public ByteSource {
  public:
-  HashingSource(std::unique_ptr<ByteSource> inner, std::string name,
-                std::optional<Digest> expected, std::optional<uint64_t> expected_size);
+  HashingSource(std::unique_ptr<ByteSource> inner, std::string name, std::optional<Digest> expected,
+                std::optional<uint64_t> expected_size);
   Result<size_t> Read(std::span<uint8_t> out) override;
   const Digest& digest() const { return digest_; }
   uint64_t size() const { return size_; }

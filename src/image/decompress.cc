@@ -58,8 +58,9 @@ class GzipSource : public ByteSource {
       state_.avail_out = static_cast<uint32_t>(out.size());
       int rc = isal_inflate(&state_);
       in_.Consume(in_.size() - state_.avail_in);
-      if (rc < 0) return Status::Corruption(name_ + ": corrupt gzip data (igzip error " +
-                                            std::to_string(rc) + ")");
+      if (rc < 0)
+        return Status::Corruption(name_ + ": corrupt gzip data (igzip error " + std::to_string(rc) +
+                                  ")");
       size_t produced = out.size() - state_.avail_out;
       if (produced > 0) return produced;
       if (!more && state_.block_state != ISAL_BLOCK_FINISH) {
@@ -108,7 +109,9 @@ class GzipSource : public ByteSource {
 class ZstdSource : public ByteSource {
  public:
   ZstdSource(std::unique_ptr<ByteSource> inner, std::string name)
-      : inner_(std::move(inner)), name_(std::move(name)), in_(inner_.get()),
+      : inner_(std::move(inner)),
+        name_(std::move(name)),
+        in_(inner_.get()),
         ctx_(ZSTD_createDStream()) {}
   ~ZstdSource() override { ZSTD_freeDStream(ctx_); }
 
@@ -183,8 +186,8 @@ class AutoSource : public ByteSource {
     }
     head.resize(got);
     Compression c = SniffCompression(head);
-    chosen_ = NewDecompressor(std::make_unique<Replay>(std::move(head), std::move(inner_)), c,
-                              name_);
+    chosen_ =
+        NewDecompressor(std::make_unique<Replay>(std::move(head), std::move(inner_)), c, name_);
     return Status::Ok();
   }
 

@@ -40,8 +40,10 @@ class TarMemberSource : public ByteSource {
       if (done_) return size_t{0};
       uint64_t offset;
       LODE_ASSIGN_OR_RETURN(bool more, reader_->ReadBlock(&offset, &pending_));
-      if (!more) done_ = true;
-      else if (offset != position_) return Status::Corruption("sparse member in docker archive");
+      if (!more)
+        done_ = true;
+      else if (offset != position_)
+        return Status::Corruption("sparse member in docker archive");
     }
     size_t n = std::min(out.size(), pending_.size());
     std::copy_n(pending_.begin(), n, out.begin());
@@ -89,7 +91,8 @@ Result<Image> OpenDockerArchive(const std::string& path) {
   Result<std::string> manifest_text = ReadMember(path, "manifest.json");
   if (!manifest_text.ok()) {
     if (manifest_text.status().code() == StatusCode::kNotFound) {
-      return Status::InvalidArgument(path + " is neither an OCI layout nor a docker-archive tarball");
+      return Status::InvalidArgument(path +
+                                     " is neither an OCI layout nor a docker-archive tarball");
     }
     return manifest_text.status();
   }
@@ -98,17 +101,18 @@ Result<Image> OpenDockerArchive(const std::string& path) {
     std::string config;
     std::vector<std::string> layers;
   };
-  LODE_ASSIGN_OR_RETURN(Entry entry, ParseJson<Entry>(*manifest_text, mname, [&](const json& doc) -> Result<Entry> {
-    if (!doc.is_array() || doc.size() != 1) {
-      return Status::InvalidArgument(mname + ": expected exactly one image");
-    }
-    Entry e;
-    e.config = TarMemberSource::NormalMember(doc[0].at("Config").get<std::string>());
-    for (const json& l : doc[0].at("Layers")) {
-      e.layers.push_back(TarMemberSource::NormalMember(l.get<std::string>()));
-    }
-    return e;
-  }));
+  LODE_ASSIGN_OR_RETURN(
+      Entry entry, ParseJson<Entry>(*manifest_text, mname, [&](const json& doc) -> Result<Entry> {
+        if (!doc.is_array() || doc.size() != 1) {
+          return Status::InvalidArgument(mname + ": expected exactly one image");
+        }
+        Entry e;
+        e.config = TarMemberSource::NormalMember(doc[0].at("Config").get<std::string>());
+        for (const json& l : doc[0].at("Layers")) {
+          e.layers.push_back(TarMemberSource::NormalMember(l.get<std::string>()));
+        }
+        return e;
+      }));
   LODE_ASSIGN_OR_RETURN(std::string config_text, ReadMember(path, entry.config));
   LODE_ASSIGN_OR_RETURN(ParsedConfig config, ParseImageConfig(config_text, entry.config));
   Image img;

@@ -45,9 +45,9 @@ struct LayerStream {
 Result<LayerStream> OpenLayer(const Layer& layer);
 
 struct Image {
-  std::vector<Layer> layers;               // bottom (base) layer first
+  std::vector<Layer> layers;  // bottom (base) layer first
   RunConfig run_config;
-  std::optional<Digest> config_digest;     // absent for plain layer lists
+  std::optional<Digest> config_digest;  // absent for plain layer lists
 };
 
 struct Platform {
@@ -59,7 +59,7 @@ Result<Platform> ParsePlatform(const std::string& text);  // "linux/arm64/v8"
 
 struct OpenOptions {
   Platform platform;  // which manifest of a multi-platform index
-  std::string ref;    // tag in an OCI layout (org.opencontainers.image.ref.name); empty: the only one
+  std::string ref;  // tag in an OCI layout (org.opencontainers.image.ref.name); empty: the only one
 };
 
 // `path` is an OCI layout directory or a docker-archive tarball.

@@ -13,7 +13,8 @@ using nlohmann::json;
 constexpr uint64_t kMaxJsonBlob = 16 << 20;  // manifests and configs are small
 
 constexpr std::string_view kOciIndex = "application/vnd.oci.image.index.v1+json";
-constexpr std::string_view kDockerList = "application/vnd.docker.distribution.manifest.list.v2+json";
+constexpr std::string_view kDockerList =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
 
 struct Descriptor {
   std::string media_type;
@@ -39,7 +40,8 @@ class Layout {
 
   std::string BlobPath(const Digest& d) const { return dir_ + "/blobs/sha256/" + d.Hex(); }
 
-  Result<std::unique_ptr<ByteSource>> OpenRawBlob(const Descriptor& d, const std::string& name) const {
+  Result<std::unique_ptr<ByteSource>> OpenRawBlob(const Descriptor& d,
+                                                  const std::string& name) const {
     Result<UniqueFd> fd = OpenForRead(BlobPath(d.digest));
     if (!fd.ok()) return fd.status().WithContext("blob " + d.digest.ToString() + " of " + name);
     return NewFileSource(std::move(*fd), name);
@@ -47,7 +49,8 @@ class Layout {
 
   Result<std::unique_ptr<ByteSource>> OpenBlob(const Descriptor& d, const std::string& name) const {
     LODE_ASSIGN_OR_RETURN(auto raw, OpenRawBlob(d, name));
-    return std::unique_ptr<ByteSource>(std::make_unique<HashingSource>(std::move(raw), name, d.digest, d.size));
+    return std::unique_ptr<ByteSource>(
+        std::make_unique<HashingSource>(std::move(raw), name, d.digest, d.size));
   }
 
   Result<std::string> ReadJsonBlob(const Descriptor& d, const std::string& name) const {
@@ -116,8 +119,8 @@ Result<Descriptor> SelectFromIndex(const json& index, const std::string& name,
       return Status::InvalidArgument(name + " holds several images; choose one with --ref");
     }
   }
-  return Status::NotFound("no manifest for platform " + PlatformString(options.platform) +
-                          " in " + name);
+  return Status::NotFound("no manifest for platform " + PlatformString(options.platform) + " in " +
+                          name);
 }
 
 Result<Image> ReadManifest(const Layout& layout, const Descriptor& desc) {
@@ -155,7 +158,8 @@ Result<Image> ReadManifest(const Layout& layout, const Descriptor& desc) {
 Result<Image> OpenOciLayout(const std::string& dir, const OpenOptions& options) {
   Layout layout(dir);
   Result<std::string> marker = ReadFileToString(dir + "/oci-layout");
-  if (!marker.ok()) return Status::InvalidArgument(dir + " is not an OCI image layout (no oci-layout file)");
+  if (!marker.ok())
+    return Status::InvalidArgument(dir + " is not an OCI image layout (no oci-layout file)");
   LODE_ASSIGN_OR_RETURN(std::string index_text, ReadFileToString(dir + "/index.json"));
   std::string name = dir + "/index.json";
   Result<Descriptor> chosen = ParseJson<Descriptor>(index_text, name, [&](const json& index) {

@@ -100,7 +100,8 @@ Result<bool> TarReader::Next(TarEntry* entry) {
   if (path == nullptr) return Error("entry without a path");
   entry->path = path;
   Result<EntryType> type = TypeOf(e);
-  if (!type.ok()) return Status::Corruption(name_ + ": " + entry->path + ": unsupported entry type");
+  if (!type.ok())
+    return Status::Corruption(name_ + ": " + entry->path + ": unsupported entry type");
   entry->type = *type;
   entry->mode = archive_entry_perm(e) & 07777;
   entry->uid = static_cast<uint32_t>(archive_entry_uid(e));
@@ -109,12 +110,12 @@ Result<bool> TarReader::Next(TarEntry* entry) {
   entry->atime.reset();
   entry->ctime.reset();
   if (archive_entry_atime_is_set(e)) {
-    entry->atime = Timestamp{archive_entry_atime(e),
-                             static_cast<uint32_t>(archive_entry_atime_nsec(e))};
+    entry->atime =
+        Timestamp{archive_entry_atime(e), static_cast<uint32_t>(archive_entry_atime_nsec(e))};
   }
   if (archive_entry_ctime_is_set(e)) {
-    entry->ctime = Timestamp{archive_entry_ctime(e),
-                             static_cast<uint32_t>(archive_entry_ctime_nsec(e))};
+    entry->ctime =
+        Timestamp{archive_entry_ctime(e), static_cast<uint32_t>(archive_entry_ctime_nsec(e))};
   }
   entry->size = entry->type == EntryType::kFile ? static_cast<uint64_t>(archive_entry_size(e)) : 0;
   entry->link_target.clear();

@@ -25,9 +25,9 @@ struct Timestamp {
 };
 
 struct TarEntry {
-  std::string path;         // as stored in the archive, not normalised
+  std::string path;  // as stored in the archive, not normalised
   EntryType type = EntryType::kFile;
-  uint32_t mode = 0;        // permission bits including setuid, setgid, sticky
+  uint32_t mode = 0;  // permission bits including setuid, setgid, sticky
   uint32_t uid = 0, gid = 0;
   Timestamp mtime;
   std::optional<Timestamp> atime, ctime;

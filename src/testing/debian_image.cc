@@ -12,9 +12,10 @@ ImageSpec BuildDebianImage(const std::string& rootfs_tar) {
   app.File("usr/lib/os-release", "PRETTY_NAME=\"lode test image\"\nID=debian\n");
   app.Dir("opt", {.mode = 0755});
   app.Dir("opt/app", {.mode = 0755});
-  app.File("opt/app/main.py",
-           "import json, sys\nprint(json.dumps({'hello': 'lode', 'python': sys.version_info[0]}))\n",
-           {.mode = 0755});
+  app.File(
+      "opt/app/main.py",
+      "import json, sys\nprint(json.dumps({'hello': 'lode', 'python': sys.version_info[0]}))\n",
+      {.mode = 0755});
   spec.layers.push_back(app.Finish());
 
   LayerBuilder top;

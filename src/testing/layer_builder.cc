@@ -30,7 +30,8 @@ struct archive* NewPaxWriter(std::string* out) {
   struct archive* a = archive_write_new();
   archive_write_set_format_pax(a);
   archive_write_set_bytes_per_block(a, 512);
-  Require(archive_write_open(a, out, nullptr, AppendToString, nullptr) == ARCHIVE_OK, "open writer");
+  Require(archive_write_open(a, out, nullptr, AppendToString, nullptr) == ARCHIVE_OK,
+          "open writer");
   return a;
 }
 
@@ -65,7 +66,9 @@ struct LayerBuilder::Impl {
     const char* err = archive_error_string(a);
     Require(rc == ARCHIVE_OK, "header " + std::to_string(rc) + ": " + (err ? err : "?"));
     if (!data.empty()) {
-      Require(archive_write_data(a, data.data(), data.size()) == static_cast<la_ssize_t>(data.size()), "data");
+      Require(
+          archive_write_data(a, data.data(), data.size()) == static_cast<la_ssize_t>(data.size()),
+          "data");
     }
     archive_entry_free(e);
   }
@@ -82,7 +85,8 @@ LayerBuilder& LayerBuilder::Dir(const std::string& path, EntryMeta meta) {
   return *this;
 }
 
-LayerBuilder& LayerBuilder::File(const std::string& path, const std::string& content, EntryMeta meta) {
+LayerBuilder& LayerBuilder::File(const std::string& path, const std::string& content,
+                                 EntryMeta meta) {
   archive_entry* e = impl_->NewEntry(path, AE_IFREG, meta);
   archive_entry_set_size(e, static_cast<la_int64_t>(content.size()));
   impl_->Write(e, content);
@@ -95,7 +99,8 @@ LayerBuilder& LayerBuilder::SparseFile(const std::string& path, uint64_t size,
   archive_entry* e = impl_->NewEntry(path, AE_IFREG, meta);
   archive_entry_set_size(e, static_cast<la_int64_t>(size));
   for (const auto& [offset, bytes] : data) {
-    archive_entry_sparse_add_entry(e, static_cast<la_int64_t>(offset), static_cast<la_int64_t>(bytes.size()));
+    archive_entry_sparse_add_entry(e, static_cast<la_int64_t>(offset),
+                                   static_cast<la_int64_t>(bytes.size()));
   }
   Require(archive_write_header(impl_->a, e) == ARCHIVE_OK, "sparse header");
   archive_entry_free(e);
@@ -118,7 +123,8 @@ LayerBuilder& LayerBuilder::SparseFile(const std::string& path, uint64_t size,
   return *this;
 }
 
-LayerBuilder& LayerBuilder::Symlink(const std::string& path, const std::string& target, EntryMeta meta) {
+LayerBuilder& LayerBuilder::Symlink(const std::string& path, const std::string& target,
+                                    EntryMeta meta) {
   archive_entry* e = impl_->NewEntry(path, AE_IFLNK, meta);
   archive_entry_set_symlink(e, target.c_str());
   impl_->Write(e);
@@ -133,7 +139,8 @@ LayerBuilder& LayerBuilder::Hardlink(const std::string& path, const std::string&
   return *this;
 }
 
-LayerBuilder& LayerBuilder::CharDevice(const std::string& path, uint32_t major, uint32_t minor, EntryMeta meta) {
+LayerBuilder& LayerBuilder::CharDevice(const std::string& path, uint32_t major, uint32_t minor,
+                                       EntryMeta meta) {
   archive_entry* e = impl_->NewEntry(path, AE_IFCHR, meta);
   archive_entry_set_rdevmajor(e, major);
   archive_entry_set_rdevminor(e, minor);
@@ -141,7 +148,8 @@ LayerBuilder& LayerBuilder::CharDevice(const std::string& path, uint32_t major, 
   return *this;
 }
 
-LayerBuilder& LayerBuilder::BlockDevice(const std::string& path, uint32_t major, uint32_t minor, EntryMeta meta) {
+LayerBuilder& LayerBuilder::BlockDevice(const std::string& path, uint32_t major, uint32_t minor,
+                                        EntryMeta meta) {
   archive_entry* e = impl_->NewEntry(path, AE_IFBLK, meta);
   archive_entry_set_rdevmajor(e, major);
   archive_entry_set_rdevminor(e, minor);
@@ -161,12 +169,15 @@ LayerBuilder& LayerBuilder::Whiteout(const std::string& path) {
   return File(dir + ".wh." + name, "");
 }
 
-LayerBuilder& LayerBuilder::Opaque(const std::string& dir) { return File(dir + "/.wh..wh..opq", ""); }
+LayerBuilder& LayerBuilder::Opaque(const std::string& dir) {
+  return File(dir + "/.wh..wh..opq", "");
+}
 
 LayerBuilder& LayerBuilder::CopyTar(const std::string& tar_path) {
   struct archive* in = archive_read_new();
   archive_read_support_format_tar(in);
-  Require(archive_read_open_filename(in, tar_path.c_str(), 1 << 20) == ARCHIVE_OK, "open " + tar_path);
+  Require(archive_read_open_filename(in, tar_path.c_str(), 1 << 20) == ARCHIVE_OK,
+          "open " + tar_path);
   archive_entry* e;
   std::vector<char> buf(1 << 20);
   while (archive_read_next_header(in, &e) == ARCHIVE_OK) {
@@ -239,12 +250,14 @@ const char* LayerMediaType(TestCompression c) {
 std::string ConfigJson(const ImageSpec& spec) {
   nlohmann::json diff_ids = nlohmann::json::array();
   for (const std::string& l : spec.layers) diff_ids.push_back("sha256:" + Sha256Hex(l));
-  nlohmann::json config = {
-      {"architecture", "amd64"},
-      {"os", "linux"},
-      {"config",
-       {{"Entrypoint", spec.entrypoint}, {"Cmd", spec.cmd}, {"Env", spec.env}, {"WorkingDir", spec.working_dir}}},
-      {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}};
+  nlohmann::json config = {{"architecture", "amd64"},
+                           {"os", "linux"},
+                           {"config",
+                            {{"Entrypoint", spec.entrypoint},
+                             {"Cmd", spec.cmd},
+                             {"Env", spec.env},
+                             {"WorkingDir", spec.working_dir}}},
+                           {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}};
   return config.dump();
 }
 
@@ -288,7 +301,8 @@ void WriteDockerArchive(const std::string& path, const ImageSpec& spec) {
     archive_entry_set_perm(e, 0644);
     archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
     Require(archive_write_header(a, e) == ARCHIVE_OK, "docker header");
-    Require(archive_write_data(a, data.data(), data.size()) == static_cast<la_ssize_t>(data.size()), "docker data");
+    Require(archive_write_data(a, data.data(), data.size()) == static_cast<la_ssize_t>(data.size()),
+            "docker data");
     archive_entry_free(e);
   };
   std::string config = ConfigJson(spec);

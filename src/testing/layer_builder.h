@@ -28,14 +28,18 @@ class LayerBuilder {
   LayerBuilder& File(const std::string& path, const std::string& content, EntryMeta meta = {});
   // A sparse file of `size` bytes with data at the given offsets.
   LayerBuilder& SparseFile(const std::string& path, uint64_t size,
-                           const std::vector<std::pair<uint64_t, std::string>>& data, EntryMeta meta = {});
-  LayerBuilder& Symlink(const std::string& path, const std::string& target, EntryMeta meta = {.mode = 0777});
+                           const std::vector<std::pair<uint64_t, std::string>>& data,
+                           EntryMeta meta = {});
+  LayerBuilder& Symlink(const std::string& path, const std::string& target,
+                        EntryMeta meta = {.mode = 0777});
   LayerBuilder& Hardlink(const std::string& path, const std::string& target);
-  LayerBuilder& CharDevice(const std::string& path, uint32_t major, uint32_t minor, EntryMeta meta = {});
-  LayerBuilder& BlockDevice(const std::string& path, uint32_t major, uint32_t minor, EntryMeta meta = {});
+  LayerBuilder& CharDevice(const std::string& path, uint32_t major, uint32_t minor,
+                           EntryMeta meta = {});
+  LayerBuilder& BlockDevice(const std::string& path, uint32_t major, uint32_t minor,
+                            EntryMeta meta = {});
   LayerBuilder& Fifo(const std::string& path, EntryMeta meta = {});
-  LayerBuilder& Whiteout(const std::string& path);        // deletes `path` of lower layers
-  LayerBuilder& Opaque(const std::string& dir);           // hides lower content of `dir`
+  LayerBuilder& Whiteout(const std::string& path);  // deletes `path` of lower layers
+  LayerBuilder& Opaque(const std::string& dir);     // hides lower content of `dir`
   // Appends every entry of an existing tar stream (a rootfs from mmdebstrap).
   LayerBuilder& CopyTar(const std::string& tar_path);
 

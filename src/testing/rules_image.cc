@@ -45,7 +45,8 @@ std::string BaseLayer(const RulesImageOptions& o) {
   b.Dir("usr/bin", {.mode = 0755});
   b.File("usr/bin/tool", "#!/bin/sh\necho tool\n", {.mode = 0755});
   b.File("usr/bin/setuid", "suid", {.mode = 04755});
-  b.File("usr/bin/captool", "cap", {.mode = 0755, .xattrs = {{"security.capability", CapabilityXattr()}}});
+  b.File("usr/bin/captool", "cap",
+         {.mode = 0755, .xattrs = {{"security.capability", CapabilityXattr()}}});
   b.Dir("shared", {.mode = 02775, .gid = 50});
   b.Dir("tmp", {.mode = 01777});
   b.File("tmp/owned", "owned\n", {.mode = 0600, .uid = 1000, .gid = 1000});
@@ -55,7 +56,8 @@ std::string BaseLayer(const RulesImageOptions& o) {
   b.Dir("xattr", {.mode = 0755, .xattrs = {{"user.dir", "on a directory"}}});
   b.File("xattr/small", "x", {.xattrs = {{"user.a", "1"}, {"trusted.t", "tt"}}});
   b.File("xattr/big", "x", {.xattrs = {{"user.big", Pattern(1500, 'a')}, {"user.small", "s"}}});
-  b.File("xattr/big-same", "y", {.xattrs = {{"user.big", Pattern(1500, 'a')}, {"user.small", "s"}}});
+  b.File("xattr/big-same", "y",
+         {.xattrs = {{"user.big", Pattern(1500, 'a')}, {"user.small", "s"}}});
   b.Dir("data", {.mode = 0755});
   b.File("data/orig", "original content\n");
   b.Hardlink("data/link", "data/orig");

@@ -1,7 +1,6 @@
 // lode-testgen: writes the test images (for tests, benchmarks and the README
 // demo) as OCI layouts or docker-archive tarballs.
 #include <CLI/CLI.hpp>
-
 #include <clocale>
 #include <cstdio>
 
@@ -17,8 +16,8 @@ lode::testing::TestCompression ParseCompression(const std::string& s) {
   throw CLI::ValidationError("--compression", "gzip, zstd or none");
 }
 
-void Emit(const lode::testing::ImageSpec& spec, const std::string& out, const std::string& compression,
-          const std::string& docker_archive) {
+void Emit(const lode::testing::ImageSpec& spec, const std::string& out,
+          const std::string& compression, const std::string& docker_archive) {
   if (!out.empty()) lode::testing::WriteOciLayout(out, spec, ParseCompression(compression));
   if (!docker_archive.empty()) lode::testing::WriteDockerArchive(docker_archive, spec);
 }
@@ -47,7 +46,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     if (r->parsed()) Emit(lode::testing::BuildRulesImage(rules), out, compression, docker_archive);
-    if (d->parsed()) Emit(lode::testing::BuildDebianImage(rootfs), out, compression, docker_archive);
+    if (d->parsed())
+      Emit(lode::testing::BuildDebianImage(rootfs), out, compression, docker_archive);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lode-testgen: %s\n", e.what());
     return 1;

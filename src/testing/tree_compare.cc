@@ -17,7 +17,8 @@ namespace fs = std::filesystem;
 
 std::set<std::string> ListTree(const std::string& root, const CompareOptions& options) {
   std::set<std::string> out;
-  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
+  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
+       ++it) {
     std::string rel = it->path().lexically_relative(root).string();
     if (options.ignore.count(rel)) {
       it.disable_recursion_pending();
@@ -78,7 +79,8 @@ void CompareEntry(const std::string& rel, const std::string& pa, const std::stri
     return;
   }
   auto differ = [&](const std::string& what, auto va, auto vb) {
-    if (va != vb) diffs.push_back(rel + ": " + what + " " + std::to_string(va) + " != " + std::to_string(vb));
+    if (va != vb)
+      diffs.push_back(rel + ": " + what + " " + std::to_string(va) + " != " + std::to_string(vb));
   };
   differ("mode", sa.st_mode, sb.st_mode);
   differ("uid", sa.st_uid, sb.st_uid);
@@ -90,10 +92,12 @@ void CompareEntry(const std::string& rel, const std::string& pa, const std::stri
   }
   if (S_ISREG(sa.st_mode) && S_ISREG(sb.st_mode)) {
     differ("size", sa.st_size, sb.st_size);
-    if (sa.st_size == sb.st_size && !SameContent(pa, pb)) diffs.push_back(rel + ": content differs");
+    if (sa.st_size == sb.st_size && !SameContent(pa, pb))
+      diffs.push_back(rel + ": content differs");
   }
   if (S_ISLNK(sa.st_mode) && S_ISLNK(sb.st_mode)) {
-    if (fs::read_symlink(pa) != fs::read_symlink(pb)) diffs.push_back(rel + ": symlink target differs");
+    if (fs::read_symlink(pa) != fs::read_symlink(pb))
+      diffs.push_back(rel + ": symlink target differs");
   }
   if (S_ISCHR(sa.st_mode) || S_ISBLK(sa.st_mode)) {
     differ("rdev major", major(sa.st_rdev), major(sb.st_rdev));
@@ -104,7 +108,8 @@ void CompareEntry(const std::string& rel, const std::string& pa, const std::stri
 
 }  // namespace
 
-std::vector<std::string> CompareTrees(const std::string& a, const std::string& b, const CompareOptions& options) {
+std::vector<std::string> CompareTrees(const std::string& a, const std::string& b,
+                                      const CompareOptions& options) {
   std::vector<std::string> diffs;
   std::set<std::string> la = ListTree(a, options), lb = ListTree(b, options);
   for (const std::string& p : la) {

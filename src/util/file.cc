@@ -91,8 +91,8 @@ Status AtomicFile::Commit() {
 Status WriteFileAtomically(const std::string& path, std::string_view contents) {
   LODE_ASSIGN_OR_RETURN(AtomicFile file, AtomicFile::Create(path));
   LODE_RETURN_IF_ERROR(PWriteAll(
-      file.fd(),
-      std::span(reinterpret_cast<const uint8_t*>(contents.data()), contents.size()), 0, path));
+      file.fd(), std::span(reinterpret_cast<const uint8_t*>(contents.data()), contents.size()), 0,
+      path));
   return file.Commit();
 }
 

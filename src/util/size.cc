@@ -8,7 +8,9 @@ namespace lode {
 
 Result<uint64_t> ParseSize(const std::string& text) {
   size_t pos = 0;
-  while (pos < text.size() && (std::isdigit(static_cast<unsigned char>(text[pos])) || text[pos] == '.')) ++pos;
+  while (pos < text.size() &&
+         (std::isdigit(static_cast<unsigned char>(text[pos])) || text[pos] == '.'))
+    ++pos;
   if (pos == 0) return Status::InvalidArgument("not a size: '" + text + "'");
   double number = 0;
   try {
@@ -21,10 +23,20 @@ Result<uint64_t> ParseSize(const std::string& text) {
   static const struct {
     const char* name;
     double factor;
-  } kUnits[] = {{"", 1},           {"B", 1},          {"K", 1024.0},     {"KiB", 1024.0},
-                {"KB", 1e3},       {"M", 1048576.0},  {"MiB", 1048576.0}, {"MB", 1e6},
-                {"G", 1073741824.0}, {"GiB", 1073741824.0}, {"GB", 1e9},
-                {"T", 1099511627776.0}, {"TiB", 1099511627776.0}, {"TB", 1e12}};
+  } kUnits[] = {{"", 1},
+                {"B", 1},
+                {"K", 1024.0},
+                {"KiB", 1024.0},
+                {"KB", 1e3},
+                {"M", 1048576.0},
+                {"MiB", 1048576.0},
+                {"MB", 1e6},
+                {"G", 1073741824.0},
+                {"GiB", 1073741824.0},
+                {"GB", 1e9},
+                {"T", 1099511627776.0},
+                {"TiB", 1099511627776.0},
+                {"TB", 1e12}};
   for (const auto& u : kUnits) {
     if (unit == u.name) {
       double bytes = std::round(number * u.factor);

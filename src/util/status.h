@@ -79,9 +79,9 @@ class [[nodiscard]] Result {
 #define LODE_CONCAT(a, b) LODE_CONCAT_INNER(a, b)
 
 // Returns the Status of `expr` from the enclosing function when it is not OK.
-#define LODE_RETURN_IF_ERROR(expr)           \
-  do {                                       \
-    ::lode::Status lode_status_ = (expr);    \
+#define LODE_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::lode::Status lode_status_ = (expr);        \
     if (!lode_status_.ok()) return lode_status_; \
   } while (0)
 

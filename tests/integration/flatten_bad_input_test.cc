@@ -67,7 +67,8 @@ class FlattenBadInputTest : public ::testing::Test {
   // Runs flatten and checks the failure contract; returns the error line.
   std::string ExpectFailure(const std::string& input_args) {
     std::string out = dir_ / "out/image.ext4";
-    CommandResult r = RunCommand(LodeBinary() + " flatten " + input_args + " -o " + ShellQuote(out));
+    CommandResult r =
+        RunCommand(LodeBinary() + " flatten " + input_args + " -o " + ShellQuote(out));
     EXPECT_NE(r.exit_code, 0) << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
     EXPECT_EQ(r.output.rfind("lode: ", 0), 0u) << r.output;
@@ -154,7 +155,8 @@ TEST_F(FlattenBadInputTest, PathEscapingTheRoot) {
 }
 
 TEST_F(FlattenBadInputTest, HardlinkTargetOutsideTheRoot) {
-  WriteAll(dir_ / "evil.tar", LayerBuilder().File("a", "x").Hardlink("b", "../../etc/passwd").Finish());
+  WriteAll(dir_ / "evil.tar",
+           LayerBuilder().File("a", "x").Hardlink("b", "../../etc/passwd").Finish());
   std::string err = ExpectFailure("--layer " + ShellQuote(dir_ / "evil.tar"));
   EXPECT_NE(err.find("escapes"), std::string::npos) << err;
 }

@@ -24,9 +24,10 @@ std::string CachedRootfs() {
   fs::create_directories(dir);
   std::string tar = dir + "/debian-bookworm-python3.tar";
   if (fs::exists(tar)) return tar;
-  CommandResult r = RunCommand(
-      "mmdebstrap --quiet --variant=minbase --include=python3 bookworm " + ShellQuote(tar + ".tmp") +
-      " /etc/apt/sources.list.d/debian.sources && mv " + ShellQuote(tar + ".tmp") + " " + ShellQuote(tar));
+  CommandResult r =
+      RunCommand("mmdebstrap --quiet --variant=minbase --include=python3 bookworm " +
+                 ShellQuote(tar + ".tmp") + " /etc/apt/sources.list.d/debian.sources && mv " +
+                 ShellQuote(tar + ".tmp") + " " + ShellQuote(tar));
   EXPECT_EQ(r.exit_code, 0) << r.output;
   return tar;
 }
@@ -39,7 +40,8 @@ TEST(FlattenDebianTest, RealImageMountsMatchesUmociAndRunsPython) {
   ASSERT_GE(spec.layers.size(), 3u);
   WriteOciLayout(dir / "oci", spec, TestCompression::kGzip);
   std::string image = dir / "debian.ext4";
-  CommandResult f = RunCommand(LodeBinary() + " flatten " + ShellQuote(dir / "oci") + " -o " + ShellQuote(image));
+  CommandResult f =
+      RunCommand(LodeBinary() + " flatten " + ShellQuote(dir / "oci") + " -o " + ShellQuote(image));
   ASSERT_EQ(f.exit_code, 0) << f.output;
 
   CommandResult fsck = RunCommand("e2fsck -fn " + ShellQuote(image));
@@ -50,14 +52,16 @@ TEST(FlattenDebianTest, RealImageMountsMatchesUmociAndRunsPython) {
   ASSERT_EQ(u.exit_code, 0) << u.output;
   LoopMount mount(image, dir / "mnt");
   ASSERT_TRUE(mount.ok()) << mount.error();
-  std::vector<std::string> diffs = CompareTrees(dir / "mnt", dir / "unpacked", {.ignore = {"lost+found"}});
+  std::vector<std::string> diffs =
+      CompareTrees(dir / "mnt", dir / "unpacked", {.ignore = {"lost+found"}});
   std::string all;
   for (const std::string& d : diffs) all += d + "\n";
   EXPECT_TRUE(diffs.empty()) << all;
   EXPECT_FALSE(fs::exists(dir / "mnt/usr/share/doc"));
   EXPECT_TRUE(fs::exists(dir / "mnt/var/cache/apt/note"));
 
-  CommandResult py = RunCommand("chroot " + ShellQuote(dir / "mnt") + " /usr/bin/python3 -B /opt/app/main.py");
+  CommandResult py =
+      RunCommand("chroot " + ShellQuote(dir / "mnt") + " /usr/bin/python3 -B /opt/app/main.py");
   EXPECT_EQ(py.exit_code, 0) << py.output;
   EXPECT_NE(py.output.find("\"hello\": \"lode\""), std::string::npos) << py.output;
 }

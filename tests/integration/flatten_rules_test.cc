@@ -25,7 +25,9 @@ std::string FileSha256(const std::string& path) {
   return r.output.substr(0, 64);
 }
 
-CommandResult Flatten(const std::string& args) { return RunCommand(LodeBinary() + " flatten " + args); }
+CommandResult Flatten(const std::string& args) {
+  return RunCommand(LodeBinary() + " flatten " + args);
+}
 
 // Built once per process; a failure to build fails every test that needs it
 // (rather than skipping it, as a failing SetUpTestSuite would).
@@ -60,12 +62,13 @@ TEST_F(FlattenRulesTest, E2fsckFindsNothing) {
 
 TEST_F(FlattenRulesTest, MountedTreeEqualsUmociUnpack) {
   std::string unpacked = dir() / "umoci-rootfs";
-  CommandResult u = RunCommand("umoci raw unpack --image " + ShellQuote(dir() / "oci-gzip") + ":latest " +
-                               ShellQuote(unpacked));
+  CommandResult u = RunCommand("umoci raw unpack --image " + ShellQuote(dir() / "oci-gzip") +
+                               ":latest " + ShellQuote(unpacked));
   ASSERT_EQ(u.exit_code, 0) << u.output;
   LoopMount mount(Image(), dir() / "mnt");
   ASSERT_TRUE(mount.ok()) << mount.error();
-  std::vector<std::string> diffs = CompareTrees(dir() / "mnt", unpacked, {.ignore = {"lost+found"}});
+  std::vector<std::string> diffs =
+      CompareTrees(dir() / "mnt", unpacked, {.ignore = {"lost+found"}});
   std::string all;
   for (const std::string& d : diffs) all += d + "\n";
   EXPECT_TRUE(diffs.empty()) << all;

@@ -79,7 +79,8 @@ struct Leaf {
   bool continues;  // first hash equals the previous leaf's last hash
 };
 
-void WriteIndexEntries(uint8_t* at, uint32_t limit, const std::vector<std::pair<uint32_t, uint32_t>>& entries) {
+void WriteIndexEntries(uint8_t* at, uint32_t limit,
+                       const std::vector<std::pair<uint32_t, uint32_t>>& entries) {
   Put16(at, static_cast<uint16_t>(limit));
   Put16(at + 2, static_cast<uint16_t>(entries.size()));
   Put32(at + 4, entries[0].second);
@@ -116,8 +117,8 @@ Result<DirectoryBlocks> BuildHashed(const std::vector<DirEntryRef>& entries, uin
   // Index entries point at leaves (logical blocks 1..n); entry 0 has no hash.
   std::vector<std::pair<uint32_t, uint32_t>> leaf_refs;
   for (size_t i = 0; i < leaves.size(); ++i) {
-    leaf_refs.push_back({leaves[i].first_hash | (leaves[i].continues ? 1u : 0u),
-                         static_cast<uint32_t>(i + 1)});
+    leaf_refs.push_back(
+        {leaves[i].first_hash | (leaves[i].continues ? 1u : 0u), static_cast<uint32_t>(i + 1)});
   }
   uint8_t levels = 0;
   std::vector<std::pair<uint32_t, uint32_t>> root_refs = leaf_refs;
@@ -126,8 +127,9 @@ Result<DirectoryBlocks> BuildHashed(const std::vector<DirEntryRef>& entries, uin
     root_refs.clear();
     for (size_t start = 0; start < leaf_refs.size(); start += kNodeLimit) {
       size_t end = std::min(leaf_refs.size(), start + kNodeLimit);
-      std::vector<std::pair<uint32_t, uint32_t>> slice(leaf_refs.begin() + static_cast<ptrdiff_t>(start),
-                                                       leaf_refs.begin() + static_cast<ptrdiff_t>(end));
+      std::vector<std::pair<uint32_t, uint32_t>> slice(
+          leaf_refs.begin() + static_cast<ptrdiff_t>(start),
+          leaf_refs.begin() + static_cast<ptrdiff_t>(end));
       uint32_t node_block = static_cast<uint32_t>(out.bytes.size() / kBlockSize);
       root_refs.push_back({slice[0].first, node_block});
       out.bytes.resize(out.bytes.size() + kBlockSize, 0);
@@ -162,7 +164,9 @@ Result<DirectoryBlocks> BuildHashed(const std::vector<DirEntryRef>& entries, uin
 
 }  // namespace
 
-uint32_t DirectoryBlocks::BlockCount() const { return static_cast<uint32_t>(bytes.size() / kBlockSize); }
+uint32_t DirectoryBlocks::BlockCount() const {
+  return static_cast<uint32_t>(bytes.size() / kBlockSize);
+}
 
 Result<DirectoryBlocks> BuildDirectory(const std::vector<DirEntryRef>& entries, uint32_t self,
                                        uint32_t parent, const std::array<uint32_t, 4>& hash_seed,

@@ -69,7 +69,8 @@ EncodedExtentTree EncodeExtentTree(const std::vector<Extent>& extents, uint64_t 
   EncodedExtentTree out;
   if (extents.size() <= kInodeSlots) {
     PutHeader(out.i_block.data(), static_cast<uint16_t>(extents.size()), kInodeSlots, 0);
-    for (size_t i = 0; i < extents.size(); ++i) PutLeafEntry(out.i_block.data() + 12 + 12 * i, extents[i]);
+    for (size_t i = 0; i < extents.size(); ++i)
+      PutLeafEntry(out.i_block.data() + 12 + 12 * i, extents[i]);
     return out;
   }
   out.blocks.resize(size_t{ExtentTreeBlocks(extents.size())} * kBlockSize, 0);
@@ -97,7 +98,8 @@ EncodedExtentTree EncodeExtentTree(const std::vector<Extent>& extents, uint64_t 
     ++depth;
   }
   PutHeader(out.i_block.data(), static_cast<uint16_t>(children.size()), kInodeSlots, depth);
-  for (size_t i = 0; i < children.size(); ++i) PutIndexEntry(out.i_block.data() + 12 + 12 * i, children[i]);
+  for (size_t i = 0; i < children.size(); ++i)
+    PutIndexEntry(out.i_block.data() + 12 + 12 * i, children[i]);
   return out;
 }
 

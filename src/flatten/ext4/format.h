@@ -7,19 +7,19 @@
 
 namespace lode::flatten::ext4 {
 
-constexpr uint32_t kBlockSize = 4096;                  // FROZEN
-constexpr uint32_t kLogBlockSize = 2;                  // 1024 << 2
-constexpr uint32_t kBlocksPerGroup = 8 * kBlockSize;   // one bitmap block per group
+constexpr uint32_t kBlockSize = 4096;                 // FROZEN
+constexpr uint32_t kLogBlockSize = 2;                 // 1024 << 2
+constexpr uint32_t kBlocksPerGroup = 8 * kBlockSize;  // one bitmap block per group
 constexpr uint32_t kMaxInodesPerGroup = 8 * kBlockSize;
-constexpr uint32_t kInodeSize = 256;                   // FROZEN
-constexpr uint16_t kExtraInodeSize = 32;               // nanosecond times, crtime, projid
-constexpr uint32_t kGroupDescSize = 32;                // no 64bit feature
+constexpr uint32_t kInodeSize = 256;      // FROZEN
+constexpr uint16_t kExtraInodeSize = 32;  // nanosecond times, crtime, projid
+constexpr uint32_t kGroupDescSize = 32;   // no 64bit feature
 constexpr uint32_t kFirstIno = 11;
 constexpr uint32_t kRootIno = 2;
 constexpr uint32_t kLostFoundIno = 11;
-constexpr uint32_t kLostFoundBlocks = 4;               // as mke2fs: room to reconnect
+constexpr uint32_t kLostFoundBlocks = 4;  // as mke2fs: room to reconnect
 constexpr uint32_t kLogGroupsPerFlex = 4;
-constexpr uint32_t kMaxExtentLength = 32768;           // initialized extents
+constexpr uint32_t kMaxExtentLength = 32768;  // initialized extents
 constexpr uint32_t kMaxLinks = 65000;
 constexpr uint16_t kSuperMagic = 0xEF53;
 constexpr uint16_t kExtentMagic = 0xF30A;
@@ -43,7 +43,7 @@ constexpr uint32_t kRoCompatFeatures =
     kRoCompatSparseSuper | kRoCompatLargeFile | kRoCompatDirNlink | kRoCompatExtraIsize;
 
 // Inode flags.
-constexpr uint32_t kIndexFl = 0x00001000;    // hashed directory
+constexpr uint32_t kIndexFl = 0x00001000;  // hashed directory
 constexpr uint32_t kExtentsFl = 0x00080000;
 
 // Superblock s_flags and directory hashing.

@@ -77,8 +77,8 @@ class Writer {
     ComputeLayout();
     Allocate();
     LODE_RETURN_IF_ERROR(BuildBitmaps());
-    LODE_RETURN_IF_ERROR(sink_->BeginMetadata(layout_.data_start * kBlockSize,
-                                              layout_.total_blocks * kBlockSize));
+    LODE_RETURN_IF_ERROR(
+        sink_->BeginMetadata(layout_.data_start * kBlockSize, layout_.total_blocks * kBlockSize));
     LODE_RETURN_IF_ERROR(WriteSuperblockAndDescriptors());
     LODE_RETURN_IF_ERROR(Write(layout_.block_bitmaps, block_bitmap_));
     LODE_RETURN_IF_ERROR(Write(layout_.inode_bitmaps, inode_bitmap_));
@@ -99,8 +99,8 @@ class Writer {
   struct InodePlan {
     uint32_t meta_blocks = 0;  // directory or slow symlink blocks
     uint64_t meta_first = 0;
-    int32_t xattr = -1;        // index into xattrs_
-    int32_t xattr_block = -1;  // index into xattr_blocks_
+    int32_t xattr = -1;           // index into xattrs_
+    int32_t xattr_block = -1;     // index into xattr_blocks_
     std::vector<Extent> extents;  // split; physical relative to the data region until Allocate
     uint32_t tree_blocks = 0;
     uint64_t tree_first = 0;
@@ -147,10 +147,13 @@ class Writer {
   }
 
   Status PlanXattrs(size_t i) {
-    LODE_ASSIGN_OR_RETURN(EncodedXattrs enc, EncodeXattrs(tree_.inodes[i].xattrs, "inode " + std::to_string(InoOf(i))));
+    LODE_ASSIGN_OR_RETURN(EncodedXattrs enc, EncodeXattrs(tree_.inodes[i].xattrs,
+                                                          "inode " + std::to_string(InoOf(i))));
     if (enc.block) {
       // Identical attribute blocks are stored once and reference counted.
-      auto [it, fresh] = xattr_block_ids_.try_emplace(std::string(enc.block->begin(), enc.block->end()), static_cast<int32_t>(xattr_blocks_.size()));
+      auto [it, fresh] =
+          xattr_block_ids_.try_emplace(std::string(enc.block->begin(), enc.block->end()),
+                                       static_cast<int32_t>(xattr_blocks_.size()));
       if (fresh) {
         xattr_blocks_.push_back(*enc.block);
         xattr_refs_.push_back(0);
@@ -171,13 +174,17 @@ class Writer {
     uint64_t align = std::max<uint64_t>(1, opt_.data_alignment / kBlockSize);
     uint64_t headroom = CeilDiv(opt_.headroom_bytes, kBlockSize);
     Layout& l = layout_;
-    l.groups = static_cast<uint32_t>(std::max<uint64_t>(1, CeilDiv(opt_.data_blocks + headroom + meta_blocks_, kBlocksPerGroup)));
+    l.groups = static_cast<uint32_t>(std::max<uint64_t>(
+        1, CeilDiv(opt_.data_blocks + headroom + meta_blocks_, kBlocksPerGroup)));
     // Growing the group count grows the metadata, which may need more groups.
     while (true) {
-      l.groups = std::max<uint32_t>(l.groups, static_cast<uint32_t>(CeilDiv(inodes_wanted, kMaxInodesPerGroup)));
+      l.groups = std::max<uint32_t>(
+          l.groups, static_cast<uint32_t>(CeilDiv(inodes_wanted, kMaxInodesPerGroup)));
       uint64_t per_group = CeilDiv(inodes_wanted, l.groups);
-      l.inodes_per_group = static_cast<uint32_t>(std::max<uint64_t>(16, CeilDiv(per_group, 16) * 16));
-      l.gdt_blocks = static_cast<uint32_t>(CeilDiv(uint64_t{l.groups} * kGroupDescSize, kBlockSize));
+      l.inodes_per_group =
+          static_cast<uint32_t>(std::max<uint64_t>(16, CeilDiv(per_group, 16) * 16));
+      l.gdt_blocks =
+          static_cast<uint32_t>(CeilDiv(uint64_t{l.groups} * kGroupDescSize, kBlockSize));
       l.itable_blocks = l.inodes_per_group * kInodeSize / kBlockSize;
       l.block_bitmaps = 1 + l.gdt_blocks;
       l.inode_bitmaps = l.block_bitmaps + l.groups;
@@ -186,7 +193,8 @@ class Writer {
       l.meta_end = l.other_meta + meta_blocks_;
       l.data_start = CeilDiv(l.meta_end, align) * align;
       l.total_blocks = l.data_start + opt_.data_blocks + headroom;
-      l.total_blocks = std::max(l.total_blocks, uint64_t{l.groups - 1} * kBlocksPerGroup + kMinLastGroupBlocks);
+      l.total_blocks =
+          std::max(l.total_blocks, uint64_t{l.groups - 1} * kBlocksPerGroup + kMinLastGroupBlocks);
       uint32_t needed = static_cast<uint32_t>(CeilDiv(l.total_blocks, kBlocksPerGroup));
       if (needed <= l.groups) break;
       l.groups = needed;
@@ -209,7 +217,8 @@ class Writer {
   }
 
   void MarkBlocks(uint64_t first, uint64_t count) {
-    for (uint64_t b = first; b < first + count; ++b) block_bitmap_[b / 8] |= static_cast<uint8_t>(1u << (b % 8));
+    for (uint64_t b = first; b < first + count; ++b)
+      block_bitmap_[b / 8] |= static_cast<uint8_t>(1u << (b % 8));
   }
 
   Status BuildBitmaps() {
@@ -235,9 +244,12 @@ class Writer {
     for (size_t i = 1; i < tree_.inodes.size(); ++i) use_inode(InoOf(i), IsDir(tree_.inodes[i]));
     for (uint32_t g = 0; g < l.groups; ++g) {
       uint8_t* bits = inode_bitmap_.data() + size_t{g} * kBlockSize;
-      for (uint32_t bit = l.inodes_per_group; bit < kMaxInodesPerGroup; ++bit) bits[bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
+      for (uint32_t bit = l.inodes_per_group; bit < kMaxInodesPerGroup; ++bit)
+        bits[bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
       uint32_t used = 0;
-      for (uint32_t byte = 0; byte < kBlockSize; ++byte) used += static_cast<uint32_t>(__builtin_popcount(block_bitmap_[size_t{g} * kBlockSize + byte]));
+      for (uint32_t byte = 0; byte < kBlockSize; ++byte)
+        used +=
+            static_cast<uint32_t>(__builtin_popcount(block_bitmap_[size_t{g} * kBlockSize + byte]));
       group_free_blocks_[g] = kBlocksPerGroup - used;
       free_blocks_total_ += group_free_blocks_[g];
       free_inodes_total_ += group_free_inodes_[g];
@@ -264,9 +276,9 @@ class Writer {
     Put32(sb + 0x28, l.inodes_per_group);
     Put16(sb + 0x36, 0xFFFF);  // no mount-count checks
     Put16(sb + 0x38, kSuperMagic);
-    Put16(sb + 0x3A, 1);       // cleanly unmounted
-    Put16(sb + 0x3C, 1);       // on errors: continue
-    Put32(sb + 0x4C, 1);       // dynamic revision
+    Put16(sb + 0x3A, 1);  // cleanly unmounted
+    Put16(sb + 0x3C, 1);  // on errors: continue
+    Put32(sb + 0x4C, 1);  // dynamic revision
     Put32(sb + 0x54, kFirstIno);
     Put16(sb + 0x58, kInodeSize);
     Put32(sb + 0x5C, kCompatFeatures);
@@ -323,7 +335,9 @@ class Writer {
     Put32(out + 0x1C, BlocksOf(i));
     EncodeBlockMap(i, out + 0x28, &flags);
     Put32(out + 0x20, flags);
-    if (p.xattr_block >= 0) Put32(out + 0x68, static_cast<uint32_t>(xattr_block_first_ + static_cast<uint64_t>(p.xattr_block)));
+    if (p.xattr_block >= 0)
+      Put32(out + 0x68,
+            static_cast<uint32_t>(xattr_block_first_ + static_cast<uint64_t>(p.xattr_block)));
     auto [atime, atime_x] = EncodeTime(in.atime);
     auto [ctime, ctime_x] = EncodeTime(in.ctime);
     auto [mtime, mtime_x] = EncodeTime(in.mtime);
@@ -352,7 +366,8 @@ class Writer {
         if (in.dev_major < 256 && in.dev_minor < 256) {
           Put32(block, in.dev_major << 8 | in.dev_minor);
         } else {
-          Put32(block + 4, (in.dev_minor & 0xff) | (in.dev_major << 8) | ((in.dev_minor & ~0xffu) << 12));
+          Put32(block + 4,
+                (in.dev_minor & 0xff) | (in.dev_major << 8) | ((in.dev_minor & ~0xffu) << 12));
         }
         return;
       case kModeFifo:
@@ -381,7 +396,8 @@ class Writer {
     // Inodes are numbered consecutively across the tables, which are
     // contiguous, so the used ones form one run from the first table.
     std::vector<int64_t> index_of_ino(inodes_used_ + 1, -1);
-    for (size_t i = 0; i < tree_.inodes.size(); ++i) index_of_ino[InoOf(i)] = static_cast<int64_t>(i);
+    for (size_t i = 0; i < tree_.inodes.size(); ++i)
+      index_of_ino[InoOf(i)] = static_cast<int64_t>(i);
     for (uint64_t b = 0; b < used_blocks; b += kBatchBlocks) {
       uint64_t n = std::min<uint64_t>(kBatchBlocks, used_blocks - b);
       batch.assign(n * kBlockSize, 0);
@@ -439,7 +455,8 @@ class Writer {
 
 }  // namespace
 
-Result<WriterStats> WriteMetadata(const FsTree& tree, const WriterOptions& options, ImageSink* sink) {
+Result<WriterStats> WriteMetadata(const FsTree& tree, const WriterOptions& options,
+                                  ImageSink* sink) {
   if (tree.inodes.size() < 2) return Status::InvalidArgument("tree without root and lost+found");
   Writer writer(tree, options, sink);
   return writer.Run();

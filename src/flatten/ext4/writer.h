@@ -13,10 +13,10 @@
 namespace lode::flatten::ext4 {
 
 struct WriterOptions {
-  uint64_t data_blocks = 0;       // size of the data region in blocks
-  uint32_t data_alignment = 0;    // data region start, in bytes (a multiple of kBlockSize)
-  uint64_t headroom_bytes = 0;    // free space after the data
-  uint32_t extra_inodes = 0;      // free inodes for files created later
+  uint64_t data_blocks = 0;     // size of the data region in blocks
+  uint32_t data_alignment = 0;  // data region start, in bytes (a multiple of kBlockSize)
+  uint64_t headroom_bytes = 0;  // free space after the data
+  uint32_t extra_inodes = 0;    // free inodes for files created later
   std::array<uint8_t, 16> uuid{};
   std::array<uint32_t, 4> hash_seed{};
 };
@@ -32,6 +32,7 @@ struct WriterStats {
 };
 
 // Calls sink->BeginMetadata and WriteMetadata; the caller calls Finish.
-Result<WriterStats> WriteMetadata(const FsTree& tree, const WriterOptions& options, ImageSink* sink);
+Result<WriterStats> WriteMetadata(const FsTree& tree, const WriterOptions& options,
+                                  ImageSink* sink);
 
 }  // namespace lode::flatten::ext4

@@ -48,7 +48,8 @@ std::optional<std::pair<uint8_t, std::string>> SplitName(const std::string& name
 // VFS ACL xattr (version 2, 8-byte entries) to ext4's (version 1; entries
 // without an id are 4 bytes).
 Result<std::string> ConvertAcl(const std::string& vfs, const std::string& path) {
-  if (vfs.size() < 4 || (vfs.size() - 4) % 8 != 0 || Get32(reinterpret_cast<const uint8_t*>(vfs.data())) != 2) {
+  if (vfs.size() < 4 || (vfs.size() - 4) % 8 != 0 ||
+      Get32(reinterpret_cast<const uint8_t*>(vfs.data())) != 2) {
     return Status::InvalidArgument(path + ": malformed POSIX ACL xattr");
   }
   std::string out(4, '\0');
@@ -106,7 +107,8 @@ std::vector<uint8_t> EncodeBlock(const std::vector<Entry>& list) {
   Put32(block.data(), kXattrMagic);
   Put32(block.data() + 4, 1);  // refcount
   Put32(block.data() + 8, 1);  // blocks
-  auto hashes = Place(list, block.data(), block.data() + kBlockHeaderSize, block.data() + kBlockSize);
+  auto hashes =
+      Place(list, block.data(), block.data() + kBlockHeaderSize, block.data() + kBlockSize);
   uint32_t block_hash = 0;
   for (uint32_t h : hashes) block_hash = (block_hash << 16) ^ (block_hash >> 16) ^ h;
   Put32(block.data() + 12, block_hash);
@@ -125,7 +127,8 @@ Result<EncodedXattrs> EncodeXattrs(const std::vector<std::pair<std::string, std:
     if (e.index == 2 || e.index == 3) {
       LODE_ASSIGN_OR_RETURN(e.value, ConvertAcl(value, path));
     }
-    if (e.suffix.size() > 255) return Status::InvalidArgument(path + ": xattr name too long: " + name);
+    if (e.suffix.size() > 255)
+      return Status::InvalidArgument(path + ": xattr name too long: " + name);
     list.push_back(std::move(e));
   }
   std::sort(list.begin(), list.end(), [](const Entry& a, const Entry& b) {
