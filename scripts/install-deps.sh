@@ -14,7 +14,7 @@ packages=(
   zlib1g-dev
   # test oracles and tools
   e2fsprogs libext2fs-dev umoci mmdebstrap zstd gzip tar attr python3
-  util-linux time
+  util-linux time isal bc
 )
 
 missing=()

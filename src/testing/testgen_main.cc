@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "testing/debian_image.h"
+#include "testing/large_image.h"
 #include "testing/rules_image.h"
 
 namespace {
@@ -38,7 +39,12 @@ int main(int argc, char** argv) {
   CLI::App* d = app.add_subcommand("debian", "a Debian rootfs tarball plus two application layers");
   d->add_option("--rootfs", rootfs, "rootfs tarball from mmdebstrap")->required();
 
-  for (CLI::App* sub : {r, d}) {
+  lode::testing::LargeImageOptions large;
+  CLI::App* l =
+      app.add_subcommand("large", "many small files of compressible content, three layers");
+  l->add_option("--bytes", large.total_bytes, "file content in all layers")->capture_default_str();
+
+  for (CLI::App* sub : {r, d, l}) {
     sub->add_option("-o,--oci", out, "OCI layout directory to write");
     sub->add_option("--compression", compression, "gzip, zstd or none")->capture_default_str();
     sub->add_option("--docker-archive", docker_archive, "also write a docker-archive tarball");
@@ -48,6 +54,7 @@ int main(int argc, char** argv) {
     if (r->parsed()) Emit(lode::testing::BuildRulesImage(rules), out, compression, docker_archive);
     if (d->parsed())
       Emit(lode::testing::BuildDebianImage(rootfs), out, compression, docker_archive);
+    if (l->parsed()) Emit(lode::testing::BuildLargeImage(large), out, compression, docker_archive);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lode-testgen: %s\n", e.what());
     return 1;

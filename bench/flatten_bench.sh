@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Flatten benchmark (issue: lode flatten vs the unpack+mkfs pipeline vs plain
+# decompression), on the real Debian image and on a large generated image.
+# For each image and each of RUNS runs:
+#   decompress  igzip -dc of every layer blob to /dev/null (ISA-L, the same
+#               inflater lode uses): the floor for any flattener
+#   lode        lode flatten IMAGE -o out.ext4 (peak RSS from GNU time)
+#   unpack+mkfs umoci raw unpack, then mkfs.ext4 -d of the unpacked tree
+# Prints medians and ratios as a Markdown table. Inputs are cached in
+# $LODE_CACHE_DIR (default .cache/); page cache is warm for all three.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-3}
+LARGE_BYTES=${LARGE_BYTES:-2306867200}  # 2200 MiB of file content
+
+bash scripts/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j "$(nproc)" --target lode lode-testgen >/dev/null
+lode=build/src/cli/lode
+testgen=build/src/testing/lode-testgen
+
+cache="${LODE_CACHE_DIR:-$PWD/.cache}"
+work="$cache/bench"
+mkdir -p "$work"
+rootfs="$cache/debian-bookworm-python3.tar"
+if [ ! -f "$rootfs" ]; then
+  mmdebstrap --quiet --variant=minbase --include=python3 bookworm "$rootfs.tmp" \
+    /etc/apt/sources.list.d/debian.sources
+  mv "$rootfs.tmp" "$rootfs"
+fi
+[ -d "$work/debian" ] || $testgen debian --rootfs "$rootfs" -o "$work/debian" --compression gzip
+[ -d "$work/large" ] || $testgen large --bytes "$LARGE_BYTES" -o "$work/large" --compression gzip
+
+now() { date +%s.%N; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+layer_blobs() {
+  python3 - "$1" <<'PY'
+import json, sys
+d = sys.argv[1]
+index = json.load(open(f"{d}/index.json"))
+m = json.load(open(f"{d}/blobs/sha256/" + index["manifests"][0]["digest"][7:]))
+for l in m["layers"]:
+    print(f"{d}/blobs/sha256/" + l["digest"][7:])
+PY
+}
+
+echo "| image | uncompressed | decompress (s) | lode flatten (s) | unpack+mkfs (s) | unpack+mkfs / lode | lode / decompress | lode peak RSS |"
+echo "|---|---|---|---|---|---|---|---|"
+for name in debian large; do
+  img="$work/$name"
+  mapfile -t blobs < <(layer_blobs "$img")
+  : >"$work/t_dec"; : >"$work/t_lode"; : >"$work/t_base"; : >"$work/rss"
+  for _ in $(seq "$RUNS"); do
+    t0=$(now); for b in "${blobs[@]}"; do igzip -dc "$b" >/dev/null; done; t1=$(now)
+    echo "$t1 - $t0" | bc >>"$work/t_dec"
+
+    rm -f "$work/out.ext4"
+    /usr/bin/time -f "%e %M" -o "$work/time.txt" $lode flatten "$img" -o "$work/out.ext4" --json >"$work/flatten.json"
+    read -r secs rss <"$work/time.txt"
+    echo "$secs" >>"$work/t_lode"; echo "$rss" >>"$work/rss"
+
+    rm -rf "$work/rootfs" "$work/mkfs.ext4"
+    size_kib=$(( $(stat -c %s "$work/out.ext4") * 3 / 2 / 1024 ))
+    t0=$(now)
+    umoci raw unpack --image "$img:latest" "$work/rootfs" >/dev/null 2>&1
+    mkfs.ext4 -q -F -b 4096 -d "$work/rootfs" "$work/mkfs.ext4" "${size_kib}k"
+    t1=$(now)
+    echo "$t1 - $t0" | bc >>"$work/t_base"
+    rm -rf "$work/rootfs" "$work/mkfs.ext4"
+  done
+  tar_bytes=$(python3 -c "import json; print(json.load(open('$work/flatten.json'))['tar_bytes'])")
+  dec=$(median <"$work/t_dec"); fl=$(median <"$work/t_lode"); base=$(median <"$work/t_base"); rss=$(median <"$work/rss")
+  printf "| %s | %.0f MiB | %.2f | %.2f | %.2f | %.1fx | %.2fx | %.0f MiB |\n" "$name" \
+    "$(echo "$tar_bytes / 1048576" | bc -l)" "$dec" "$fl" "$base" \
+    "$(echo "$base / $fl" | bc -l)" "$(echo "$fl / $dec" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
+done
+rm -f "$work/out.ext4"
