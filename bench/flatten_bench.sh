@@ -23,11 +23,7 @@ cache="${LODE_CACHE_DIR:-$PWD/.cache}"
 work="$cache/bench"
 mkdir -p "$work"
 rootfs="$cache/debian-bookworm-python3.tar"
-if [ ! -f "$rootfs" ]; then
-  mmdebstrap --quiet --variant=minbase --include=python3 bookworm "$rootfs.tmp" \
-    /etc/apt/sources.list.d/debian.sources
-  mv "$rootfs.tmp" "$rootfs"
-fi
+bash scripts/debian-rootfs.sh "$rootfs"
 [ -d "$work/debian" ] || $testgen debian --rootfs "$rootfs" -o "$work/debian" --compression gzip
 [ -d "$work/large" ] || $testgen large --bytes "$LARGE_BYTES" -o "$work/large" --compression gzip
 

@@ -13,12 +13,8 @@ work="${LODE_DEMO_DIR:-$PWD/.cache/demo}"
 cache="${LODE_CACHE_DIR:-$PWD/.cache}"
 mkdir -p "$work" "$cache"
 rootfs="$cache/debian-bookworm-python3.tar"
-if [ ! -f "$rootfs" ]; then
-  echo "== building a Debian bookworm rootfs with python3 (mmdebstrap, ~40 s)"
-  mmdebstrap --quiet --variant=minbase --include=python3 bookworm "$rootfs.tmp" \
-    /etc/apt/sources.list.d/debian.sources
-  mv "$rootfs.tmp" "$rootfs"
-fi
+[ -f "$rootfs" ] || echo "== building a Debian bookworm rootfs with python3 (mmdebstrap, ~40 s)"
+bash scripts/debian-rootfs.sh "$rootfs"
 
 echo "== writing a 3-layer OCI image layout: $work/oci"
 rm -rf "$work/oci"

@@ -2,28 +2,167 @@
 // metadata size is known, FALLOC_FL_INSERT_RANGE opens a gap of data_offset
 // bytes in front of it (no data is copied on ext4 and XFS). Filesystems
 // without it get a copy into a second temporary file.
+//
+// Data goes to disk with O_DIRECT from a writer thread: the image must reach
+// the disk before it is renamed into place anyway, and buffered writes would
+// cost a copy into the page cache plus a writeback the shift and the final
+// fsync must wait for. Where O_DIRECT is refused (tmpfs), writes are buffered.
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
 #include <optional>
+#include <thread>
+#include <vector>
 
 #include "flatten/sink.h"
 
 namespace lode::flatten {
 namespace {
 
+constexpr size_t kDirectAlign = 4096;
+constexpr size_t kWriteBuffer = 8 << 20;
+constexpr size_t kBuffersInFlight = 3;
+
+struct AlignedFree {
+  void operator()(uint8_t* p) const { std::free(p); }
+};
+using AlignedBuffer = std::unique_ptr<uint8_t, AlignedFree>;
+
+AlignedBuffer NewAlignedBuffer() {
+  void* p = std::aligned_alloc(kDirectAlign, kWriteBuffer);
+  if (p == nullptr) std::abort();
+  return AlignedBuffer(static_cast<uint8_t*>(p));
+}
+
+// Writes whole buffers with O_DIRECT on its own thread; at most
+// kBuffersInFlight are queued. Used by one producer thread.
+class DirectWriter {
+ public:
+  DirectWriter(int fd, std::string name)
+      : fd_(fd), name_(std::move(name)), thread_([this] { Loop(); }) {}
+  ~DirectWriter() { (void)Finish(); }
+
+  // Appends bytes at `offset`; both must be multiples of kDirectAlign.
+  Status Write(uint64_t offset, std::span<const uint8_t> bytes) {
+    while (!bytes.empty()) {
+      if (current_ && offset != current_offset_ + current_len_) LODE_RETURN_IF_ERROR(Submit());
+      if (!current_) {
+        LODE_ASSIGN_OR_RETURN(current_, TakeBuffer());
+        current_offset_ = offset;
+        current_len_ = 0;
+      }
+      size_t n = std::min(bytes.size(), kWriteBuffer - current_len_);
+      std::memcpy(current_.get() + current_len_, bytes.data(), n);
+      current_len_ += n;
+      offset += n;
+      bytes = bytes.subspan(n);
+      if (current_len_ == kWriteBuffer) LODE_RETURN_IF_ERROR(Submit());
+    }
+    return Status::Ok();
+  }
+
+  // Writes what is pending and stops the thread; returns the first error.
+  Status Finish() {
+    if (current_) (void)Submit();
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+      cv_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+    std::lock_guard lock(mu_);
+    return error_;
+  }
+
+ private:
+  struct Job {
+    AlignedBuffer buffer;
+    uint64_t offset;
+    size_t len;
+  };
+
+  Result<AlignedBuffer> TakeBuffer() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !free_.empty() || allocated_ < kBuffersInFlight || !error_.ok(); });
+    if (!error_.ok()) return error_;
+    if (!free_.empty()) {
+      AlignedBuffer b = std::move(free_.back());
+      free_.pop_back();
+      return b;
+    }
+    ++allocated_;
+    return NewAlignedBuffer();
+  }
+
+  Status Submit() {
+    std::lock_guard lock(mu_);
+    jobs_.push_back({std::move(current_), current_offset_, current_len_});
+    cv_.notify_all();
+    return error_;
+  }
+
+  void Loop() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;
+      Job job = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      Status s = PWriteAll(fd_, std::span(job.buffer.get(), job.len), job.offset, name_);
+      lock.lock();
+      if (!s.ok() && error_.ok()) error_ = s;
+      free_.push_back(std::move(job.buffer));
+      cv_.notify_all();
+    }
+  }
+
+  int fd_;
+  std::string name_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> jobs_;
+  std::vector<AlignedBuffer> free_;
+  size_t allocated_ = 0;
+  bool stopping_ = false;
+  Status error_;
+  AlignedBuffer current_;
+  uint64_t current_offset_ = 0;
+  size_t current_len_ = 0;
+  std::thread thread_;  // last: starts after the members it uses
+};
+
 class FileSink : public ImageSink {
  public:
-  explicit FileSink(AtomicFile file) : file_(std::move(file)) {}
+  explicit FileSink(AtomicFile file) : file_(std::move(file)) {
+    int fd = ::open(file_->temp_path().c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+    if (fd >= 0) {
+      direct_fd_ = UniqueFd(fd);
+      writer_.emplace(fd, file_->temp_path());
+    }
+  }
 
   Status WriteData(uint64_t offset, std::span<const uint8_t> bytes) override {
     data_end_ = std::max(data_end_, offset + bytes.size());
+    if (writer_ && offset % kDirectAlign == 0 && bytes.size() % kDirectAlign == 0) {
+      return writer_->Write(offset, bytes);
+    }
     return PWriteAll(file_->fd(), bytes, offset, file_->temp_path());
   }
 
   Status BeginMetadata(uint64_t data_offset, uint64_t total_bytes) override {
+    if (writer_) {
+      Status written = writer_->Finish();
+      writer_.reset();
+      direct_fd_.Reset();
+      LODE_RETURN_IF_ERROR(written);
+    }
     int fd = file_->fd();
     if (data_end_ > 0 && data_offset > 0) {
       if (::ftruncate(fd, static_cast<off_t>(data_end_)) != 0) {
@@ -65,6 +204,8 @@ class FileSink : public ImageSink {
   }
 
   std::optional<AtomicFile> file_;
+  UniqueFd direct_fd_;
+  std::optional<DirectWriter> writer_;  // after direct_fd_: stops before it closes
   uint64_t data_end_ = 0;
 };
 

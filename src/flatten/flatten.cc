@@ -1,73 +1,17 @@
 #include "flatten/flatten.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdlib>
+#include <algorithm>
 
 #include "flatten/block_region.h"
 #include "flatten/ext4/format.h"
 #include "flatten/ext4/writer.h"
+#include "image/layer_stream.h"
 #include "image/tar_reader.h"
 
 namespace lode::flatten {
 namespace {
 
 using ext4::kBlockSize;
-
-// Data of hidden files that a later hardlink in the same layer may still
-// need. An unnamed temporary file, emptied after every layer.
-class SpillFile {
- public:
-  explicit SpillFile(std::string dir)
-      : dir_(std::move(dir)), region_([this](uint64_t off, std::span<const uint8_t> b) {
-          return PWriteAll(fd_.get(), b, off, "spill file");
-        }) {}
-
-  Status Append(image::TarReader& reader, Inode* inode) {
-    if (!fd_.valid()) LODE_RETURN_IF_ERROR(Open());
-    inode->spilled = true;
-    LODE_RETURN_IF_ERROR(region_.AppendFile(reader, &inode->fs.extents));
-    return region_.Flush();
-  }
-
-  // Moves a spilled inode's blocks into the data region.
-  Status CopyInto(BlockRegion& data, Inode* inode) {
-    std::vector<ext4::DataExtent> spilled = std::move(inode->fs.extents);
-    inode->fs.extents.clear();
-    std::vector<uint8_t> block(kBlockSize);
-    for (const ext4::DataExtent& e : spilled) {
-      for (uint32_t i = 0; i < e.length; ++i) {
-        LODE_RETURN_IF_ERROR(
-            PReadAll(fd_.get(), block, (e.data_block + i) * kBlockSize, "spill file"));
-        LODE_RETURN_IF_ERROR(data.Put(uint64_t{e.logical} + i, block, &inode->fs.extents));
-      }
-    }
-    inode->stored = true;
-    return Status::Ok();
-  }
-
-  Status Reset() {
-    if (fd_.valid() && ::ftruncate(fd_.get(), 0) != 0)
-      return Status::FromErrno(errno, "truncate spill file");
-    return region_.Reset();
-  }
-
- private:
-  Status Open() {
-    std::string dir = dir_;
-    if (dir.empty()) dir = std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp";
-    int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0) return Status::FromErrno(errno, "create spill file in " + dir);
-    fd_ = UniqueFd(fd);
-    return Status::Ok();
-  }
-
-  std::string dir_;
-  UniqueFd fd_;
-  BlockRegion region_;
-};
 
 Status ValidateOptions(const FlattenOptions& o) {
   uint32_t a = o.layer_alignment;
@@ -101,8 +45,8 @@ class Flattener {
         options_(options),
         sink_(sink),
         progress_(progress),
-        data_([sink](uint64_t off, std::span<const uint8_t> b) { return sink->WriteData(off, b); }),
-        spill_(options.spill_dir) {}
+        data_(
+            [sink](uint64_t off, std::span<const uint8_t> b) { return sink->WriteData(off, b); }) {}
 
   Result<FlattenResult> Run() {
     LODE_RETURN_IF_ERROR(ValidateOptions(options_));
@@ -138,9 +82,10 @@ class Flattener {
  private:
   Status ApplyLayer(const image::Layer& layer, int top) {
     LODE_RETURN_IF_ERROR(data_.AlignTo(options_.layer_alignment / kBlockSize));
-    LODE_ASSIGN_OR_RETURN(image::LayerStream stream, image::OpenLayer(layer));
-    Result<std::unique_ptr<image::TarReader>> opened =
-        image::TarReader::Open(stream.tar.get(), layer.name);
+    LODE_ASSIGN_OR_RETURN(std::unique_ptr<image::LayerStream> opened_stream,
+                          image::LayerStream::Open(layer));
+    image::LayerStream& stream = *opened_stream;
+    Result<std::unique_ptr<image::TarReader>> opened = image::TarReader::Open(&stream, layer.name);
     if (!opened.ok()) return PreferDigestError(stream, opened.status());
     image::TarReader* reader = opened->get();
     image::TarEntry entry;
@@ -151,36 +96,50 @@ class Flattener {
       if (!*more) break;
       Status s = ApplyEntry(*reader, entry, top);
       if (!s.ok()) return PreferDigestError(stream, s.WithContext(layer.name + ": " + entry.path));
-      result_.tar_bytes = base_bytes + stream.diff->size();
+      result_.tar_bytes = base_bytes + stream.bytes_read();
       ReportProgress(top, false);
     }
-    LODE_RETURN_IF_ERROR(image::Drain(*stream.tar));
-    result_.tar_bytes = base_bytes + stream.diff->size();
-    result_.diff_ids[image_.layers.size() - 1 - static_cast<size_t>(top)] = stream.diff->digest();
+    LODE_RETURN_IF_ERROR(image::Drain(stream));
+    result_.tar_bytes = base_bytes + stream.bytes_read();
+    result_.diff_ids[image_.layers.size() - 1 - static_cast<size_t>(top)] = stream.diff_id();
     ReportProgress(top, true);
-    return spill_.Reset();
+    return Reread(layer);
   }
 
-  // A tampered blob usually breaks decompression or tar parsing before its
-  // digest can be checked; reading the rest of it names the real cause.
+  // Second pass over a layer for hidden entries that hardlinks of the same
+  // layer turned out to need (see LayerTree). Their data goes in entry order.
+  Status Reread(const image::Layer& layer) {
+    if (rereads_.empty()) return Status::Ok();
+    std::sort(rereads_.begin(), rereads_.end(),
+              [](const Inode* a, const Inode* b) { return a->layer_entry < b->layer_entry; });
+    LODE_ASSIGN_OR_RETURN(std::unique_ptr<image::LayerStream> stream,
+                          image::LayerStream::Open(layer));
+    LODE_ASSIGN_OR_RETURN(auto reader, image::TarReader::Open(stream.get(), layer.name));
+    image::TarEntry entry;
+    size_t next = 0;
+    for (uint64_t position = 0; next < rereads_.size(); ++position) {
+      LODE_ASSIGN_OR_RETURN(bool more, reader->Next(&entry));
+      if (!more) return Status::Corruption(layer.name + ": changed between two reads");
+      if (position != rereads_[next]->layer_entry) continue;
+      LODE_RETURN_IF_ERROR(data_.AppendFile(*reader, &rereads_[next]->fs.extents));
+      ++next;
+    }
+    rereads_.clear();
+    return Status::Ok();
+  }
+
+  // A tampered blob can break tar parsing before its digest is checked;
+  // reading the rest of it names the real cause.
   static Status PreferDigestError(image::LayerStream& stream, Status error) {
-    Status drained = image::Drain(*stream.blob);
-    return stream.blob->mismatched() ? drained : error;
+    Status drained = image::Drain(stream);
+    return stream.blob_mismatched() ? drained : error;
   }
 
   Status ApplyEntry(image::TarReader& reader, const image::TarEntry& entry, int top) {
     LODE_ASSIGN_OR_RETURN(LayerTree::Decision d, tree_.Apply(entry, top));
-    if (d.materialize != nullptr) LODE_RETURN_IF_ERROR(spill_.CopyInto(data_, d.materialize));
-    switch (d.action) {
-      case LayerTree::DataAction::kStore:
-        LODE_RETURN_IF_ERROR(data_.AppendFile(reader, &d.inode->fs.extents));
-        d.inode->stored = true;
-        break;
-      case LayerTree::DataAction::kSpill:
-        LODE_RETURN_IF_ERROR(spill_.Append(reader, d.inode));
-        break;
-      case LayerTree::DataAction::kNone:
-        break;
+    if (d.reread != nullptr) rereads_.push_back(d.reread);
+    if (d.action == LayerTree::DataAction::kStore) {
+      LODE_RETURN_IF_ERROR(data_.AppendFile(reader, &d.inode->fs.extents));
     }
     return Status::Ok();
   }
@@ -203,7 +162,7 @@ class Flattener {
   const ProgressFn& progress_;
   LayerTree tree_;
   BlockRegion data_;
-  SpillFile spill_;
+  std::vector<Inode*> rereads_;  // of the current layer
   FlattenResult result_;
   uint64_t last_report_ = 0;
 };

@@ -23,9 +23,6 @@ struct FlattenOptions {
   // Free inodes for files created later; 0 picks one per 16 KiB of headroom
   // (at least 1024).
   uint32_t extra_inodes = 0;
-  // Directory for the spill file that holds data of hidden files a later
-  // hardlink of the same layer may need; empty: $TMPDIR or /tmp.
-  std::string spill_dir;
 };
 
 struct FlattenProgress {

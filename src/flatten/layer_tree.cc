@@ -108,6 +108,8 @@ Inode* LayerTree::NewInode(const TarEntry& e) {
   fs.dev_minor = e.dev_minor;
   fs.xattrs = e.xattrs;
   inode.stored = e.type != EntryType::kFile || e.size == 0;
+  inode.has_entry = true;
+  inode.layer_entry = layer_entry_;
   return &inode;
 }
 
@@ -268,6 +270,9 @@ Result<LayerTree::Decision> LayerTree::Apply(const TarEntry& e, int layer) {
   if (layer != current_layer_) {
     current_layer_ = layer;
     layer_inodes_.clear();
+    layer_entry_ = 0;
+  } else {
+    ++layer_entry_;
   }
   ++stats_.entries;
   LODE_ASSIGN_OR_RETURN(std::vector<std::string> comps, SplitPath(e.path));
@@ -300,11 +305,13 @@ Result<LayerTree::Decision> LayerTree::Apply(const TarEntry& e, int layer) {
   bool needed = visible || resolved;
   Inode* target = Find(inode);
   if (e.type == EntryType::kHardlink) {
-    if (needed && target->spilled && !target->stored) d.materialize = target;
-  } else if (!target->stored) {
+    if (needed && !target->stored && target->has_entry) d.reread = target;
+  } else if (!target->stored && needed) {
     d.inode = target;
-    d.action = needed ? DataAction::kStore : DataAction::kSpill;
+    d.action = DataAction::kStore;
   }
+  if (d.reread) d.reread->stored = true;
+  if (d.inode) d.inode->stored = true;
   return d;
 }
 

@@ -5,9 +5,10 @@
 //
 // Hardlinks are resolved as a bottom-up extraction would: a link refers to its
 // target as it exists in its own layer (earlier in the same tar) or below. A
-// target that is itself hidden in the same layer is kept aside by the caller
-// ("spilled") until a link needs it; a target in a lower layer is resolved
-// when that layer is reached. Not thread-safe.
+// target in a lower layer is resolved when that layer is reached. A target
+// hidden in the same layer has had its data skipped already: the caller reads
+// it again from a second pass over that layer (rare: a link to a file an
+// upper layer replaced). Not thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -29,9 +30,9 @@ namespace lode::flatten {
 struct Inode {
   ext4::FsInode fs;
   Inode* forward = nullptr;
-  bool stored = false;   // data is (or needs no data) in the data region
-  bool spilled = false;  // data sits in the caller's spill file
-  uint64_t spill_offset = 0;
+  bool stored = false;       // data is (or will be) in the data region, or needs none
+  bool has_entry = false;    // made from a tar entry (not a hardlink placeholder)
+  uint64_t layer_entry = 0;  // that entry's position in its layer's tar
 };
 
 struct TreeStats {
@@ -47,16 +48,15 @@ class LayerTree {
   ~LayerTree();
 
   enum class DataAction {
-    kNone,   // no data to read (not a regular file, or empty)
+    kNone,   // no data to read: not a regular file, empty, or hidden
     kStore,  // stream the data into the data region, extents into `inode`
-    kSpill,  // hidden, but a later hardlink of this layer may need it
   };
   struct Decision {
     DataAction action = DataAction::kNone;
     Inode* inode = nullptr;
-    // A spilled inode a hardlink just made necessary: copy its data from the
-    // spill file into the data region now.
-    Inode* materialize = nullptr;
+    // A hidden entry of this layer that a hardlink just made necessary: its
+    // data (entry number reread->layer_entry) must be read again.
+    Inode* reread = nullptr;
   };
 
   // Applies one entry of layer `layer` (0 is the top layer; layers must come
@@ -96,6 +96,7 @@ class LayerTree {
   std::map<std::string, std::vector<Request>> pending_;
   std::unordered_map<std::string, Inode*> layer_inodes_;  // this layer's non-directories
   int current_layer_ = -1;
+  uint64_t layer_entry_ = 0;  // position of the entry being applied in its layer
   TreeStats stats_;
 };
 

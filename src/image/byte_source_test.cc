@@ -65,12 +65,16 @@ TEST(DecompressTest, GzipRoundTripsIncludingMultipleMembers) {
   EXPECT_EQ(Decompress(Compress(a, TestCompression::kGzip), Compression::kGzip).value(), a);
   std::string two = Compress(a, TestCompression::kGzip) + Compress(b, TestCompression::kGzip);
   EXPECT_EQ(Decompress(two, Compression::kGzip).value(), a + b);
-  EXPECT_EQ(Decompress(Compress(a, TestCompression::kGzip) + std::string(100, '\0'), Compression::kGzip).value(), a);
+  EXPECT_EQ(
+      Decompress(Compress(a, TestCompression::kGzip) + std::string(100, '\0'), Compression::kGzip)
+          .value(),
+      a);
 }
 
 TEST(DecompressTest, GzipErrorsAreCorruption) {
   std::string gz = Compress(Text(300000), TestCompression::kGzip);
-  EXPECT_EQ(Decompress(gz.substr(0, gz.size() / 2), Compression::kGzip).status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(Decompress(gz.substr(0, gz.size() / 2), Compression::kGzip).status().code(),
+            StatusCode::kCorruption);
   std::string bad_crc = gz;
   bad_crc[bad_crc.size() - 6] ^= 1;
   EXPECT_EQ(Decompress(bad_crc, Compression::kGzip).status().code(), StatusCode::kCorruption);
@@ -83,7 +87,8 @@ TEST(DecompressTest, ZstdRoundTripsAndDetectsTruncation) {
   std::string z = Compress(a, TestCompression::kZstd);
   EXPECT_EQ(Decompress(z, Compression::kZstd).value(), a);
   EXPECT_EQ(Decompress(z + Compress(b, TestCompression::kZstd), Compression::kZstd).value(), a + b);
-  EXPECT_EQ(Decompress(z.substr(0, z.size() - 3), Compression::kZstd).status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(Decompress(z.substr(0, z.size() - 3), Compression::kZstd).status().code(),
+            StatusCode::kCorruption);
 }
 
 TEST(DecompressTest, AutoSniffsEachFormat) {

@@ -9,19 +9,6 @@ namespace lode::image {
 
 using nlohmann::json;
 
-Result<LayerStream> OpenLayer(const Layer& layer) {
-  LODE_ASSIGN_OR_RETURN(std::unique_ptr<ByteSource> raw, layer.open_blob());
-  auto blob = std::make_unique<HashingSource>(std::move(raw), layer.name, layer.digest, layer.size);
-  LayerStream stream;
-  stream.blob = blob.get();
-  auto tar = NewDecompressor(std::move(blob), layer.compression, layer.name);
-  auto hashing = std::make_unique<HashingSource>(std::move(tar), layer.name + " (uncompressed)",
-                                                 layer.diff_id, std::nullopt);
-  stream.diff = hashing.get();
-  stream.tar = std::move(hashing);
-  return stream;
-}
-
 Result<Compression> CompressionOfMediaType(const std::string& media_type) {
   static const std::pair<const char*, Compression> kTypes[] = {
       {"application/vnd.oci.image.layer.v1.tar", Compression::kNone},

@@ -36,14 +36,6 @@ struct Layer {
 };
 
 // An opened layer: the uncompressed tar stream and the hasher measuring it.
-// Both hashers are owned by `tar`'s chain.
-struct LayerStream {
-  std::unique_ptr<ByteSource> tar;  // read this
-  HashingSource* blob = nullptr;    // the stored bytes, checked against digest and size
-  HashingSource* diff = nullptr;    // the uncompressed tar; digest valid at its end
-};
-Result<LayerStream> OpenLayer(const Layer& layer);
-
 struct Image {
   std::vector<Layer> layers;  // bottom (base) layer first
   RunConfig run_config;

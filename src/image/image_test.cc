@@ -27,7 +27,8 @@ ImageSpec OneLayer(const std::string& marker) {
 
 // Rewrites index.json so that it lists the given manifest descriptors.
 void SetManifests(const std::string& layout, const json& manifests) {
-  std::ofstream(layout + "/index.json") << json{{"schemaVersion", 2}, {"manifests", manifests}}.dump();
+  std::ofstream(layout + "/index.json")
+      << json{{"schemaVersion", 2}, {"manifests", manifests}}.dump();
 }
 
 json ManifestDescriptor(const std::string& layout) {
@@ -52,7 +53,8 @@ TEST(ImageTest, PicksPlatformAndRef) {
   lode::testing::WriteOciLayout(dir / "b", OneLayer("arm"), TestCompression::kGzip);
   // Merge b's blobs into a and list both manifests with platforms.
   for (const auto& e : std::filesystem::directory_iterator(dir / "b/blobs/sha256")) {
-    std::filesystem::copy(e.path(), dir / "a/blobs/sha256", std::filesystem::copy_options::skip_existing);
+    std::filesystem::copy(e.path(), dir / "a/blobs/sha256",
+                          std::filesystem::copy_options::skip_existing);
   }
   json amd = ManifestDescriptor(dir / "a"), arm = ManifestDescriptor(dir / "b");
   arm["platform"] = {{"os", "linux"}, {"architecture", "arm64"}, {"variant", "v8"}};

@@ -1,0 +1,44 @@
+// A layer's uncompressed tar, decoded ahead of the reader on another core.
+//
+// A producer thread reads the stored blob, checks its digest and size, and
+// decompresses it into a bounded queue of blocks (memory stays bounded). The
+// reader hashes what it reads (the diff_id, checked against the config at
+// the end): on two cores that balances the work of the two threads. The
+// producer's errors reach the reader in stream order.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "image/byte_source.h"
+#include "image/image.h"
+
+namespace lode::image {
+
+class LayerStream : public ByteSource {
+ public:
+  static Result<std::unique_ptr<LayerStream>> Open(const Layer& layer);
+  ~LayerStream() override;
+
+  Result<size_t> Read(std::span<uint8_t> out) override;
+
+  // Uncompressed bytes handed to the reader so far. Thread-safe.
+  uint64_t bytes_read() const { return bytes_read_.load(std::memory_order_relaxed); }
+  // Once Read has returned 0: the uncompressed digest.
+  const Digest& diff_id() const;
+  // Once the stream has ended (Read returned 0 or an error from the end of
+  // the blob): whether the stored blob failed its digest or size check. A
+  // blob that fails it usually breaks decompression first; callers use this
+  // to report the digest mismatch as the cause.
+  bool blob_mismatched() const;
+
+ private:
+  struct Shared;
+  explicit LayerStream(std::unique_ptr<Shared> shared);
+  std::unique_ptr<Shared> shared_;
+  std::atomic<uint64_t> bytes_read_{0};
+};
+
+}  // namespace lode::image
