@@ -20,6 +20,11 @@ Result<uint64_t> ByteSource::Skip(uint64_t n) {
   return done;
 }
 
+Result<std::span<const uint8_t>> ByteSource::ReadView(std::vector<uint8_t>& scratch) {
+  LODE_ASSIGN_OR_RETURN(size_t n, Read(scratch));
+  return std::span<const uint8_t>(scratch.data(), n);
+}
+
 Status Drain(ByteSource& source) {
   while (true) {
     LODE_ASSIGN_OR_RETURN(uint64_t n, source.Skip(uint64_t{1} << 30));

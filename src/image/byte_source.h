@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "util/file.h"
 #include "util/sha256.h"
@@ -20,6 +21,9 @@ class ByteSource {
  public:
   virtual ~ByteSource() = default;
   virtual Result<size_t> Read(std::span<uint8_t> out) = 0;
+  // Like Read, but the source may hand out its own buffer instead of copying
+  // into `scratch`; the view is valid until the next call. Empty at the end.
+  virtual Result<std::span<const uint8_t>> ReadView(std::vector<uint8_t>& scratch);
   // Discards up to `n` bytes and returns how many were discarded (fewer only
   // at the end). The default reads; sources that can seek override it.
   virtual Result<uint64_t> Skip(uint64_t n);

@@ -12,7 +12,8 @@ namespace {
 constexpr size_t kBlockBytes = 1 << 20;
 constexpr size_t kQueueBlocks = 16;  // per queue: bounds memory to ~32 MiB
 
-// A decoded block; its buffer returns to the pool when the reader is done.
+// A decoded block; its buffer returns to the pool when the reader and the
+// hasher are both done with it.
 struct Buffer {
   std::unique_ptr<uint8_t[]> bytes{new uint8_t[kBlockBytes]};
   size_t size = 0;
@@ -94,13 +95,11 @@ struct LayerStream::Shared {
   std::optional<Digest> expected_diff;
   std::unique_ptr<ByteSource> decoded;  // blob -> digest check -> decompressor
   HashingSource* blob = nullptr;        // inside `decoded`; producer thread only until joined
-  Queue to_reader;
-  std::thread producer;
+  Queue to_reader, to_hasher;
+  std::thread producer, hasher;
   bool blob_mismatched = false;  // written by the producer before its last message
-  // Reader side.
-  Sha256 diff_hasher;
-  uint64_t diff_size = 0;
-  Digest diff;
+  Digest diff;                   // written by the hasher before it ends
+  Status diff_status;            // likewise
   Block current;
   size_t offset = 0;
   bool ended = false;
@@ -120,19 +119,33 @@ struct LayerStream::Shared {
       }
       if (*n == 0) break;
       buf->size = *n;
-      if (!to_reader.Push({.data = std::move(buf)})) return;
+      Block block = std::move(buf);
+      if (!to_hasher.Push({.data = block}) || !to_reader.Push({.data = block})) return;
     }
     blob_mismatched = blob->mismatched();
+    to_hasher.Push({.end = true, .status = status});
     to_reader.Push({.end = true, .status = status});
   }
 
-  // At the end of the stream: the uncompressed digest against the config's.
-  Status FinishDiff() {
-    diff.bytes = diff_hasher.Finish();
-    if (!expected_diff || diff == *expected_diff) return Status::Ok();
-    return Status::Corruption(name + ": uncompressed digest mismatch: the config says " +
-                              expected_diff->ToString() + ", content is " + diff.ToString() + " (" +
-                              std::to_string(diff_size) + " bytes)");
+  void Hash() {
+    Sha256 hasher;
+    uint64_t size = 0;
+    while (true) {
+      Message m = to_hasher.Pop();
+      if (!m.end) {
+        hasher.Update(std::span(m.data->data(), m.data->size));
+        size += m.data->size;
+        continue;
+      }
+      if (!m.status.ok()) return;  // the reader gets the producer's error
+      diff.bytes = hasher.Finish();
+      if (expected_diff && !(diff == *expected_diff)) {
+        diff_status = Status::Corruption(name + ": uncompressed digest mismatch: the config says " +
+                                         expected_diff->ToString() + ", content is " +
+                                         diff.ToString() + " (" + std::to_string(size) + " bytes)");
+      }
+      return;
+    }
   }
 };
 
@@ -148,35 +161,50 @@ Result<std::unique_ptr<LayerStream>> LayerStream::Open(const Layer& layer) {
   shared->decoded = NewDecompressor(std::move(blob), layer.compression, layer.name);
   Shared* s = shared.get();
   s->producer = std::thread([s] { s->Produce(); });
+  s->hasher = std::thread([s] { s->Hash(); });
   return std::unique_ptr<LayerStream>(new LayerStream(std::move(shared)));
 }
 
 LayerStream::~LayerStream() {
   shared_->to_reader.Cancel();
+  shared_->to_hasher.Cancel();
   if (shared_->producer.joinable()) shared_->producer.join();
+  if (shared_->hasher.joinable()) shared_->hasher.join();
 }
 
 Result<size_t> LayerStream::Read(std::span<uint8_t> out) {
+  LODE_ASSIGN_OR_RETURN(std::span<const uint8_t> view, NextView(out.size()));
+  std::copy(view.begin(), view.end(), out.begin());
+  return view.size();
+}
+
+Result<std::span<const uint8_t>> LayerStream::ReadView(std::vector<uint8_t>&) {
+  return NextView(kBlockBytes);
+}
+
+Result<std::span<const uint8_t>> LayerStream::NextView(size_t max) {
   Shared& s = *shared_;
   while (!s.current || s.offset == s.current->size) {
-    if (s.ended) return s.end_status.ok() ? Result<size_t>(size_t{0}) : Result<size_t>(s.end_status);
+    if (s.ended) {
+      if (!s.end_status.ok()) return s.end_status;
+      return std::span<const uint8_t>();
+    }
     Message m = s.to_reader.Pop();
     if (m.end) {
       s.ended = true;
       s.producer.join();
-      s.end_status = m.status.ok() ? s.FinishDiff() : m.status;
+      s.hasher.join();
+      s.end_status = m.status.ok() ? s.diff_status : m.status;
       continue;
     }
     s.current = std::move(m.data);
     s.offset = 0;
-    s.diff_hasher.Update(std::span(s.current->data(), s.current->size));
-    s.diff_size += s.current->size;
   }
-  size_t n = std::min(out.size(), s.current->size - s.offset);
-  std::copy_n(s.current->data() + s.offset, n, out.data());
+  size_t n = std::min(max, s.current->size - s.offset);
+  std::span<const uint8_t> view(s.current->data() + s.offset, n);
   s.offset += n;
   bytes_read_.fetch_add(n, std::memory_order_relaxed);
-  return n;
+  return view;
 }
 
 const Digest& LayerStream::diff_id() const { return shared_->diff; }

@@ -1,10 +1,11 @@
 // A layer's uncompressed tar, decoded ahead of the reader on another core.
 //
 // A producer thread reads the stored blob, checks its digest and size, and
-// decompresses it into a bounded queue of blocks (memory stays bounded). The
-// reader hashes what it reads (the diff_id, checked against the config at
-// the end): on two cores that balances the work of the two threads. The
-// producer's errors reach the reader in stream order.
+// decompresses it into bounded queues of blocks (memory stays bounded): one
+// to the reader, one to a hasher thread that computes the uncompressed digest
+// (the diff_id) and checks it against the config. The reader thus does only
+// its own work; the producer's errors reach it in stream order, the hasher's
+// at the end.
 #pragma once
 
 #include <atomic>
@@ -23,6 +24,8 @@ class LayerStream : public ByteSource {
   ~LayerStream() override;
 
   Result<size_t> Read(std::span<uint8_t> out) override;
+  // Hands out the decoded blocks themselves: no copy.
+  Result<std::span<const uint8_t>> ReadView(std::vector<uint8_t>& scratch) override;
 
   // Uncompressed bytes handed to the reader so far. Thread-safe.
   uint64_t bytes_read() const { return bytes_read_.load(std::memory_order_relaxed); }
@@ -36,6 +39,7 @@ class LayerStream : public ByteSource {
 
  private:
   struct Shared;
+  Result<std::span<const uint8_t>> NextView(size_t max);
   explicit LayerStream(std::unique_ptr<Shared> shared);
   std::unique_ptr<Shared> shared_;
   std::atomic<uint64_t> bytes_read_{0};

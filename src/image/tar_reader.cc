@@ -27,14 +27,14 @@ Result<std::unique_ptr<TarReader>> TarReader::Open(ByteSource* source, std::stri
 
 long TarReader::ReadCallback(struct archive* a, void* self, const void** buffer) {
   auto* r = static_cast<TarReader*>(self);
-  Result<size_t> n = r->source_->Read(r->buffer_);
-  if (!n.ok()) {
-    r->source_error_ = n.status();
-    archive_set_error(a, EIO, "%s", n.status().message().c_str());
+  Result<std::span<const uint8_t>> view = r->source_->ReadView(r->buffer_);
+  if (!view.ok()) {
+    r->source_error_ = view.status();
+    archive_set_error(a, EIO, "%s", view.status().message().c_str());
     return -1;
   }
-  *buffer = r->buffer_.data();
-  return static_cast<long>(*n);
+  *buffer = view->data();
+  return static_cast<long>(view->size());
 }
 
 int64_t TarReader::SkipCallback(struct archive* a, void* self, int64_t request) {
