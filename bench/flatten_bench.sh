@@ -28,6 +28,8 @@ bash scripts/debian-rootfs.sh "$rootfs"
 [ -d "$work/large" ] || $testgen large --bytes "$LARGE_BYTES" -o "$work/large" --compression gzip
 
 now() { date +%s.%N; }
+# Lets the disk finish the previous run's writes and discards first.
+settle() { sync; sleep 2; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 layer_blobs() {
   python3 - "$1" <<'PY'
@@ -50,16 +52,18 @@ for name in debian large; do
     t0=$(now); for b in "${blobs[@]}"; do igzip -dc "$b" >/dev/null; done; t1=$(now)
     echo "$t1 - $t0" | bc >>"$work/t_dec"
 
-    rm -f "$work/out.ext4"
+    rm -f "$work/out.ext4"; settle
     /usr/bin/time -f "%e %M" -o "$work/time.txt" $lode flatten "$img" -o "$work/out.ext4" --json >"$work/flatten.json"
     read -r secs rss <"$work/time.txt"
     echo "$secs" >>"$work/t_lode"; echo "$rss" >>"$work/rss"
 
     rm -rf "$work/rootfs" "$work/mkfs.ext4"
     size_kib=$(( $(stat -c %s "$work/out.ext4") * 3 / 2 / 1024 ))
+    settle
     t0=$(now)
     umoci raw unpack --image "$img:latest" "$work/rootfs" >/dev/null 2>&1
     mkfs.ext4 -q -F -b 4096 -d "$work/rootfs" "$work/mkfs.ext4" "${size_kib}k"
+    sync -f "$work/mkfs.ext4"
     t1=$(now)
     echo "$t1 - $t0" | bc >>"$work/t_base"
     rm -rf "$work/rootfs" "$work/mkfs.ext4"

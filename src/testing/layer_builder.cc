@@ -24,11 +24,15 @@ la_ssize_t AppendToString(struct archive*, void* out, const void* buf, size_t le
   return static_cast<la_ssize_t>(len);
 }
 
-struct archive* NewPaxWriter(std::string* out) {
+struct archive* NewTarWriter(std::string* out, TarFormat format = TarFormat::kPax) {
   // pax headers carry names as UTF-8; libarchive converts from the locale.
   std::setlocale(LC_CTYPE, "C.UTF-8");
   struct archive* a = archive_write_new();
-  archive_write_set_format_pax(a);
+  if (format == TarFormat::kGnu) {
+    archive_write_set_format_gnutar(a);
+  } else {
+    archive_write_set_format_pax(a);
+  }
   archive_write_set_bytes_per_block(a, 512);
   Require(archive_write_open(a, out, nullptr, AppendToString, nullptr) == ARCHIVE_OK,
           "open writer");
@@ -44,8 +48,9 @@ void WriteFile(const std::string& path, const std::string& data) {
 }  // namespace
 
 struct LayerBuilder::Impl {
+  explicit Impl(TarFormat format) : a(NewTarWriter(&out, format)) {}
   std::string out;
-  struct archive* a = NewPaxWriter(&out);
+  struct archive* a;
 
   archive_entry* NewEntry(const std::string& path, unsigned type, const EntryMeta& m) {
     archive_entry* e = archive_entry_new();
@@ -74,7 +79,7 @@ struct LayerBuilder::Impl {
   }
 };
 
-LayerBuilder::LayerBuilder() : impl_(new Impl) {}
+LayerBuilder::LayerBuilder(TarFormat format) : impl_(new Impl(format)) {}
 LayerBuilder::~LayerBuilder() {
   archive_write_free(impl_->a);
   delete impl_;
@@ -293,7 +298,7 @@ void WriteOciLayout(const std::string& dir, const ImageSpec& spec, TestCompressi
 
 void WriteDockerArchive(const std::string& path, const ImageSpec& spec) {
   std::string out;
-  struct archive* a = NewPaxWriter(&out);
+  struct archive* a = NewTarWriter(&out);
   auto add = [&](const std::string& name, const std::string& data) {
     archive_entry* e = archive_entry_new();
     archive_entry_set_pathname(e, name.c_str());

@@ -18,9 +18,11 @@ struct EntryMeta {
   std::vector<std::pair<std::string, std::string>> xattrs;
 };
 
+enum class TarFormat { kPax, kGnu };
+
 class LayerBuilder {
  public:
-  LayerBuilder();
+  explicit LayerBuilder(TarFormat format = TarFormat::kPax);
   ~LayerBuilder();
   LayerBuilder(const LayerBuilder&) = delete;
 

@@ -6,11 +6,12 @@
 
 namespace lode::testing {
 
-LoopMount::LoopMount(const std::string& image, const std::string& mountpoint)
+LoopMount::LoopMount(const std::string& image, const std::string& mountpoint, bool writable)
     : mountpoint_(mountpoint) {
   std::filesystem::create_directories(mountpoint);
-  CommandResult r =
-      RunCommand("mount -t ext4 -o ro,loop " + ShellQuote(image) + " " + ShellQuote(mountpoint));
+  std::string options = writable ? "rw,loop" : "ro,loop";
+  CommandResult r = RunCommand("mount -t ext4 -o " + options + " " + ShellQuote(image) + " " +
+                               ShellQuote(mountpoint));
   ok_ = r.exit_code == 0;
   error_ = r.output;
 }

@@ -1,5 +1,5 @@
-// A read-only kernel mount of an ext4 image through a loop device, undone on
-// destruction.
+// A kernel mount of an ext4 image through a loop device (read-only unless
+// asked), undone on destruction.
 #pragma once
 
 #include <string>
@@ -8,7 +8,7 @@ namespace lode::testing {
 
 class LoopMount {
  public:
-  LoopMount(const std::string& image, const std::string& mountpoint);
+  LoopMount(const std::string& image, const std::string& mountpoint, bool writable = false);
   ~LoopMount();
   LoopMount(const LoopMount&) = delete;
   LoopMount& operator=(const LoopMount&) = delete;

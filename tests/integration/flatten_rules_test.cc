@@ -107,6 +107,26 @@ TEST_F(FlattenRulesTest, SameBytesForEveryCompressionAndInputFormat) {
   expect_same(layer_args, "layer-tarballs");
 }
 
+TEST_F(FlattenRulesTest, WritableMountUsesHeadroomAndStaysConsistent) {
+  std::string copy = dir() / "writable.ext4";
+  ASSERT_EQ(
+      RunCommand("cp --sparse=always " + ShellQuote(Image()) + " " + ShellQuote(copy)).exit_code,
+      0);
+  {
+    LoopMount mount(copy, dir() / "mnt-rw", /*writable=*/true);
+    ASSERT_TRUE(mount.ok()) << mount.error();
+    std::string m = dir() / "mnt-rw";
+    CommandResult w = RunCommand("set -e; cd " + ShellQuote(m) +
+                                 "; head -c 20M /dev/urandom > new-file; mkdir -p new/dir;"
+                                 " for i in $(seq 200); do echo $i > new/dir/f$i; done;"
+                                 " rm -r wide/file-00001 data/link; mv etc/passwd etc/passwd.old;"
+                                 " echo appended >> data/orig; sync");
+    EXPECT_EQ(w.exit_code, 0) << w.output;
+  }
+  CommandResult fsck = RunCommand("e2fsck -fn " + ShellQuote(copy));
+  EXPECT_EQ(fsck.exit_code, 0) << fsck.output;
+}
+
 TEST_F(FlattenRulesTest, RunConfigIsKeptBesideTheImage) {
   std::ifstream config(Image() + ".config.json");
   std::string text((std::istreambuf_iterator<char>(config)), {});
