@@ -3,7 +3,9 @@
 # decompression), on the real Debian image and on a large generated image.
 # For each image and each of RUNS runs:
 #   decompress  igzip -dc of every layer blob to /dev/null (ISA-L, the same
-#               inflater lode uses): the floor for any flattener
+#               inflater lode uses): the CPU floor for any flattener
+#   to file     the same into one file, then sync: the floor for any tool
+#               that writes the uncompressed bytes to this disk
 #   lode        lode flatten IMAGE -o out.ext4 (peak RSS from GNU time)
 #   unpack+mkfs umoci raw unpack, then mkfs.ext4 -d of the unpacked tree
 # Prints medians and ratios as a Markdown table. Inputs are cached in
@@ -42,15 +44,20 @@ for l in m["layers"]:
 PY
 }
 
-echo "| image | uncompressed | decompress (s) | lode flatten (s) | unpack+mkfs (s) | unpack+mkfs / lode | lode / decompress | lode peak RSS |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| image | uncompressed | decompress (s) | to file (s) | lode flatten (s) | unpack+mkfs (s) | unpack+mkfs / lode | lode / decompress | lode / to file | lode peak RSS |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for name in debian large; do
   img="$work/$name"
   mapfile -t blobs < <(layer_blobs "$img")
-  : >"$work/t_dec"; : >"$work/t_lode"; : >"$work/t_base"; : >"$work/rss"
+  : >"$work/t_dec"; : >"$work/t_file"; : >"$work/t_lode"; : >"$work/t_base"; : >"$work/rss"
   for _ in $(seq "$RUNS"); do
     t0=$(now); for b in "${blobs[@]}"; do igzip -dc "$b" >/dev/null; done; t1=$(now)
     echo "$t1 - $t0" | bc >>"$work/t_dec"
+
+    rm -f "$work/layers.tar"; settle
+    t0=$(now); for b in "${blobs[@]}"; do igzip -dc "$b"; done >"$work/layers.tar"; sync -f "$work/layers.tar"; t1=$(now)
+    echo "$t1 - $t0" | bc >>"$work/t_file"
+    rm -f "$work/layers.tar"
 
     rm -f "$work/out.ext4"; settle
     /usr/bin/time -f "%e %M" -o "$work/time.txt" $lode flatten "$img" -o "$work/out.ext4" --json >"$work/flatten.json"
@@ -62,16 +69,17 @@ for name in debian large; do
     settle
     t0=$(now)
     umoci raw unpack --image "$img:latest" "$work/rootfs" >/dev/null 2>&1
-    mkfs.ext4 -q -F -b 4096 -d "$work/rootfs" "$work/mkfs.ext4" "${size_kib}k"
+    mkfs.ext4 -q -F -b 4096 -d "$work/rootfs" "$work/mkfs.ext4" "${size_kib}k" >/dev/null
     sync -f "$work/mkfs.ext4"
     t1=$(now)
     echo "$t1 - $t0" | bc >>"$work/t_base"
     rm -rf "$work/rootfs" "$work/mkfs.ext4"
   done
   tar_bytes=$(python3 -c "import json; print(json.load(open('$work/flatten.json'))['tar_bytes'])")
-  dec=$(median <"$work/t_dec"); fl=$(median <"$work/t_lode"); base=$(median <"$work/t_base"); rss=$(median <"$work/rss")
-  printf "| %s | %.0f MiB | %.2f | %.2f | %.2f | %.1fx | %.2fx | %.0f MiB |\n" "$name" \
-    "$(echo "$tar_bytes / 1048576" | bc -l)" "$dec" "$fl" "$base" \
-    "$(echo "$base / $fl" | bc -l)" "$(echo "$fl / $dec" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
+  dec=$(median <"$work/t_dec"); file=$(median <"$work/t_file"); fl=$(median <"$work/t_lode"); base=$(median <"$work/t_base"); rss=$(median <"$work/rss")
+  printf "| %s | %.0f MiB | %.2f | %.2f | %.2f | %.2f | %.1fx | %.2fx | %.2fx | %.0f MiB |\n" "$name" \
+    "$(echo "$tar_bytes / 1048576" | bc -l)" "$dec" "$file" "$fl" "$base" \
+    "$(echo "$base / $fl" | bc -l)" "$(echo "$fl / $dec" | bc -l)" "$(echo "$fl / $file" | bc -l)" \
+    "$(echo "$rss / 1024" | bc -l)"
 done
 rm -f "$work/out.ext4"

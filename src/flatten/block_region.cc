@@ -8,7 +8,6 @@
 namespace lode::flatten {
 namespace {
 
-constexpr size_t kBufferBytes = 4 << 20;
 constexpr uint64_t kMaxLogicalBlock = uint64_t{1} << 32;
 
 bool IsZero(std::span<const uint8_t> block) {
@@ -26,36 +25,15 @@ bool IsZero(std::span<const uint8_t> block) {
 
 using ext4::kBlockSize;
 
-BlockRegion::BlockRegion(WriteFn write) : write_(std::move(write)) {
-  buffer_.reserve(kBufferBytes);
-}
+BlockRegion::BlockRegion(WriteFn write) : write_(std::move(write)) {}
 
-Status BlockRegion::Flush() {
-  if (!buffer_.empty()) LODE_RETURN_IF_ERROR(write_(buffer_start_ * kBlockSize, buffer_));
-  buffer_.clear();
-  buffer_start_ = cursor_;
-  return Status::Ok();
-}
-
-Status BlockRegion::AlignTo(uint64_t blocks) {
-  LODE_RETURN_IF_ERROR(Flush());
-  cursor_ = (cursor_ + blocks - 1) / blocks * blocks;
-  buffer_start_ = cursor_;
-  return Status::Ok();
-}
-
-Status BlockRegion::Reset() {
-  buffer_.clear();
-  cursor_ = buffer_start_ = 0;
-  return Status::Ok();
-}
+void BlockRegion::AlignTo(uint64_t blocks) { cursor_ = (cursor_ + blocks - 1) / blocks * blocks; }
 
 Status BlockRegion::Put(uint64_t logical, std::span<const uint8_t> block,
                         std::vector<ext4::DataExtent>* extents) {
   if (IsZero(block)) return Status::Ok();
   if (logical >= kMaxLogicalBlock) return Status::InvalidArgument("file larger than 16 TiB");
-  if (buffer_.size() + kBlockSize > kBufferBytes) LODE_RETURN_IF_ERROR(Flush());
-  buffer_.insert(buffer_.end(), block.begin(), block.end());
+  LODE_RETURN_IF_ERROR(write_(cursor_ * kBlockSize, block));
   if (!extents->empty()) {
     ext4::DataExtent& last = extents->back();
     if (last.logical + uint64_t{last.length} == logical &&

@@ -1,6 +1,8 @@
 // An append-only region of 4 KiB blocks that file data is streamed into. All
 // -zero blocks are not stored (they become holes), so sparse files and zero
 // runs cost nothing. Produces each file's extents relative to the region.
+// Blocks are handed to the write function one at a time, at increasing
+// offsets; it is expected to buffer.
 #pragma once
 
 #include <cstdint>
@@ -21,10 +23,7 @@ class BlockRegion {
 
   uint64_t cursor() const { return cursor_; }  // blocks used so far
   // Moves the cursor up to a multiple of `blocks`.
-  Status AlignTo(uint64_t blocks);
-  // Restarts an empty region (the spill file between layers).
-  Status Reset();
-  Status Flush();
+  void AlignTo(uint64_t blocks);
 
   // Streams the current entry's data from `reader`; extents are appended.
   Status AppendFile(image::TarReader& reader, std::vector<ext4::DataExtent>* extents);
@@ -35,8 +34,6 @@ class BlockRegion {
  private:
   WriteFn write_;
   uint64_t cursor_ = 0;
-  uint64_t buffer_start_ = 0;  // block where buffer_ begins
-  std::vector<uint8_t> buffer_;
 };
 
 }  // namespace lode::flatten

@@ -3,10 +3,11 @@
 // bytes in front of it (no data is copied on ext4 and XFS). Filesystems
 // without it get a copy into a second temporary file.
 //
-// Data goes to disk with O_DIRECT from a writer thread: the image must reach
-// the disk before it is renamed into place anyway, and buffered writes would
-// cost a copy into the page cache plus a writeback the shift and the final
-// fsync must wait for. Where O_DIRECT is refused (tmpfs), writes are buffered.
+// Data is gathered into large buffers and written by a background thread,
+// with O_DIRECT: the image must reach the disk before it is renamed into
+// place anyway, and buffered writes would cost a copy into the page cache plus
+// a writeback the shift and the final fsync must wait for. Where O_DIRECT is
+// refused (tmpfs), the same thread writes through the page cache.
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <unistd.h>
@@ -40,15 +41,16 @@ AlignedBuffer NewAlignedBuffer() {
   return AlignedBuffer(static_cast<uint8_t*>(p));
 }
 
-// Writes whole buffers with O_DIRECT on its own thread; at most
-// kBuffersInFlight are queued. Used by one producer thread.
-class DirectWriter {
+// Gathers contiguous writes into buffers and writes whole buffers on its own
+// thread; at most kBuffersInFlight exist. Used by one producer thread.
+class BackgroundWriter {
  public:
-  DirectWriter(int fd, std::string name)
+  BackgroundWriter(int fd, std::string name)
       : fd_(fd), name_(std::move(name)), thread_([this] { Loop(); }) {}
-  ~DirectWriter() { (void)Finish(); }
+  ~BackgroundWriter() { (void)Finish(); }
 
-  // Appends bytes at `offset`; both must be multiples of kDirectAlign.
+  // Writes bytes at `offset`. For an O_DIRECT descriptor, runs of contiguous
+  // writes must start and end on kDirectAlign boundaries.
   Status Write(uint64_t offset, std::span<const uint8_t> bytes) {
     while (!bytes.empty()) {
       if (current_ && offset != current_offset_ + current_len_) LODE_RETURN_IF_ERROR(Submit());
@@ -142,18 +144,16 @@ class FileSink : public ImageSink {
  public:
   explicit FileSink(AtomicFile file) : file_(std::move(file)) {
     int fd = ::open(file_->temp_path().c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
-    if (fd >= 0) {
-      direct_fd_ = UniqueFd(fd);
-      writer_.emplace(fd, file_->temp_path());
-    }
+    if (fd >= 0) direct_fd_ = UniqueFd(fd);
+    writer_.emplace(direct_fd_.valid() ? direct_fd_.get() : file_->fd(), file_->temp_path());
   }
 
   Status WriteData(uint64_t offset, std::span<const uint8_t> bytes) override {
     data_end_ = std::max(data_end_, offset + bytes.size());
-    if (writer_ && offset % kDirectAlign == 0 && bytes.size() % kDirectAlign == 0) {
-      return writer_->Write(offset, bytes);
+    if (direct_fd_.valid() && (offset % kDirectAlign != 0 || bytes.size() % kDirectAlign != 0)) {
+      return Status::InvalidArgument("data region write not aligned to 4 KiB");
     }
-    return PWriteAll(file_->fd(), bytes, offset, file_->temp_path());
+    return writer_->Write(offset, bytes);
   }
 
   Status BeginMetadata(uint64_t data_offset, uint64_t total_bytes) override {
@@ -205,7 +205,7 @@ class FileSink : public ImageSink {
 
   std::optional<AtomicFile> file_;
   UniqueFd direct_fd_;
-  std::optional<DirectWriter> writer_;  // after direct_fd_: stops before it closes
+  std::optional<BackgroundWriter> writer_;  // after direct_fd_: stops before it closes
   uint64_t data_end_ = 0;
 };
 

@@ -56,7 +56,6 @@ class Flattener {
       size_t index = static_cast<size_t>(n - 1 - top);
       LODE_RETURN_IF_ERROR(ApplyLayer(image_.layers[index], top));
     }
-    LODE_RETURN_IF_ERROR(data_.Flush());
     LODE_ASSIGN_OR_RETURN(ext4::FsTree fs, tree_.Finish());
     ext4::WriterOptions w;
     w.data_blocks = data_.cursor();
@@ -81,7 +80,7 @@ class Flattener {
 
  private:
   Status ApplyLayer(const image::Layer& layer, int top) {
-    LODE_RETURN_IF_ERROR(data_.AlignTo(options_.layer_alignment / kBlockSize));
+    data_.AlignTo(options_.layer_alignment / kBlockSize);
     LODE_ASSIGN_OR_RETURN(std::unique_ptr<image::LayerStream> opened_stream,
                           image::LayerStream::Open(layer));
     image::LayerStream& stream = *opened_stream;

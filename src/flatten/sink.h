@@ -24,7 +24,8 @@ class ImageSink {
  public:
   virtual ~ImageSink() = default;
   // Data region bytes at `offset` from its start. Offsets only increase
-  // between calls; skipped ranges are zeros.
+  // between calls; skipped ranges are zeros. Calls come a block at a time:
+  // sinks buffer.
   virtual Status WriteData(uint64_t offset, std::span<const uint8_t> bytes) = 0;
   // Called once, after the last WriteData: the data region starts at
   // `data_offset` of an image `total_bytes` long.

@@ -94,6 +94,17 @@ TEST(ImageTest, OpensDockerArchive) {
   EXPECT_EQ(img->run_config.cmd[0], "d");
 }
 
+TEST(ImageTest, OpensContentAddressedDockerArchiveAndChecksMemberDigests) {
+  ScratchDir dir;
+  lode::testing::WriteDockerArchive(dir / "img.tar", OneLayer("blobs"),
+                                    lode::testing::DockerArchiveStyle::kBlobs);
+  Result<Image> img = OpenImage(dir / "img.tar", {});
+  ASSERT_TRUE(img.ok()) << img.status().ToString();
+  ASSERT_EQ(img->layers.size(), 1u);
+  EXPECT_TRUE(img->layers[0].digest.has_value());
+  EXPECT_EQ(img->run_config.cmd[0], "blobs");
+}
+
 TEST(ImageTest, ParsesPlatforms) {
   EXPECT_EQ(ParsePlatform("linux/arm64/v8")->variant, "v8");
   EXPECT_FALSE(ParsePlatform("linux").ok());

@@ -296,7 +296,8 @@ void WriteOciLayout(const std::string& dir, const ImageSpec& spec, TestCompressi
   WriteFile(dir + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
 }
 
-void WriteDockerArchive(const std::string& path, const ImageSpec& spec) {
+void WriteDockerArchive(const std::string& path, const ImageSpec& spec, DockerArchiveStyle style) {
+  bool blobs = style == DockerArchiveStyle::kBlobs;
   std::string out;
   struct archive* a = NewTarWriter(&out);
   auto add = [&](const std::string& name, const std::string& data) {
@@ -311,10 +312,11 @@ void WriteDockerArchive(const std::string& path, const ImageSpec& spec) {
     archive_entry_free(e);
   };
   std::string config = ConfigJson(spec);
-  std::string config_name = Sha256Hex(config) + ".json";
+  std::string config_name =
+      blobs ? "blobs/sha256/" + Sha256Hex(config) : Sha256Hex(config) + ".json";
   nlohmann::json layers = nlohmann::json::array();
   for (const std::string& layer : spec.layers) {
-    std::string name = Sha256Hex(layer) + "/layer.tar";
+    std::string name = blobs ? "blobs/sha256/" + Sha256Hex(layer) : Sha256Hex(layer) + "/layer.tar";
     add(name, layer);
     layers.push_back(name);
   }

@@ -69,7 +69,10 @@ std::string Sha256Hex(const std::string& data);
 
 // Writes an OCI image layout with the layers compressed as asked.
 void WriteOciLayout(const std::string& dir, const ImageSpec& spec, TestCompression c);
-// Writes a `docker save` style tarball (uncompressed <id>/layer.tar members).
-void WriteDockerArchive(const std::string& path, const ImageSpec& spec);
+// Writes a `docker save` style tarball: uncompressed <id>/layer.tar members
+// (docker before 25), or content-addressed blobs/sha256/<hex> members (25+).
+enum class DockerArchiveStyle { kLegacy, kBlobs };
+void WriteDockerArchive(const std::string& path, const ImageSpec& spec,
+                        DockerArchiveStyle style = DockerArchiveStyle::kLegacy);
 
 }  // namespace lode::testing
