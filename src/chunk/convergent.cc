@@ -1,0 +1,103 @@
+#include "chunk/convergent.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <zstd.h>
+
+#include <cstring>
+#include <memory>
+
+#include "chunk/aead.h"
+#include "util/sha256.h"
+
+namespace lode::chunk {
+namespace {
+
+// FROZEN: changing the level changes every compressed chunk's bytes.
+constexpr int kZstdLevel = 3;
+
+constexpr AeadIv kZeroIv = {};
+
+ChunkKey DeriveKey(std::span<const uint8_t> data, const Salt& salt) {
+  ChunkKey key;
+  unsigned int len = 0;
+  if (HMAC(EVP_sha256(), salt.data(), static_cast<int>(salt.size()), data.data(), data.size(),
+           key.data(), &len) == nullptr) {
+    std::abort();
+  }
+  return key;
+}
+
+}  // namespace
+
+std::string NameHex(const ChunkName& name) { return ToHex(name); }
+
+Result<ChunkName> ParseNameHex(const std::string& hex) {
+  if (hex.size() != 2 * kNameBytes) return Status::InvalidArgument("bad chunk name '" + hex + "'");
+  ChunkName name;
+  for (size_t i = 0; i < kNameBytes; ++i) {
+    unsigned v = 0;
+    for (int k = 0; k < 2; ++k) {
+      char c = hex[2 * i + static_cast<size_t>(k)];
+      unsigned d = c >= '0' && c <= '9'   ? static_cast<unsigned>(c - '0')
+                   : c >= 'a' && c <= 'f' ? static_cast<unsigned>(c - 'a' + 10)
+                                          : 16;
+      if (d == 16) return Status::InvalidArgument("bad chunk name '" + hex + "'");
+      v = v * 16 + d;
+    }
+    name[i] = static_cast<uint8_t>(v);
+  }
+  return name;
+}
+
+bool IsZero(std::span<const uint8_t> bytes) {
+  size_t i = 0;
+  uint64_t acc = 0;
+  for (; i + 8 <= bytes.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, bytes.data() + i, 8);
+    acc |= w;
+  }
+  for (; i < bytes.size(); ++i) acc |= bytes[i];
+  return acc == 0;
+}
+
+SealedChunk Seal(std::span<const uint8_t> plaintext, const Salt& salt, const SealOptions& options) {
+  SealedChunk out;
+  std::vector<uint8_t> packed;
+  std::span<const uint8_t> data = plaintext;
+  if (options.compress) {
+    packed.resize(ZSTD_compressBound(plaintext.size()));
+    size_t n =
+        ZSTD_compress(packed.data(), packed.size(), plaintext.data(), plaintext.size(), kZstdLevel);
+    if (!ZSTD_isError(n) && n < plaintext.size()) {
+      packed.resize(n);
+      data = packed;
+      out.compressed = true;
+    }
+  }
+  out.key = DeriveKey(data, salt);
+  out.stored = AeadSeal(out.key, kZeroIv, {}, data);
+  out.name = Sha256::Of(out.stored);
+  return out;
+}
+
+Result<std::vector<uint8_t>> Open(std::span<const uint8_t> stored, const ChunkName& name,
+                                  const ChunkKey& key, bool compressed, size_t plain_size) {
+  if (Sha256::Of(stored) != name) return Status::Corruption("chunk bytes do not match its name");
+  Result<std::vector<uint8_t>> opened = AeadOpen(key, kZeroIv, {}, stored);
+  if (!opened.ok())
+    return Status::Corruption("chunk fails authentication (wrong key or tampered bytes)");
+  std::vector<uint8_t> data = std::move(opened).value();
+  if (!compressed) {
+    if (data.size() != plain_size) return Status::Corruption("chunk has the wrong size");
+    return data;
+  }
+  std::vector<uint8_t> plain(plain_size);
+  size_t n = ZSTD_decompress(plain.data(), plain.size(), data.data(), data.size());
+  if (ZSTD_isError(n) || n != plain_size)
+    return Status::Corruption("chunk does not decompress to its size");
+  return plain;
+}
+
+}  // namespace lode::chunk

@@ -1,0 +1,65 @@
+// The key service: tenant key pairs (X25519, for sealing manifests) and the
+// salts of the salt policy. An interface, so a real KMS can replace the
+// embedded implementation, a local directory:
+//
+//   DIR/            0700
+//     tenants/T.pub   32-byte public key, hex   0600
+//     tenants/T.key   32-byte secret key, hex   0600
+//     salts/ID        32-byte salt, hex         0600
+//
+// Salts are named by (root, domain, epoch): "ROOT.DOMAIN.EPOCH". Thread-safe.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace lode::keys {
+
+using PublicKey = std::array<uint8_t, 32>;
+using SecretKey = std::array<uint8_t, 32>;
+using Salt = std::array<uint8_t, 32>;
+
+struct KeyPair {
+  PublicKey public_key;
+  SecretKey secret_key;
+};
+
+struct SaltId {
+  std::string root;
+  std::string domain = "default";
+  uint32_t epoch = 0;
+  std::string ToString() const;  // "root.domain.epoch"
+};
+
+class KeyService {
+ public:
+  virtual ~KeyService() = default;
+  // Creates a tenant's key pair; InvalidArgument if it exists.
+  virtual Result<PublicKey> CreateTenant(const std::string& tenant) = 0;
+  virtual Result<std::vector<std::string>> ListTenants() = 0;
+  // What a pusher needs: the public key only.
+  virtual Result<PublicKey> TenantPublicKey(const std::string& tenant) = 0;
+  // What a worker needs to open manifests. NotFound when this service does
+  // not hold the secret (a pusher's copy of the directory).
+  virtual Result<KeyPair> TenantKeyPair(const std::string& tenant) = 0;
+  // The salt for `id`, created on first use.
+  virtual Result<Salt> GetOrCreateSalt(const SaltId& id) = 0;
+};
+
+// The embedded key service in `dir` (created 0700 if missing). An unreadable
+// directory or one with loose permissions is an error.
+Result<std::unique_ptr<KeyService>> OpenLocalKeyService(const std::string& dir);
+
+// The default key directory: $LODE_KEYS, else $XDG_DATA_HOME/lode/keys,
+// else ~/.local/share/lode/keys.
+std::string DefaultKeyDir();
+
+// InvalidArgument unless `name` is a valid tenant name ([a-z0-9][a-z0-9._-]*, <= 64).
+Status ValidateTenant(const std::string& name);
+
+}  // namespace lode::keys
