@@ -6,5 +6,8 @@
 namespace lode::cli {
 
 void RegisterFlatten(CLI::App& app);
+void RegisterKey(CLI::App& app);
+void RegisterPush(CLI::App& app);
+void RegisterExport(CLI::App& app);
 
 }  // namespace lode::cli

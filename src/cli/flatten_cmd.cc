@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "cli/output.h"
 #include "flatten/flatten.h"
 #include "util/size.h"
@@ -14,22 +15,14 @@ namespace lode::cli {
 namespace {
 
 struct FlattenArgs {
-  std::string image;
-  std::vector<std::string> layers;
+  ImageArgs input;
   std::string output;
-  std::string platform = "linux/amd64";
-  std::string ref;
   std::string headroom = "64MiB";
   bool json = false;
 };
 
 nlohmann::json RunConfigJson(const image::Image& img, const flatten::FlattenResult& r) {
-  nlohmann::json j;
-  j["entrypoint"] = img.run_config.entrypoint;
-  j["cmd"] = img.run_config.cmd;
-  j["env"] = img.run_config.env;
-  j["working_dir"] = img.run_config.working_dir;
-  j["user"] = img.run_config.user;
+  nlohmann::json j = nlohmann::json::parse(image::RunConfigToJson(img.run_config));
   j["config_digest"] = img.config_digest ? img.config_digest->ToString() : "";
   std::vector<std::string> diff_ids;
   for (const auto& d : r.diff_ids) diff_ids.push_back(d.ToString());
@@ -40,28 +33,13 @@ nlohmann::json RunConfigJson(const image::Image& img, const flatten::FlattenResu
 
 void Run(const FlattenArgs& args) {
   auto start = std::chrono::steady_clock::now();
-  if (args.image.empty() == args.layers.empty()) {
-    Check(Status::InvalidArgument("give either IMAGE or --layer files, not both or neither"));
-  }
-  image::Image img;
-  if (!args.layers.empty()) {
-    img = Check(image::OpenLayerTarballs(args.layers));
-  } else {
-    image::OpenOptions open;
-    open.platform = Check(image::ParsePlatform(args.platform));
-    open.ref = args.ref;
-    img = Check(image::OpenImage(args.image, open));
-  }
+  image::Image img = args.input.Open();
   flatten::FlattenOptions options;
   options.headroom_bytes = Check(ParseSize(args.headroom));
   std::string config_path = args.output + ".config.json";
   auto sink = Check(flatten::NewFileSink(args.output));
   ProgressLine progress;
-  auto report = [&](const flatten::FlattenProgress& p) {
-    progress.Update("flatten: layer " + std::to_string(p.layer) + "/" + std::to_string(p.layers) +
-                    ", " + FormatSize(p.tar_bytes) + " read, " + std::to_string(p.entries) +
-                    " entries");
-  };
+  auto report = FlattenProgressReporter(progress, "flatten");
   flatten::FlattenResult r = Check(flatten::Flatten(img, options, sink.get(), report));
   Status config_written = WriteFileAtomically(config_path, RunConfigJson(img, r).dump(2) + "\n");
   if (!config_written.ok()) {
@@ -100,15 +78,10 @@ void RegisterFlatten(CLI::App& app) {
   auto args = std::make_shared<FlattenArgs>();
   CLI::App* cmd =
       app.add_subcommand("flatten", "Turn an OCI image into a deterministic ext4 image");
-  cmd->add_option("image", args->image, "OCI layout directory or docker-archive tarball");
-  cmd->add_option("--layer", args->layers,
-                  "plain layer tarball (repeat, base layer first) instead of IMAGE");
+  args->input.Add(cmd);
   cmd->add_option("-o,--output", args->output,
                   "ext4 image to write (the run config goes to OUTPUT.config.json)")
       ->required();
-  cmd->add_option("--platform", args->platform, "platform to pick from a multi-platform index")
-      ->capture_default_str();
-  cmd->add_option("--ref", args->ref, "tag to pick in an OCI layout holding several images");
   cmd->add_option("--headroom", args->headroom, "free space left for writes")
       ->capture_default_str();
   cmd->add_flag("--json", args->json, "print one JSON object instead of text");

@@ -14,6 +14,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "lode 0.1.0");
   lode::cli::RegisterFlatten(app);
+  lode::cli::RegisterKey(app);
+  lode::cli::RegisterPush(app);
+  lode::cli::RegisterExport(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

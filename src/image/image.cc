@@ -9,6 +9,15 @@ namespace lode::image {
 
 using nlohmann::json;
 
+std::string RunConfigToJson(const RunConfig& c) {
+  json j = {{"entrypoint", c.entrypoint},
+            {"cmd", c.cmd},
+            {"env", c.env},
+            {"working_dir", c.working_dir},
+            {"user", c.user}};
+  return j.dump();
+}
+
 Result<Compression> CompressionOfMediaType(const std::string& media_type) {
   static const std::pair<const char*, Compression> kTypes[] = {
       {"application/vnd.oci.image.layer.v1.tar", Compression::kNone},

@@ -25,6 +25,10 @@ struct RunConfig {
   std::string user;
 };
 
+// {"entrypoint": [...], "cmd": [...], "env": [...], "working_dir": "...",
+// "user": "..."}: how lode keeps the run config beside an image.
+std::string RunConfigToJson(const RunConfig& config);
+
 struct Layer {
   std::string name;  // for messages: "layer 2 (sha256:...)" or a file name
   Compression compression = Compression::kNone;

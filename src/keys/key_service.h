@@ -55,8 +55,7 @@ class KeyService {
 // directory or one with loose permissions is an error.
 Result<std::unique_ptr<KeyService>> OpenLocalKeyService(const std::string& dir);
 
-// The default key directory: $LODE_KEYS, else $XDG_DATA_HOME/lode/keys,
-// else ~/.local/share/lode/keys.
+// The default key directory: $LODE_KEYS, else DataDir()/keys.
 std::string DefaultKeyDir();
 
 // InvalidArgument unless `name` is a valid tenant name ([a-z0-9][a-z0-9._-]*, <= 64).

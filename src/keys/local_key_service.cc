@@ -128,10 +128,7 @@ Status ValidateTenant(const std::string& name) {
 
 std::string DefaultKeyDir() {
   if (const char* env = std::getenv("LODE_KEYS"); env && *env) return env;
-  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg)
-    return std::string(xdg) + "/lode/keys";
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : "/root") + "/.local/share/lode/keys";
+  return DataDir() + "/keys";
 }
 
 Result<std::unique_ptr<KeyService>> OpenLocalKeyService(const std::string& dir) {

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "store/layout.h"
 #include "store/object_store.h"
 #include "testing/scratch_dir.h"
 
@@ -48,6 +49,18 @@ TEST(DirStoreTest, RejectsBadKeysAndSchemes) {
   }
   EXPECT_EQ(OpenStore("ftp://host/x").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(OpenStore("dir://").status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(LayoutTest, ImageRefsRoundTripAndRejectGarbage) {
+  std::string id(64, 'a');
+  ImageRef ref = ParseImageRef("root-0/" + id).value();
+  EXPECT_EQ(ref.root, "root-0");
+  EXPECT_EQ(ref.ToString(), "root-0/" + id);
+  EXPECT_TRUE(ValidateKey(ManifestKey(ref.root, ref.manifest_id)).ok());
+  for (std::string bad : {std::string("root-0"), "root-0/" + id.substr(1), "../x/" + id, "/" + id,
+                          "a/b/" + id, "root-0/" + std::string(64, 'G')}) {
+    EXPECT_FALSE(ParseImageRef(bad).ok()) << bad;
+  }
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 //   edits files, adds to the wide directory.
 #include "testing/rules_image.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace lode::testing {
@@ -66,7 +67,9 @@ std::string BaseLayer(const RulesImageOptions& o) {
   std::string zeros = Pattern(8192, 'z') + std::string(65536, '\0') + Pattern(5000, 'q');
   b.File("data/zero-blocks", zeros);
   b.SparseFile("data/sparse-5g", o.sparse_size,
-               {{0, "head"}, {(1ull << 30) + 123, "middle"}, {o.sparse_size - 10, "tail-bytes"}});
+               {{0, "head"},
+                {std::min<uint64_t>(1ull << 30, o.sparse_size / 2) + 123, "middle"},
+                {o.sparse_size - 10, "tail-bytes"}});
   b.Dir("dev", {.mode = 0755});
   b.CharDevice("dev/null", 1, 3, {.mode = 0666});
   b.BlockDevice("dev/sda", 8, 0, {.mode = 0660, .gid = 6});

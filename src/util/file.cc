@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <utility>
 
 namespace lode {
@@ -86,6 +87,13 @@ Status AtomicFile::Commit() {
   committed_ = true;
   fd_.Reset();
   return Status::Ok();
+}
+
+std::string DataDir() {
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg)
+    return std::string(xdg) + "/lode";
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : "/root") + "/.local/share/lode";
 }
 
 Status WriteFileAtomically(const std::string& path, std::string_view contents) {

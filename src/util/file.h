@@ -71,6 +71,9 @@ class AtomicFile {
   bool committed_ = false;
 };
 
+// lode's per-user data directory: $XDG_DATA_HOME/lode, else ~/.local/share/lode.
+std::string DataDir();
+
 // Writes `contents` to `path` atomically (AtomicFile).
 Status WriteFileAtomically(const std::string& path, std::string_view contents);
 

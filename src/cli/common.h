@@ -1,0 +1,43 @@
+// Options and helpers shared by several verbs.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "flatten/flatten.h"
+#include "image/image.h"
+#include "keys/key_service.h"
+#include "store/object_store.h"
+
+namespace lode::cli {
+
+// IMAGE or --layer files, with --platform and --ref.
+struct ImageArgs {
+  std::string image;
+  std::vector<std::string> layers;
+  std::string platform = "linux/amd64";
+  std::string ref;
+  void Add(CLI::App* cmd);
+  image::Image Open() const;  // throws CommandFailed
+};
+
+// --store URL (default $LODE_STORE, else a dir:// store in the data directory).
+struct StoreArgs {
+  std::string url;
+  void Add(CLI::App* cmd);
+  std::unique_ptr<store::ObjectStore> Open() const;
+};
+
+// --keys DIR (default $LODE_KEYS, else the per-user data directory).
+struct KeysArgs {
+  std::string dir;
+  void Add(CLI::App* cmd);
+  std::unique_ptr<keys::KeyService> Open() const;
+};
+
+// Renders flatten progress on the terminal.
+flatten::ProgressFn FlattenProgressReporter(class ProgressLine& line, const std::string& verb);
+
+}  // namespace lode::cli

@@ -1,0 +1,89 @@
+// lode push: flatten, chunk, encrypt and upload an image; print its reference.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/output.h"
+#include "push/push.h"
+#include "util/size.h"
+
+namespace lode::cli {
+namespace {
+
+struct PushArgs {
+  ImageArgs input;
+  StoreArgs store;
+  KeysArgs keys;
+  std::string tenant;
+  std::string chunk_size = "512KiB";
+  std::string compress = "zstd";
+  std::string salt_domain = "default";
+  std::string tag;
+  std::string headroom = "64MiB";
+  bool json = false;
+};
+
+void Run(const PushArgs& a) {
+  push::PushOptions o;
+  o.tenant = a.tenant;
+  o.salt_domain = a.salt_domain;
+  uint64_t cs = Check(ParseSize(a.chunk_size));
+  if (cs > (64u << 20)) Check(Status::InvalidArgument("chunk size above 64 MiB"));
+  o.chunk_size = static_cast<uint32_t>(cs);
+  if (a.compress != "zstd" && a.compress != "none")
+    Check(Status::InvalidArgument("--compress is zstd or none"));
+  o.compress = a.compress == "zstd";
+  o.flatten.headroom_bytes = Check(ParseSize(a.headroom));
+  auto keys = a.keys.Open();
+  auto store = a.store.Open();
+  image::Image img = a.input.Open();
+  ProgressLine progress;
+  push::PushResult r =
+      Check(push::Push(img, o, *keys, *store, FlattenProgressReporter(progress, "push")));
+  if (!a.tag.empty()) {
+    std::string ref = r.ref.ToString() + "\n";
+    Check(store->Put(store::TagKey(a.tenant, a.tag),
+                     std::span(reinterpret_cast<const uint8_t*>(ref.data()), ref.size())));
+  }
+  if (a.json) {
+    nlohmann::json j = {{"ref", r.ref.ToString()},
+                        {"image_bytes", r.image_bytes},
+                        {"chunks_total", r.chunks_total},
+                        {"chunks_holes", r.chunks_holes},
+                        {"chunks_existing", r.chunks_existing},
+                        {"chunks_new", r.chunks_new},
+                        {"bytes_uploaded", r.bytes_uploaded}};
+    std::printf("%s\n", j.dump().c_str());
+    return;
+  }
+  std::printf("%s\n", r.ref.ToString().c_str());
+  std::printf("chunks: %llu total, %llu holes, %llu already stored, %llu new; %s uploaded\n",
+              static_cast<unsigned long long>(r.chunks_total),
+              static_cast<unsigned long long>(r.chunks_holes),
+              static_cast<unsigned long long>(r.chunks_existing),
+              static_cast<unsigned long long>(r.chunks_new), FormatSize(r.bytes_uploaded).c_str());
+}
+
+}  // namespace
+
+void RegisterPush(CLI::App& app) {
+  auto a = std::make_shared<PushArgs>();
+  CLI::App* cmd = app.add_subcommand("push", "Flatten an image into chunks in an object store");
+  a->input.Add(cmd);
+  a->store.Add(cmd);
+  a->keys.Add(cmd);
+  cmd->add_option("--tenant", a->tenant, "tenant the manifest is sealed to")->required();
+  cmd->add_option("--chunk-size", a->chunk_size, "chunk size, a power of two")
+      ->capture_default_str();
+  cmd->add_option("--compress", a->compress, "zstd or none")->capture_default_str();
+  cmd->add_option("--salt-domain", a->salt_domain, "salt policy placement domain")
+      ->capture_default_str();
+  cmd->add_option("--tag", a->tag, "also name the image (lode tag)");
+  cmd->add_option("--headroom", a->headroom, "free space left in the filesystem for writes")
+      ->capture_default_str();
+  cmd->add_flag("--json", a->json, "print one JSON object");
+  cmd->callback([a] { Run(*a); });
+}
+
+}  // namespace lode::cli

@@ -1,0 +1,69 @@
+#include "push/export.h"
+
+#include <unistd.h>
+
+#include "chunk/convergent.h"
+#include "util/file.h"
+
+namespace lode::push {
+
+Result<manifest::Manifest> OpenManifest(store::ObjectStore& store, const store::ImageRef& ref,
+                                        keys::KeyService& keys, const std::string& tenant) {
+  LODE_ASSIGN_OR_RETURN(keys::KeyPair kp, keys.TenantKeyPair(tenant));
+  Result<std::vector<uint8_t>> sealed = store.Get(store::ManifestKey(ref.root, ref.manifest_id));
+  if (!sealed.ok()) return sealed.status().WithContext("manifest " + ref.ToString());
+  if (manifest::ManifestId(*sealed) != ref.manifest_id) {
+    return Status::Corruption("manifest " + ref.ToString() + " does not match its id");
+  }
+  Result<manifest::Manifest> m = manifest::Open(*sealed, kp.public_key, kp.secret_key);
+  if (!m.ok()) return m.status().WithContext("manifest " + ref.ToString());
+  return m;
+}
+
+Result<ExportResult> Export(store::ObjectStore& store, const manifest::Manifest& m,
+                            const std::string& path) {
+  LODE_ASSIGN_OR_RETURN(AtomicFile out, AtomicFile::Create(path));
+  ExportResult result;
+  for (uint64_t i = 0; i < m.chunks.size(); ++i) {
+    const manifest::ChunkEntry& e = m.chunks[i];
+    if (e.hole()) {
+      ++result.holes;
+      continue;
+    }
+    uint64_t offset = i * m.chunk_size;
+    size_t plain = static_cast<size_t>(std::min<uint64_t>(m.chunk_size, m.fs_size - offset));
+    std::string name = chunk::NameHex(e.name);
+    Result<std::vector<uint8_t>> stored = store.Get(store::ChunkKey(m.root_id, name));
+    if (!stored.ok())
+      return stored.status().WithContext("chunk " + std::to_string(i) + " (" + name + ")");
+    Result<std::vector<uint8_t>> bytes =
+        chunk::Open(*stored, e.name, e.key, e.flags & manifest::kCompressed, plain);
+    if (!bytes.ok())
+      return bytes.status().WithContext("chunk " + std::to_string(i) + " (" + name + ")");
+    LODE_RETURN_IF_ERROR(PWriteAll(out.fd(), *bytes, offset, path));
+    ++result.chunks_read;
+  }
+  if (::ftruncate(out.fd(), static_cast<off_t>(m.fs_size)) != 0)
+    return Status::FromErrno(errno, "truncate " + path);
+  LODE_RETURN_IF_ERROR(out.Commit());
+  result.image_bytes = m.fs_size;
+  return result;
+}
+
+Result<store::ImageRef> ResolveRef(store::ObjectStore& store, const std::string& tenant,
+                                   const std::string& text) {
+  if (text.find('/') != std::string::npos) return store::ParseImageRef(text);
+  LODE_RETURN_IF_ERROR(keys::ValidateTenant(tenant));
+  Result<std::vector<uint8_t>> tag = store.Get(store::TagKey(tenant, text));
+  if (!tag.ok()) {
+    if (tag.status().code() == StatusCode::kNotFound) {
+      return Status::NotFound("no image tagged '" + text + "' for tenant " + tenant);
+    }
+    return tag.status();
+  }
+  std::string value(tag->begin(), tag->end());
+  while (!value.empty() && value.back() == '\n') value.pop_back();
+  return store::ParseImageRef(value);
+}
+
+}  // namespace lode::push

@@ -1,0 +1,50 @@
+// lode push: flatten an image straight into the store. The flattener's
+// output is cut into chunks as it streams (the full image never sits on
+// disk); each chunk that is not all zeros is sealed (chunk/convergent.h) and
+// uploaded unless the store already has it, on a pool of threads with a
+// bounded number of chunks in flight. The manifest is sealed to the tenant's
+// public key and written last, after every chunk it names is durable: a
+// push that dies midway leaves no manifest, and a rerun uploads only what is
+// missing.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "flatten/flatten.h"
+#include "image/image.h"
+#include "keys/key_service.h"
+#include "store/layout.h"
+#include "store/object_store.h"
+#include "util/status.h"
+
+namespace lode::push {
+
+struct PushOptions {
+  std::string tenant;
+  std::string root = store::kDefaultRoot;
+  std::string salt_domain = "default";  // salt policy: placement domain
+  uint32_t salt_epoch = 0;              // salt policy: epoch
+  uint32_t chunk_size = 512 * 1024;     // a power of two, >= 4096
+  bool compress = true;                 // zstd before encryption
+  int threads = 0;                      // sealing threads; 0: one per core
+  flatten::FlattenOptions flatten;      // layer_alignment is set to chunk_size
+};
+
+struct PushResult {
+  store::ImageRef ref;
+  uint64_t image_bytes = 0;
+  uint64_t chunks_total = 0;
+  uint64_t chunks_holes = 0;     // all-zero chunks: not stored
+  uint64_t chunks_existing = 0;  // already in the store (or earlier in this push)
+  uint64_t chunks_new = 0;
+  uint64_t bytes_uploaded = 0;
+};
+
+// Needs only the tenant's public key from `keys` (and the salt).
+Result<PushResult> Push(const image::Image& image, const PushOptions& options,
+                        keys::KeyService& keys, store::ObjectStore& store,
+                        const flatten::ProgressFn& progress = nullptr);
+
+}  // namespace lode::push

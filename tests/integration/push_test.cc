@@ -1,0 +1,196 @@
+// Test setup: a key directory with two tenants and a dir:// store in a
+// scratch directory; the rule-coverage image and a smaller image sharing its
+// base layer are pushed with the lode binary. Oracles: `lode flatten`'s
+// bytes (export must equal them), the store's files, and the exit status
+// and single error line of each failing command.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "testing/layer_builder.h"
+#include "testing/process.h"
+#include "testing/rules_image.h"
+#include "testing/scratch_dir.h"
+
+namespace lode::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+class PushTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    env_ = "LODE_KEYS=" + ShellQuote(dir_ / "keys") +
+           " LODE_STORE=" + ShellQuote("dir://" + dir_.path() + "/store") + " ";
+    ASSERT_EQ(Lode("key create acme").exit_code, 0);
+    ASSERT_EQ(Lode("key create globex").exit_code, 0);
+    ImageSpec spec = BuildRulesImage({.wide_entries = 3000, .sparse_size = 64 << 20});
+    WriteOciLayout(dir_ / "rules", spec, TestCompression::kGzip);
+    ImageSpec base_only = spec;
+    base_only.layers.resize(1);
+    WriteOciLayout(dir_ / "base", base_only, TestCompression::kZstd);
+  }
+
+  CommandResult Lode(const std::string& args) {
+    return RunCommand(env_ + LodeBinary() + " " + args);
+  }
+
+  json PushJson(const std::string& image, const std::string& args) {
+    CommandResult r = Lode("push " + ShellQuote(dir_ / image) + " --json " + args);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return r.exit_code == 0 ? json::parse(r.output) : json::object();
+  }
+
+  std::string Sha(const std::string& path) {
+    return RunCommand("sha256sum " + ShellQuote(path)).output.substr(0, 64);
+  }
+
+  void ExpectOneLineFailure(const CommandResult& r, const std::string& needle) {
+    EXPECT_NE(r.exit_code, 0) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+    EXPECT_NE(r.output.find(needle), std::string::npos) << r.output;
+  }
+
+  size_t StoredChunks() {
+    size_t n = 0;
+    if (!fs::exists(dir_ / "store/root-0/chunks")) return 0;
+    for (const auto& e : fs::directory_iterator(dir_ / "store/root-0/chunks"))
+      n += e.is_regular_file();
+    return n;
+  }
+
+  ScratchDir dir_{"lode-push"};
+  std::string env_;
+};
+
+TEST_F(PushTest, ExportEqualsFlattenAndRepushStoresNothing) {
+  ASSERT_EQ(Lode("flatten " + ShellQuote(dir_ / "rules") + " -o " + ShellQuote(dir_ / "flat.ext4"))
+                .exit_code,
+            0);
+  json first = PushJson("rules", "--tenant acme --tag v1");
+  EXPECT_GT(first["chunks_new"].get<int>(), 0);
+  EXPECT_GT(first["chunks_holes"].get<int>(), 0);
+  EXPECT_EQ(
+      first["chunks_total"].get<uint64_t>() * 512 * 1024 >= first["image_bytes"].get<uint64_t>(),
+      true);
+
+  CommandResult e = Lode("export v1 --tenant acme -o " + ShellQuote(dir_ / "exported.ext4"));
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  EXPECT_EQ(Sha(dir_ / "exported.ext4"), Sha(dir_ / "flat.ext4"));
+
+  json again = PushJson("rules", "--tenant acme");
+  EXPECT_EQ(again["chunks_new"].get<int>(), 0);
+  EXPECT_EQ(again["chunks_existing"].get<int>(),
+            first["chunks_new"].get<int>() + first["chunks_existing"].get<int>());
+}
+
+TEST_F(PushTest, SharedBaseLayerSharesChunks) {
+  // Eight incompressible 300 KiB files: about five chunks of base-layer data.
+  std::mt19937 rng(9);
+  LayerBuilder base;
+  base.Dir("lib");
+  for (int i = 0; i < 8; ++i) {
+    std::string content(300 * 1024, '\0');
+    for (char& c : content) c = static_cast<char>(rng());
+    base.File("lib/part" + std::to_string(i), content);
+  }
+  ImageSpec one;
+  one.layers = {base.Finish()};
+  ImageSpec two = one;
+  two.layers.push_back(LayerBuilder().Dir("app").File("app/main", "app").Finish());
+  WriteOciLayout(dir_ / "one", one, TestCompression::kGzip);
+  WriteOciLayout(dir_ / "two", two, TestCompression::kGzip);
+  json first = PushJson("one", "--tenant acme");
+  json second = PushJson("two", "--tenant acme");
+  // The base layer's data starts chunk-aligned in both images: every chunk
+  // of it is shared; only metadata and the app layer are new.
+  int data_chunks = (8 * 300 * 1024 + 512 * 1024 - 1) / (512 * 1024);
+  EXPECT_EQ(second["chunks_existing"].get<int>(), data_chunks) << second.dump();
+  EXPECT_LE(second["chunks_new"].get<int>(), 3) << second.dump();
+}
+
+TEST_F(PushTest, TenantsDeduplicateButCannotOpenEachOthersManifests) {
+  json a = PushJson("rules", "--tenant acme");
+  json b = PushJson("rules", "--tenant globex");
+  EXPECT_EQ(b["chunks_new"].get<int>(), 0);
+  EXPECT_NE(a["ref"], b["ref"]);
+  std::string b_ref = b["ref"].get<std::string>();
+  ExpectOneLineFailure(Lode("export " + b_ref + " --tenant acme -o " + ShellQuote(dir_ / "x.ext4")),
+                       "another tenant");
+  EXPECT_FALSE(fs::exists(dir_ / "x.ext4"));
+  // A copy of the key directory without secrets can push but not open.
+  fs::copy(dir_ / "keys", dir_ / "pubkeys", fs::copy_options::recursive);
+  fs::remove(dir_ / "pubkeys/tenants/acme.key");
+  std::string pub_env = "LODE_KEYS=" + ShellQuote(dir_ / "pubkeys") + " ";
+  CommandResult p =
+      RunCommand(pub_env + "LODE_STORE=" + ShellQuote("dir://" + dir_.path() + "/store") + " " +
+                 LodeBinary() + " push " + ShellQuote(dir_ / "base") + " --tenant acme");
+  EXPECT_EQ(p.exit_code, 0) << p.output;
+  CommandResult o =
+      RunCommand(pub_env + "LODE_STORE=" + ShellQuote("dir://" + dir_.path() + "/store") + " " +
+                 LodeBinary() + " export " + a["ref"].get<std::string>() + " --tenant acme -o " +
+                 ShellQuote(dir_ / "y.ext4"));
+  ExpectOneLineFailure(o, "no secret key");
+}
+
+TEST_F(PushTest, AnotherSaltDomainDoesNotDeduplicate) {
+  json a = PushJson("rules", "--tenant acme");
+  json b = PushJson("rules", "--tenant acme --salt-domain popular");
+  EXPECT_EQ(b["chunks_existing"].get<int>(), 0);
+  EXPECT_EQ(b["chunks_new"].get<int>(), a["chunks_new"].get<int>());
+}
+
+TEST_F(PushTest, TamperedOrMissingChunkFailsExportNamingTheChunk) {
+  json a = PushJson("rules", "--tenant acme");
+  std::string ref = a["ref"].get<std::string>();
+  std::vector<fs::path> chunks;
+  for (const auto& e : fs::directory_iterator(dir_ / "store/root-0/chunks"))
+    chunks.push_back(e.path());
+  ASSERT_FALSE(chunks.empty());
+  std::sort(chunks.begin(), chunks.end());
+  {
+    std::fstream f(chunks[0], std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(5);
+    f.put('\x7f');
+  }
+  ExpectOneLineFailure(Lode("export " + ref + " --tenant acme -o " + ShellQuote(dir_ / "bad.ext4")),
+                       "chunk ");
+  EXPECT_FALSE(fs::exists(dir_ / "bad.ext4"));
+  fs::remove(chunks[0]);
+  ExpectOneLineFailure(Lode("export " + ref + " --tenant acme -o " + ShellQuote(dir_ / "bad.ext4")),
+                       "not found");
+  EXPECT_FALSE(fs::exists(dir_ / "bad.ext4"));
+}
+
+TEST_F(PushTest, TamperedManifestIsDetected) {
+  json a = PushJson("rules", "--tenant acme");
+  std::string ref = a["ref"].get<std::string>();
+  fs::path manifest = dir_ / ("store/root-0/manifests/" + ref.substr(ref.find('/') + 1));
+  {
+    std::fstream f(manifest, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(200);
+    f.put('\x01');
+  }
+  ExpectOneLineFailure(Lode("export " + ref + " --tenant acme -o " + ShellQuote(dir_ / "m.ext4")),
+                       "manifest");
+}
+
+TEST_F(PushTest, BadInputGetsOneLine) {
+  ExpectOneLineFailure(Lode("push " + ShellQuote(dir_ / "rules") + " --tenant nobody"), "nobody");
+  ExpectOneLineFailure(
+      Lode("push " + ShellQuote(dir_ / "rules") + " --tenant acme --store ftp://x/y"), "scheme");
+  ExpectOneLineFailure(Lode("export not-a-ref/xyz --tenant acme -o " + ShellQuote(dir_ / "z")),
+                       "reference");
+  ExpectOneLineFailure(Lode("export missing-tag --tenant acme -o " + ShellQuote(dir_ / "z")),
+                       "missing-tag");
+  ExpectOneLineFailure(RunCommand("LODE_KEYS=/proc/no-such-dir/keys " + LodeBinary() + " key list"),
+                       "keys");
+  EXPECT_EQ(StoredChunks(), 0u);  // the failed pushes stored nothing
+}
+
+}  // namespace
+}  // namespace lode::testing
