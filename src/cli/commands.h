@@ -9,5 +9,7 @@ void RegisterFlatten(CLI::App& app);
 void RegisterKey(CLI::App& app);
 void RegisterPush(CLI::App& app);
 void RegisterExport(CLI::App& app);
+void RegisterInspect(CLI::App& app);
+void RegisterTag(CLI::App& app);
 
 }  // namespace lode::cli

@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   lode::cli::RegisterKey(app);
   lode::cli::RegisterPush(app);
   lode::cli::RegisterExport(app);
+  lode::cli::RegisterInspect(app);
+  lode::cli::RegisterTag(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

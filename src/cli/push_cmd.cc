@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/output.h"
+#include "push/export.h"
 #include "push/push.h"
 #include "util/size.h"
 
@@ -41,11 +42,7 @@ void Run(const PushArgs& a) {
   ProgressLine progress;
   push::PushResult r =
       Check(push::Push(img, o, *keys, *store, FlattenProgressReporter(progress, "push")));
-  if (!a.tag.empty()) {
-    std::string ref = r.ref.ToString() + "\n";
-    Check(store->Put(store::TagKey(a.tenant, a.tag),
-                     std::span(reinterpret_cast<const uint8_t*>(ref.data()), ref.size())));
-  }
+  if (!a.tag.empty()) Check(push::SetTag(*store, a.tenant, a.tag, r.ref));
   if (a.json) {
     nlohmann::json j = {{"ref", r.ref.ToString()},
                         {"image_bytes", r.image_bytes},

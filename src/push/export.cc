@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <set>
+
 #include "chunk/convergent.h"
 #include "util/file.h"
 
@@ -48,6 +50,56 @@ Result<ExportResult> Export(store::ObjectStore& store, const manifest::Manifest&
   LODE_RETURN_IF_ERROR(out.Commit());
   result.image_bytes = m.fs_size;
   return result;
+}
+
+Status SetTag(store::ObjectStore& store, const std::string& tenant, const std::string& tag,
+              const store::ImageRef& ref) {
+  LODE_RETURN_IF_ERROR(keys::ValidateTenant(tenant));
+  std::string key = store::TagKey(tenant, tag);
+  if (tag.find('/') != std::string::npos || !store::ValidateKey(key).ok()) {
+    return Status::InvalidArgument("bad tag name '" + tag + "'");
+  }
+  std::string value = ref.ToString() + "\n";
+  return store.Put(key, std::span(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
+}
+
+Result<std::vector<std::pair<std::string, store::ImageRef>>> ListTags(store::ObjectStore& store,
+                                                                      const std::string& tenant) {
+  LODE_RETURN_IF_ERROR(keys::ValidateTenant(tenant));
+  std::string prefix = store::TagPrefix(tenant);
+  LODE_ASSIGN_OR_RETURN(std::vector<std::string> keys, store.List(prefix));
+  std::vector<std::pair<std::string, store::ImageRef>> out;
+  for (const std::string& key : keys) {
+    std::string tag = key.substr(prefix.size());
+    LODE_ASSIGN_OR_RETURN(store::ImageRef ref, ResolveRef(store, tenant, tag));
+    out.emplace_back(tag, ref);
+  }
+  return out;
+}
+
+Result<ManifestSummary> Summarize(store::ObjectStore& store, const manifest::Manifest& m,
+                                  const store::ImageRef& ref, keys::KeyService& keys,
+                                  const std::string& tenant) {
+  ManifestSummary s;
+  for (const manifest::ChunkEntry& e : m.chunks) {
+    s.holes += e.hole() ? 1 : 0;
+    s.compressed += (e.flags & manifest::kCompressed) ? 1 : 0;
+    s.stored_bytes += e.stored_length;
+  }
+  std::set<chunk::ChunkName> elsewhere;
+  LODE_ASSIGN_OR_RETURN(std::vector<std::string> manifests, store.List(ref.root + "/manifests/"));
+  for (const std::string& key : manifests) {
+    std::string id = key.substr(key.find_last_of('/') + 1);
+    if (id == ref.manifest_id) continue;
+    Result<manifest::Manifest> other = OpenManifest(store, {ref.root, id}, keys, tenant);
+    if (!other.ok()) continue;  // another tenant's, or damaged: not ours to count
+    ++s.other_manifests_opened;
+    for (const manifest::ChunkEntry& e : other->chunks) {
+      if (!e.hole()) elsewhere.insert(e.name);
+    }
+  }
+  for (const manifest::ChunkEntry& e : m.chunks) s.shared += !e.hole() && elsewhere.count(e.name);
+  return s;
 }
 
 Result<store::ImageRef> ResolveRef(store::ObjectStore& store, const std::string& tenant,

@@ -12,7 +12,9 @@ std::string ManifestKey(const std::string& root, const std::string& manifest_id)
   return root + "/manifests/" + manifest_id;
 }
 
-std::string TagKey(const std::string& tenant, const std::string& tag) { return TagPrefix(tenant) + tag; }
+std::string TagKey(const std::string& tenant, const std::string& tag) {
+  return TagPrefix(tenant) + tag;
+}
 std::string TagPrefix(const std::string& tenant) { return "refs/" + tenant + "/"; }
 
 Result<ImageRef> ParseImageRef(const std::string& text) {

@@ -5,6 +5,7 @@
 // and single error line of each failing command.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -111,6 +112,61 @@ TEST_F(PushTest, SharedBaseLayerSharesChunks) {
   int data_chunks = (8 * 300 * 1024 + 512 * 1024 - 1) / (512 * 1024);
   EXPECT_EQ(second["chunks_existing"].get<int>(), data_chunks) << second.dump();
   EXPECT_LE(second["chunks_new"].get<int>(), 3) << second.dump();
+}
+
+TEST_F(PushTest, TagLsAndInspectDescribeImages) {
+  json a = PushJson("base", "--tenant acme --tag base");
+  json b = PushJson("rules", "--tenant acme");
+  std::string b_ref = b["ref"].get<std::string>();
+  ASSERT_EQ(Lode("tag " + b_ref + " app --tenant acme").exit_code, 0);
+  CommandResult ls = Lode("ls --tenant acme");
+  EXPECT_EQ(ls.output, "app\t" + b_ref + "\nbase\t" + a["ref"].get<std::string>() + "\n");
+  CommandResult inspect = Lode("inspect app --tenant acme --json");
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.output;
+  json j = json::parse(inspect.output);
+  EXPECT_EQ(j["chunks"], b["chunks_total"]);
+  EXPECT_EQ(j["holes"], b["chunks_holes"]);
+  EXPECT_EQ(j["other_manifests_opened"], 1);
+  EXPECT_EQ(j["run_config"]["entrypoint"][0], "/usr/bin/tool");
+  EXPECT_EQ(Lode("ls --tenant globex").output, "");
+}
+
+TEST_F(PushTest, KilledPushLeavesNoManifestAndRerunUploadsOnlyTheRest) {
+  std::mt19937 rng(3);
+  LayerBuilder big;
+  big.Dir("blobs");
+  for (int i = 0; i < 40; ++i) {
+    std::string content(10 << 20, '\0');
+    for (size_t k = 0; k < content.size(); k += 4) {
+      uint32_t r = static_cast<uint32_t>(rng());
+      std::memcpy(&content[k], &r, 4);
+    }
+    big.File("blobs/b" + std::to_string(i), content);
+  }
+  ImageSpec spec;
+  spec.layers = {big.Finish()};
+  WriteOciLayout(dir_ / "big", spec, TestCompression::kNone);
+  std::string chunks = dir_ / "store/root-0/chunks";
+  // Kill -9 the push once some chunks are durable, well before it can finish.
+  CommandResult killed = RunCommand(env_ + LodeBinary() + " push " + ShellQuote(dir_ / "big") +
+                                    " --tenant acme --tag big --compress none & pid=$!;"
+                                    " for i in $(seq 3000); do [ $(ls " +
+                                    ShellQuote(chunks) +
+                                    " 2>/dev/null | wc -l) -ge 8 ] && break; sleep 0.005; done;"
+                                    " kill -9 $pid; wait $pid; echo killed $?");
+  ASSERT_NE(killed.output.find("killed 137"), std::string::npos) << killed.output;
+  EXPECT_FALSE(fs::exists(dir_ / "store/root-0/manifests") &&
+               !fs::is_empty(dir_ / "store/root-0/manifests"));
+  EXPECT_FALSE(fs::exists(dir_ / "store/refs/acme/big"));
+  ASSERT_GE(StoredChunks(), 8u);
+  json rerun = PushJson("big", "--tenant acme --tag big --compress none");
+  // The chunks the killed push made durable are reused, nothing is stored
+  // twice, and the image is complete.
+  EXPECT_GE(rerun["chunks_existing"].get<size_t>(), 8u);
+  EXPECT_EQ(rerun["chunks_new"].get<size_t>() + rerun["chunks_existing"].get<size_t>(),
+            rerun["chunks_total"].get<size_t>() - rerun["chunks_holes"].get<size_t>());
+  CommandResult e = Lode("export big --tenant acme -o " + ShellQuote(dir_ / "big.ext4"));
+  EXPECT_EQ(e.exit_code, 0) << e.output;
 }
 
 TEST_F(PushTest, TenantsDeduplicateButCannotOpenEachOthersManifests) {

@@ -1,0 +1,68 @@
+// lode inspect REF: a manifest's header and chunk table summary.
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/output.h"
+#include "push/export.h"
+#include "util/size.h"
+#include "util/sha256.h"
+
+namespace lode::cli {
+
+void RegisterInspect(CLI::App& app) {
+  struct Args {
+    StoreArgs store;
+    KeysArgs keys;
+    std::string tenant, ref;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand("inspect", "Show a pushed image's manifest");
+  cmd->add_option("ref", a->ref, "ROOT/MANIFEST-ID or a tag")->required();
+  cmd->add_option("--tenant", a->tenant, "tenant whose key opens the manifest")->required();
+  cmd->add_flag("--json", a->json, "print one JSON object");
+  a->store.Add(cmd);
+  a->keys.Add(cmd);
+  cmd->callback([a] {
+    auto store = a->store.Open();
+    auto keys = a->keys.Open();
+    store::ImageRef ref = Check(push::ResolveRef(*store, a->tenant, a->ref));
+    manifest::Manifest m = Check(push::OpenManifest(*store, ref, *keys, a->tenant));
+    push::ManifestSummary s = Check(push::Summarize(*store, m, ref, *keys, a->tenant));
+    if (a->json) {
+      nlohmann::json j = {{"ref", ref.ToString()},
+                          {"fs_size", m.fs_size},
+                          {"chunk_size", m.chunk_size},
+                          {"config_digest", "sha256:" + ToHex(m.config_digest)},
+                          {"salt_id", m.salt_id},
+                          {"root", m.root_id},
+                          {"run_config", nlohmann::json::parse(m.image_config)},
+                          {"chunks", m.chunks.size()},
+                          {"holes", s.holes},
+                          {"compressed", s.compressed},
+                          {"stored_bytes", s.stored_bytes},
+                          {"shared_with_other_images", s.shared},
+                          {"other_manifests_opened", s.other_manifests_opened}};
+      std::printf("%s\n", j.dump().c_str());
+      return;
+    }
+    std::printf("ref:          %s\n", ref.ToString().c_str());
+    std::printf("filesystem:   %s in %zu chunks of %s\n", FormatSize(m.fs_size).c_str(), m.chunks.size(),
+                FormatSize(m.chunk_size).c_str());
+    std::printf("config:       sha256:%s\n", ToHex(m.config_digest).c_str());
+    std::printf("salt:         %s\n", m.salt_id.c_str());
+    std::printf("run config:   %s\n", m.image_config.c_str());
+    std::printf("chunks:       %llu stored (%llu compressed, %s), %llu holes\n",
+                static_cast<unsigned long long>(m.chunks.size() - s.holes),
+                static_cast<unsigned long long>(s.compressed), FormatSize(s.stored_bytes).c_str(),
+                static_cast<unsigned long long>(s.holes));
+    std::printf("shared:       %llu chunks also named by %llu other images of this tenant in %s\n",
+                static_cast<unsigned long long>(s.shared),
+                static_cast<unsigned long long>(s.other_manifests_opened), m.root_id.c_str());
+  });
+}
+
+}  // namespace lode::cli

@@ -1,0 +1,41 @@
+// lode tag REF NAME and lode ls: a tenant's named images.
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/output.h"
+#include "push/export.h"
+
+namespace lode::cli {
+
+void RegisterTag(CLI::App& app) {
+  struct Args {
+    StoreArgs store;
+    std::string tenant, ref, name;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* tag = app.add_subcommand("tag", "Name a pushed image for a tenant");
+  tag->add_option("ref", a->ref, "ROOT/MANIFEST-ID or an existing tag")->required();
+  tag->add_option("name", a->name, "new tag")->required();
+  tag->add_option("--tenant", a->tenant, "tenant owning the tag")->required();
+  a->store.Add(tag);
+  tag->callback([a] {
+    auto store = a->store.Open();
+    store::ImageRef ref = Check(push::ResolveRef(*store, a->tenant, a->ref));
+    Check(push::SetTag(*store, a->tenant, a->name, ref));
+    std::printf("%s -> %s\n", a->name.c_str(), ref.ToString().c_str());
+  });
+
+  auto l = std::make_shared<Args>();
+  CLI::App* ls = app.add_subcommand("ls", "List a tenant's tagged images");
+  ls->add_option("--tenant", l->tenant, "tenant")->required();
+  l->store.Add(ls);
+  ls->callback([l] {
+    auto store = l->store.Open();
+    for (const auto& [name, ref] : Check(push::ListTags(*store, l->tenant))) {
+      std::printf("%s\t%s\n", name.c_str(), ref.ToString().c_str());
+    }
+  });
+}
+
+}  // namespace lode::cli
