@@ -2,7 +2,8 @@
 // python3 from the machine's apt sources (cached in the build tree); two
 // upper layers delete and replace files of it and add an application.
 // `lode flatten` output is checked with e2fsck, mounted, compared with
-// umoci's unpack, and python3 runs inside it under chroot.
+// umoci's unpack, and python3 runs inside it under chroot; pushed and
+// exported, it comes back byte for byte.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -56,6 +57,21 @@ TEST(FlattenDebianTest, RealImageMountsMatchesUmociAndRunsPython) {
   EXPECT_TRUE(diffs.empty()) << all;
   EXPECT_FALSE(fs::exists(dir / "mnt/usr/share/doc"));
   EXPECT_TRUE(fs::exists(dir / "mnt/var/cache/apt/note"));
+
+  // Push into a dir:// store and export: the same bytes come back.
+  std::string env = "LODE_KEYS=" + ShellQuote(dir / "keys") +
+                    " LODE_STORE=" + ShellQuote("dir://" + dir.path() + "/store") + " " +
+                    LodeBinary();
+  ASSERT_EQ(RunCommand(env + " key create deb").exit_code, 0);
+  CommandResult push =
+      RunCommand(env + " push " + ShellQuote(dir / "oci") + " --tenant deb --tag debian");
+  ASSERT_EQ(push.exit_code, 0) << push.output;
+  CommandResult exported =
+      RunCommand(env + " export debian --tenant deb -o " + ShellQuote(dir / "exported.ext4"));
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  EXPECT_EQ(
+      RunCommand("cmp " + ShellQuote(image) + " " + ShellQuote(dir / "exported.ext4")).exit_code,
+      0);
 
   CommandResult py =
       RunCommand("chroot " + ShellQuote(dir / "mnt") + " /usr/bin/python3 -B /opt/app/main.py");
