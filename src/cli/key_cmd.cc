@@ -29,6 +29,17 @@ void RegisterKey(CLI::App& app) {
     for (const std::string& t : Check(keys->Open()->ListTenants())) std::printf("%s\n", t.c_str());
   });
 
+  auto scope = std::make_shared<std::pair<std::string, std::string>>("root-0", "default");
+  CLI::App* rotate =
+      key->add_subcommand("rotate-salt", "Start a new salt epoch for a root and domain");
+  rotate->add_option("--root", scope->first, "root")->capture_default_str();
+  rotate->add_option("--domain", scope->second, "salt placement domain")->capture_default_str();
+  rotate->callback([keys, scope] {
+    uint32_t epoch = Check(keys->Open()->RotateSalt(scope->first, scope->second));
+    std::printf("salt %s.%s is now at epoch %u\n", scope->first.c_str(), scope->second.c_str(),
+                epoch);
+  });
+
   CLI::App* exp = key->add_subcommand("export-public", "Print a tenant's public key (hex)");
   exp->add_option("tenant", *tenant, "tenant name")->required();
   exp->callback([keys, tenant] {

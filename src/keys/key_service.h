@@ -7,7 +7,8 @@
 //     tenants/T.key   32-byte secret key, hex   0600
 //     salts/ID        32-byte salt, hex         0600
 //
-// Salts are named by (root, domain, epoch): "ROOT.DOMAIN.EPOCH". Thread-safe.
+// Salts are named by (root, domain, epoch): "ROOT.DOMAIN.EPOCH"; the file
+// "ROOT.DOMAIN.current" holds the epoch in use (absent: 0). Thread-safe.
 #pragma once
 
 #include <array>
@@ -49,6 +50,11 @@ class KeyService {
   virtual Result<KeyPair> TenantKeyPair(const std::string& tenant) = 0;
   // The salt for `id`, created on first use.
   virtual Result<Salt> GetOrCreateSalt(const SaltId& id) = 0;
+  // The epoch that pushes to (root, domain) use: 0 until rotated.
+  virtual Result<uint32_t> CurrentSaltEpoch(const std::string& root, const std::string& domain) = 0;
+  // Moves (root, domain) to a new epoch with a fresh salt and returns it:
+  // later pushes no longer deduplicate against chunks sealed before.
+  virtual Result<uint32_t> RotateSalt(const std::string& root, const std::string& domain) = 0;
 };
 
 // The embedded key service in `dir` (created 0700 if missing). An unreadable

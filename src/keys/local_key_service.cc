@@ -18,6 +18,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
+bool ValidName(const std::string& s, size_t max) {
+  if (s.empty() || s.size() > max) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+      return false;
+  }
+  return s[0] != '.' && s[0] != '-';
+}
+
 template <size_t N>
 Result<std::array<uint8_t, N>> ReadHexKey(const std::string& path) {
   LODE_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
@@ -91,6 +100,7 @@ class LocalKeyService : public KeyService {
   }
 
   Result<Salt> GetOrCreateSalt(const SaltId& id) override {
+    LODE_RETURN_IF_ERROR(ValidateSaltScope(id.root, id.domain));
     std::string path = dir_ + "/salts/" + id.ToString();
     Result<Salt> salt = ReadHexKey<32>(path);
     if (salt.ok() || salt.status().code() != StatusCode::kNotFound) return salt;
@@ -100,22 +110,46 @@ class LocalKeyService : public KeyService {
     return ReadHexKey<32>(path);
   }
 
+  Result<uint32_t> CurrentSaltEpoch(const std::string& root, const std::string& domain) override {
+    LODE_RETURN_IF_ERROR(ValidateSaltScope(root, domain));
+    Result<std::string> text = ReadFileToString(CurrentPath(root, domain));
+    if (!text.ok()) {
+      if (text.status().code() == StatusCode::kNotFound) return 0u;
+      return text.status();
+    }
+    try {
+      return static_cast<uint32_t>(std::stoul(*text));
+    } catch (...) {
+      return Status::Corruption("malformed salt epoch file " + CurrentPath(root, domain));
+    }
+  }
+
+  Result<uint32_t> RotateSalt(const std::string& root, const std::string& domain) override {
+    std::lock_guard lock(mu_);
+    LODE_ASSIGN_OR_RETURN(uint32_t epoch, CurrentSaltEpoch(root, domain));
+    ++epoch;
+    LODE_RETURN_IF_ERROR(GetOrCreateSalt({root, domain, epoch}).status());
+    LODE_RETURN_IF_ERROR(
+        WriteFileAtomically(CurrentPath(root, domain), std::to_string(epoch) + "\n"));
+    return epoch;
+  }
+
  private:
+  static Status ValidateSaltScope(const std::string& root, const std::string& domain) {
+    if (!ValidName(root, 64) || !ValidName(domain, 64)) {
+      return Status::InvalidArgument("bad salt scope '" + root + "." + domain + "'");
+    }
+    return Status::Ok();
+  }
+  std::string CurrentPath(const std::string& root, const std::string& domain) const {
+    return dir_ + "/salts/" + root + "." + domain + ".current";
+  }
   std::string PublicPath(const std::string& t) const { return dir_ + "/tenants/" + t + ".pub"; }
   std::string SecretPath(const std::string& t) const { return dir_ + "/tenants/" + t + ".key"; }
 
   std::string dir_;
   std::mutex mu_;
 };
-
-bool ValidName(const std::string& s, size_t max) {
-  if (s.empty() || s.size() > max) return false;
-  for (char c : s) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-      return false;
-  }
-  return s[0] != '.' && s[0] != '-';
-}
 
 }  // namespace
 

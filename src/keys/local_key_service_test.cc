@@ -43,6 +43,19 @@ TEST(LocalKeyServiceTest, SaltsAreStablePerIdAndDistinctAcrossIds) {
   EXPECT_NE(service->GetOrCreateSalt({"root-1", "popular", 0}).value(), a);
 }
 
+TEST(LocalKeyServiceTest, RotationMovesToAFreshSalt) {
+  lode::testing::ScratchDir dir;
+  auto service = OpenLocalKeyService(dir / "keys").value();
+  EXPECT_EQ(service->CurrentSaltEpoch("root-1", "default").value(), 0u);
+  Salt first = service->GetOrCreateSalt({"root-1", "default", 0}).value();
+  EXPECT_EQ(service->RotateSalt("root-1", "default").value(), 1u);
+  EXPECT_EQ(service->CurrentSaltEpoch("root-1", "default").value(), 1u);
+  EXPECT_NE(service->GetOrCreateSalt({"root-1", "default", 1}).value(), first);
+  EXPECT_EQ(service->GetOrCreateSalt({"root-1", "default", 0}).value(), first);  // old salts stay
+  EXPECT_EQ(service->CurrentSaltEpoch("root-1", "other").value(), 0u);
+  EXPECT_EQ(service->RotateSalt("root-1", "../x").status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(LocalKeyServiceTest, RejectsLooseDirectoriesAndBadNames) {
   lode::testing::ScratchDir dir;
   std::string keys = dir / "keys";

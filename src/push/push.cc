@@ -107,7 +107,8 @@ Result<PushResult> Push(const image::Image& image, const PushOptions& options,
     return Status::InvalidArgument("chunk size must be a power of two >= 4096");
   LODE_RETURN_IF_ERROR(keys::ValidateTenant(options.tenant));
   LODE_ASSIGN_OR_RETURN(keys::PublicKey tenant_key, keys.TenantPublicKey(options.tenant));
-  keys::SaltId salt_id{options.root, options.salt_domain, options.salt_epoch};
+  LODE_ASSIGN_OR_RETURN(uint32_t epoch, keys.CurrentSaltEpoch(options.root, options.salt_domain));
+  keys::SaltId salt_id{options.root, options.salt_domain, epoch};
   LODE_ASSIGN_OR_RETURN(keys::Salt salt, keys.GetOrCreateSalt(salt_id));
   int threads = options.threads > 0
                     ? options.threads

@@ -24,12 +24,12 @@ namespace lode::push {
 struct PushOptions {
   std::string tenant;
   std::string root = store::kDefaultRoot;
-  std::string salt_domain = "default";  // salt policy: placement domain
-  uint32_t salt_epoch = 0;              // salt policy: epoch
-  uint32_t chunk_size = 512 * 1024;     // a power of two, >= 4096
-  bool compress = true;                 // zstd before encryption
-  int threads = 0;                      // sealing threads; 0: one per core
-  flatten::FlattenOptions flatten;      // layer_alignment is set to chunk_size
+  std::string salt_domain =
+      "default";  // salt policy: placement domain (epoch: the key service's current)
+  uint32_t chunk_size = 512 * 1024;  // a power of two, >= 4096
+  bool compress = true;              // zstd before encryption
+  int threads = 0;                   // sealing threads; 0: one per core
+  flatten::FlattenOptions flatten;   // layer_alignment is set to chunk_size
 };
 
 struct PushResult {

@@ -200,6 +200,22 @@ TEST_F(PushTest, AnotherSaltDomainDoesNotDeduplicate) {
   EXPECT_EQ(b["chunks_new"].get<int>(), a["chunks_new"].get<int>());
 }
 
+TEST_F(PushTest, SaltRotationStopsDeduplicationAndKeepsOldImagesReadable) {
+  json before = PushJson("rules", "--tenant acme --tag before");
+  CommandResult rotate = Lode("key rotate-salt");
+  ASSERT_EQ(rotate.exit_code, 0) << rotate.output;
+  EXPECT_NE(rotate.output.find("epoch 1"), std::string::npos) << rotate.output;
+  json after = PushJson("rules", "--tenant acme --tag after");
+  EXPECT_EQ(after["chunks_existing"].get<int>(), 0);
+  EXPECT_EQ(after["chunks_new"].get<int>(), before["chunks_new"].get<int>());
+  for (const char* tag : {"before", "after"}) {
+    CommandResult e = Lode(std::string("export ") + tag + " --tenant acme -o " +
+                           ShellQuote(dir_ / (std::string(tag) + ".ext4")));
+    EXPECT_EQ(e.exit_code, 0) << e.output;
+  }
+  EXPECT_EQ(Sha(dir_ / "before.ext4"), Sha(dir_ / "after.ext4"));
+}
+
 TEST_F(PushTest, TamperedOrMissingChunkFailsExportNamingTheChunk) {
   json a = PushJson("rules", "--tenant acme");
   std::string ref = a["ref"].get<std::string>();
