@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "cli/output.h"
+#include "push/export.h"
 #include "util/size.h"
 
 namespace lode::cli {
@@ -48,6 +49,22 @@ void KeysArgs::Add(CLI::App* cmd) {
 
 std::unique_ptr<keys::KeyService> KeysArgs::Open() const {
   return Check(keys::OpenLocalKeyService(dir.empty() ? keys::DefaultKeyDir() : dir));
+}
+
+void PushedImageArgs::Add(CLI::App* cmd) {
+  cmd->add_option("ref", ref, "ROOT/MANIFEST-ID or a tag")->required();
+  cmd->add_option("--tenant", tenant, "tenant whose key opens the manifest")->required();
+  store.Add(cmd);
+  keys.Add(cmd);
+}
+
+PushedImage OpenPushedImage(const PushedImageArgs& args) {
+  PushedImage p;
+  p.store = args.store.Open();
+  p.keys = args.keys.Open();
+  p.ref = Check(push::ResolveRef(*p.store, args.tenant, args.ref));
+  p.manifest = Check(push::OpenManifest(*p.store, p.ref, *p.keys, args.tenant));
+  return p;
 }
 
 flatten::ProgressFn FlattenProgressReporter(ProgressLine& line, const std::string& verb) {

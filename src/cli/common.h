@@ -9,6 +9,8 @@
 #include "flatten/flatten.h"
 #include "image/image.h"
 #include "keys/key_service.h"
+#include "manifest/manifest.h"
+#include "store/layout.h"
 #include "store/object_store.h"
 
 namespace lode::cli {
@@ -36,6 +38,22 @@ struct KeysArgs {
   void Add(CLI::App* cmd);
   std::unique_ptr<keys::KeyService> Open() const;
 };
+
+// A pushed image opened by REF (ROOT/MANIFEST-ID or a tag) with the
+// tenant's key pair: `ref` and --tenant options, store and key service.
+struct PushedImageArgs {
+  StoreArgs store;
+  KeysArgs keys;
+  std::string tenant, ref;
+  void Add(CLI::App* cmd);
+};
+struct PushedImage {
+  std::unique_ptr<store::ObjectStore> store;
+  std::unique_ptr<keys::KeyService> keys;
+  store::ImageRef ref;
+  manifest::Manifest manifest;
+};
+PushedImage OpenPushedImage(const PushedImageArgs& args);  // throws CommandFailed
 
 // Renders flatten progress on the terminal.
 flatten::ProgressFn FlattenProgressReporter(class ProgressLine& line, const std::string& verb);

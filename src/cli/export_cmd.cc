@@ -11,24 +11,17 @@ namespace lode::cli {
 
 void RegisterExport(CLI::App& app) {
   struct Args {
-    StoreArgs store;
-    KeysArgs keys;
-    std::string tenant, ref, output;
+    PushedImageArgs image;
+    std::string output;
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd =
       app.add_subcommand("export", "Rebuild a pushed image from its chunks, verifying each");
-  cmd->add_option("ref", a->ref, "ROOT/MANIFEST-ID or a tag")->required();
+  a->image.Add(cmd);
   cmd->add_option("-o,--output", a->output, "file to write")->required();
-  cmd->add_option("--tenant", a->tenant, "tenant whose key opens the manifest")->required();
-  a->store.Add(cmd);
-  a->keys.Add(cmd);
   cmd->callback([a] {
-    auto store = a->store.Open();
-    auto keys = a->keys.Open();
-    store::ImageRef ref = Check(push::ResolveRef(*store, a->tenant, a->ref));
-    manifest::Manifest m = Check(push::OpenManifest(*store, ref, *keys, a->tenant));
-    push::ExportResult r = Check(push::Export(*store, m, a->output));
+    PushedImage p = OpenPushedImage(a->image);
+    push::ExportResult r = Check(push::Export(*p.store, p.manifest, a->output));
     std::printf("%s: %s from %llu chunks (%llu holes)\n", a->output.c_str(),
                 FormatSize(r.image_bytes).c_str(), static_cast<unsigned long long>(r.chunks_read),
                 static_cast<unsigned long long>(r.holes));

@@ -1,37 +1,30 @@
 // lode inspect REF: a manifest's header and chunk table summary.
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/output.h"
 #include "push/export.h"
-#include "util/size.h"
 #include "util/sha256.h"
+#include "util/size.h"
 
 namespace lode::cli {
 
 void RegisterInspect(CLI::App& app) {
   struct Args {
-    StoreArgs store;
-    KeysArgs keys;
-    std::string tenant, ref;
+    PushedImageArgs image;
     bool json = false;
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("inspect", "Show a pushed image's manifest");
-  cmd->add_option("ref", a->ref, "ROOT/MANIFEST-ID or a tag")->required();
-  cmd->add_option("--tenant", a->tenant, "tenant whose key opens the manifest")->required();
+  a->image.Add(cmd);
   cmd->add_flag("--json", a->json, "print one JSON object");
-  a->store.Add(cmd);
-  a->keys.Add(cmd);
   cmd->callback([a] {
-    auto store = a->store.Open();
-    auto keys = a->keys.Open();
-    store::ImageRef ref = Check(push::ResolveRef(*store, a->tenant, a->ref));
-    manifest::Manifest m = Check(push::OpenManifest(*store, ref, *keys, a->tenant));
-    push::ManifestSummary s = Check(push::Summarize(*store, m, ref, *keys, a->tenant));
+    PushedImage p = OpenPushedImage(a->image);
+    const manifest::Manifest& m = p.manifest;
+    const store::ImageRef& ref = p.ref;
+    push::ManifestSummary s = Check(push::Summarize(*p.store, m, ref, *p.keys, a->image.tenant));
     if (a->json) {
       nlohmann::json j = {{"ref", ref.ToString()},
                           {"fs_size", m.fs_size},
@@ -50,8 +43,8 @@ void RegisterInspect(CLI::App& app) {
       return;
     }
     std::printf("ref:          %s\n", ref.ToString().c_str());
-    std::printf("filesystem:   %s in %zu chunks of %s\n", FormatSize(m.fs_size).c_str(), m.chunks.size(),
-                FormatSize(m.chunk_size).c_str());
+    std::printf("filesystem:   %s in %zu chunks of %s\n", FormatSize(m.fs_size).c_str(),
+                m.chunks.size(), FormatSize(m.chunk_size).c_str());
     std::printf("config:       sha256:%s\n", ToHex(m.config_digest).c_str());
     std::printf("salt:         %s\n", m.salt_id.c_str());
     std::printf("run config:   %s\n", m.image_config.c_str());
