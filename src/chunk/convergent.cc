@@ -32,24 +32,6 @@ ChunkKey DeriveKey(std::span<const uint8_t> data, const Salt& salt) {
 
 std::string NameHex(const ChunkName& name) { return ToHex(name); }
 
-Result<ChunkName> ParseNameHex(const std::string& hex) {
-  if (hex.size() != 2 * kNameBytes) return Status::InvalidArgument("bad chunk name '" + hex + "'");
-  ChunkName name;
-  for (size_t i = 0; i < kNameBytes; ++i) {
-    unsigned v = 0;
-    for (int k = 0; k < 2; ++k) {
-      char c = hex[2 * i + static_cast<size_t>(k)];
-      unsigned d = c >= '0' && c <= '9'   ? static_cast<unsigned>(c - '0')
-                   : c >= 'a' && c <= 'f' ? static_cast<unsigned>(c - 'a' + 10)
-                                          : 16;
-      if (d == 16) return Status::InvalidArgument("bad chunk name '" + hex + "'");
-      v = v * 16 + d;
-    }
-    name[i] = static_cast<uint8_t>(v);
-  }
-  return name;
-}
-
 bool IsZero(std::span<const uint8_t> bytes) {
   size_t i = 0;
   uint64_t acc = 0;

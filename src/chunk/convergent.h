@@ -21,7 +21,6 @@ namespace lode::chunk {
 
 constexpr size_t kKeyBytes = 32;
 constexpr size_t kNameBytes = 32;
-constexpr size_t kTagBytes = 16;
 constexpr size_t kSaltBytes = 32;
 
 using ChunkKey = std::array<uint8_t, kKeyBytes>;
@@ -29,7 +28,6 @@ using ChunkName = std::array<uint8_t, kNameBytes>;
 using Salt = std::array<uint8_t, kSaltBytes>;
 
 std::string NameHex(const ChunkName& name);
-Result<ChunkName> ParseNameHex(const std::string& hex);
 
 struct SealedChunk {
   ChunkName name;

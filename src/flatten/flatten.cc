@@ -74,7 +74,6 @@ class Flattener {
     result_.data_bytes = w.data_blocks * kBlockSize;
     result_.inodes = stats.inodes_used;
     result_.tree = tree_.stats();
-    result_.uuid = w.uuid;
     return result_;
   }
 

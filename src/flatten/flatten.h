@@ -41,7 +41,6 @@ struct FlattenResult {
   uint32_t inodes = 0;
   TreeStats tree;
   std::vector<image::Digest> diff_ids;  // bottom layer first
-  std::array<uint8_t, 16> uuid{};
 };
 
 // Flattens `image` into `sink` and calls sink->Finish() on success. On error

@@ -93,10 +93,6 @@ class ChunkingSink : public flatten::ImageSink {
   uint64_t total_bytes_ = 0;
 };
 
-std::string ImageConfigJson(const image::Image& img) {
-  return image::RunConfigToJson(img.run_config);
-}
-
 }  // namespace
 
 Result<PushResult> Push(const image::Image& image, const PushOptions& options,
@@ -129,7 +125,7 @@ Result<PushResult> Push(const image::Image& image, const PushOptions& options,
   if (image.config_digest) m.config_digest = image.config_digest->bytes;
   m.salt_id = salt_id.ToString();
   m.root_id = options.root;
-  m.image_config = ImageConfigJson(image);
+  m.image_config = image::RunConfigToJson(image.run_config);
   PushResult result;
   m.chunks = sink.Table(&result.chunks_holes);
   std::vector<uint8_t> sealed = manifest::Seal(m, tenant_key);

@@ -87,11 +87,7 @@ class Writer {
     WriterStats stats;
     stats.total_bytes = layout_.total_blocks * kBlockSize;
     stats.metadata_bytes = layout_.meta_end * kBlockSize;
-    stats.data_offset = layout_.data_start * kBlockSize;
-    stats.free_blocks = free_blocks_total_;
     stats.inodes_used = inodes_used_;
-    stats.inodes_total = layout_.groups * layout_.inodes_per_group;
-    stats.groups = layout_.groups;
     return stats;
   }
 

@@ -24,11 +24,7 @@ struct WriterOptions {
 struct WriterStats {
   uint64_t total_bytes = 0;
   uint64_t metadata_bytes = 0;  // used metadata blocks (before alignment padding)
-  uint64_t data_offset = 0;
-  uint64_t free_blocks = 0;
   uint32_t inodes_used = 0;
-  uint32_t inodes_total = 0;
-  uint32_t groups = 0;
 };
 
 // Calls sink->BeginMetadata and WriteMetadata; the caller calls Finish.
