@@ -13,22 +13,21 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <vector>
 
 #include "flatten/sink.h"
+#include "util/task_queue.h"
 
 namespace lode::flatten {
 namespace {
 
 constexpr size_t kDirectAlign = 4096;
 constexpr size_t kWriteBuffer = 8 << 20;
-constexpr size_t kBuffersInFlight = 3;
+constexpr size_t kWritesQueued = 2;
 
 struct AlignedFree {
   void operator()(uint8_t* p) const { std::free(p); }
@@ -42,11 +41,10 @@ AlignedBuffer NewAlignedBuffer() {
 }
 
 // Gathers contiguous writes into buffers and writes whole buffers on its own
-// thread; at most kBuffersInFlight exist. Used by one producer thread.
+// thread. Used by one producer thread.
 class BackgroundWriter {
  public:
-  BackgroundWriter(int fd, std::string name)
-      : fd_(fd), name_(std::move(name)), thread_([this] { Loop(); }) {}
+  BackgroundWriter(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
   ~BackgroundWriter() { (void)Finish(); }
 
   // Writes bytes at `offset`. For an O_DIRECT descriptor, runs of contiguous
@@ -55,7 +53,7 @@ class BackgroundWriter {
     while (!bytes.empty()) {
       if (current_ && offset != current_offset_ + current_len_) LODE_RETURN_IF_ERROR(Submit());
       if (!current_) {
-        LODE_ASSIGN_OR_RETURN(current_, TakeBuffer());
+        current_ = TakeBuffer();
         current_offset_ = offset;
         current_len_ = 0;
       }
@@ -72,72 +70,38 @@ class BackgroundWriter {
   // Writes what is pending and stops the thread; returns the first error.
   Status Finish() {
     if (current_) (void)Submit();
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-      cv_.notify_all();
-    }
-    if (thread_.joinable()) thread_.join();
-    std::lock_guard lock(mu_);
-    return error_;
+    return queue_.Finish();
   }
 
  private:
-  struct Job {
-    AlignedBuffer buffer;
-    uint64_t offset;
-    size_t len;
-  };
-
-  Result<AlignedBuffer> TakeBuffer() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return !free_.empty() || allocated_ < kBuffersInFlight || !error_.ok(); });
-    if (!error_.ok()) return error_;
-    if (!free_.empty()) {
-      AlignedBuffer b = std::move(free_.back());
-      free_.pop_back();
-      return b;
-    }
-    ++allocated_;
-    return NewAlignedBuffer();
+  // The queue's bound also bounds the buffers: one is filled while at most
+  // kWritesQueued are queued or being written.
+  AlignedBuffer TakeBuffer() {
+    std::lock_guard lock(mu_);
+    if (free_.empty()) return NewAlignedBuffer();
+    AlignedBuffer b = std::move(free_.back());
+    free_.pop_back();
+    return b;
   }
 
   Status Submit() {
-    std::lock_guard lock(mu_);
-    jobs_.push_back({std::move(current_), current_offset_, current_len_});
-    cv_.notify_all();
-    return error_;
-  }
-
-  void Loop() {
-    std::unique_lock lock(mu_);
-    while (true) {
-      cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-      if (jobs_.empty()) return;
-      Job job = std::move(jobs_.front());
-      jobs_.pop_front();
-      lock.unlock();
-      Status s = PWriteAll(fd_, std::span(job.buffer.get(), job.len), job.offset, name_);
-      lock.lock();
-      if (!s.ok() && error_.ok()) error_ = s;
-      free_.push_back(std::move(job.buffer));
-      cv_.notify_all();
-    }
+    auto buffer = std::make_shared<AlignedBuffer>(std::move(current_));
+    return queue_.Submit([this, buffer, offset = current_offset_, len = current_len_] {
+      Status s = PWriteAll(fd_, std::span(buffer->get(), len), offset, name_);
+      std::lock_guard lock(mu_);
+      free_.push_back(std::move(*buffer));
+      return s;
+    });
   }
 
   int fd_;
   std::string name_;
   std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Job> jobs_;
   std::vector<AlignedBuffer> free_;
-  size_t allocated_ = 0;
-  bool stopping_ = false;
-  Status error_;
   AlignedBuffer current_;
   uint64_t current_offset_ = 0;
   size_t current_len_ = 0;
-  std::thread thread_;  // last: starts after the members it uses
+  TaskQueue queue_{1, kWritesQueued};  // last: stops before the members it uses
 };
 
 class FileSink : public ImageSink {

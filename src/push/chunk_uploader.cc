@@ -10,57 +10,22 @@ ChunkUploader::ChunkUploader(store::ObjectStore& store, std::string root, const 
       root_(std::move(root)),
       salt_(salt),
       compress_(compress),
-      max_in_flight_(static_cast<size_t>(threads) * 2) {
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
-}
-
-ChunkUploader::~ChunkUploader() { (void)Finish(); }
+      queue_(threads, static_cast<size_t>(threads) * 2) {}
 
 Status ChunkUploader::Submit(std::vector<uint8_t> plaintext, Done done) {
-  std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return in_flight_ < max_in_flight_ || !error_.ok(); });
-  if (!error_.ok()) return error_;
-  ++in_flight_;
-  jobs_.push_back({std::move(plaintext), std::move(done)});
-  cv_.notify_all();
-  return Status::Ok();
+  return queue_.Submit([this, plaintext = std::move(plaintext), done = std::move(done)] {
+    manifest::ChunkEntry entry;
+    LODE_RETURN_IF_ERROR(Upload(plaintext, &entry));
+    done(entry);
+    return Status::Ok();
+  });
 }
 
-Status ChunkUploader::Finish() {
-  {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return in_flight_ == 0; });
-    stopping_ = true;
-    cv_.notify_all();
-  }
-  for (std::thread& t : threads_) {
-    if (t.joinable()) t.join();
-  }
-  std::lock_guard lock(mu_);
-  return error_;
-}
+Status ChunkUploader::Finish() { return queue_.Finish(); }
 
 UploadStats ChunkUploader::stats() const {
   std::lock_guard lock(mu_);
   return stats_;
-}
-
-void ChunkUploader::Work() {
-  std::unique_lock lock(mu_);
-  while (true) {
-    cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-    if (jobs_.empty()) return;
-    Job job = std::move(jobs_.front());
-    jobs_.pop_front();
-    lock.unlock();
-    manifest::ChunkEntry entry;
-    Status s = error_.ok() ? Upload(job.plaintext, &entry) : Status::Ok();
-    if (s.ok()) job.done(entry);
-    lock.lock();
-    if (!s.ok() && error_.ok()) error_ = s;
-    --in_flight_;
-    cv_.notify_all();
-  }
 }
 
 // Runs without the lock except to consult and update the dedup set.

@@ -1,20 +1,18 @@
-// Seals and uploads chunks on a pool of threads. At most `max_in_flight`
-// chunks are queued or being worked on: Submit blocks beyond that, so memory
+// Seals and uploads chunks on a pool of threads. At most two chunks per
+// thread are queued or being worked on: Submit blocks beyond that, so memory
 // stays bounded. Thread-safe for one submitting thread.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <mutex>
 #include <set>
-#include <thread>
 #include <vector>
 
 #include "chunk/convergent.h"
 #include "manifest/manifest.h"
 #include "store/object_store.h"
+#include "util/task_queue.h"
 
 namespace lode::push {
 
@@ -29,7 +27,6 @@ class ChunkUploader {
   using Done = std::function<void(const manifest::ChunkEntry&)>;
   ChunkUploader(store::ObjectStore& store, std::string root, const chunk::Salt& salt, bool compress,
                 int threads);
-  ~ChunkUploader();
 
   // Queues one chunk; `done` runs on a worker with its manifest entry.
   Status Submit(std::vector<uint8_t> plaintext, Done done);
@@ -38,27 +35,16 @@ class ChunkUploader {
   UploadStats stats() const;
 
  private:
-  struct Job {
-    std::vector<uint8_t> plaintext;
-    Done done;
-  };
-  void Work();
   Status Upload(const std::vector<uint8_t>& plaintext, manifest::ChunkEntry* entry);
 
   store::ObjectStore& store_;
   std::string root_;
   chunk::Salt salt_;
   bool compress_;
-  size_t max_in_flight_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Job> jobs_;
-  size_t in_flight_ = 0;
-  bool stopping_ = false;
-  Status error_;
   std::set<chunk::ChunkName> seen_;  // names stored or being stored by this push
   UploadStats stats_;
-  std::vector<std::thread> threads_;
+  TaskQueue queue_;  // last: its threads stop before the members they use go
 };
 
 }  // namespace lode::push
