@@ -16,10 +16,11 @@ ALLOWED = {
     "manifest": {"chunk", "util"},
     "keys": {"util"},
     "store": {"util"},
+    "catalog": {"manifest", "keys", "store", "chunk", "util"},
     "cache": {"store", "util"},
-    "agent": {"cache", "manifest", "keys", "chunk", "store", "util"},
-    "push": {"flatten", "image", "chunk", "manifest", "keys", "store", "util"},
-    "gc": {"store", "manifest", "chunk", "keys", "util"},
+    "agent": {"cache", "catalog", "manifest", "keys", "chunk", "store", "util"},
+    "push": {"flatten", "image", "chunk", "manifest", "keys", "catalog", "store", "util"},
+    "gc": {"catalog", "store", "manifest", "chunk", "keys", "util"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/')
 

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "catalog/catalog.h"
 #include "cli/output.h"
 #include "push/export.h"
 #include "util/size.h"
@@ -62,8 +63,8 @@ PushedImage OpenPushedImage(const PushedImageArgs& args) {
   PushedImage p;
   p.store = args.store.Open();
   p.keys = args.keys.Open();
-  p.ref = Check(push::ResolveRef(*p.store, args.tenant, args.ref));
-  p.manifest = Check(push::OpenManifest(*p.store, p.ref, *p.keys, args.tenant));
+  p.ref = Check(catalog::ResolveRef(*p.store, args.tenant, args.ref));
+  p.manifest = Check(catalog::OpenManifest(*p.store, p.ref, *p.keys, args.tenant));
   return p;
 }
 

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "catalog/catalog.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/output.h"
@@ -42,7 +43,7 @@ void Run(const PushArgs& a) {
   ProgressLine progress;
   push::PushResult r =
       Check(push::Push(img, o, *keys, *store, FlattenProgressReporter(progress, "push")));
-  if (!a.tag.empty()) Check(push::SetTag(*store, a.tenant, a.tag, r.ref));
+  if (!a.tag.empty()) Check(catalog::SetTag(*store, a.tenant, a.tag, r.ref));
   if (a.json) {
     nlohmann::json j = {{"ref", r.ref.ToString()},
                         {"image_bytes", r.image_bytes},

@@ -1,6 +1,7 @@
 // lode tag REF NAME and lode ls: a tenant's named images.
 #include <cstdio>
 
+#include "catalog/catalog.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/output.h"
@@ -21,8 +22,8 @@ void RegisterTag(CLI::App& app) {
   a->store.Add(tag);
   tag->callback([a] {
     auto store = a->store.Open();
-    store::ImageRef ref = Check(push::ResolveRef(*store, a->tenant, a->ref));
-    Check(push::SetTag(*store, a->tenant, a->name, ref));
+    store::ImageRef ref = Check(catalog::ResolveRef(*store, a->tenant, a->ref));
+    Check(catalog::SetTag(*store, a->tenant, a->name, ref));
     std::printf("%s -> %s\n", a->name.c_str(), ref.ToString().c_str());
   });
 
@@ -32,7 +33,7 @@ void RegisterTag(CLI::App& app) {
   l->store.Add(ls);
   ls->callback([l] {
     auto store = l->store.Open();
-    for (const auto& [name, ref] : Check(push::ListTags(*store, l->tenant))) {
+    for (const auto& [name, ref] : Check(catalog::ListTags(*store, l->tenant))) {
       std::printf("%s\t%s\n", name.c_str(), ref.ToString().c_str());
     }
   });

@@ -1,6 +1,6 @@
-// lode export and inspect: open a pushed image's manifest and rebuild the
-// ext4 image from its chunks, verifying every chunk (name, then GCM tag)
-// before a byte of it is written.
+// lode export and inspect: rebuild the ext4 image of a pushed image from its
+// chunks, verifying every chunk (name, then GCM tag) before a byte of it is
+// written; summarize a manifest.
 #pragma once
 
 #include <string>
@@ -13,10 +13,6 @@
 
 namespace lode::push {
 
-// Reads and opens the manifest `ref` with the tenant's key pair.
-Result<manifest::Manifest> OpenManifest(store::ObjectStore& store, const store::ImageRef& ref,
-                                        keys::KeyService& keys, const std::string& tenant);
-
 struct ExportResult {
   uint64_t image_bytes = 0;
   uint64_t chunks_read = 0;
@@ -27,13 +23,6 @@ struct ExportResult {
 // missing or corrupt chunk is an error naming its index.
 Result<ExportResult> Export(store::ObjectStore& store, const manifest::Manifest& m,
                             const std::string& path);
-
-// Points a tenant's tag at an image.
-Status SetTag(store::ObjectStore& store, const std::string& tenant, const std::string& tag,
-              const store::ImageRef& ref);
-// A tenant's tags and what they point at, by name.
-Result<std::vector<std::pair<std::string, store::ImageRef>>> ListTags(store::ObjectStore& store,
-                                                                      const std::string& tenant);
 
 struct ManifestSummary {
   uint64_t holes = 0;
@@ -47,9 +36,5 @@ struct ManifestSummary {
 Result<ManifestSummary> Summarize(store::ObjectStore& store, const manifest::Manifest& m,
                                   const store::ImageRef& ref, keys::KeyService& keys,
                                   const std::string& tenant);
-
-// Resolves "ROOT/MANIFEST-ID", or a tag of `tenant`, to a reference.
-Result<store::ImageRef> ResolveRef(store::ObjectStore& store, const std::string& tenant,
-                                   const std::string& text);
 
 }  // namespace lode::push

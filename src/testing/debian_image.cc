@@ -2,7 +2,38 @@
 
 namespace lode::testing {
 
-ImageSpec BuildDebianImage(const std::string& rootfs_tar) {
+namespace {
+
+// Deterministic, compressible text standing in for a dependency's files.
+std::string DependencyFile(int package, int file, int release) {
+  std::string text;
+  for (int line = 0; text.size() < (256u << 10); ++line) {
+    text += "def f_" + std::to_string(package) + "_" + std::to_string(file) + "_" +
+            std::to_string(line) + "(x):\n    return x * " +
+            std::to_string((line * 7919 + release) % 104729) + "\n";
+  }
+  return text;
+}
+
+std::string DependenciesLayer(int release) {
+  LayerBuilder deps;
+  deps.Dir("opt/app/deps", {.mode = 0755});
+  for (int package = 0; package < 8; ++package) {
+    std::string dir = "opt/app/deps/pkg" + std::to_string(package);
+    deps.Dir(dir, {.mode = 0755});
+    // The update touches one package only.
+    int package_release = package == 3 ? release : 1;
+    for (int file = 0; file < 8; ++file) {
+      deps.File(dir + "/m" + std::to_string(file) + ".py",
+                DependencyFile(package, file, package_release));
+    }
+  }
+  return deps.Finish();
+}
+
+}  // namespace
+
+ImageSpec BuildDebianImage(const std::string& rootfs_tar, int version) {
   ImageSpec spec;
   spec.layers.push_back(LayerBuilder().CopyTar(rootfs_tar).Finish());
 
@@ -24,6 +55,8 @@ ImageSpec BuildDebianImage(const std::string& rootfs_tar) {
   top.File("etc/hostname", "lode\n");
   top.File("opt/app/config.json", "{\"mode\": \"test\"}\n");
   spec.layers.push_back(top.Finish());
+
+  if (version >= 2) spec.layers.push_back(DependenciesLayer(version >= 3 ? 2 : 1));
 
   spec.entrypoint = {"/usr/bin/python3", "/opt/app/main.py"};
   return spec;

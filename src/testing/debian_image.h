@@ -9,6 +9,9 @@
 
 namespace lode::testing {
 
-ImageSpec BuildDebianImage(const std::string& rootfs_tar);
+// `version` 1 is the image above; 2 adds a dependencies layer on top of it;
+// 3 changes that layer (an updated dependency) and the app's configuration:
+// successive releases of one application, for dedup measurements.
+ImageSpec BuildDebianImage(const std::string& rootfs_tar, int version = 1);
 
 }  // namespace lode::testing

@@ -38,6 +38,10 @@ int main(int argc, char** argv) {
 
   CLI::App* d = app.add_subcommand("debian", "a Debian rootfs tarball plus two application layers");
   d->add_option("--rootfs", rootfs, "rootfs tarball from mmdebstrap")->required();
+  int debian_version = 1;
+  d->add_option("--version", debian_version, "release of the application: 1, 2 or 3")
+      ->check(CLI::Range(1, 3))
+      ->capture_default_str();
 
   lode::testing::LargeImageOptions large;
   CLI::App* l =
@@ -53,7 +57,8 @@ int main(int argc, char** argv) {
   try {
     if (r->parsed()) Emit(lode::testing::BuildRulesImage(rules), out, compression, docker_archive);
     if (d->parsed())
-      Emit(lode::testing::BuildDebianImage(rootfs), out, compression, docker_archive);
+      Emit(lode::testing::BuildDebianImage(rootfs, debian_version), out, compression,
+           docker_archive);
     if (l->parsed()) Emit(lode::testing::BuildLargeImage(large), out, compression, docker_archive);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lode-testgen: %s\n", e.what());
