@@ -79,8 +79,10 @@ AtomicFile::~AtomicFile() {
   if (!committed_) ::unlink(temp_path_.c_str());
 }
 
-Status AtomicFile::Commit() {
-  if (::fsync(fd_.get()) != 0) return Status::FromErrno(errno, "fsync " + temp_path_);
+Status AtomicFile::Commit(Durability durability) {
+  if (durability == Durability::kSynced && ::fsync(fd_.get()) != 0) {
+    return Status::FromErrno(errno, "fsync " + temp_path_);
+  }
   if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
     return Status::FromErrno(errno, "rename to " + final_path_);
   }

@@ -60,7 +60,10 @@ class AtomicFile {
   int fd() const { return fd_.get(); }
   const std::string& temp_path() const { return temp_path_; }
   const std::string& final_path() const { return final_path_; }
-  Status Commit();
+  // kUnsynced skips the fsync: for caches, whose readers verify what they
+  // read, so a file torn by a power loss is detected rather than trusted.
+  enum class Durability { kSynced, kUnsynced };
+  Status Commit(Durability durability = Durability::kSynced);
 
  private:
   AtomicFile(std::string final_path, std::string temp_path, UniqueFd fd)

@@ -1,0 +1,116 @@
+#include "cache/chunk_fetcher.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include "store/layout.h"
+#include "testing/scratch_dir.h"
+#include "util/sha256.h"
+
+namespace lode::cache {
+namespace {
+
+using testing::ScratchDir;
+
+// A real dir:// store that counts chunk reads and can be slowed down.
+class CountingStore : public store::ObjectStore {
+ public:
+  explicit CountingStore(std::unique_ptr<store::ObjectStore> inner) : inner_(std::move(inner)) {}
+  Status Put(const std::string& k, std::span<const uint8_t> d) override {
+    return inner_->Put(k, d);
+  }
+  Result<std::vector<uint8_t>> Get(const std::string& k) override {
+    gets++;
+    std::this_thread::sleep_for(delay);
+    return inner_->Get(k);
+  }
+  Result<bool> Exists(const std::string& k) override { return inner_->Exists(k); }
+  Result<std::vector<std::string>> List(const std::string& p) override { return inner_->List(p); }
+  Status Delete(const std::string& k) override { return inner_->Delete(k); }
+  std::string Describe() const override { return inner_->Describe(); }
+  std::atomic<int> gets = 0;
+  std::chrono::milliseconds delay{0};
+
+ private:
+  std::unique_ptr<store::ObjectStore> inner_;
+};
+
+class ChunkFetcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = std::make_unique<CountingStore>(*store::OpenStore("dir://" + dir_ / "store"));
+    l1_ = *DiskCache::Open(dir_ / "l1", 1 << 20);
+    chunk_.assign(5000, 42);
+    name_ = ToHex(Sha256::Of(chunk_));
+    ASSERT_TRUE(store_->Put(store::ChunkKey("root-0", name_), chunk_).ok());
+  }
+  ScratchDir dir_{"lode-fetch"};
+  std::unique_ptr<CountingStore> store_;
+  std::unique_ptr<DiskCache> l1_;
+  std::vector<uint8_t> chunk_;
+  std::string name_;
+};
+
+TEST_F(ChunkFetcherTest, OriginFillsL1AndTheNextReadHitsIt) {
+  ChunkFetcher fetcher(l1_.get(), *store_);
+  auto first = fetcher.Fetch("root-0", name_);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->tier, Tier::kOrigin);
+  EXPECT_EQ(*first->bytes, chunk_);
+  auto second = fetcher.Fetch("root-0", name_);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->tier, Tier::kL1);
+  EXPECT_EQ(store_->gets.load(), 1);
+  auto m = fetcher.Metrics();
+  EXPECT_EQ(m[0].hits, 1u);
+  EXPECT_EQ(m[0].misses, 1u);
+  EXPECT_EQ(m[1].bytes, 5000u);
+}
+
+TEST_F(ChunkFetcherTest, CorruptL1CopyIsDroppedAndFetchedAgain) {
+  ASSERT_TRUE(l1_->Put(name_, std::vector<uint8_t>(5000, 43)).ok());
+  ChunkFetcher fetcher(l1_.get(), *store_);
+  auto r = fetcher.Fetch("root-0", name_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r->bytes, chunk_);
+  EXPECT_EQ(r->tier, Tier::kOrigin);
+  EXPECT_EQ(fetcher.Metrics()[0].errors, 1u);
+  EXPECT_EQ(**l1_->Get(name_), chunk_);  // replaced by the good copy
+}
+
+TEST_F(ChunkFetcherTest, CorruptOriginCopyIsAnErrorAndNotCached) {
+  std::vector<uint8_t> bad(chunk_);
+  bad[10] ^= 1;
+  ASSERT_TRUE(store_->Put(store::ChunkKey("root-0", name_), bad).ok());
+  ChunkFetcher fetcher(l1_.get(), *store_);
+  auto r = fetcher.Fetch("root-0", name_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
+  EXPECT_FALSE(l1_->Get(name_)->has_value());
+  auto missing = fetcher.Fetch("root-0", std::string(64, 'a'));
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(ChunkFetcherTest, ConcurrentMissesShareOneFetch) {
+  store_->delay = std::chrono::milliseconds(100);
+  ChunkFetcher fetcher(nullptr, *store_);
+  std::vector<std::thread> readers;
+  std::atomic<int> ok = 0, shared = 0;
+  for (int i = 0; i < 8; ++i) {
+    readers.emplace_back([&] {
+      auto r = fetcher.Fetch("root-0", name_);
+      ok += r.ok() && *r->bytes == chunk_;
+      shared += r.ok() && r->shared;
+    });
+  }
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(ok.load(), 8);
+  EXPECT_EQ(store_->gets.load(), 1);
+  EXPECT_EQ(shared.load(), 7);
+}
+
+}  // namespace
+}  // namespace lode::cache

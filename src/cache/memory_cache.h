@@ -1,0 +1,36 @@
+// Memory tier: decrypted chunks within a byte budget, evicted by LRU-K
+// (K = 2). Values are shared, so an evicted chunk stays valid for readers
+// still holding it. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cache/lru_k.h"
+
+namespace lode::cache {
+
+using SharedBytes = std::shared_ptr<const std::vector<uint8_t>>;
+
+class MemoryCache {
+ public:
+  explicit MemoryCache(uint64_t budget_bytes);
+
+  // The value under `key`, or null. Counts as an access.
+  SharedBytes Get(const std::string& key);
+  void Put(const std::string& key, SharedBytes value);
+  uint64_t bytes() const;
+
+ private:
+  uint64_t budget_;
+  mutable std::mutex mu_;
+  LruK policy_;
+  std::unordered_map<std::string, SharedBytes> values_;
+  uint64_t bytes_ = 0;
+};
+
+}  // namespace lode::cache
