@@ -11,5 +11,6 @@ void RegisterPush(CLI::App& app);
 void RegisterExport(CLI::App& app);
 void RegisterInspect(CLI::App& app);
 void RegisterTag(CLI::App& app);
+void RegisterAgent(CLI::App& app);
 
 }  // namespace lode::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   lode::cli::RegisterExport(app);
   lode::cli::RegisterInspect(app);
   lode::cli::RegisterTag(app);
+  lode::cli::RegisterAgent(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

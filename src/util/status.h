@@ -34,6 +34,8 @@ class [[nodiscard]] Status {
   static Status IOError(std::string msg) { return {StatusCode::kIOError, std::move(msg)}; }
   static Status Unavailable(std::string msg) { return {StatusCode::kUnavailable, std::move(msg)}; }
   static Status Rejected(std::string msg) { return {StatusCode::kRejected, std::move(msg)}; }
+  // For a Status that crossed a process boundary as (code, message).
+  static Status WithCode(StatusCode code, std::string msg) { return {code, std::move(msg)}; }
   // An IOError for a failed system call: "<context>: <strerror(err)>".
   static Status FromErrno(int err, const std::string& context);
 

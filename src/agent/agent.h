@@ -1,0 +1,72 @@
+// The worker agent's state: the tiers every attachment shares (memory, L1
+// disk, origin store), the key service that opens manifests, and the table
+// of attachments. The FUSE file system (block_fs.h) and the socket API
+// (api.h) are views onto it; daemon.h wires them together. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "agent/attachment.h"
+#include "agent/chunk_reader.h"
+#include "cache/chunk_fetcher.h"
+#include "cache/disk_cache.h"
+#include "cache/memory_cache.h"
+#include "keys/key_service.h"
+#include "store/object_store.h"
+
+namespace lode::agent {
+
+struct AgentOptions {
+  std::string cache_dir;  // L1 chunks in cache_dir/chunks, overlays in cache_dir/overlays
+  uint64_t cache_bytes = 4ull << 30;     // L1 budget
+  uint64_t memory_bytes = 128ull << 20;  // decrypted-chunk budget
+};
+
+class Agent {
+ public:
+  static Result<std::unique_ptr<Agent>> Create(const AgentOptions& options,
+                                               std::unique_ptr<store::ObjectStore> store,
+                                               std::unique_ptr<keys::KeyService> keys);
+
+  // Attaches a tenant's image (a tag or ROOT/MANIFEST-ID).
+  Result<std::shared_ptr<Attachment>> Attach(const std::string& ref, const std::string& tenant,
+                                             bool writable);
+  // Ends an attachment; refused while its block file is open. Returns the
+  // kept overlay's path, if `keep`.
+  Result<std::string> Detach(const std::string& id, bool keep);
+  // Ends every attachment whether in use or not (shutdown); overlays are
+  // discarded.
+  void DetachAll();
+
+  std::shared_ptr<Attachment> Find(const std::string& id) const;
+  std::vector<std::shared_ptr<Attachment>> List() const;
+  // Counters of every tier and attachment, for `lode stats`.
+  nlohmann::json Stats() const;
+
+ private:
+  Agent(const AgentOptions& options, std::unique_ptr<store::ObjectStore> store,
+        std::unique_ptr<keys::KeyService> keys, std::unique_ptr<cache::DiskCache> l1);
+  std::string NewId();
+
+  AgentOptions options_;
+  std::unique_ptr<store::ObjectStore> store_;
+  std::unique_ptr<keys::KeyService> keys_;
+  std::unique_ptr<cache::DiskCache> l1_;
+  cache::MemoryCache memory_;
+  cache::ChunkFetcher fetcher_;
+  ChunkReader reader_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Attachment>> attachments_;
+  uint64_t next_id_ = 1;
+};
+
+// Attachment fields and counters as JSON (`lode ps`, `lode stats`).
+nlohmann::json AttachmentJson(const Attachment& a);
+
+}  // namespace lode::agent

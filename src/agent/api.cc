@@ -1,0 +1,141 @@
+#include "agent/api.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+
+namespace lode::agent {
+namespace {
+
+constexpr size_t kMaxRequest = 1 << 20;
+
+Result<sockaddr_un> AddressOf(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    return Status::InvalidArgument("socket path too long: " + path);
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return addr;
+}
+
+Status SendAll(int fd, const std::string& text) {
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::send(fd, text.data() + done, text.size() - done, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Status::FromErrno(errno, "send to agent socket");
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+// Reads up to the first newline (or the peer closing).
+Result<std::string> ReceiveLine(int fd) {
+  std::string line;
+  char buf[4096];
+  while (line.find('\n') == std::string::npos) {
+    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno(errno, "read from agent socket");
+    if (n == 0) break;
+    line.append(buf, static_cast<size_t>(n));
+    if (line.size() > kMaxRequest) return Status::InvalidArgument("agent message too long");
+  }
+  if (size_t nl = line.find('\n'); nl != std::string::npos) line.resize(nl);
+  return line;
+}
+
+nlohmann::json Error(const std::string& message) {
+  return {
+      {"ok", false}, {"code", static_cast<int>(StatusCode::kInvalidArgument)}, {"error", message}};
+}
+
+}  // namespace
+
+ApiServer::ApiServer(std::string path, UniqueFd fd, Handler handler)
+    : path_(std::move(path)), listen_fd_(std::move(fd)), handler_(std::move(handler)) {
+  thread_ = std::thread([this] { Serve(); });
+}
+
+Result<std::unique_ptr<ApiServer>> ApiServer::Start(const std::string& socket_path,
+                                                    Handler handler) {
+  LODE_ASSIGN_OR_RETURN(sockaddr_un addr, AddressOf(socket_path));
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(socket_path).parent_path(), ec);
+  if (ec) return Status::IOError("create directory for " + socket_path + ": " + ec.message());
+  if (CallAgent(socket_path, {{"op", "ping"}}).ok()) {
+    return Status::Rejected("an agent already listens on " + socket_path);
+  }
+  ::unlink(socket_path.c_str());
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return Status::FromErrno(errno, "create socket");
+  mode_t old = ::umask(0177);
+  int bound = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::umask(old);
+  if (bound != 0) return Status::FromErrno(errno, "bind " + socket_path);
+  if (::listen(fd.get(), 64) != 0) return Status::FromErrno(errno, "listen on " + socket_path);
+  return std::unique_ptr<ApiServer>(new ApiServer(socket_path, std::move(fd), std::move(handler)));
+}
+
+ApiServer::~ApiServer() {
+  stopping_ = true;
+  ::shutdown(listen_fd_.get(), SHUT_RDWR);
+  if (thread_.joinable()) thread_.join();
+  ::unlink(path_.c_str());
+}
+
+void ApiServer::Serve() {
+  while (!stopping_) {
+    pollfd p{listen_fd_.get(), POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) continue;
+    UniqueFd conn(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!conn.valid()) continue;
+    timeval timeout{5, 0};  // a client that sends nothing cannot stall the agent
+    ::setsockopt(conn.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    Result<std::string> line = ReceiveLine(conn.get());
+    nlohmann::json reply;
+    if (!line.ok()) continue;
+    nlohmann::json request = nlohmann::json::parse(*line, nullptr, false);
+    if (request.is_discarded() || !request.is_object()) {
+      reply = Error("request is not a JSON object");
+    } else {
+      try {
+        reply = handler_(request);
+      } catch (const nlohmann::json::exception& e) {
+        reply = Error(std::string("bad request: ") + e.what());
+      }
+    }
+    (void)SendAll(conn.get(), reply.dump() + "\n");
+  }
+}
+
+Result<nlohmann::json> CallAgent(const std::string& socket_path, const nlohmann::json& request) {
+  LODE_ASSIGN_OR_RETURN(sockaddr_un addr, AddressOf(socket_path));
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return Status::FromErrno(errno, "create socket");
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return Status::Unavailable("no agent listens on " + socket_path + " (start one: lode agent)");
+  }
+  LODE_RETURN_IF_ERROR(SendAll(fd.get(), request.dump() + "\n"));
+  LODE_ASSIGN_OR_RETURN(std::string line, ReceiveLine(fd.get()));
+  nlohmann::json reply = nlohmann::json::parse(line, nullptr, false);
+  if (reply.is_discarded() || !reply.is_object()) {
+    return Status::Unavailable("the agent on " + socket_path + " sent no valid answer");
+  }
+  if (!reply.value("ok", false)) {
+    int code = reply.value("code", static_cast<int>(StatusCode::kRejected));
+    if (code <= 0 || code > static_cast<int>(StatusCode::kRejected)) {
+      code = static_cast<int>(StatusCode::kRejected);
+    }
+    return Status::WithCode(static_cast<StatusCode>(code), reply.value("error", "agent error"));
+  }
+  return reply;
+}
+
+}  // namespace lode::agent

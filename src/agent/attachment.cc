@@ -1,0 +1,148 @@
+#include "agent/attachment.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+namespace lode::agent {
+namespace {
+
+constexpr uint64_t kPage = Overlay::kPageSize;
+
+int64_t MonotonicNanos() {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+Attachment::Attachment(AttachmentInfo info, manifest::Manifest manifest, ChunkReader& reader,
+                       std::unique_ptr<Overlay> overlay)
+    : info_(std::move(info)),
+      manifest_(std::move(manifest)),
+      reader_(reader),
+      overlay_(std::move(overlay)) {}
+
+Status Attachment::Read(uint64_t offset, std::span<uint8_t> out) {
+  if (offset > info_.size || out.size() > info_.size - offset) {
+    return Status::InvalidArgument("read beyond the end of the image");
+  }
+  int64_t none = 0;
+  counters_.first_read_ns.compare_exchange_strong(none, MonotonicNanos());
+  counters_.reads++;
+  counters_.bytes_read += out.size();
+  std::shared_lock lock(mu_);
+  Status s = ReadLocked(offset, out);
+  if (!s.ok()) counters_.read_errors++;
+  return s;
+}
+
+Status Attachment::ReadLocked(uint64_t offset, std::span<uint8_t> out) {
+  if (overlay_ && overlay_->AnyWritten(offset, out.size())) return ReadMixed(offset, out);
+  return ReadBase(offset, out);
+}
+
+// Page by page: written pages from the overlay, the rest from the chunks.
+Status Attachment::ReadMixed(uint64_t offset, std::span<uint8_t> out) {
+  std::vector<uint8_t> page(kPage);
+  uint64_t pos = offset, end = offset + out.size();
+  while (pos < end) {
+    uint64_t page_start = pos / kPage * kPage;
+    uint64_t n = std::min(end, page_start + kPage) - pos;
+    std::span<uint8_t> dst = out.subspan(pos - offset, n);
+    if (overlay_->Written(pos / kPage)) {
+      LODE_RETURN_IF_ERROR(overlay_->Read(page_start, page));
+      std::memcpy(dst.data(), page.data() + (pos - page_start), n);
+    } else {
+      LODE_RETURN_IF_ERROR(ReadBase(pos, dst));
+    }
+    pos += n;
+  }
+  return Status::Ok();
+}
+
+Status Attachment::ReadBase(uint64_t offset, std::span<uint8_t> out) {
+  const uint64_t chunk_size = manifest_.chunk_size;
+  uint64_t pos = offset, end = offset + out.size();
+  while (pos < end) {
+    uint64_t index = pos / chunk_size;
+    uint64_t chunk_start = index * chunk_size;
+    uint64_t n = std::min(end, chunk_start + chunk_size) - pos;
+    uint8_t* dst = out.data() + (pos - offset);
+    const manifest::ChunkEntry& entry = manifest_.chunks[index];
+    if (entry.hole()) {
+      std::memset(dst, 0, n);
+    } else {
+      size_t plain_size = static_cast<size_t>(std::min(chunk_size, info_.size - chunk_start));
+      LODE_ASSIGN_OR_RETURN(PlainChunk chunk,
+                            reader_.Read(info_.ref.root, entry, index, plain_size));
+      switch (chunk.source) {
+        case ChunkSource::kMemory:
+          counters_.memory_hits++;
+          break;
+        case ChunkSource::kL1:
+          counters_.l1_hits++;
+          break;
+        case ChunkSource::kOrigin:
+          counters_.origin_fetches++;
+          break;
+        case ChunkSource::kShared:
+          counters_.shared_fetches++;
+          break;
+      }
+      counters_.fetched_bytes += chunk.fetched_bytes;
+      std::memcpy(dst, chunk.bytes->data() + (pos - chunk_start), n);
+    }
+    pos += n;
+  }
+  return Status::Ok();
+}
+
+Status Attachment::Write(uint64_t offset, std::span<const uint8_t> data) {
+  if (!overlay_) return Status::Rejected("attachment " + info_.id + " is read-only");
+  if (offset > info_.size || data.size() > info_.size - offset) {
+    return Status::InvalidArgument("write beyond the end of the image");
+  }
+  if (data.empty()) return Status::Ok();
+  counters_.writes++;
+  counters_.bytes_written += data.size();
+  std::unique_lock lock(mu_);
+  uint64_t start = offset / kPage * kPage;
+  uint64_t end = (offset + data.size() + kPage - 1) / kPage * kPage;
+  std::vector<uint8_t> pages(end - start);
+  // Partial first and last pages keep the bytes around the write.
+  if (offset != start) LODE_RETURN_IF_ERROR(ReadLocked(start, std::span(pages).first(kPage)));
+  if ((offset + data.size()) % kPage != 0 && (end - kPage > start || offset == start)) {
+    LODE_RETURN_IF_ERROR(ReadLocked(end - kPage, std::span(pages).last(kPage)));
+  }
+  std::memcpy(pages.data() + (offset - start), data.data(), data.size());
+  return overlay_->Write(start, pages);
+}
+
+Status Attachment::Flush() {
+  if (!overlay_) return Status::Ok();
+  std::unique_lock lock(mu_);
+  return overlay_->Sync();
+}
+
+Result<std::string> Attachment::Close(bool keep) {
+  if (!overlay_) return std::string();
+  std::unique_lock lock(mu_);
+  if (keep) {
+    LODE_RETURN_IF_ERROR(overlay_->Sync());
+    return overlay_->path();
+  }
+  overlay_->Discard();
+  return std::string();
+}
+
+uint64_t Attachment::overlay_pages() const {
+  std::shared_lock lock(mu_);
+  return overlay_ ? overlay_->pages_written() : 0;
+}
+
+}  // namespace lode::agent

@@ -1,0 +1,84 @@
+// One attached image: the block file a sandbox mounts. Reads split into
+// chunks; pages written through a writable attachment come from its overlay,
+// the rest from the chunk (holes are zeros, never fetched). Writes never
+// touch chunks: partial pages are merged with the page below and stored in
+// the overlay. Reads run concurrently; a write excludes them. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <shared_mutex>
+#include <span>
+#include <string>
+
+#include "agent/chunk_reader.h"
+#include "agent/overlay.h"
+#include "manifest/manifest.h"
+#include "store/layout.h"
+#include "util/status.h"
+
+namespace lode::agent {
+
+struct AttachmentCounters {
+  std::atomic<uint64_t> reads = 0;
+  std::atomic<uint64_t> bytes_read = 0;
+  std::atomic<uint64_t> writes = 0;
+  std::atomic<uint64_t> bytes_written = 0;
+  std::atomic<uint64_t> read_errors = 0;
+  // Chunk reads by where the chunk came from.
+  std::atomic<uint64_t> memory_hits = 0;
+  std::atomic<uint64_t> l1_hits = 0;
+  std::atomic<uint64_t> origin_fetches = 0;
+  std::atomic<uint64_t> shared_fetches = 0;  // joined another reader's fetch
+  std::atomic<uint64_t> fetched_bytes = 0;   // stored bytes from the origin
+  std::atomic<int64_t> first_read_ns = 0;    // CLOCK_MONOTONIC of the first read; 0 until then
+};
+
+struct AttachmentInfo {
+  std::string id;
+  std::string tenant;
+  store::ImageRef ref;
+  uint64_t size = 0;
+  uint64_t chunks = 0;
+  uint64_t holes = 0;
+  bool writable = false;
+};
+
+class Attachment {
+ public:
+  // `overlay` is null for a read-only attachment.
+  Attachment(AttachmentInfo info, manifest::Manifest manifest, ChunkReader& reader,
+             std::unique_ptr<Overlay> overlay);
+
+  // Reads `out.size()` bytes at `offset`; the range must lie within the image.
+  Status Read(uint64_t offset, std::span<uint8_t> out);
+  // Writes within the image; Rejected when the attachment is read-only.
+  Status Write(uint64_t offset, std::span<const uint8_t> data);
+  Status Flush();
+  // Ends the attachment: the overlay is removed unless `keep`; returns its
+  // path when kept.
+  Result<std::string> Close(bool keep);
+
+  const AttachmentInfo& info() const { return info_; }
+  const AttachmentCounters& counters() const { return counters_; }
+  const std::string& config_json() const { return manifest_.image_config; }
+  uint64_t overlay_pages() const;
+  // Open block-file handles; an attachment in use cannot be detached.
+  std::atomic<int>& open_handles() { return open_handles_; }
+
+ private:
+  Status ReadLocked(uint64_t offset, std::span<uint8_t> out);
+  Status ReadBase(uint64_t offset, std::span<uint8_t> out);
+  Status ReadMixed(uint64_t offset, std::span<uint8_t> out);
+
+  AttachmentInfo info_;
+  manifest::Manifest manifest_;
+  ChunkReader& reader_;
+  std::unique_ptr<Overlay> overlay_;
+  mutable std::shared_mutex mu_;
+  AttachmentCounters counters_;
+  std::atomic<int> open_handles_ = 0;
+};
+
+}  // namespace lode::agent

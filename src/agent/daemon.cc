@@ -1,0 +1,85 @@
+#include "agent/daemon.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include "agent/api.h"
+#include "agent/block_fs.h"
+
+namespace lode::agent {
+namespace {
+
+nlohmann::json Fail(const Status& s) {
+  return {{"ok", false}, {"code", static_cast<int>(s.code())}, {"error", s.message()}};
+}
+
+}  // namespace
+
+nlohmann::json HandleRequest(Agent& agent, const std::string& mountpoint,
+                             const nlohmann::json& request) {
+  std::string op = request.value("op", "");
+  if (op == "ping") return {{"ok", true}, {"pid", ::getpid()}, {"mountpoint", mountpoint}};
+  if (op == "attach") {
+    Result<std::shared_ptr<Attachment>> a =
+        agent.Attach(request.at("ref").get<std::string>(), request.value("tenant", ""),
+                     request.value("writable", false));
+    if (!a.ok()) return Fail(a.status());
+    nlohmann::json reply = AttachmentJson(**a);
+    reply["ok"] = true;
+    reply["path"] = mountpoint + "/" + (*a)->info().id;
+    reply["config"] = (*a)->config_json();
+    return reply;
+  }
+  if (op == "detach") {
+    Result<std::string> kept =
+        agent.Detach(request.at("id").get<std::string>(), request.value("keep", false));
+    if (!kept.ok()) return Fail(kept.status());
+    return {{"ok", true}, {"kept_overlay", *kept}};
+  }
+  if (op == "list") {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& a : agent.List()) {
+      nlohmann::json j = AttachmentJson(*a);
+      j["path"] = mountpoint + "/" + a->info().id;
+      list.push_back(j);
+    }
+    return {{"ok", true}, {"attachments", list}};
+  }
+  if (op == "stats") {
+    nlohmann::json stats = agent.Stats();
+    stats["ok"] = true;
+    return stats;
+  }
+  return Fail(Status::InvalidArgument("unknown request '" + op + "'"));
+}
+
+Status RunDaemon(const DaemonOptions& options, std::unique_ptr<store::ObjectStore> store,
+                 std::unique_ptr<keys::KeyService> keys, const std::function<void()>& ready) {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  LODE_ASSIGN_OR_RETURN(std::unique_ptr<Agent> agent,
+                        Agent::Create(options.agent, std::move(store), std::move(keys)));
+  Agent* a = agent.get();
+  BlockFsHooks hooks{[a](const std::string& id) { return a->Find(id); }, [a] { return a->List(); },
+                     options.log};
+  LODE_ASSIGN_OR_RETURN(std::unique_ptr<BlockFs> fs, BlockFs::Mount(options.mountpoint, hooks));
+  LODE_ASSIGN_OR_RETURN(
+      std::unique_ptr<ApiServer> api,
+      ApiServer::Start(options.socket_path, [a, mp = options.mountpoint](const nlohmann::json& r) {
+        return HandleRequest(*a, mp, r);
+      }));
+  ready();
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  options.log(std::string("stopping on ") + (signal == SIGTERM ? "SIGTERM" : "SIGINT"));
+  api.reset();
+  agent->DetachAll();
+  fs.reset();
+  return Status::Ok();
+}
+
+}  // namespace lode::agent

@@ -1,0 +1,30 @@
+// `lode agent`: the agent with its FUSE file system and socket API, until
+// SIGTERM or SIGINT; then every attachment is detached and the file system
+// unmounted.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "agent/agent.h"
+
+namespace lode::agent {
+
+struct DaemonOptions {
+  AgentOptions agent;
+  std::string socket_path;
+  std::string mountpoint;
+  std::function<void(const std::string&)> log;  // one line per event
+};
+
+// Blocks SIGTERM and SIGINT in the calling thread (and so in every thread it
+// starts) and serves until one arrives. `ready` runs once the socket answers.
+Status RunDaemon(const DaemonOptions& options, std::unique_ptr<store::ObjectStore> store,
+                 std::unique_ptr<keys::KeyService> keys, const std::function<void()>& ready);
+
+// Handles one API request against `agent` (exposed for tests).
+nlohmann::json HandleRequest(Agent& agent, const std::string& mountpoint,
+                             const nlohmann::json& request);
+
+}  // namespace lode::agent

@@ -1,0 +1,49 @@
+// Copy-on-write overlay of one writable attachment: a sparse file of the
+// image's size holding the 4 KiB pages written so far, and a bitset saying
+// which pages those are. The image's chunks are never modified. Sync() makes
+// both durable (the bitset goes to PATH.pages), so a kept overlay is whole.
+// Not thread-safe: the attachment serializes writers against readers.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "util/file.h"
+#include "util/status.h"
+
+namespace lode::agent {
+
+class Overlay {
+ public:
+  static constexpr uint64_t kPageSize = 4096;
+
+  // Creates an empty overlay for an image of `size` bytes at `path`.
+  static Result<std::unique_ptr<Overlay>> Create(const std::string& path, uint64_t size);
+
+  bool Written(uint64_t page) const { return (bits_[page / 64] >> (page % 64)) & 1; }
+  // True when any page overlapping [offset, offset + length) was written.
+  bool AnyWritten(uint64_t offset, uint64_t length) const;
+  // Reads whole written pages starting at page-aligned `offset`.
+  Status Read(uint64_t offset, std::span<uint8_t> out) const;
+  // Writes whole pages at page-aligned `offset` and marks them written.
+  Status Write(uint64_t offset, std::span<const uint8_t> pages);
+  Status Sync();
+  // Removes the overlay's files.
+  void Discard();
+
+  const std::string& path() const { return path_; }
+  uint64_t pages_written() const { return pages_written_; }
+
+ private:
+  Overlay(std::string path, UniqueFd fd, uint64_t size);
+
+  std::string path_;
+  UniqueFd fd_;
+  std::vector<uint64_t> bits_;
+  uint64_t pages_written_ = 0;
+};
+
+}  // namespace lode::agent

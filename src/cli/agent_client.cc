@@ -1,0 +1,59 @@
+#include "cli/agent_client.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "agent/api.h"
+#include "cli/output.h"
+#include "util/file.h"
+#include "util/size.h"
+
+namespace lode::cli {
+namespace {
+
+std::string RuntimeDir() { return ::geteuid() == 0 ? "/run/lode" : DataDir() + "/run"; }
+
+}  // namespace
+
+std::string DefaultAgentSocket() {
+  const char* env = std::getenv("LODE_AGENT_SOCKET");
+  return env && *env ? env : RuntimeDir() + "/agent.sock";
+}
+
+void AddSocketOption(CLI::App* cmd, std::string& socket) {
+  cmd->add_option("--socket", socket,
+                  "agent socket; default $LODE_AGENT_SOCKET or " + RuntimeDir() + "/agent.sock");
+}
+
+nlohmann::json AskAgent(const std::string& socket, const nlohmann::json& request) {
+  return Check(agent::CallAgent(socket.empty() ? DefaultAgentSocket() : socket, request));
+}
+
+void AgentDaemonArgs::Add(CLI::App* cmd, bool private_agent) {
+  store.Add(cmd);
+  keys.Add(cmd);
+  cmd->add_option("--cache", cache_dir,
+                  "L1 cache and overlay directory; default the data directory's");
+  cmd->add_option("--cache-size", cache_size, "L1 disk cache budget")->capture_default_str();
+  cmd->add_option("--memory-size", memory_size, "memory budget for decrypted chunks")
+      ->capture_default_str();
+  if (private_agent) return;
+  cmd->add_option("--socket", socket,
+                  "API socket; default $LODE_AGENT_SOCKET or " + RuntimeDir() + "/agent.sock");
+  cmd->add_option("--mountpoint", mountpoint,
+                  "where block files appear; default " + RuntimeDir() + "/images");
+}
+
+agent::DaemonOptions AgentDaemonArgs::Options() const {
+  agent::DaemonOptions o;
+  o.agent.cache_dir = cache_dir.empty() ? DataDir() + "/cache" : cache_dir;
+  o.agent.cache_bytes = Check(ParseSize(cache_size));
+  o.agent.memory_bytes = Check(ParseSize(memory_size));
+  o.socket_path = socket.empty() ? DefaultAgentSocket() : socket;
+  o.mountpoint = mountpoint.empty() ? RuntimeDir() + "/images" : mountpoint;
+  return o;
+}
+
+}  // namespace lode::cli

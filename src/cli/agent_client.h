@@ -1,0 +1,37 @@
+// Where the agent listens and how it is configured: shared by `lode agent`,
+// the verbs that talk to it, and `lode run` (which may start a private one).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "agent/daemon.h"
+#include "cli/common.h"
+
+namespace lode::cli {
+
+// $LODE_AGENT_SOCKET, else /run/lode/agent.sock for root, else the data directory's.
+std::string DefaultAgentSocket();
+
+// --socket PATH.
+void AddSocketOption(CLI::App* cmd, std::string& socket);
+// Sends one request to the agent on `socket` (the default when empty);
+// throws CommandFailed with the agent's error.
+nlohmann::json AskAgent(const std::string& socket, const nlohmann::json& request);
+
+// The options of `lode agent`.
+struct AgentDaemonArgs {
+  StoreArgs store;
+  KeysArgs keys;
+  std::string cache_dir;
+  std::string cache_size = "4GiB";
+  std::string memory_size = "128MiB";
+  std::string socket;
+  std::string mountpoint;
+  // `private_agent` leaves out --socket and --mountpoint (lode run picks its own).
+  void Add(CLI::App* cmd, bool private_agent = false);
+  agent::DaemonOptions Options() const;  // throws CommandFailed on a bad size
+};
+
+}  // namespace lode::cli
