@@ -15,6 +15,8 @@ packages=(
   # test oracles and tools
   e2fsprogs libext2fs-dev umoci mmdebstrap zstd gzip tar attr python3
   util-linux time isal bc
+  # running containers (lode run), benchmarks
+  crun fio
 )
 
 missing=()

@@ -20,6 +20,7 @@ ALLOWED = {
     "cache": {"store", "util"},
     "agent": {"cache", "catalog", "manifest", "keys", "chunk", "store", "util"},
     "push": {"flatten", "image", "chunk", "manifest", "keys", "catalog", "store", "util"},
+    "sandbox": {"util"},
     "gc": {"catalog", "store", "manifest", "chunk", "keys", "util"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/')

@@ -40,10 +40,21 @@ void AgentDaemonArgs::Add(CLI::App* cmd, bool private_agent) {
   cmd->add_option("--memory-size", memory_size, "memory budget for decrypted chunks")
       ->capture_default_str();
   if (private_agent) return;
-  cmd->add_option("--socket", socket,
-                  "API socket; default $LODE_AGENT_SOCKET or " + RuntimeDir() + "/agent.sock");
+  AddSocketOption(cmd, socket);
   cmd->add_option("--mountpoint", mountpoint,
                   "where block files appear; default " + RuntimeDir() + "/images");
+}
+
+std::vector<std::string> AgentDaemonArgs::PrivateAgentArgs(const std::string& socket_path,
+                                                           const std::string& mount) const {
+  std::vector<std::string> args = {"agent",        "--socket",      socket_path,
+                                   "--mountpoint", mount,           "--cache-size",
+                                   cache_size,     "--memory-size", memory_size};
+  for (const auto& [flag, value] :
+       {std::pair{"--store", store.url}, {"--keys", keys.dir}, {"--cache", cache_dir}}) {
+    if (!value.empty()) args.insert(args.end(), {flag, value});
+  }
+  return args;
 }
 
 agent::DaemonOptions AgentDaemonArgs::Options() const {

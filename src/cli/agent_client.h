@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "agent/daemon.h"
 #include "cli/common.h"
@@ -32,6 +33,9 @@ struct AgentDaemonArgs {
   // `private_agent` leaves out --socket and --mountpoint (lode run picks its own).
   void Add(CLI::App* cmd, bool private_agent = false);
   agent::DaemonOptions Options() const;  // throws CommandFailed on a bad size
+  // `lode agent` arguments for a private agent with these options.
+  std::vector<std::string> PrivateAgentArgs(const std::string& socket_path,
+                                            const std::string& mountpoint) const;
 };
 
 }  // namespace lode::cli

@@ -12,5 +12,6 @@ void RegisterExport(CLI::App& app);
 void RegisterInspect(CLI::App& app);
 void RegisterTag(CLI::App& app);
 void RegisterAgent(CLI::App& app);
+void RegisterRun(CLI::App& app);
 
 }  // namespace lode::cli

@@ -20,10 +20,13 @@ int main(int argc, char** argv) {
   lode::cli::RegisterInspect(app);
   lode::cli::RegisterTag(app);
   lode::cli::RegisterAgent(app);
+  lode::cli::RegisterRun(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const lode::cli::ExitStatus& e) {
+    return e.code;
   } catch (const lode::cli::CommandFailed& e) {
     std::fprintf(stderr, "lode: %s\n", e.what());
     return e.exit_code();

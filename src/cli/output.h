@@ -15,6 +15,12 @@ class CommandFailed : public std::runtime_error {
   int exit_code() const { return 1; }
 };
 
+// Thrown by a verb that has reported everything itself and must exit with
+// `code` (lode run passes on its command's exit status).
+struct ExitStatus {
+  int code;
+};
+
 // Throws CommandFailed when `status` is not OK.
 void Check(const Status& status);
 template <typename T>

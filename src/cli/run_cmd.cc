@@ -1,0 +1,233 @@
+// lode run: attach an image (starting a private agent when none answers),
+// mount it, run a command in a container on it, and clean up. Everything
+// it mounts lives in a mount namespace of its own, so nothing is left
+// mounted even if it is killed.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "agent/api.h"
+#include "cli/agent_client.h"
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "sandbox/container.h"
+#include "sandbox/mount.h"
+#include "util/size.h"
+
+namespace lode::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+struct RunArgs {
+  AgentDaemonArgs agent;
+  std::string socket, ref, tenant, timings_json;
+  bool writable = false, timings = false;
+  std::vector<std::string> command;
+};
+
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+int64_t MonotonicNanos() {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// A scratch directory for the run; removed at the end unless something is
+// still mounted in it.
+class RunDir {
+ public:
+  RunDir() {
+    std::string tmpl = (fs::temp_directory_path() / "lode-run-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) Check(Status::FromErrno(errno, "create " + tmpl));
+    path_ = tmpl;
+  }
+  ~RunDir() {
+    if (!keep_) {
+      std::error_code ec;
+      fs::remove_all(path_, ec);
+    }
+  }
+  const std::string& path() const { return path_; }
+  void Keep() { keep_ = true; }
+
+ private:
+  std::string path_;
+  bool keep_ = false;
+};
+
+// An agent of this run's own, stopped (SIGTERM) when the run ends.
+class PrivateAgent {
+ public:
+  PrivateAgent(const AgentDaemonArgs& args, const std::string& dir)
+      : socket_(dir + "/agent.sock"), log_(dir + "/agent.log") {
+    std::vector<std::string> argv = {"lode"};
+    for (std::string& a : args.PrivateAgentArgs(socket_, dir + "/images")) argv.push_back(a);
+    std::vector<char*> c_argv;
+    for (std::string& a : argv) c_argv.push_back(a.data());
+    c_argv.push_back(nullptr);
+    pid_ = ::fork();
+    if (pid_ < 0) Check(Status::FromErrno(errno, "fork the agent"));
+    if (pid_ == 0) {
+      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (fd >= 0) ::dup2(fd, STDERR_FILENO);
+      ::dup2(STDERR_FILENO, STDOUT_FILENO);
+      ::execv("/proc/self/exe", c_argv.data());
+      _exit(127);
+    }
+    WaitUntilServing();
+  }
+  ~PrivateAgent() {
+    ::kill(pid_, SIGTERM);
+    int status;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  const std::string& socket() const { return socket_; }
+
+ private:
+  void WaitUntilServing() {
+    for (int i = 0; i < 1500; ++i) {
+      if (agent::CallAgent(socket_, {{"op", "ping"}}).ok()) return;
+      int status;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        std::ifstream in(log_);
+        std::string line, last;
+        while (std::getline(in, line)) last = line;
+        pid_ = -1;
+        Check(Status::Unavailable("the private agent did not start: " + last));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    Check(Status::Unavailable("the private agent did not answer within 15 s"));
+  }
+  std::string socket_, log_;
+  pid_t pid_ = -1;
+};
+
+// Detaches at the end of the run, whatever happened.
+struct AttachedImage {
+  std::string socket, id;
+  ~AttachedImage() {
+    if (!id.empty()) (void)agent::CallAgent(socket, {{"op", "detach"}, {"id", id}});
+  }
+};
+
+json FindAttachment(const std::string& socket, const std::string& id) {
+  json list = AskAgent(socket, {{"op", "list"}});
+  for (const json& a : list["attachments"]) {
+    if (a["id"] == id) return a;
+  }
+  return json::object();
+}
+
+void ReportTimings(const json& t, bool human, const std::string& json_file) {
+  if (human) {
+    std::fprintf(stderr,
+                 "lode run: attach %.3f s, mount %.3f s (first read %.3f s), process start "
+                 "%.3f s, exit %.3f s; total %.3f s (%s)\n",
+                 t["attach_seconds"].get<double>(), t["mount_seconds"].get<double>(),
+                 t["first_read_seconds"].get<double>(), t["process_start_seconds"].get<double>(),
+                 t["exit_seconds"].get<double>(), t["total_seconds"].get<double>(),
+                 t["runtime"].get<std::string>().c_str());
+    uint64_t image = t["image_bytes"], fetched = t["fetched_bytes"];
+    std::fprintf(stderr, "lode run: fetched %llu of %llu chunks, %s of a %s image (%.2f%%)\n",
+                 static_cast<unsigned long long>(t["chunks_fetched"].get<uint64_t>()),
+                 static_cast<unsigned long long>(t["chunks_total"].get<uint64_t>()),
+                 FormatSize(fetched).c_str(), FormatSize(image).c_str(),
+                 image ? 100.0 * static_cast<double>(fetched) / static_cast<double>(image) : 0.0);
+  }
+  if (!json_file.empty()) Check(WriteFileAtomically(json_file, t.dump(2) + "\n"));
+}
+
+void Run(const RunArgs& a) {
+  Clock::time_point start = Clock::now();
+  Check(sandbox::EnterPrivateMountNamespace());
+  RunDir dir;
+  std::string socket = a.socket.empty() ? DefaultAgentSocket() : a.socket;
+  std::unique_ptr<PrivateAgent> private_agent;
+  if (!agent::CallAgent(socket, {{"op", "ping"}}).ok()) {
+    if (!a.socket.empty()) AskAgent(socket, {{"op", "ping"}});  // the one asked for: fail
+    private_agent = std::make_unique<PrivateAgent>(a.agent, dir.path());
+    socket = private_agent->socket();
+  }
+  double agent_seconds = Since(start);
+
+  Clock::time_point t = Clock::now();
+  json attached = AskAgent(
+      socket, {{"op", "attach"}, {"ref", a.ref}, {"tenant", a.tenant}, {"writable", a.writable}});
+  AttachedImage image{socket, attached["id"]};
+  double attach_seconds = Since(t);
+
+  t = Clock::now();
+  int64_t mount_start_ns = MonotonicNanos();
+  std::string rootfs = dir.path() + "/rootfs";
+  std::unique_ptr<sandbox::Mount> mount =
+      Check(sandbox::Mount::Ext4(attached["path"], rootfs, a.writable));
+  double mount_seconds = Since(t);
+
+  sandbox::ProcessSpec process =
+      Check(sandbox::ProcessFromConfig(attached["config"], a.command, rootfs));
+  sandbox::ContainerRun run = Check(sandbox::RunContainer(rootfs, process, a.writable, dir.path()));
+
+  if (!mount->Unmount().ok()) dir.Keep();
+  json stats = FindAttachment(socket, image.id);
+  int64_t first_read_ns = stats.value("first_read_monotonic_ns", int64_t{0});
+  json timings = {
+      {"image_bytes", attached["image_bytes"]},
+      {"chunks_total", attached["chunks"]},
+      {"chunks_holes", attached["holes"]},
+      {"fetched_bytes", stats.value("fetched_bytes", uint64_t{0})},
+      {"chunks_fetched", stats.value("chunks_fetched", uint64_t{0})},
+      {"l1_hits", stats.value("l1_hits", uint64_t{0})},
+      {"bytes_read", stats.value("bytes_read", uint64_t{0})},
+      {"private_agent", private_agent != nullptr},
+      {"agent_seconds", agent_seconds},
+      {"attach_seconds", attach_seconds},
+      {"mount_seconds", mount_seconds},
+      {"first_read_seconds", first_read_ns > mount_start_ns
+                                 ? static_cast<double>(first_read_ns - mount_start_ns) / 1e9
+                                 : 0.0},
+      {"process_start_seconds", run.start_seconds},
+      {"exit_seconds", run.run_seconds},
+      {"runtime", run.runtime == sandbox::Runtime::kCrun ? "crun" : "chroot"},
+      {"exit_code", run.exit_code},
+  };
+  timings["total_seconds"] = Since(start);
+  ReportTimings(timings, a.timings, a.timings_json);
+  throw ExitStatus{run.exit_code};
+}
+
+}  // namespace
+
+void RegisterRun(CLI::App& app) {
+  auto a = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "run", "Run a command in a container on a pushed image, loading it on demand");
+  cmd->add_option("ref", a->ref, "ROOT/MANIFEST-ID or a tag")->required();
+  cmd->add_option("command", a->command,
+                  "command and arguments, after --; default the image's entrypoint and cmd");
+  cmd->add_option("--tenant", a->tenant, "tenant whose key opens the manifest")->required();
+  cmd->add_flag("--rw", a->writable, "writable root file system (a copy-on-write overlay)");
+  cmd->add_flag("--timings", a->timings, "print the cold-start breakdown on stderr");
+  cmd->add_option("--timings-json", a->timings_json, "write the breakdown as JSON to FILE");
+  AddSocketOption(cmd, a->socket);
+  a->agent.Add(cmd, /*private_agent=*/true);
+  cmd->callback([a] { Run(*a); });
+}
+
+}  // namespace lode::cli

@@ -1,0 +1,299 @@
+#include "sandbox/container.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "util/file.h"
+
+namespace lode::sandbox {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// Field 3 (uid or gid) and field 4 (primary gid) of the line named `name`
+// in an /etc/passwd- or /etc/group-style file.
+std::optional<std::pair<uint32_t, uint32_t>> LookUp(const std::string& file,
+                                                    const std::string& name) {
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    for (std::string part; std::getline(ss, part, ':');) f.push_back(part);
+    if (f.size() >= 3 && f[0] == name) {
+      uint32_t id = static_cast<uint32_t>(std::strtoul(f[2].c_str(), nullptr, 10));
+      uint32_t primary =
+          f.size() >= 4 ? static_cast<uint32_t>(std::strtoul(f[3].c_str(), nullptr, 10)) : id;
+      return std::make_pair(id, primary);
+    }
+  }
+  return std::nullopt;
+}
+
+bool IsNumber(const std::string& s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+Status ResolveUser(const std::string& user, const std::string& rootfs, ProcessSpec* p) {
+  if (user.empty()) return Status::Ok();
+  std::string name = user.substr(0, user.find(':'));
+  std::string group = user.find(':') == std::string::npos ? "" : user.substr(user.find(':') + 1);
+  if (IsNumber(name)) {
+    p->uid = static_cast<uint32_t>(std::stoul(name));
+  } else {
+    auto entry = LookUp(rootfs + "/etc/passwd", name);
+    if (!entry) {
+      return Status::InvalidArgument("user '" + name + "' is not in the image's /etc/passwd");
+    }
+    p->uid = entry->first;
+    p->gid = entry->second;
+  }
+  if (group.empty()) return Status::Ok();
+  if (IsNumber(group)) {
+    p->gid = static_cast<uint32_t>(std::stoul(group));
+    return Status::Ok();
+  }
+  auto entry = LookUp(rootfs + "/etc/group", group);
+  if (!entry)
+    return Status::InvalidArgument("group '" + group + "' is not in the image's /etc/group");
+  p->gid = entry->first;
+  return Status::Ok();
+}
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+int ExitCodeOf(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+// Runs argv (looked up in PATH) and waits for it; its stdio is ours.
+Result<int> RunAndWait(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) return Status::FromErrno(errno, "fork");
+  if (pid == 0) {
+    ::execvp(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return Status::FromErrno(errno, "wait for " + argv[0]);
+  }
+  return ExitCodeOf(status);
+}
+
+bool CrunAvailable() {
+  const char* path = std::getenv("PATH");
+  std::stringstream ss(path ? path : kDefaultPath);
+  for (std::string dir; std::getline(ss, dir, ':');) {
+    if (::access((dir + "/crun").c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
+json OciConfig(const std::string& rootfs, const ProcessSpec& p, bool writable) {
+  json caps = {"CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+               "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+               "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+               "CAP_KILL",    "CAP_AUDIT_WRITE"};
+  json tmpfs_opts = {"nosuid", "nodev", "mode=1777"};
+  return {{"ociVersion", "1.0.2"},
+          {"process",
+           {{"terminal", false},
+            {"user", {{"uid", p.uid}, {"gid", p.gid}}},
+            {"args", p.args},
+            {"env", p.env},
+            {"cwd", p.cwd.empty() ? "/" : p.cwd},
+            {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
+            {"noNewPrivileges", true}}},
+          {"root", {{"path", rootfs}, {"readonly", !writable}}},
+          {"hostname", "lode"},
+          {"mounts",
+           json::array(
+               {{{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
+                {{"destination", "/dev"},
+                 {"type", "tmpfs"},
+                 {"source", "tmpfs"},
+                 {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}},
+                {{"destination", "/dev/pts"},
+                 {"type", "devpts"},
+                 {"source", "devpts"},
+                 {"options", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}}},
+                {{"destination", "/dev/shm"},
+                 {"type", "tmpfs"},
+                 {"source", "shm"},
+                 {"options", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}}},
+                {{"destination", "/sys"},
+                 {"type", "sysfs"},
+                 {"source", "sysfs"},
+                 {"options", {"nosuid", "noexec", "nodev", "ro"}}},
+                {{"destination", "/tmp"},
+                 {"type", "tmpfs"},
+                 {"source", "tmpfs"},
+                 {"options", tmpfs_opts}}})},
+          {"linux",
+           {{"namespaces",
+             json::array(
+                 {{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}})},
+            {"maskedPaths", {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"}},
+            {"readonlyPaths",
+             {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}}}};
+}
+
+// crun 1.8 refuses a host that mounts cgroup v1 controllers and the v2
+// hierarchy side by side; in our private mount namespace the v2 mount can go.
+void HideMixedCgroupV2() {
+  if (fs::exists("/sys/fs/cgroup/unified/cgroup.controllers") &&
+      fs::exists("/sys/fs/cgroup/memory")) {
+    ::umount2("/sys/fs/cgroup/unified", MNT_DETACH);
+  }
+}
+
+// crun create, then start: the split times container setup apart from the
+// command. As a subreaper, this process inherits the container's init when
+// `crun create` exits, and reaps it for its exit status.
+Result<ContainerRun> RunWithCrun(const std::string& rootfs, const ProcessSpec& p, bool writable,
+                                 const std::string& work_dir) {
+  HideMixedCgroupV2();
+  std::string bundle = work_dir + "/bundle";
+  fs::create_directories(bundle);
+  LODE_RETURN_IF_ERROR(
+      WriteFileAtomically(bundle + "/config.json", OciConfig(rootfs, p, writable).dump()));
+  std::string id = "lode-" + std::to_string(::getpid());
+  std::string pid_file = bundle + "/init.pid";
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  ContainerRun run;
+  run.runtime = Runtime::kCrun;
+  Clock::time_point t0 = Clock::now();
+  LODE_ASSIGN_OR_RETURN(
+      int created, RunAndWait({"crun", "create", "--bundle", bundle, "--pid-file", pid_file, id}));
+  if (created != 0)
+    return Status::IOError("crun create failed (exit " + std::to_string(created) + ")");
+  Clock::time_point t1 = Clock::now();
+  Result<std::string> pid_text = ReadFileToString(pid_file);
+  pid_t init = pid_text.ok() ? static_cast<pid_t>(std::strtol(pid_text->c_str(), nullptr, 10)) : 0;
+  LODE_ASSIGN_OR_RETURN(int started, RunAndWait({"crun", "start", id}));
+  int status = 0;
+  if (started == 0 && init > 0) {
+    while (::waitpid(init, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  Clock::time_point t2 = Clock::now();
+  (void)RunAndWait({"crun", "delete", "--force", id});
+  if (started != 0)
+    return Status::IOError("crun start failed (exit " + std::to_string(started) + ")");
+  run.exit_code = ExitCodeOf(status);
+  run.start_seconds = Seconds(t1 - t0);
+  run.run_seconds = Seconds(t2 - t1);
+  return run;
+}
+
+[[noreturn]] void ExecInChroot(const std::string& rootfs, const ProcessSpec& p) {
+  ::mount("proc", (rootfs + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+  if (::chroot(rootfs.c_str()) != 0 || ::chdir(p.cwd.empty() ? "/" : p.cwd.c_str()) != 0)
+    _exit(126);
+  if (::setgroups(0, nullptr) != 0 || ::setgid(p.gid) != 0 || ::setuid(p.uid) != 0) _exit(126);
+  ::clearenv();
+  for (const std::string& e : p.env) ::putenv(const_cast<char*>(e.c_str()));
+  std::vector<char*> args;
+  for (const std::string& a : p.args) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  ::execvp(args[0], args.data());
+  _exit(127);
+}
+
+// A PID namespace (the command is its init) and chroot; no cgroups.
+Result<ContainerRun> RunWithChroot(const std::string& rootfs, const ProcessSpec& p) {
+  ContainerRun run;
+  run.runtime = Runtime::kChroot;
+  Clock::time_point t0 = Clock::now();
+  int ready[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
+  pid_t pid = ::fork();
+  if (pid < 0) return Status::FromErrno(errno, "fork");
+  if (pid == 0) {
+    ::close(ready[0]);
+    if (::unshare(CLONE_NEWPID | CLONE_NEWNS) != 0) _exit(126);
+    pid_t child = ::fork();
+    if (child < 0) _exit(126);
+    if (child == 0) ExecInChroot(rootfs, p);  // its exec closes `ready`: the command has started
+    ::close(ready[1]);
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    _exit(ExitCodeOf(status));
+  }
+  ::close(ready[1]);
+  char byte;
+  while (::read(ready[0], &byte, 1) < 0 && errno == EINTR) {
+  }
+  ::close(ready[0]);
+  Clock::time_point t1 = Clock::now();
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return Status::FromErrno(errno, "wait for the container");
+  }
+  run.exit_code = ExitCodeOf(status);
+  run.start_seconds = Seconds(t1 - t0);
+  run.run_seconds = Seconds(Clock::now() - t1);
+  return run;
+}
+
+}  // namespace
+
+Result<ProcessSpec> ProcessFromConfig(const std::string& config_json,
+                                      const std::vector<std::string>& command,
+                                      const std::string& rootfs) {
+  json c = json::parse(config_json.empty() ? "{}" : config_json, nullptr, false);
+  if (c.is_discarded() || !c.is_object()) return Status::Corruption("image run config is not JSON");
+  ProcessSpec p;
+  p.args = command;
+  if (p.args.empty()) {
+    for (const char* key : {"entrypoint", "cmd"}) {
+      if (c.contains(key) && c[key].is_array()) {
+        for (const auto& a : c[key]) p.args.push_back(a.get<std::string>());
+      }
+    }
+  }
+  if (p.args.empty())
+    return Status::InvalidArgument("the image has no entrypoint or cmd: give a command");
+  if (c.contains("env") && c["env"].is_array()) {
+    for (const auto& e : c["env"]) p.env.push_back(e.get<std::string>());
+  }
+  bool has_path = false;
+  for (const std::string& e : p.env) has_path |= e.rfind("PATH=", 0) == 0;
+  if (!has_path) p.env.push_back(std::string("PATH=") + kDefaultPath);
+  std::string wd = c.value("working_dir", "");
+  if (!wd.empty()) p.cwd = wd;
+  LODE_RETURN_IF_ERROR(ResolveUser(c.value("user", ""), rootfs, &p));
+  return p;
+}
+
+Result<ContainerRun> RunContainer(const std::string& rootfs, const ProcessSpec& process,
+                                  bool writable, const std::string& work_dir) {
+  if (CrunAvailable()) return RunWithCrun(rootfs, process, writable, work_dir);
+  return RunWithChroot(rootfs, process);
+}
+
+}  // namespace lode::sandbox

@@ -1,0 +1,45 @@
+// Running a command in a container whose root is a mounted image: with crun
+// from a generated OCI runtime config when crun is installed, else with a
+// PID namespace and chroot. The command's stdio is the caller's.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace lode::sandbox {
+
+struct ProcessSpec {
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  std::string cwd = "/";
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+};
+
+// The process an image's run config ({"entrypoint", "cmd", "env",
+// "working_dir", "user"}) describes. `command`, when given, is the whole
+// command line (entrypoint and cmd both replaced); otherwise entrypoint + cmd.
+// User and group names are looked up in the image's /etc/passwd and
+// /etc/group under `rootfs`.
+Result<ProcessSpec> ProcessFromConfig(const std::string& config_json,
+                                      const std::vector<std::string>& command,
+                                      const std::string& rootfs);
+
+enum class Runtime { kCrun, kChroot };
+
+struct ContainerRun {
+  int exit_code = 0;  // 128 + signal when killed by one
+  Runtime runtime = Runtime::kChroot;
+  double start_seconds = 0;  // runtime spawned until the container is ready to exec
+  double run_seconds = 0;    // from then until the command exited
+};
+
+// Runs `process` with `rootfs` as its root. `work_dir` holds the runtime's
+// bundle (crun) and must be outside the rootfs.
+Result<ContainerRun> RunContainer(const std::string& rootfs, const ProcessSpec& process,
+                                  bool writable, const std::string& work_dir);
+
+}  // namespace lode::sandbox
