@@ -41,7 +41,7 @@ void* Init(fuse_conn_info* conn, fuse_config* cfg) {
   conn->max_read = kMaxRequest;
   conn->max_write = kMaxRequest;
   conn->max_readahead = kMaxRequest;
-  cfg->entry_timeout = 1;
+  cfg->entry_timeout = 0;  // a detached image disappears at once
   cfg->attr_timeout = 1;
   cfg->negative_timeout = 0;
   return fuse_get_context()->private_data;
