@@ -1,5 +1,7 @@
 #include "testing/debian_image.h"
 
+#include "testing/process.h"
+
 namespace lode::testing {
 
 namespace {
@@ -60,6 +62,13 @@ ImageSpec BuildDebianImage(const std::string& rootfs_tar, int version) {
 
   spec.entrypoint = {"/usr/bin/python3", "/opt/app/main.py"};
   return spec;
+}
+
+std::string CachedDebianRootfs() {
+  std::string tar = TestCacheDir() + "/debian-bookworm-python3.tar";
+  std::string script = std::string(LODE_TEST_SOURCE_DIR) + "/scripts/debian-rootfs.sh";
+  CommandResult r = RunCommand("bash " + ShellQuote(script) + " " + ShellQuote(tar));
+  return r.exit_code == 0 ? tar : "";
 }
 
 }  // namespace lode::testing

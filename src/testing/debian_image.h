@@ -14,4 +14,9 @@ namespace lode::testing {
 // successive releases of one application, for dedup measurements.
 ImageSpec BuildDebianImage(const std::string& rootfs_tar, int version = 1);
 
+// The rootfs tarball, built once by scripts/debian-rootfs.sh (shared with the
+// demo and the benchmarks) into the test cache and reused afterwards; empty
+// when building it failed.
+std::string CachedDebianRootfs();
+
 }  // namespace lode::testing

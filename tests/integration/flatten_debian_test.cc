@@ -20,19 +20,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Builds the rootfs tarball once (scripts/debian-rootfs.sh, shared with the
-// demo and the benchmark) and reuses it from the cache afterwards.
-std::string CachedRootfs() {
-  std::string tar = TestCacheDir() + "/debian-bookworm-python3.tar";
-  std::string script = std::string(LODE_TEST_SOURCE_DIR) + "/scripts/debian-rootfs.sh";
-  CommandResult r = RunCommand("bash " + ShellQuote(script) + " " + ShellQuote(tar));
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  return tar;
-}
-
 TEST(FlattenDebianTest, RealImageMountsMatchesUmociAndRunsPython) {
-  std::string rootfs = CachedRootfs();
-  ASSERT_TRUE(fs::is_regular_file(rootfs));
+  std::string rootfs = CachedDebianRootfs();
+  ASSERT_TRUE(fs::is_regular_file(rootfs)) << "building the Debian rootfs failed";
   ScratchDir dir("lode-debian");
   ImageSpec spec = BuildDebianImage(rootfs);
   ASSERT_GE(spec.layers.size(), 3u);

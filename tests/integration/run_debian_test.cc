@@ -1,0 +1,170 @@
+// `lode run` and the agent on the real Debian image (bookworm + python3, the
+// same image the flatten test checks). Oracles: the command's output and exit
+// status, the agent's fetch counters against the image size, `lode
+// flatten`'s bytes and mounted tree, e2fsck, and /proc/mounts.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "testing/agent_process.h"
+#include "testing/debian_image.h"
+#include "testing/mount.h"
+#include "testing/process.h"
+#include "testing/scratch_dir.h"
+#include "testing/tree_compare.h"
+
+namespace lode::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+class RunDebianTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new ScratchDir("lode-run");
+    env_ = "LODE_KEYS=" + ShellQuote(*dir_ / "keys") +
+           " LODE_STORE=" + ShellQuote("dir://" + dir_->path() + "/store") + " ";
+    std::string rootfs = CachedDebianRootfs();
+    if (rootfs.empty()) return;
+    WriteOciLayout(*dir_ / "oci", BuildDebianImage(rootfs), TestCompression::kGzip);
+    RunCommand(env_ + LodeBinary() + " key create acme");
+    RunCommand(env_ + LodeBinary() + " push " + ShellQuote(*dir_ / "oci") +
+               " --tenant acme --tag deb");
+    RunCommand(LodeBinary() + " flatten " + ShellQuote(*dir_ / "oci") + " -o " +
+               ShellQuote(*dir_ / "deb.ext4"));
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(fs::exists(*dir_ / "deb.ext4")) << "setup failed"; }
+
+  CommandResult Lode(const std::string& args) {
+    return RunCommand(env_ + LodeBinary() + " " + args);
+  }
+  // lode run with a private agent over the cache `cache`; stdout only.
+  CommandResult Run(const std::string& cache, const std::string& args) {
+    return RunCommand(env_ + LodeBinary() + " run deb --tenant acme --cache " +
+                      ShellQuote(*dir_ / cache) + " " + args + " 2>" +
+                      ShellQuote(*dir_ / "run.err"));
+  }
+  json Timings() {
+    std::ifstream in(*dir_ / "timings.json");
+    return json::parse(in, nullptr, false);
+  }
+  static int LodeRunMounts() {
+    std::ifstream in("/proc/mounts");
+    int n = 0;
+    for (std::string line; std::getline(in, line);)
+      n += line.find("lode-run-") != std::string::npos;
+    return n;
+  }
+
+  static ScratchDir* dir_;
+  static std::string env_;
+};
+
+ScratchDir* RunDebianTest::dir_ = nullptr;
+std::string RunDebianTest::env_;
+
+TEST_F(RunDebianTest, PythonStartsFetchingASmallFractionAndAWarmRunFetchesNothing) {
+  std::string timings = "--timings-json " + ShellQuote(*dir_ / "timings.json");
+  CommandResult cold = Run("cache-lazy", timings + " -- python3 -c 'print(42)'");
+  ASSERT_EQ(cold.exit_code, 0) << cold.output;
+  EXPECT_EQ(cold.output, "42\n");  // timings go to the file, not stdout
+  json t = Timings();
+  ASSERT_TRUE(t.is_object());
+  double fraction = t["fetched_bytes"].get<double>() / t["image_bytes"].get<double>();
+  // Measured: 2.2% of the bytes (40 of 562 chunks); the bound leaves room.
+  EXPECT_LT(fraction, 0.10) << t.dump();
+  EXPECT_GT(t["chunks_fetched"].get<int>(), 0);
+  EXPECT_LT(t["chunks_fetched"].get<double>(), 0.2 * t["chunks_total"].get<double>());
+  for (const char* phase : {"attach_seconds", "mount_seconds", "first_read_seconds",
+                            "process_start_seconds", "exit_seconds", "total_seconds"}) {
+    EXPECT_GT(t[phase].get<double>(), 0.0) << phase;
+  }
+
+  CommandResult warm = Run("cache-lazy", timings + " -- python3 -c 'print(42)'");
+  ASSERT_EQ(warm.exit_code, 0) << warm.output;
+  t = Timings();
+  EXPECT_EQ(t["chunks_fetched"].get<int>(), 0) << t.dump();
+  EXPECT_EQ(t["fetched_bytes"].get<int>(), 0);
+  EXPECT_GT(t["l1_hits"].get<int>(), 0);
+  EXPECT_EQ(LodeRunMounts(), 0);
+}
+
+TEST_F(RunDebianTest, RunsTheImageEntrypointAndPassesTheExitStatusOn) {
+  CommandResult entry = Run("cache-entry", "");
+  EXPECT_EQ(entry.exit_code, 0) << entry.output;
+  EXPECT_NE(entry.output.find("\"hello\": \"lode\""), std::string::npos) << entry.output;
+  CommandResult status = Run("cache-entry", "-- sh -c 'echo out; exit 3'");
+  EXPECT_EQ(status.exit_code, 3);
+  EXPECT_EQ(status.output, "out\n");
+  CommandResult rw = Run("cache-entry", "--rw -- sh -c 'echo written > /root/x && cat /root/x'");
+  EXPECT_EQ(rw.exit_code, 0) << rw.output;
+  EXPECT_EQ(rw.output, "written\n");
+  CommandResult ro = Run("cache-entry", "-- sh -c 'echo x > /root/x'");
+  EXPECT_NE(ro.exit_code, 0);  // read-only root without --rw
+}
+
+TEST_F(RunDebianTest, ImageMountedThroughTheAgentEqualsTheFlattenedOne) {
+  AgentProcess agent(*dir_ / "agent-tree", env_);
+  fs::create_directories(*dir_ / "agent-tree");
+  ASSERT_TRUE(agent.Start()) << agent.log();
+  CommandResult a = Lode("attach deb --tenant acme " + agent.SocketArg());
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  std::string block = a.output.substr(0, a.output.find('\n'));
+  CommandResult fsck = RunCommand("e2fsck -fn " + ShellQuote(block));
+  EXPECT_EQ(fsck.exit_code, 0) << fsck.output;
+  {
+    LoopMount through_agent(block, *dir_ / "mnt-agent");
+    LoopMount flattened(*dir_ / "deb.ext4", *dir_ / "mnt-flat");
+    ASSERT_TRUE(through_agent.ok()) << through_agent.error();
+    ASSERT_TRUE(flattened.ok()) << flattened.error();
+    std::vector<std::string> diffs = CompareTrees(*dir_ / "mnt-agent", *dir_ / "mnt-flat");
+    EXPECT_TRUE(diffs.empty()) << diffs.front();
+  }
+  EXPECT_EQ(
+      Lode("detach " + fs::path(block).filename().string() + " " + agent.SocketArg()).exit_code, 0);
+}
+
+TEST_F(RunDebianTest, KilledAgentLeavesNoStaleMountsAndAValidCache) {
+  fs::create_directories(*dir_ / "agent-kill");
+  AgentProcess agent(*dir_ / "agent-kill", env_);
+  ASSERT_TRUE(agent.Start()) << agent.log();
+  CommandResult r = RunCommand(env_ + LodeBinary() + " run deb --tenant acme " + agent.SocketArg() +
+                               " -- python3 -c 'import time; print(1, flush=True); time.sleep(3)' "
+                               "> " +
+                               ShellQuote(*dir_ / "killed.out") +
+                               " 2>&1 & pid=$!; "
+                               "for i in $(seq 500); do grep -q 1 " +
+                               ShellQuote(*dir_ / "killed.out") +
+                               " && break; sleep 0.01; done; echo started $pid");
+  ASSERT_EQ(r.output.rfind("started ", 0), 0u) << r.output;
+  pid_t run_pid = std::stoi(r.output.substr(8));
+  agent.Kill();
+  // lode run ends once its command does; its mounts die with its namespace.
+  for (int i = 0; i < 1000 && ::kill(run_pid, 0) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_NE(::kill(run_pid, 0), 0) << "lode run did not end";
+  EXPECT_EQ(LodeRunMounts(), 0);
+  EXPECT_EQ(RunCommand("losetup -a | grep -c " + ShellQuote(agent.mountpoint())).output, "0\n");
+  ASSERT_TRUE(agent.Start()) << agent.log();
+  CommandResult a = Lode("attach deb --tenant acme " + agent.SocketArg());
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  std::string block = a.output.substr(0, a.output.find('\n'));
+  EXPECT_EQ(RunCommand("cmp " + ShellQuote(block) + " " + ShellQuote(*dir_ / "deb.ext4")).exit_code,
+            0);
+  EXPECT_EQ(
+      Lode("detach " + fs::path(block).filename().string() + " " + agent.SocketArg()).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace lode::testing
