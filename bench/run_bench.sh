@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Worker benchmarks (issue 4), side by side in one run, on the real Debian
+# image (bookworm + python3) pushed to a local dir:// store:
+#  1. cold start of `python3 -c 'print(42)'`, RUNS runs each, page cache
+#     dropped before every run of every variant:
+#       lode cold   lode run with an empty L1 (private agent)
+#       lode warm   lode run again with the L1 the cold run filled
+#       export      the full path without lazy loading: lode export of the
+#                   whole image, loop mount, chroot, run
+#       unpack      the other full path: umoci raw unpack of all layers,
+#                   chroot, run
+#  2. fio on the image's loop device (direct I/O), warm: 4 KiB random reads
+#     (p50/p99 latency) and 1 MiB sequential reads, the block file through
+#     the agent vs the flattened image file on local disk;
+#  3. agent RSS with 4 images attached and read in full, beyond its memory
+#     tier.
+# Prints Markdown tables (medians).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-5}
+bash scripts/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j "$(nproc)" --target lode lode-testgen >/dev/null
+lode=$PWD/build/src/cli/lode
+testgen=$PWD/build/src/testing/lode-testgen
+cache="${LODE_CACHE_DIR:-$PWD/.cache}"
+work="$cache/run-bench"
+rootfs="$cache/debian-bookworm-python3.tar"
+bash scripts/debian-rootfs.sh "$rootfs"
+rm -rf "$work"
+mkdir -p "$work"
+export LODE_KEYS="$work/keys" LODE_STORE="dir://$work/store"
+$lode key create bench >/dev/null
+for v in 1 2 3; do
+  $testgen debian --rootfs "$rootfs" --version "$v" -o "$work/v$v" --compression gzip
+  $lode push "$work/v$v" --tenant bench --tag "v$v" >/dev/null
+done
+$lode flatten "$work/v1" -o "$work/v1.ext4" >/dev/null
+
+now() { date +%s.%N; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+py=(python3 -c 'print(42)')
+
+run_lode() {  # $1: cache dir; prints seconds and fetched fraction
+  local t0 t1
+  t0=$(now)
+  $lode run v1 --tenant bench --cache "$1" --timings-json "$work/t.json" -- "${py[@]}" >/dev/null
+  t1=$(now)
+  python3 -c "import json,sys; t=json.load(open('$work/t.json')); print($t1 - $t0, t['fetched_bytes'] / t['image_bytes'])"
+}
+run_export() {
+  local t0 t1
+  t0=$(now)
+  $lode export v1 --tenant bench -o "$work/exported.ext4" >/dev/null
+  unshare -m sh -c "mkdir -p '$work/mnt' && mount -o ro,loop '$work/exported.ext4' '$work/mnt' && unshare -p -f chroot '$work/mnt' ${py[*]@Q} >/dev/null"
+  t1=$(now)
+  echo "$t1 - $t0" | bc
+}
+run_unpack() {
+  local t0 t1
+  rm -rf "$work/unpacked"
+  t0=$(now)
+  umoci raw unpack --image "$work/v1:latest" "$work/unpacked" 2>/dev/null
+  unshare -m -p -f chroot "$work/unpacked" "${py[@]}" >/dev/null
+  t1=$(now)
+  echo "$t1 - $t0" | bc
+}
+
+declare -A times
+fetched=()
+for i in $(seq "$RUNS"); do
+  rm -rf "$work/cache"
+  drop_caches
+  read -r t f < <(run_lode "$work/cache")
+  times[cold]+="$t "
+  fetched+=("$f")
+  drop_caches
+  read -r t f < <(run_lode "$work/cache")
+  times[warm]+="$t "
+  drop_caches
+  times[export]+="$(run_export) "
+  drop_caches
+  times[unpack]+="$(run_unpack) "
+done
+med() { tr ' ' '\n' <<<"${times[$1]}" | grep . | median; }
+cold=$(med cold)
+echo "| python3 -c 'print(42)' | median s | vs lode cold |"
+echo "|---|---|---|"
+for k in cold warm export unpack; do
+  m=$(med "$k")
+  label=$k
+  [ "$k" = cold ] && label="lode run, empty L1"
+  [ "$k" = warm ] && label="lode run, warm L1"
+  [ "$k" = export ] && label="export whole image + mount + chroot"
+  [ "$k" = unpack ] && label="unpack all layers + chroot"
+  printf '| %s | %.3f | %.1fx |\n' "$label" "$m" "$(echo "$m / $cold" | bc -l)"
+done
+printf 'bytes fetched by a cold run: %.2f%% of the image (median)\n' \
+  "$(printf '%s\n' "${fetched[@]}" | median | awk '{print $1 * 100}')"
+
+# 2. fio, warm, through loop devices with direct I/O.
+echo
+agent_dir="$work/agent"
+$lode agent --socket "$agent_dir/sock" --mountpoint "$agent_dir/images" --cache "$agent_dir/cache" \
+  --memory-size 512MiB 2>"$work/agent.log" &
+agent_pid=$!
+trap 'kill $agent_pid 2>/dev/null; wait $agent_pid 2>/dev/null || true' EXIT
+for _ in $(seq 200); do $lode ps --socket "$agent_dir/sock" >/dev/null 2>&1 && break; sleep 0.05; done
+block=$($lode attach v1 --tenant bench --socket "$agent_dir/sock")
+fio_run() {  # $1 device, $2 rw, $3 bs -> json
+  fio --name=b --filename="$1" --direct=1 --rw="$2" --bs="$3" --ioengine=psync --iodepth=1 \
+    --runtime=10 --time_based --output-format=json 2>/dev/null
+}
+echo "| fio (warm, loop device, direct I/O) | lode block file | raw image file | lode / raw |"
+echo "|---|---|---|---|"
+lode_dev=$(losetup --direct-io=on -r -f --show "$block")
+raw_dev=$(losetup --direct-io=on -r -f --show "$work/v1.ext4")
+cat "$lode_dev" >/dev/null; cat "$raw_dev" >/dev/null
+for dev in lode raw; do
+  d=$lode_dev; [ $dev = raw ] && d=$raw_dev
+  fio_run "$d" randread 4k >"$work/fio-$dev-rand.json"
+  fio_run "$d" read 1m >"$work/fio-$dev-seq.json"
+done
+losetup -d "$lode_dev" "$raw_dev"
+python3 - "$work" <<'PY'
+import json, sys
+w = sys.argv[1]
+def load(name):
+    return json.load(open(f"{w}/fio-{name}.json"))["jobs"][0]["read"]
+lr, rr, ls, rs = load("lode-rand"), load("raw-rand"), load("lode-seq"), load("raw-seq")
+def pct(r, p):
+    return r["clat_ns"]["percentile"][p] / 1000
+for label, p in (("4 KiB random read p50 (us)", "50.000000"), ("4 KiB random read p99 (us)", "99.000000")):
+    print(f"| {label} | {pct(lr, p):.0f} | {pct(rr, p):.0f} | {pct(lr, p) / pct(rr, p):.2f} |")
+print(f"| 1 MiB sequential read (MB/s) | {ls['bw_bytes'] / 1e6:.0f} | {rs['bw_bytes'] / 1e6:.0f} | {ls['bw_bytes'] / rs['bw_bytes']:.2f} |")
+PY
+$lode detach "$(basename "$block")" --socket "$agent_dir/sock"
+
+# 3. Agent RSS with 4 images attached and read in full.
+echo
+for tag in v1 v2 v3 v1; do
+  b=$($lode attach "$tag" --tenant bench --socket "$agent_dir/sock")
+  cat "$b" >/dev/null
+done
+rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$agent_pid/status)
+memory_tier=$($lode stats --json --socket "$agent_dir/sock" | python3 -c "import json,sys; print(json.load(sys.stdin)['tiers'][0]['bytes_cached'])")
+echo "agent RSS with 4 images attached and read: $((rss_kb / 1024)) MiB, of which memory tier (decrypted chunks, budget 512 MiB): $((memory_tier / 1048576)) MiB -> beyond the cache: $(((rss_kb * 1024 - memory_tier) / 1048576)) MiB"
