@@ -3,8 +3,12 @@
 # image (bookworm + python3) pushed to a local dir:// store:
 #  1. cold start of `python3 -c 'print(42)'`, RUNS runs each, page cache
 #     dropped before every run of every variant:
-#       lode cold   lode run with an empty L1 (private agent)
-#       lode warm   lode run again with the L1 the cold run filled
+#       cold        lode run against a running agent with an empty L1 (the
+#                   agent is restarted on a fresh cache before the run,
+#                   untimed), crun; and the same with --runtime chroot
+#       private     lode run starting (and stopping) its own agent, empty L1
+#       warm        lode run against an agent restarted on the L1 a cold
+#                   run filled (memory tier empty)
 #       export      the full path without lazy loading: lode export of the
 #                   whole image, loop mount, chroot, run
 #       unpack      the other full path: umoci raw unpack of all layers,
@@ -42,10 +46,26 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 py=(python3 -c 'print(42)')
 
-run_lode() {  # $1: cache dir; prints seconds and fetched fraction
+agent_dir="$work/agent"
+agent_pid=""
+start_agent() {  # $1: cache dir; a running agent on $agent_dir/sock
+  stop_agent
+  $lode agent --socket "$agent_dir/sock" --mountpoint "$agent_dir/images" --cache "$1" \
+    --memory-size "${2:-128MiB}" 2>>"$work/agent.log" &
+  agent_pid=$!
+  for _ in $(seq 200); do $lode ps --socket "$agent_dir/sock" >/dev/null 2>&1 && return; sleep 0.05; done
+  echo "agent did not start" >&2
+  exit 1
+}
+stop_agent() {
+  if [ -n "$agent_pid" ]; then kill "$agent_pid"; wait "$agent_pid" || true; agent_pid=""; fi
+}
+trap stop_agent EXIT
+
+run_lode() {  # $@: lode run options; prints seconds and fetched fraction
   local t0 t1
   t0=$(now)
-  $lode run v1 --tenant bench --cache "$1" --timings-json "$work/t.json" -- "${py[@]}" >/dev/null
+  $lode run v1 --tenant bench "$@" --timings-json "$work/t.json" -- "${py[@]}" >/dev/null
   t1=$(now)
   python3 -c "import json,sys; t=json.load(open('$work/t.json')); print($t1 - $t0, t['fetched_bytes'] / t['image_bytes'])"
 }
@@ -69,44 +89,54 @@ run_unpack() {
 
 declare -A times
 fetched=()
+socket=(--socket "$agent_dir/sock")
 for i in $(seq "$RUNS"); do
   rm -rf "$work/cache"
+  start_agent "$work/cache"
   drop_caches
-  read -r t f < <(run_lode "$work/cache")
+  read -r t f < <(run_lode "${socket[@]}")
   times[cold]+="$t "
   fetched+=("$f")
+  start_agent "$work/cache"
   drop_caches
-  read -r t f < <(run_lode "$work/cache")
+  read -r t f < <(run_lode "${socket[@]}")
   times[warm]+="$t "
+  rm -rf "$work/cache"
+  start_agent "$work/cache"
+  drop_caches
+  read -r t f < <(run_lode "${socket[@]}" --runtime chroot)
+  times[chroot]+="$t "
+  stop_agent
+  rm -rf "$work/cache"
+  drop_caches
+  read -r t f < <(run_lode --cache "$work/cache")
+  times[private]+="$t "
   drop_caches
   times[export]+="$(run_export) "
   drop_caches
   times[unpack]+="$(run_unpack) "
 done
 med() { tr ' ' '\n' <<<"${times[$1]}" | grep . | median; }
-cold=$(med cold)
-echo "| python3 -c 'print(42)' | median s | vs lode cold |"
+declare -A label=(
+  [cold]="lode run, running agent, empty L1 (crun)"
+  [chroot]="lode run, running agent, empty L1 (chroot)"
+  [private]="lode run, private agent, empty L1 (crun)"
+  [warm]="lode run, running agent, warm L1 (crun)"
+  [export]="export whole image + mount + chroot"
+  [unpack]="unpack all layers + chroot")
+echo "| python3 -c 'print(42)' | median s | export path / this |"
 echo "|---|---|---|"
-for k in cold warm export unpack; do
+export_median=$(med export)
+for k in cold chroot private warm export unpack; do
   m=$(med "$k")
-  label=$k
-  [ "$k" = cold ] && label="lode run, empty L1"
-  [ "$k" = warm ] && label="lode run, warm L1"
-  [ "$k" = export ] && label="export whole image + mount + chroot"
-  [ "$k" = unpack ] && label="unpack all layers + chroot"
-  printf '| %s | %.3f | %.1fx |\n' "$label" "$m" "$(echo "$m / $cold" | bc -l)"
+  printf '| %s | %.3f | %.1fx |\n' "${label[$k]}" "$m" "$(echo "$export_median / $m" | bc -l)"
 done
 printf 'bytes fetched by a cold run: %.2f%% of the image (median)\n' \
   "$(printf '%s\n' "${fetched[@]}" | median | awk '{print $1 * 100}')"
 
 # 2. fio, warm, through loop devices with direct I/O.
 echo
-agent_dir="$work/agent"
-$lode agent --socket "$agent_dir/sock" --mountpoint "$agent_dir/images" --cache "$agent_dir/cache" \
-  --memory-size 512MiB 2>"$work/agent.log" &
-agent_pid=$!
-trap 'kill $agent_pid 2>/dev/null; wait $agent_pid 2>/dev/null || true' EXIT
-for _ in $(seq 200); do $lode ps --socket "$agent_dir/sock" >/dev/null 2>&1 && break; sleep 0.05; done
+start_agent "$agent_dir/cache" 512MiB
 block=$($lode attach v1 --tenant bench --socket "$agent_dir/sock")
 fio_run() {  # $1 device, $2 rw, $3 bs -> json
   fio --name=b --filename="$1" --direct=1 --rw="$2" --bs="$3" --ioengine=psync --iodepth=1 \
@@ -143,6 +173,6 @@ for tag in v1 v2 v3 v1; do
   b=$($lode attach "$tag" --tenant bench --socket "$agent_dir/sock")
   cat "$b" >/dev/null
 done
-rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$agent_pid/status)
+rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$agent_pid/status")
 memory_tier=$($lode stats --json --socket "$agent_dir/sock" | python3 -c "import json,sys; print(json.load(sys.stdin)['tiers'][0]['bytes_cached'])")
 echo "agent RSS with 4 images attached and read: $((rss_kb / 1024)) MiB, of which memory tier (decrypted chunks, budget 512 MiB): $((memory_tier / 1048576)) MiB -> beyond the cache: $(((rss_kb * 1024 - memory_tier) / 1048576)) MiB"

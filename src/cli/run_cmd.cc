@@ -32,7 +32,7 @@ using nlohmann::json;
 
 struct RunArgs {
   AgentDaemonArgs agent;
-  std::string socket, ref, tenant, timings_json;
+  std::string socket, ref, tenant, timings_json, runtime = "auto";
   bool writable = false, timings = false;
   std::vector<std::string> command;
 };
@@ -156,6 +156,7 @@ void ReportTimings(const json& t, bool human, const std::string& json_file) {
 
 void Run(const RunArgs& a) {
   Clock::time_point start = Clock::now();
+  sandbox::Runtime runtime = Check(sandbox::ParseRuntime(a.runtime));
   Check(sandbox::EnterPrivateMountNamespace());
   RunDir dir;
   std::string socket = a.socket.empty() ? DefaultAgentSocket() : a.socket;
@@ -182,7 +183,8 @@ void Run(const RunArgs& a) {
 
   sandbox::ProcessSpec process =
       Check(sandbox::ProcessFromConfig(attached["config"], a.command, rootfs));
-  sandbox::ContainerRun run = Check(sandbox::RunContainer(rootfs, process, a.writable, dir.path()));
+  sandbox::ContainerRun run =
+      Check(sandbox::RunContainer(rootfs, process, a.writable, dir.path(), runtime));
 
   if (!mount->Unmount().ok()) dir.Keep();
   json stats = FindAttachment(socket, image.id);
@@ -225,6 +227,9 @@ void RegisterRun(CLI::App& app) {
   cmd->add_flag("--rw", a->writable, "writable root file system (a copy-on-write overlay)");
   cmd->add_flag("--timings", a->timings, "print the cold-start breakdown on stderr");
   cmd->add_option("--timings-json", a->timings_json, "write the breakdown as JSON to FILE");
+  cmd->add_option("--runtime", a->runtime,
+                  "crun, chroot (PID namespace + chroot, no cgroups) or auto: crun if installed")
+      ->capture_default_str();
   AddSocketOption(cmd, a->socket);
   a->agent.Add(cmd, /*private_agent=*/true);
   cmd->callback([a] { Run(*a); });

@@ -28,18 +28,22 @@ Result<ProcessSpec> ProcessFromConfig(const std::string& config_json,
                                       const std::vector<std::string>& command,
                                       const std::string& rootfs);
 
-enum class Runtime { kCrun, kChroot };
+enum class Runtime { kAuto, kCrun, kChroot };  // kAuto: crun when installed
 
 struct ContainerRun {
   int exit_code = 0;  // 128 + signal when killed by one
   Runtime runtime = Runtime::kChroot;
-  double start_seconds = 0;  // runtime spawned until the container is ready to exec
+  double start_seconds = 0;  // runtime spawned until the command started
   double run_seconds = 0;    // from then until the command exited
 };
 
 // Runs `process` with `rootfs` as its root. `work_dir` holds the runtime's
 // bundle (crun) and must be outside the rootfs.
 Result<ContainerRun> RunContainer(const std::string& rootfs, const ProcessSpec& process,
-                                  bool writable, const std::string& work_dir);
+                                  bool writable, const std::string& work_dir,
+                                  Runtime runtime = Runtime::kAuto);
+
+// "auto", "crun" or "chroot".
+Result<Runtime> ParseRuntime(const std::string& name);
 
 }  // namespace lode::sandbox

@@ -303,6 +303,16 @@ TEST_F(AgentTest, CorruptChunksInTheStoreOrL1AreNeverServed) {
   EXPECT_EQ(ReadAt(block, offset, 4096), ReadAt(flat, offset, 4096));
 }
 
+TEST_F(AgentTest, SigtermDetachesAndUnmounts) {
+  Attach("rules", "--rw");
+  agent_->Stop();
+  std::ifstream mounts("/proc/mounts");
+  std::string all((std::istreambuf_iterator<char>(mounts)), {});
+  EXPECT_EQ(all.find(agent_->mountpoint()), std::string::npos);
+  EXPECT_TRUE(fs::is_empty(agent_->cache() + "/overlays"));
+  EXPECT_NE(agent_->log().find("stopping on SIGTERM"), std::string::npos) << agent_->log();
+}
+
 TEST_F(AgentTest, KilledAgentLeavesAValidCacheBehind) {
   std::string block = Attach("rules");
   ASSERT_EQ(RunCommand("cat " + ShellQuote(block) + " >/dev/null").exit_code, 0);

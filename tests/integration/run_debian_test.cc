@@ -111,6 +111,10 @@ TEST_F(RunDebianTest, RunsTheImageEntrypointAndPassesTheExitStatusOn) {
   EXPECT_EQ(rw.output, "written\n");
   CommandResult ro = Run("cache-entry", "-- sh -c 'echo x > /root/x'");
   EXPECT_NE(ro.exit_code, 0);  // read-only root without --rw
+  // Without crun: a PID namespace and chroot, same command, same result.
+  CommandResult chroot = Run("cache-entry", "--runtime chroot -- sh -c 'echo $$; id -u; exit 4'");
+  EXPECT_EQ(chroot.exit_code, 4);
+  EXPECT_EQ(chroot.output, "1\n0\n");  // the command is its namespace's init
 }
 
 TEST_F(RunDebianTest, ImageMountedThroughTheAgentEqualsTheFlattenedOne) {
