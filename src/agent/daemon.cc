@@ -84,9 +84,14 @@ Status RunDaemon(const DaemonOptions& options, std::unique_ptr<store::ObjectStor
   ready();
   int signal = -1;
   timespec trim_period{2, 0};
+  uint64_t reads_seen = 0;
   while (signal < 0) {
     signal = sigtimedwait(&stop_signals, nullptr, &trim_period);
-    if (signal < 0) ::malloc_trim(0);
+    // Trimming locks the arenas: only when no block was read for a period.
+    uint64_t reads = 0;
+    for (const auto& attachment : agent->List()) reads += attachment->counters().reads.load();
+    if (signal < 0 && reads == reads_seen) ::malloc_trim(0);
+    reads_seen = reads;
   }
   options.log(std::string("stopping on ") + (signal == SIGTERM ? "SIGTERM" : "SIGINT"));
   api.reset();
