@@ -17,6 +17,8 @@ packages=(
   util-linux time isal bc
   # running containers (lode run), benchmarks
   crun fio
+  # the L2 tier: memcached servers started by tests
+  memcached
 )
 
 missing=()

@@ -25,13 +25,19 @@ nlohmann::json TierJson(const cache::TierSnapshot& t) {
 }  // namespace
 
 Agent::Agent(const AgentOptions& options, std::unique_ptr<store::ObjectStore> store,
-             std::unique_ptr<keys::KeyService> keys, std::unique_ptr<cache::DiskCache> l1)
+             std::unique_ptr<keys::KeyService> keys, std::unique_ptr<cache::DiskCache> l1,
+             std::unique_ptr<cache::MemcachedL2> l2)
     : options_(options),
       store_(std::move(store)),
       keys_(std::move(keys)),
       l1_(std::move(l1)),
+      l2_(std::move(l2)),
       memory_(options.memory_bytes),
-      fetcher_(l1_.get(), *store_),
+      fetcher_({.l1 = l1_.get(),
+                .l2 = l2_.get(),
+                .max_origin_fetches = options.max_origin_fetches,
+                .admission_timeout = options.admission_timeout},
+               *store_),
       reader_(fetcher_, memory_) {}
 
 Result<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& options,
@@ -42,8 +48,12 @@ Result<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& options,
   std::error_code ec;
   fs::create_directories(options.cache_dir + "/overlays", ec);
   if (ec) return Status::IOError("create " + options.cache_dir + "/overlays: " + ec.message());
+  std::unique_ptr<cache::MemcachedL2> l2;
+  if (options.l2) {
+    LODE_ASSIGN_OR_RETURN(l2, cache::MemcachedL2::Open(*options.l2));
+  }
   return std::unique_ptr<Agent>(
-      new Agent(options, std::move(store), std::move(keys), std::move(l1)));
+      new Agent(options, std::move(store), std::move(keys), std::move(l1), std::move(l2)));
 }
 
 std::string Agent::NewId() {
@@ -132,7 +142,9 @@ nlohmann::json AttachmentJson(const Attachment& a) {
           {"read_errors", c.read_errors.load()},
           {"memory_hits", c.memory_hits.load()},
           {"l1_hits", c.l1_hits.load()},
-          {"chunks_fetched", c.origin_fetches.load()},
+          {"l2_hits", c.l2_hits.load()},
+          {"chunks_fetched", c.origin_fetches.load() + c.l2_hits.load()},  // from remote tiers
+          {"origin_fetches", c.origin_fetches.load()},
           {"shared_fetches", c.shared_fetches.load()},
           {"fetched_bytes", c.fetched_bytes.load()},
           {"first_read_monotonic_ns", c.first_read_ns.load()},
@@ -143,6 +155,24 @@ nlohmann::json Agent::Stats() const {
   nlohmann::json tiers = nlohmann::json::array();
   tiers.push_back({{"tier", "memory"}, {"bytes_cached", memory_.bytes()}});
   for (const cache::TierSnapshot& t : fetcher_.Metrics()) tiers.push_back(TierJson(t));
+  const cache::AdmissionCounters& admission = fetcher_.admission().counters();
+  nlohmann::json admission_json = {
+      {"limit", fetcher_.admission().limit()}, {"in_flight", fetcher_.admission().in_flight()},
+      {"admitted", admission.admitted.load()}, {"waited", admission.waited.load()},
+      {"rejected", admission.rejected.load()}, {"peak_in_flight", admission.peak_in_flight.load()}};
+  for (nlohmann::json& t : tiers) {
+    if (t["tier"] == "l2" && l2_) {
+      const cache::L2Counters& c = l2_->counters();
+      t["stripes_late"] = c.stripes_late.load();
+      t["stripes_missing"] = c.stripes_missing.load();
+      t["fills"] = c.fills.load();
+      t["stripes_stored"] = c.stripes_stored.load();
+      t["fills_dropped"] = c.fills_dropped.load();
+      t["code"] =
+          std::to_string(l2_->options().code.k) + "+" + std::to_string(l2_->options().code.m);
+    }
+    if (t["tier"] == "origin") t["admission"] = admission_json;
+  }
   cache::DiskCacheStats l1 = l1_->stats();
   nlohmann::json attachments = nlohmann::json::array();
   for (const auto& a : List()) attachments.push_back(AttachmentJson(*a));

@@ -4,11 +4,13 @@
 // (api.h) are views onto it; daemon.h wires them together. Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,7 @@
 #include "agent/chunk_reader.h"
 #include "cache/chunk_fetcher.h"
 #include "cache/disk_cache.h"
+#include "cache/memcached_l2.h"
 #include "cache/memory_cache.h"
 #include "keys/key_service.h"
 #include "store/object_store.h"
@@ -26,6 +29,9 @@ struct AgentOptions {
   std::string cache_dir;  // L1 chunks in cache_dir/chunks, overlays in cache_dir/overlays
   uint64_t cache_bytes = 4ull << 30;     // L1 budget
   uint64_t memory_bytes = 128ull << 20;  // decrypted-chunk budget
+  std::optional<cache::L2Options> l2;    // the memcached fleet, if any
+  int max_origin_fetches = 32;
+  std::chrono::milliseconds admission_timeout{10000};
 };
 
 class Agent {
@@ -51,13 +57,15 @@ class Agent {
 
  private:
   Agent(const AgentOptions& options, std::unique_ptr<store::ObjectStore> store,
-        std::unique_ptr<keys::KeyService> keys, std::unique_ptr<cache::DiskCache> l1);
+        std::unique_ptr<keys::KeyService> keys, std::unique_ptr<cache::DiskCache> l1,
+        std::unique_ptr<cache::MemcachedL2> l2);
   std::string NewId();
 
   AgentOptions options_;
   std::unique_ptr<store::ObjectStore> store_;
   std::unique_ptr<keys::KeyService> keys_;
   std::unique_ptr<cache::DiskCache> l1_;
+  std::unique_ptr<cache::MemcachedL2> l2_;
   cache::MemoryCache memory_;
   cache::ChunkFetcher fetcher_;
   ChunkReader reader_;

@@ -87,6 +87,9 @@ Status Attachment::ReadBase(uint64_t offset, std::span<uint8_t> out) {
         case ChunkSource::kL1:
           counters_.l1_hits++;
           break;
+        case ChunkSource::kL2:
+          counters_.l2_hits++;
+          break;
         case ChunkSource::kOrigin:
           counters_.origin_fetches++;
           break;

@@ -29,9 +29,10 @@ struct AttachmentCounters {
   // Chunk reads by where the chunk came from.
   std::atomic<uint64_t> memory_hits = 0;
   std::atomic<uint64_t> l1_hits = 0;
+  std::atomic<uint64_t> l2_hits = 0;
   std::atomic<uint64_t> origin_fetches = 0;
   std::atomic<uint64_t> shared_fetches = 0;  // joined another reader's fetch
-  std::atomic<uint64_t> fetched_bytes = 0;   // stored bytes from the origin
+  std::atomic<uint64_t> fetched_bytes = 0;   // stored bytes from L2 and the origin
   std::atomic<int64_t> first_read_ns = 0;    // CLOCK_MONOTONIC of the first read; 0 until then
 };
 

@@ -23,6 +23,7 @@ Result<PlainChunk> ChunkReader::Read(const std::string& root, const manifest::Ch
   } else if (fetched.tier == cache::Tier::kL1) {
     out.source = ChunkSource::kL1;
   } else {
+    out.source = fetched.tier == cache::Tier::kL2 ? ChunkSource::kL2 : ChunkSource::kOrigin;
     out.fetched_bytes = fetched.bytes->size();
   }
   memory_.Put(memory_key, out.bytes);

@@ -15,12 +15,12 @@
 
 namespace lode::agent {
 
-enum class ChunkSource { kMemory, kL1, kOrigin, kShared };
+enum class ChunkSource { kMemory, kL1, kL2, kOrigin, kShared };
 
 struct PlainChunk {
   cache::SharedBytes bytes;
   ChunkSource source = ChunkSource::kMemory;
-  uint64_t fetched_bytes = 0;  // stored bytes this read brought from the origin
+  uint64_t fetched_bytes = 0;  // stored bytes this read brought from a remote tier
 };
 
 class ChunkReader {

@@ -55,7 +55,7 @@ class ChunkFetcherTest : public ::testing::Test {
 };
 
 TEST_F(ChunkFetcherTest, OriginFillsL1AndTheNextReadHitsIt) {
-  ChunkFetcher fetcher(l1_.get(), *store_);
+  ChunkFetcher fetcher({.l1 = l1_.get()}, *store_);
   auto first = fetcher.Fetch("root-0", name_);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   EXPECT_EQ(first->tier, Tier::kOrigin);
@@ -72,7 +72,7 @@ TEST_F(ChunkFetcherTest, OriginFillsL1AndTheNextReadHitsIt) {
 
 TEST_F(ChunkFetcherTest, CorruptL1CopyIsDroppedAndFetchedAgain) {
   ASSERT_TRUE(l1_->Put(name_, std::vector<uint8_t>(5000, 43)).ok());
-  ChunkFetcher fetcher(l1_.get(), *store_);
+  ChunkFetcher fetcher({.l1 = l1_.get()}, *store_);
   auto r = fetcher.Fetch("root-0", name_);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r->bytes, chunk_);
@@ -85,7 +85,7 @@ TEST_F(ChunkFetcherTest, CorruptOriginCopyIsAnErrorAndNotCached) {
   std::vector<uint8_t> bad(chunk_);
   bad[10] ^= 1;
   ASSERT_TRUE(store_->Put(store::ChunkKey("root-0", name_), bad).ok());
-  ChunkFetcher fetcher(l1_.get(), *store_);
+  ChunkFetcher fetcher({.l1 = l1_.get()}, *store_);
   auto r = fetcher.Fetch("root-0", name_);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
@@ -96,7 +96,7 @@ TEST_F(ChunkFetcherTest, CorruptOriginCopyIsAnErrorAndNotCached) {
 
 TEST_F(ChunkFetcherTest, ConcurrentMissesShareOneFetch) {
   store_->delay = std::chrono::milliseconds(100);
-  ChunkFetcher fetcher(nullptr, *store_);
+  ChunkFetcher fetcher({}, *store_);
   std::vector<std::thread> readers;
   std::atomic<int> ok = 0, shared = 0;
   for (int i = 0; i < 8; ++i) {
@@ -110,6 +110,38 @@ TEST_F(ChunkFetcherTest, ConcurrentMissesShareOneFetch) {
   EXPECT_EQ(ok.load(), 8);
   EXPECT_EQ(store_->gets.load(), 1);
   EXPECT_EQ(shared.load(), 7);
+}
+
+TEST_F(ChunkFetcherTest, AdmissionBoundsOriginFetchesAndRejectsPastTheDeadline) {
+  std::vector<std::string> names;
+  for (uint8_t i = 0; i < 8; ++i) {
+    std::vector<uint8_t> c(1000, i);
+    names.push_back(ToHex(Sha256::Of(c)));
+    ASSERT_TRUE(store_->Put(store::ChunkKey("root-0", names.back()), c).ok());
+  }
+  store_->delay = std::chrono::milliseconds(200);
+  ChunkFetcher fetcher(
+      {.max_origin_fetches = 2, .admission_timeout = std::chrono::milliseconds(300)}, *store_);
+  std::atomic<int> ok = 0, rejected = 0;
+  std::vector<std::thread> readers;
+  auto start = std::chrono::steady_clock::now();
+  for (const std::string& name : names) {
+    readers.emplace_back([&, name] {
+      auto r = fetcher.Fetch("root-0", name);
+      if (r.ok()) ++ok;
+      if (!r.ok() && r.status().code() == StatusCode::kRejected &&
+          r.status().message().find("origin busy") != std::string::npos) {
+        ++rejected;
+      }
+    });
+  }
+  for (auto& t : readers) t.join();
+  EXPECT_LE(fetcher.admission().counters().peak_in_flight.load(), 2u);
+  // Two slots, 200 ms per fetch, 300 ms of patience: 4 get through, 4 give up.
+  EXPECT_EQ(ok.load() + rejected.load(), 8);
+  EXPECT_GE(rejected.load(), 2);
+  EXPECT_EQ(fetcher.admission().counters().rejected.load(), static_cast<uint64_t>(rejected.load()));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
 }
 
 }  // namespace

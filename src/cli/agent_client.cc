@@ -39,6 +39,17 @@ void AgentDaemonArgs::Add(CLI::App* cmd, bool private_agent) {
   cmd->add_option("--cache-size", cache_size, "L1 disk cache budget")->capture_default_str();
   cmd->add_option("--memory-size", memory_size, "memory budget for decrypted chunks")
       ->capture_default_str();
+  cmd->add_option("--l2", l2_url, "L2 cache fleet: memcached://HOST:PORT,HOST:PORT,...");
+  cmd->add_option("--l2-code", l2_code, "L2 erasure code K+M: data + parity stripes")
+      ->capture_default_str();
+  cmd->add_option("--l2-deadline-ms", l2_deadline_ms, "give up on an L2 read after this long")
+      ->capture_default_str();
+  cmd->add_option("--max-origin-fetches", max_origin_fetches,
+                  "admission control: concurrent fetches from the store")
+      ->capture_default_str();
+  cmd->add_option("--admission-timeout-ms", admission_timeout_ms,
+                  "how long a fetch waits for admission before failing")
+      ->capture_default_str();
   if (private_agent) return;
   AddSocketOption(cmd, socket);
   cmd->add_option("--mountpoint", mountpoint,
@@ -50,8 +61,10 @@ std::vector<std::string> AgentDaemonArgs::PrivateAgentArgs(const std::string& so
   std::vector<std::string> args = {"agent",        "--socket",      socket_path,
                                    "--mountpoint", mount,           "--cache-size",
                                    cache_size,     "--memory-size", memory_size};
-  for (const auto& [flag, value] :
-       {std::pair{"--store", store.url}, {"--keys", keys.dir}, {"--cache", cache_dir}}) {
+  for (const auto& [flag, value] : {std::pair{"--store", store.url},
+                                    {"--keys", keys.dir},
+                                    {"--cache", cache_dir},
+                                    {"--l2", l2_url}}) {
     if (!value.empty()) args.insert(args.end(), {flag, value});
   }
   return args;
@@ -64,6 +77,15 @@ agent::DaemonOptions AgentDaemonArgs::Options() const {
   o.agent.memory_bytes = Check(ParseSize(memory_size));
   o.socket_path = socket.empty() ? DefaultAgentSocket() : socket;
   o.mountpoint = mountpoint.empty() ? RuntimeDir() + "/images" : mountpoint;
+  o.agent.max_origin_fetches = max_origin_fetches;
+  o.agent.admission_timeout = std::chrono::milliseconds(admission_timeout_ms);
+  if (!l2_url.empty()) {
+    cache::L2Options l2;
+    l2.servers = Check(cache::ParseMemcachedUrl(l2_url));
+    l2.code = Check(cache::ParseErasureCode(l2_code));
+    l2.deadline = std::chrono::milliseconds(l2_deadline_ms);
+    o.agent.l2 = l2;
+  }
   return o;
 }
 

@@ -28,6 +28,11 @@ struct AgentDaemonArgs {
   std::string cache_dir;
   std::string cache_size = "4GiB";
   std::string memory_size = "128MiB";
+  std::string l2_url;
+  std::string l2_code = "4+1";
+  int l2_deadline_ms = 250;
+  int max_origin_fetches = 32;
+  int admission_timeout_ms = 10000;
   std::string socket;
   std::string mountpoint;
   // `private_agent` leaves out --socket and --mountpoint (lode run picks its own).

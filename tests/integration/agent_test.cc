@@ -19,6 +19,7 @@
 
 #include "testing/agent_process.h"
 #include "testing/layer_builder.h"
+#include "testing/memcached_fleet.h"
 #include "testing/mount.h"
 #include "testing/process.h"
 #include "testing/rules_image.h"
@@ -301,6 +302,44 @@ TEST_F(AgentTest, CorruptChunksInTheStoreOrL1AreNeverServed) {
   fs::rename(*dir_ / "store-good", *dir_ / "store");
   EXPECT_EQ(Tier(Stats(), "l1")["bytes"].get<uint64_t>(), 0u);  // nothing bad was cached
   EXPECT_EQ(ReadAt(block, offset, 4096), ReadAt(flat, offset, 4096));
+}
+
+// A 5-server memcached L2 (4+1): a second agent with an empty L1 reads
+// everything from L2, even with one server killed.
+TEST_F(AgentTest, L2FleetServesChunksAnotherAgentFetchedEvenWithANodeDown) {
+  MemcachedFleet fleet(5);
+  ASSERT_TRUE(fleet.ok());
+  std::string l2 = "--l2 " + fleet.Url() + " --l2-code 4+1";
+  agent_ = std::make_unique<AgentProcess>(*dir_ / "agent/l2-first", env_, l2);
+  fs::create_directories(*dir_ / "agent/l2-first");
+  ASSERT_TRUE(agent_->Start()) << agent_->log();
+  std::string block = Attach("rules");
+  ASSERT_EQ(RunCommand("cat " + ShellQuote(block) + " >/dev/null").exit_code, 0);
+  uint64_t chunks = Tier(Stats(), "origin")["hits"];
+  ASSERT_GT(chunks, 0u);
+  EXPECT_EQ(Tier(Stats(), "l2")["code"], "4+1");
+  // Fills run in the background: wait until every stripe is stored.
+  for (int i = 0; i < 300 && Tier(Stats(), "l2")["stripes_stored"].get<uint64_t>() < 5 * chunks;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(Tier(Stats(), "l2")["stripes_stored"].get<uint64_t>(), 5 * chunks);
+  for (int round = 0; round < 2; ++round) {
+    if (round == 1) fleet.Kill(2);
+    std::string dir = *dir_ / ("agent/l2-" + std::to_string(round));
+    fs::create_directories(dir);
+    agent_ = std::make_unique<AgentProcess>(dir, env_, l2);
+    ASSERT_TRUE(agent_->Start()) << agent_->log();
+    block = Attach("rules");
+    EXPECT_EQ(
+        RunCommand("cmp " + ShellQuote(block) + " " + ShellQuote(*dir_ / "rules.ext4")).exit_code,
+        0);
+    json stats = Stats();
+    EXPECT_EQ(Tier(stats, "origin")["hits"].get<uint64_t>(), 0u) << "round " << round;
+    EXPECT_EQ(Tier(stats, "l2")["hits"].get<uint64_t>(), chunks) << "round " << round;
+    EXPECT_EQ(stats["attachments"][0]["chunks_fetched"].get<uint64_t>(), chunks);
+    Lode("detach " + fs::path(block).filename().string() + " " + agent_->SocketArg());
+  }
 }
 
 TEST_F(AgentTest, SigtermDetachesAndUnmounts) {
