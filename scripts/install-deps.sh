@@ -19,6 +19,8 @@ packages=(
   crun fio
   # the L2 tier: memcached servers started by tests
   memcached
+  # a real S3 server for the s3:// store: a one-node Ceph with RGW (scripts/rgw.sh)
+  ceph ceph-mon ceph-osd ceph-mgr radosgw curl
 )
 
 missing=()

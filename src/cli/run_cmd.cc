@@ -196,6 +196,8 @@ void Run(const RunArgs& a) {
       {"fetched_bytes", stats.value("fetched_bytes", uint64_t{0})},
       {"chunks_fetched", stats.value("chunks_fetched", uint64_t{0})},
       {"l1_hits", stats.value("l1_hits", uint64_t{0})},
+      {"l2_hits", stats.value("l2_hits", uint64_t{0})},
+      {"origin_fetches", stats.value("origin_fetches", uint64_t{0})},
       {"bytes_read", stats.value("bytes_read", uint64_t{0})},
       {"private_agent", private_agent != nullptr},
       {"agent_seconds", agent_seconds},

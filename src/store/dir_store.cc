@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "store/object_store.h"
+#include "store/s3_store.h"
 #include "util/file.h"
 
 namespace lode::store {
@@ -117,9 +118,9 @@ Result<std::unique_ptr<ObjectStore>> OpenStore(const std::string& url) {
     return std::unique_ptr<ObjectStore>(
         std::make_unique<DirStore>(fs::absolute(path).lexically_normal().string()));
   }
-  size_t scheme = url.find("://");
-  return Status::InvalidArgument("unknown store scheme in '" + url + "' (supported: dir://PATH)" +
-                                 (scheme == std::string::npos ? "" : ""));
+  if (url.rfind("s3://", 0) == 0) return OpenS3Store(url);
+  return Status::InvalidArgument("unknown store scheme in '" + url +
+                                 "' (supported: dir://PATH, s3://BUCKET/PREFIX?endpoint=URL)");
 }
 
 }  // namespace lode::store

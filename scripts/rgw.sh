@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# A one-node Ceph cluster with an RGW S3 endpoint on 127.0.0.1, for tests
+# and benchmarks of the s3:// store: one mon, one memstore OSD, radosgw with
+# the beast frontend, an S3 user and a bucket.
+#   rgw.sh start DIR PORT    prints the environment to use it (AWS_* and LODE_S3_URL)
+#   rgw.sh stop DIR
+#   rgw.sh stop-rgw DIR      stops only the S3 endpoint (the cluster keeps its data)
+#   rgw.sh start-rgw DIR     starts it again
+# Cephx is off (a local throwaway cluster); RGW still checks SigV4 for real.
+set -euo pipefail
+cmd=$1
+dir=$(realpath -m "$2")
+
+stop() {
+  local pids=() pid_file pid
+  for pid_file in "$dir"/run/*.pid; do
+    [ -f "$pid_file" ] && pids+=("$(cat "$pid_file" 2>/dev/null)")
+  done
+  for pid in "${pids[@]}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    [ -n "$pid" ] || continue
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  rm -f "$dir"/run/*.pid
+}
+
+wait_for_rgw() {
+  local port
+  port=$(sed -n 's/.*endpoint=127.0.0.1:\([0-9]*\).*/\1/p' "$dir/ceph.conf")
+  for _ in $(seq 600); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
+    sleep 0.1
+  done
+  echo "rgw.sh: radosgw did not answer on port $port (see $dir/log)" >&2
+  return 1
+}
+
+case "$cmd" in
+  stop)
+    stop
+    exit 0
+    ;;
+  stop-rgw)
+    pid=$(cat "$dir/run/client.rgw.lode.pid")
+    kill -9 "$pid"
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    rm -f "$dir/run/client.rgw.lode.pid"
+    exit 0
+    ;;
+  start-rgw)
+    radosgw -c "$dir/ceph.conf" -n client.rgw.lode
+    wait_for_rgw
+    exit 0
+    ;;
+esac
+
+port=$3
+mon_port=$((port + 1))
+access=lodetestaccess
+secret=lodetestsecret0123456789
+stop
+rm -rf "$dir"
+mkdir -p "$dir"/{run,log,mon,osd/ceph-0,rgw}
+fsid=$(cat /proc/sys/kernel/random/uuid)
+conf="$dir/ceph.conf"
+cat >"$conf" <<CONF
+[global]
+fsid = $fsid
+mon host = v1:127.0.0.1:$mon_port
+ms bind msgr2 = false
+auth cluster required = none
+auth service required = none
+auth client required = none
+ms mon client mode = crc
+osd pool default size = 1
+osd pool default min size = 1
+osd crush chooseleaf type = 0
+osd objectstore = memstore
+memstore device bytes = 2147483648
+mon allow pool delete = true
+mon warn on pool no redundancy = false
+run dir = $dir/run
+pid file = $dir/run/\$name.pid
+admin socket = $dir/run/\$name.asok
+log file = $dir/log/\$name.log
+mon data = $dir/mon/\$cluster-\$id
+osd data = $dir/osd/\$cluster-\$id
+keyring = /dev/null
+[client.rgw.lode]
+rgw frontends = beast endpoint=127.0.0.1:$port tcp_nodelay=1
+rgw data = $dir/rgw
+CONF
+monmaptool --create --addv a "[v1:127.0.0.1:$mon_port]" --fsid "$fsid" "$dir/monmap" >/dev/null
+ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" >/dev/null
+ceph-mon -c "$conf" -i a
+ceph -c "$conf" osd create >/dev/null
+ceph-osd -c "$conf" -i 0 --mkfs >/dev/null 2>&1
+ceph-osd -c "$conf" -i 0 2>/dev/null
+radosgw -c "$conf" -n client.rgw.lode
+wait_for_rgw
+radosgw-admin -c "$conf" user create --uid=lode --display-name=lode --access-key="$access" \
+  --secret-key="$secret" >/dev/null
+curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$access:$secret" \
+  -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X PUT "http://127.0.0.1:$port/lode" >/dev/null
+echo "AWS_ACCESS_KEY_ID=$access"
+echo "AWS_SECRET_ACCESS_KEY=$secret"
+echo "LODE_S3_URL=s3://lode/test?endpoint=http://127.0.0.1:$port&region=us-east-1"

@@ -1,0 +1,170 @@
+// The s3:// store against a real S3 server: Ceph RGW on 127.0.0.1, started
+// once for the suite by scripts/rgw.sh (SigV4 is checked for real). Then the
+// whole path, push -> agent -> lode run, over RGW with a 5-server memcached
+// L2. Oracles: the bytes put, RGW's answers, lode's output and counters.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "store/object_store.h"
+#include "testing/debian_image.h"
+#include "testing/memcached_fleet.h"
+#include "testing/process.h"
+#include "testing/rgw_server.h"
+#include "testing/scratch_dir.h"
+
+namespace lode::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+class S3Test : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new ScratchDir("lode-s3");
+    rgw_ = new RgwServer(*dir_ / "rgw");
+    if (!rgw_->ok()) return;
+    ::setenv("AWS_ACCESS_KEY_ID", rgw_->access_key().c_str(), 1);
+    ::setenv("AWS_SECRET_ACCESS_KEY", rgw_->secret_key().c_str(), 1);
+  }
+  static void TearDownTestSuite() {
+    delete rgw_;
+    delete dir_;
+  }
+  void SetUp() override { ASSERT_TRUE(rgw_->ok()) << rgw_->error(); }
+
+  std::unique_ptr<store::ObjectStore> Store(const std::string& prefix) {
+    auto s = store::OpenStore(rgw_->Url(prefix));
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+  static std::vector<uint8_t> Bytes(const std::string& s) { return {s.begin(), s.end()}; }
+  CommandResult Lode(const std::string& env, const std::string& args) {
+    return RunCommand("LODE_KEYS=" + ShellQuote(*dir_ / "keys") + " " + env + LodeBinary() + " " +
+                      args);
+  }
+  static void ExpectOneLine(const CommandResult& r, const std::string& needle) {
+    EXPECT_NE(r.exit_code, 0) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+    EXPECT_NE(r.output.find(needle), std::string::npos) << r.output;
+  }
+
+  static ScratchDir* dir_;
+  static RgwServer* rgw_;
+};
+
+ScratchDir* S3Test::dir_ = nullptr;
+RgwServer* S3Test::rgw_ = nullptr;
+
+TEST_F(S3Test, ObjectsRoundTripWithEveryAllowedCharacter) {
+  auto s = Store("contract");
+  ASSERT_TRUE(s);
+  std::string key = "root-0/chunks/AZaz09._-x/name.with-every_char";
+  std::vector<uint8_t> data(300000);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 7);
+  ASSERT_TRUE(s->Put(key, data).ok());
+  auto got = s->Get(key);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, data);
+  EXPECT_TRUE(*s->Exists(key));
+  EXPECT_FALSE(*s->Exists(key + "x"));
+  EXPECT_EQ(s->Get(key + "x").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(*s->List("root-0/"), std::vector<std::string>{key});
+  ASSERT_TRUE(s->Delete(key).ok());
+  EXPECT_TRUE(s->Delete(key).ok());  // deleting what is gone is fine
+  EXPECT_FALSE(*s->Exists(key));
+  EXPECT_FALSE(s->Put("../escape", data).ok());
+}
+
+TEST_F(S3Test, LargeListingsArePaginated) {
+  auto s = Store("listing");
+  ASSERT_TRUE(s);
+  constexpr int kObjects = 2100;  // RGW pages at 1000 keys
+  std::atomic<int> failed = 0;
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 8; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = t; i < kObjects; i += 8) {
+        failed += !s->Put("many/o" + std::to_string(10000 + i), Bytes("x")).ok();
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  ASSERT_EQ(failed.load(), 0);
+  auto keys = s->List("many/");
+  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+  ASSERT_EQ(keys->size(), static_cast<size_t>(kObjects));
+  EXPECT_EQ(keys->front(), "many/o10000");
+  EXPECT_EQ(keys->back(), "many/o" + std::to_string(10000 + kObjects - 1));
+}
+
+TEST_F(S3Test, WrongCredentialsAndMissingBucketGetOneClearLine) {
+  ASSERT_EQ(Lode("", "key create acme").exit_code, 0);
+  std::string wrong = "AWS_ACCESS_KEY_ID=" + rgw_->access_key() + " AWS_SECRET_ACCESS_KEY=wrong ";
+  CommandResult denied = Lode(wrong, "ls --tenant acme --store " + ShellQuote(rgw_->Url("auth")));
+  ExpectOneLine(denied, "access denied");
+  EXPECT_EQ(denied.output.find("wrong"), std::string::npos) << "the secret must not be printed";
+  std::string nobucket = "s3://no-such-bucket/x?endpoint=" + rgw_->endpoint() + "&region=us-east-1";
+  ExpectOneLine(Lode(rgw_->Env(), "ls --tenant acme --store " + ShellQuote(nobucket)),
+                "does not exist");
+  ExpectOneLine(Lode("AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= HOME=/nonexistent ",
+                     "ls --tenant acme --store " + ShellQuote(rgw_->Url("auth"))),
+                "no S3 credentials");
+}
+
+TEST_F(S3Test, EndpointStoppedMidRunFailsThenRecovers) {
+  auto s = Store("outage");
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->Put("k", Bytes("before")).ok());
+  rgw_->StopEndpoint();
+  auto start = std::chrono::steady_clock::now();
+  auto during = s->Get("k");
+  EXPECT_EQ(during.status().code(), StatusCode::kUnavailable) << during.status().ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  ASSERT_TRUE(rgw_->StartEndpoint());
+  auto after = s->Get("k");
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(*after, Bytes("before"));
+}
+
+TEST_F(S3Test, PushAgentAndRunOverRgwWithAMemcachedL2) {
+  std::string rootfs = CachedDebianRootfs();
+  ASSERT_FALSE(rootfs.empty());
+  WriteOciLayout(*dir_ / "oci", BuildDebianImage(rootfs), TestCompression::kGzip);
+  Lode("", "key create runner");
+  std::string store = "--store " + ShellQuote(rgw_->Url("images"));
+  CommandResult push = Lode(rgw_->Env(), "push " + ShellQuote(*dir_ / "oci") +
+                                             " --tenant runner --tag deb --json " + store);
+  ASSERT_EQ(push.exit_code, 0) << push.output;
+  MemcachedFleet fleet(5);
+  ASSERT_TRUE(fleet.ok());
+  std::string timings = *dir_ / "timings.json";
+  auto run = [&](const std::string& cache) {
+    CommandResult r =
+        Lode(rgw_->Env(), "run deb --tenant runner " + store + " --l2 " + fleet.Url() +
+                              " --cache " + ShellQuote(*dir_ / cache) + " --timings-json " +
+                              ShellQuote(timings) + " -- python3 -c 'print(42)'");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(r.output, "42\n");
+    std::ifstream in(timings);
+    return json::parse(in, nullptr, false);
+  };
+  json cold = run("cache-a");
+  EXPECT_GT(cold["origin_fetches"].get<int>(), 0) << cold.dump();
+  // Another worker (an empty L1) finds the chunks in L2, even with a server down.
+  fleet.Kill(1);
+  json other = run("cache-b");
+  EXPECT_EQ(other["origin_fetches"].get<int>(), 0) << other.dump();
+  EXPECT_EQ(other["l2_hits"].get<int>(), cold["origin_fetches"].get<int>()) << other.dump();
+  EXPECT_EQ(other["chunks_fetched"], other["l2_hits"]);
+}
+
+}  // namespace
+}  // namespace lode::testing
