@@ -77,13 +77,14 @@ Result<std::optional<std::vector<uint8_t>>> DiskCache::Get(const std::string& na
     if (!sizes_.count(name)) return std::optional<std::vector<uint8_t>>();
     policy_.Access(name);
   }
-  Result<std::string> text = ReadFileToString(PathOf(name));
-  if (!text.ok()) {
+  Result<std::vector<uint8_t>> bytes = ReadFileToBytes(PathOf(name));
+  if (!bytes.ok()) {
     // Evicted between the lookup and the read: a miss.
-    if (text.status().code() == StatusCode::kNotFound) return std::optional<std::vector<uint8_t>>();
-    return text.status();
+    if (bytes.status().code() == StatusCode::kNotFound)
+      return std::optional<std::vector<uint8_t>>();
+    return bytes.status();
   }
-  return std::optional<std::vector<uint8_t>>(std::in_place, text->begin(), text->end());
+  return std::optional<std::vector<uint8_t>>(std::move(*bytes));
 }
 
 Status DiskCache::Put(const std::string& name, std::span<const uint8_t> bytes) {

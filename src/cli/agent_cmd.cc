@@ -115,6 +115,26 @@ void RegisterPs(CLI::App& app) {
   });
 }
 
+unsigned long long Count(const nlohmann::json& j, const char* key) {
+  return static_cast<unsigned long long>(j.value(key, uint64_t{0}));
+}
+
+// The L2's stripe counters and the origin's admission counters.
+void PrintTierExtras(const nlohmann::json& t) {
+  if (t.contains("stripes_late")) {
+    std::printf("       code %s: stripes late %llu, missing %llu; fills %llu (%llu dropped)\n",
+                t["code"].get<std::string>().c_str(), Count(t, "stripes_late"),
+                Count(t, "stripes_missing"), Count(t, "fills"), Count(t, "fills_dropped"));
+  }
+  if (t.contains("admission")) {
+    const auto& a = t["admission"];
+    std::printf(
+        "       admission: %llu of %llu in flight (peak %llu), %llu waited, %llu rejected\n",
+        Count(a, "in_flight"), Count(a, "limit"), Count(a, "peak_in_flight"), Count(a, "waited"),
+        Count(a, "rejected"));
+  }
+}
+
 void RegisterStats(CLI::App& app) {
   struct Args {
     std::string socket;
@@ -154,6 +174,7 @@ void RegisterStats(CLI::App& app) {
           FormatSize(t["bytes"].get<uint64_t>()).c_str(),
           static_cast<unsigned long long>(t["latency_us_p50"].get<uint64_t>()),
           static_cast<unsigned long long>(t["latency_us_p99"].get<uint64_t>()));
+      PrintTierExtras(t);
     }
     for (const auto& j : r["attachments"]) {
       std::printf(

@@ -36,13 +36,13 @@ class DirStore : public ObjectStore {
 
   Result<std::vector<uint8_t>> Get(const std::string& key) override {
     LODE_RETURN_IF_ERROR(ValidateKey(key));
-    Result<std::string> text = ReadFileToString(PathOf(key));
-    if (!text.ok()) {
-      if (text.status().code() == StatusCode::kNotFound)
+    Result<std::vector<uint8_t>> bytes = ReadFileToBytes(PathOf(key));
+    if (!bytes.ok()) {
+      if (bytes.status().code() == StatusCode::kNotFound)
         return Status::NotFound(key + " in " + Describe());
-      return text.status();
+      return bytes.status();
     }
-    return std::vector<uint8_t>(text->begin(), text->end());
+    return bytes;
   }
 
   Result<bool> Exists(const std::string& key) override {

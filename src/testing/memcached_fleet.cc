@@ -39,7 +39,7 @@ bool Accepts(int port) {
 
 }  // namespace
 
-MemcachedFleet::MemcachedFleet(int servers) {
+MemcachedFleet::MemcachedFleet(int servers, int memory_mb) : memory_mb_(memory_mb) {
   for (int i = 0; i < servers; ++i) {
     ports_.push_back(FreePort());
     pids_.push_back(-1);
@@ -53,10 +53,11 @@ MemcachedFleet::~MemcachedFleet() {
 
 bool MemcachedFleet::Start(int i) {
   std::string port = std::to_string(ports_[static_cast<size_t>(i)]);
+  std::string memory = std::to_string(memory_mb_);
   pid_t pid = ::fork();
   if (pid == 0) {
-    ::execlp("memcached", "memcached", "-l", "127.0.0.1", "-p", port.c_str(), "-U", "0", "-m", "64",
-             "-u", "root", static_cast<char*>(nullptr));
+    ::execlp("memcached", "memcached", "-l", "127.0.0.1", "-p", port.c_str(), "-U", "0", "-m",
+             memory.c_str(), "-u", "root", static_cast<char*>(nullptr));
     _exit(127);
   }
   pids_[static_cast<size_t>(i)] = pid;

@@ -12,7 +12,7 @@ namespace lode::testing {
 
 class MemcachedFleet {
  public:
-  explicit MemcachedFleet(int servers);
+  explicit MemcachedFleet(int servers, int memory_mb = 64);
   ~MemcachedFleet();
   MemcachedFleet(const MemcachedFleet&) = delete;
   MemcachedFleet& operator=(const MemcachedFleet&) = delete;
@@ -30,6 +30,7 @@ class MemcachedFleet {
   bool Start(int i);
   std::vector<int> ports_;
   std::vector<pid_t> pids_;
+  int memory_mb_;
   bool ok_ = true;
 };
 

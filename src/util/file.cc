@@ -38,6 +38,24 @@ Result<std::string> ReadFileToString(const std::string& path) {
   return out;
 }
 
+Result<std::vector<uint8_t>> ReadFileToBytes(const std::string& path) {
+  LODE_ASSIGN_OR_RETURN(UniqueFd fd, OpenForRead(path));
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return Status::FromErrno(errno, "stat " + path);
+  std::vector<uint8_t> out(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (true) {
+    if (done == out.size()) out.resize(out.size() + 65536);  // the file grew
+    ssize_t n = ::read(fd.get(), out.data() + done, out.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno(errno, "read " + path);
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  out.resize(done);
+  return out;
+}
+
 Status PWriteAll(int fd, std::span<const uint8_t> bytes, uint64_t offset, const std::string& what) {
   while (!bytes.empty()) {
     ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "util/status.h"
 
@@ -41,6 +42,8 @@ class UniqueFd {
 
 Result<UniqueFd> OpenForRead(const std::string& path);
 Result<std::string> ReadFileToString(const std::string& path);
+// The whole file in one buffer sized from its length (no regrowing).
+Result<std::vector<uint8_t>> ReadFileToBytes(const std::string& path);
 // Writes all of `bytes` at `offset`, retrying short writes and EINTR.
 Status PWriteAll(int fd, std::span<const uint8_t> bytes, uint64_t offset, const std::string& what);
 // Reads exactly bytes.size() at `offset`; a short file is Corruption.

@@ -39,6 +39,18 @@ TEST_F(FileTest, CommittedAtomicFileAppearsWithContents) {
 
 TEST_F(FileTest, MissingFileIsNotFound) {
   EXPECT_EQ(ReadFileToString(dir_ / "missing").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(ReadFileToBytes(dir_ / "missing").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(FileTest, ReadFileToBytesReadsEverything) {
+  std::string big(200000, 'z');
+  big[12345] = 'a';
+  ASSERT_TRUE(WriteFileAtomically(dir_ / "big", big).ok());
+  auto bytes = ReadFileToBytes(dir_ / "big");
+  ASSERT_TRUE(bytes.ok());
+  EXPECT_EQ(std::string(bytes->begin(), bytes->end()), big);
+  ASSERT_TRUE(WriteFileAtomically(dir_ / "empty", "").ok());
+  EXPECT_TRUE(ReadFileToBytes(dir_ / "empty")->empty());
 }
 
 }  // namespace
