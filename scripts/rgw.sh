@@ -105,4 +105,4 @@ curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$access:$secret" \
   -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X PUT "http://127.0.0.1:$port/lode" >/dev/null
 echo "AWS_ACCESS_KEY_ID=$access"
 echo "AWS_SECRET_ACCESS_KEY=$secret"
-echo "LODE_S3_URL=s3://lode/test?endpoint=http://127.0.0.1:$port&region=us-east-1"
+echo "LODE_S3_URL='s3://lode/test?endpoint=http://127.0.0.1:$port&region=us-east-1'"
