@@ -8,6 +8,7 @@
 #   rgw.sh start-rgw DIR     starts it again
 # Cephx is off (a local throwaway cluster); RGW still checks SigV4 for real.
 set -euo pipefail
+trap 'echo "rgw.sh: failed at line $LINENO: $BASH_COMMAND (logs: $dir/log)" >&2' ERR
 cmd=$1
 dir=$(realpath -m "$2")
 
@@ -95,14 +96,19 @@ monmaptool --create --addv a "[v1:127.0.0.1:$mon_port]" --fsid "$fsid" "$dir/mon
 ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" >/dev/null
 ceph-mon -c "$conf" -i a
 ceph -c "$conf" osd create >/dev/null
-ceph-osd -c "$conf" -i 0 --mkfs >/dev/null 2>&1
+ceph-osd -c "$conf" -i 0 --mkfs >"$dir/log/osd-mkfs.out" 2>&1
 ceph-osd -c "$conf" -i 0 2>/dev/null
 radosgw -c "$conf" -n client.rgw.lode
 wait_for_rgw
 radosgw-admin -c "$conf" user create --uid=lode --display-name=lode --access-key="$access" \
   --secret-key="$secret" >/dev/null
-curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$access:$secret" \
-  -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X PUT "http://127.0.0.1:$port/lode" >/dev/null
+# The first requests may fail while RGW creates its pools.
+for attempt in $(seq 50); do
+  curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$access:$secret" \
+    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X PUT "http://127.0.0.1:$port/lode" >/dev/null && break
+  [ "$attempt" -lt 50 ] || { echo "rgw.sh: could not create the bucket" >&2; exit 1; }
+  sleep 0.2
+done
 echo "AWS_ACCESS_KEY_ID=$access"
 echo "AWS_SECRET_ACCESS_KEY=$secret"
 echo "LODE_S3_URL='s3://lode/test?endpoint=http://127.0.0.1:$port&region=us-east-1'"

@@ -38,14 +38,19 @@ int FreePortPair() {
 RgwServer::RgwServer(const std::string& dir) : dir_(dir), port_(FreePortPair()) {
   CommandResult r = RunCommand("bash " + Script() + " start " + ShellQuote(dir_) + " " +
                                std::to_string(port_) + " 2>&1");
+  if (r.exit_code != 0) {  // one more try on fresh ports: a port can be taken meanwhile
+    port_ = FreePortPair();
+    r = RunCommand("bash " + Script() + " start " + ShellQuote(dir_) + " " + std::to_string(port_) +
+                   " 2>&1");
+  }
   ok_ = r.exit_code == 0;
-  if (!ok_) error_ = r.output;
   std::istringstream in(r.output);
   for (std::string line; std::getline(in, line);) {
     if (line.rfind("AWS_ACCESS_KEY_ID=", 0) == 0) access_ = line.substr(18);
     if (line.rfind("AWS_SECRET_ACCESS_KEY=", 0) == 0) secret_ = line.substr(22);
   }
   ok_ = ok_ && !access_.empty() && !secret_.empty();
+  if (!ok_) error_ = "rgw.sh exited " + std::to_string(r.exit_code) + ": " + r.output;
 }
 
 RgwServer::~RgwServer() { RunCommand("bash " + Script() + " stop " + ShellQuote(dir_)); }
