@@ -5,17 +5,13 @@
 # compressed (gzip) layer sizes and with their flattened sizes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j "$(nproc)" --target lode lode-testgen >/dev/null
-cache="${LODE_CACHE_DIR:-$PWD/.cache}"
+source bench/common.sh
+bench_build lode lode-testgen
+bench_rootfs
 work="$cache/dedup-bench"
-rootfs="$cache/debian-bookworm-python3.tar"
-bash scripts/debian-rootfs.sh "$rootfs"
 rm -rf "$work"
 mkdir -p "$work"
 export LODE_KEYS="$work/keys" LODE_STORE="dir://$work/store"
-lode=build/src/cli/lode
 $lode key create bench >/dev/null
 
 layer_bytes() {  # compressed layer blobs of an OCI layout, per its manifest
@@ -37,7 +33,7 @@ echo "|---|---|---|---|---|---|"
 sum_layers=0
 sum_flat=0
 for v in 1 2 3; do
-  build/src/testing/lode-testgen debian --rootfs "$rootfs" --version "$v" -o "$work/v$v" --compression gzip
+  $testgen debian --rootfs "$rootfs" --version "$v" -o "$work/v$v" --compression gzip
   layers=$(layer_bytes "$work/v$v")
   $lode push "$work/v$v" --tenant bench --tag "v$v" --json >"$work/push$v.json"
   python3 - "$work/push$v.json" "$v" "$layers" <<'PY'

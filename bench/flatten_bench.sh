@@ -15,24 +15,18 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 LARGE_BYTES=${LARGE_BYTES:-2306867200}  # 2200 MiB of file content
 
-bash scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j "$(nproc)" --target lode lode-testgen >/dev/null
-lode=build/src/cli/lode
-testgen=build/src/testing/lode-testgen
+source bench/common.sh
+bench_build lode lode-testgen
 
-cache="${LODE_CACHE_DIR:-$PWD/.cache}"
 work="$cache/bench"
 mkdir -p "$work"
-rootfs="$cache/debian-bookworm-python3.tar"
-bash scripts/debian-rootfs.sh "$rootfs"
+bench_rootfs
 [ -d "$work/debian" ] || $testgen debian --rootfs "$rootfs" -o "$work/debian" --compression gzip
 [ -d "$work/large" ] || $testgen large --bytes "$LARGE_BYTES" -o "$work/large" --compression gzip
 
 now() { date +%s.%N; }
 # Lets the disk finish the previous run's writes and discards first.
 settle() { sync; sleep 2; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 layer_blobs() {
   python3 - "$1" <<'PY'
 import json, sys

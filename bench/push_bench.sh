@@ -8,10 +8,8 @@
 #     time and bytes uploaded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j "$(nproc)" --target lode lode-testgen chunk_bench >/dev/null
-cache="${LODE_CACHE_DIR:-$PWD/.cache}"
+source bench/common.sh
+bench_build lode lode-testgen chunk_bench
 work="$cache/push-bench"
 mkdir -p "$work"
 
@@ -38,17 +36,17 @@ for b in data["benchmarks"]:
     print(f"| seal{' + zstd' if zstd else ''} | {threads} | {gbs:.2f} | {100 * gbs * 1e9 / (limit * threads):.0f}% |")
 PY
 
-[ -d "$work/image" ] || build/src/testing/lode-testgen large --bytes 1073741824 -o "$work/image" --compression gzip
+[ -d "$work/image" ] || $testgen large --bytes 1073741824 -o "$work/image" --compression gzip
 export LODE_KEYS="$work/keys" LODE_STORE="dir://$work/store"
 rm -rf "$work/store"
-build/src/cli/lode key list | grep -qx bench || build/src/cli/lode key create bench >/dev/null
+$lode key list | grep -qx bench || $lode key create bench >/dev/null
 echo
 echo "| push | seconds | chunks new | chunks existing | bytes uploaded |"
 echo "|---|---|---|---|---|"
 for run in first again; do
   sync; sleep 2
   t0=$(date +%s.%N)
-  build/src/cli/lode push "$work/image" --tenant bench --json >"$work/push.json"
+  $lode push "$work/image" --tenant bench --json >"$work/push.json"
   t1=$(date +%s.%N)
   python3 - "$work/push.json" "$run" "$(echo "$t1 - $t0" | bc)" <<'PY'
 import json, sys

@@ -10,14 +10,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
-bash scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j "$(nproc)" --target lode lode-testgen >/dev/null
-lode=$PWD/build/src/cli/lode
-cache="${LODE_CACHE_DIR:-$PWD/.cache}"
+source bench/common.sh
+bench_build lode lode-testgen
+bench_rootfs
 work="$cache/remote-bench"
-rootfs="$cache/debian-bookworm-python3.tar"
-bash scripts/debian-rootfs.sh "$rootfs"
 rm -rf "$work"
 mkdir -p "$work"
 eval "$(bash scripts/rgw.sh start "$work/rgw" 17580 | sed 's/^/export /')"
@@ -40,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 export LODE_KEYS="$work/keys" LODE_STORE="$LODE_S3_URL"
 $lode key create bench >/dev/null
-build/src/testing/lode-testgen debian --rootfs "$rootfs" -o "$work/oci" --compression gzip
+$testgen debian --rootfs "$rootfs" -o "$work/oci" --compression gzip
 $lode push "$work/oci" --tenant bench --tag deb >/dev/null
 
 start_agent() {  # $1: cache dir

@@ -24,15 +24,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
-bash scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j "$(nproc)" --target lode lode-testgen >/dev/null
-lode=$PWD/build/src/cli/lode
-testgen=$PWD/build/src/testing/lode-testgen
-cache="${LODE_CACHE_DIR:-$PWD/.cache}"
+source bench/common.sh
+bench_build lode lode-testgen
+bench_rootfs
 work="$cache/run-bench"
-rootfs="$cache/debian-bookworm-python3.tar"
-bash scripts/debian-rootfs.sh "$rootfs"
 rm -rf "$work"
 mkdir -p "$work"
 export LODE_KEYS="$work/keys" LODE_STORE="dir://$work/store"
@@ -44,7 +39,6 @@ done
 $lode flatten "$work/v1" -o "$work/v1.ext4" >/dev/null
 
 now() { date +%s.%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 drop_caches() {  # of the image's data only
   sync
   python3 - "$work/store" "$work/cache" "$work/v1" "$work/exported.ext4" <<'PY'

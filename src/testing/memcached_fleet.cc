@@ -1,47 +1,19 @@
 #include "testing/memcached_fleet.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <thread>
 
+#include "testing/ports.h"
+
 namespace lode::testing {
-namespace {
-
-// A port the kernel just handed out, so very likely free.
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-bool Accepts(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  ::close(fd);
-  return ok;
-}
-
-}  // namespace
 
 MemcachedFleet::MemcachedFleet(int servers, int memory_mb) : memory_mb_(memory_mb) {
   for (int i = 0; i < servers; ++i) {
-    ports_.push_back(FreePort());
+    ports_.push_back(FreeLoopbackPorts());
     pids_.push_back(-1);
     ok_ = ok_ && Start(i);
   }
@@ -62,7 +34,7 @@ bool MemcachedFleet::Start(int i) {
   }
   pids_[static_cast<size_t>(i)] = pid;
   for (int tries = 0; tries < 500; ++tries) {
-    if (Accepts(ports_[static_cast<size_t>(i)])) return true;
+    if (LoopbackAccepts(ports_[static_cast<size_t>(i)])) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return false;

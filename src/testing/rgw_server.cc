@@ -1,45 +1,17 @@
 #include "testing/rgw_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <sstream>
 
+#include "testing/ports.h"
 #include "testing/process.h"
 
 namespace lode::testing {
-namespace {
 
-// Two consecutive free ports (RGW, then the monitor).
-int FreePortPair() {
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    socklen_t len = sizeof(addr);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    int port = ntohs(addr.sin_port);
-    int next = ::socket(AF_INET, SOCK_STREAM, 0);
-    addr.sin_port = htons(static_cast<uint16_t>(port + 1));
-    bool free = ::bind(next, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-    ::close(next);
-    if (free && port < 65000) return port;
-  }
-  return 17480;
-}
-
-}  // namespace
-
-RgwServer::RgwServer(const std::string& dir) : dir_(dir), port_(FreePortPair()) {
+RgwServer::RgwServer(const std::string& dir) : dir_(dir), port_(FreeLoopbackPorts(2)) {
   CommandResult r = RunCommand("bash " + Script() + " start " + ShellQuote(dir_) + " " +
                                std::to_string(port_) + " 2>&1");
   if (r.exit_code != 0) {  // one more try on fresh ports: a port can be taken meanwhile
-    port_ = FreePortPair();
+    port_ = FreeLoopbackPorts(2);
     r = RunCommand("bash " + Script() + " start " + ShellQuote(dir_) + " " + std::to_string(port_) +
                    " 2>&1");
   }
