@@ -1,22 +1,16 @@
 #include "agent/attachment.h"
 
-#include <time.h>
-
 #include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <vector>
 
+#include "util/clock.h"
+
 namespace lode::agent {
 namespace {
 
 constexpr uint64_t kPage = Overlay::kPageSize;
-
-int64_t MonotonicNanos() {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 }  // namespace
 
@@ -31,8 +25,10 @@ Status Attachment::Read(uint64_t offset, std::span<uint8_t> out) {
   if (offset > info_.size || out.size() > info_.size - offset) {
     return Status::InvalidArgument("read beyond the end of the image");
   }
-  int64_t none = 0;
-  counters_.first_read_ns.compare_exchange_strong(none, MonotonicNanos());
+  if (counters_.first_read_ns.load(std::memory_order_relaxed) == 0) {
+    int64_t none = 0;
+    counters_.first_read_ns.compare_exchange_strong(none, MonotonicNanos());
+  }
   counters_.reads++;
   counters_.bytes_read += out.size();
   std::shared_lock lock(mu_);

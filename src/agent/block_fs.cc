@@ -159,7 +159,7 @@ Result<std::unique_ptr<BlockFs>> BlockFs::Mount(const std::string& mountpoint, B
   std::error_code ec;
   std::filesystem::create_directories(mountpoint, ec);
   if (ec) return Status::IOError("create mountpoint " + mountpoint + ": " + ec.message());
-  std::unique_ptr<BlockFs> fs(new BlockFs(mountpoint, std::move(hooks)));
+  std::unique_ptr<BlockFs> fs(new BlockFs(std::move(hooks)));
   std::string options =
       "fsname=lode,subtype=lode,default_permissions,max_read=" + std::to_string(kMaxRequest);
   std::vector<char*> argv = {const_cast<char*>("lode"), const_cast<char*>("-o"), options.data()};

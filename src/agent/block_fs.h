@@ -31,14 +31,11 @@ class BlockFs {
   BlockFs(const BlockFs&) = delete;
   BlockFs& operator=(const BlockFs&) = delete;
 
-  const std::string& mountpoint() const { return mountpoint_; }
   const BlockFsHooks& hooks() const { return hooks_; }
 
  private:
-  BlockFs(std::string mountpoint, BlockFsHooks hooks)
-      : mountpoint_(std::move(mountpoint)), hooks_(std::move(hooks)) {}
+  explicit BlockFs(BlockFsHooks hooks) : hooks_(std::move(hooks)) {}
 
-  std::string mountpoint_;
   BlockFsHooks hooks_;
   struct fuse* fuse_ = nullptr;
   std::thread loop_;

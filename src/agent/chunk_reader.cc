@@ -1,17 +1,18 @@
 #include "agent/chunk_reader.h"
 
 #include "chunk/convergent.h"
-#include "util/sha256.h"
 
 namespace lode::agent {
 
 Result<PlainChunk> ChunkReader::Read(const std::string& root, const manifest::ChunkEntry& entry,
                                      uint64_t index, size_t plain_size) {
-  std::string name = chunk::NameHex(entry.name);
-  std::string memory_key = name + ToHex(entry.key);
+  // Raw bytes (no hex) keep the hit path, run for every block read, cheap.
+  std::string memory_key(reinterpret_cast<const char*>(entry.name.data()), entry.name.size());
+  memory_key.append(reinterpret_cast<const char*>(entry.key.data()), entry.key.size());
   if (cache::SharedBytes cached = memory_.Get(memory_key)) {
     return PlainChunk{std::move(cached), ChunkSource::kMemory};
   }
+  std::string name = chunk::NameHex(entry.name);
   LODE_ASSIGN_OR_RETURN(cache::Fetched fetched, fetcher_.Fetch(root, name));
   Result<std::vector<uint8_t>> plain = chunk::Open(*fetched.bytes, entry.name, entry.key,
                                                    entry.flags & manifest::kCompressed, plain_size);

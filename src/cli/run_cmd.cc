@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -21,6 +20,7 @@
 #include "cli/output.h"
 #include "sandbox/container.h"
 #include "sandbox/mount.h"
+#include "util/clock.h"
 #include "util/size.h"
 
 namespace lode::cli {
@@ -39,12 +39,6 @@ struct RunArgs {
 
 double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-int64_t MonotonicNanos() {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
 // A scratch directory for the run; removed at the end unless something is

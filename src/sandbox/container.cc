@@ -287,10 +287,10 @@ Result<ProcessSpec> ProcessFromConfig(const std::string& config_json,
 
 Result<ContainerRun> RunContainer(const std::string& rootfs, const ProcessSpec& process,
                                   bool writable, const std::string& work_dir, Runtime runtime) {
-  if (runtime == Runtime::kAuto) runtime = CrunAvailable() ? Runtime::kCrun : Runtime::kChroot;
+  bool crun = CrunAvailable();
+  if (runtime == Runtime::kAuto) runtime = crun ? Runtime::kCrun : Runtime::kChroot;
   if (runtime == Runtime::kChroot) return RunWithChroot(rootfs, process);
-  if (!CrunAvailable())
-    return Status::InvalidArgument("crun is not installed (try --runtime chroot)");
+  if (!crun) return Status::InvalidArgument("crun is not installed (try --runtime chroot)");
   return RunWithCrun(rootfs, process, writable, work_dir);
 }
 

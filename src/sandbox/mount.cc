@@ -61,7 +61,7 @@ Result<std::unique_ptr<Mount>> Mount::Ext4(const std::string& block_file, const 
   if (::mount(device.c_str(), target.c_str(), "ext4", flags, nullptr) != 0) {
     return Status::FromErrno(errno, "mount " + block_file + " (" + device + ") at " + target);
   }
-  return std::unique_ptr<Mount>(new Mount(target, device));
+  return std::unique_ptr<Mount>(new Mount(target));
 }
 
 Status Mount::Unmount() {

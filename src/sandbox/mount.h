@@ -20,16 +20,12 @@ class Mount {
   Mount(const Mount&) = delete;
   Mount& operator=(const Mount&) = delete;
 
-  const std::string& target() const { return target_; }
-  const std::string& device() const { return device_; }
   // Unmounts now and reports failure (the destructor cannot).
   Status Unmount();
 
  private:
-  Mount(std::string target, std::string device)
-      : target_(std::move(target)), device_(std::move(device)) {}
+  explicit Mount(std::string target) : target_(std::move(target)) {}
   std::string target_;
-  std::string device_;
   bool mounted_ = true;
 };
 

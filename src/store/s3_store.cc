@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -183,8 +184,12 @@ class S3Store : public ObjectStore {
     LODE_RETURN_IF_ERROR(ValidateKey(key));
     Response r = Call("HEAD", ObjectPath(key), "", {}, "");
     if (r.curl == CURLE_OK && r.http == 404) {
-      // HEAD has no body to tell a missing bucket from a missing key.
-      LODE_RETURN_IF_ERROR(CheckBucket());
+      // HEAD has no body to tell a missing bucket from a missing key: ask
+      // once, not on every miss (a push asks for each of its chunks).
+      if (!bucket_seen_) {
+        LODE_RETURN_IF_ERROR(CheckBucket());
+        bucket_seen_ = true;
+      }
       return false;
     }
     LODE_RETURN_IF_ERROR(Check(r, "stat " + key));
@@ -358,6 +363,7 @@ class S3Store : public ObjectStore {
   std::mutex mu_;
   std::vector<CURL*> idle_;
   double retry_tokens_ = kRetryTokensMax;
+  std::atomic<bool> bucket_seen_ = false;
   std::mt19937 rng_{std::random_device{}()};
 };
 

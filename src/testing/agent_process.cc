@@ -24,9 +24,9 @@ AgentProcess::AgentProcess(std::string dir, std::string env, std::string extra_a
 AgentProcess::~AgentProcess() { Stop(); }
 
 bool AgentProcess::Start() {
-  std::string command = "exec env " + env_ + LodeBinary() + " agent --socket " + ShellQuote(socket_) +
-                        " --mountpoint " + ShellQuote(mountpoint_) + " --cache " +
-                        ShellQuote(cache_) + " " + extra_args_ + " 2>>" +
+  std::string command = "exec env " + env_ + LodeBinary() + " agent --socket " +
+                        ShellQuote(socket_) + " --mountpoint " + ShellQuote(mountpoint_) +
+                        " --cache " + ShellQuote(cache_) + " " + extra_args_ + " 2>>" +
                         ShellQuote(dir_ + "/agent.log");
   pid_ = ::fork();
   if (pid_ == 0) {

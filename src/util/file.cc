@@ -25,17 +25,8 @@ Result<UniqueFd> OpenForRead(const std::string& path) {
 }
 
 Result<std::string> ReadFileToString(const std::string& path) {
-  LODE_ASSIGN_OR_RETURN(UniqueFd fd, OpenForRead(path));
-  std::string out;
-  char buf[65536];
-  while (true) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::FromErrno(errno, "read " + path);
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
+  LODE_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadFileToBytes(path));
+  return std::string(bytes.begin(), bytes.end());
 }
 
 Result<std::vector<uint8_t>> ReadFileToBytes(const std::string& path) {

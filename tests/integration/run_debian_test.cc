@@ -106,10 +106,11 @@ TEST_F(RunDebianTest, RunsTheImageEntrypointAndPassesTheExitStatusOn) {
   CommandResult status = Run("cache-entry", "-- sh -c 'echo out; exit 3'");
   EXPECT_EQ(status.exit_code, 3);
   EXPECT_EQ(status.output, "out\n");
-  CommandResult rw = Run("cache-entry", "--rw -- sh -c 'echo written > /root/x && cat /root/x'");
+  CommandResult rw =
+      Run("cache-entry", "--rw -- sh -c 'echo written > /opt/app/out && cat /opt/app/out'");
   EXPECT_EQ(rw.exit_code, 0) << rw.output;
   EXPECT_EQ(rw.output, "written\n");
-  CommandResult ro = Run("cache-entry", "-- sh -c 'echo x > /root/x'");
+  CommandResult ro = Run("cache-entry", "-- sh -c 'echo x > /opt/app/out'");
   EXPECT_NE(ro.exit_code, 0);  // read-only root without --rw
   // Without crun: a PID namespace and chroot, same command, same result.
   CommandResult chroot = Run("cache-entry", "--runtime chroot -- sh -c 'echo $$; id -u; exit 4'");
