@@ -73,7 +73,7 @@ Result<std::shared_ptr<Attachment>> Agent::Attach(const std::string& ref_text,
     std::lock_guard lock(mu_);
     id = NewId();
   }
-  AttachmentInfo info{id, tenant, ref, m.fs_size, m.chunks.size(), 0, writable};
+  AttachmentInfo info{id, tenant, m.fs_size, m.chunks.size(), 0, writable};
   for (const manifest::ChunkEntry& e : m.chunks) info.holes += e.hole();
   std::unique_ptr<Overlay> overlay;
   if (writable) {
@@ -81,7 +81,7 @@ Result<std::shared_ptr<Attachment>> Agent::Attach(const std::string& ref_text,
                           Overlay::Create(options_.cache_dir + "/overlays/" + id, m.fs_size));
   }
   auto attachment =
-      std::make_shared<Attachment>(std::move(info), std::move(m), reader_, std::move(overlay));
+      std::make_shared<Attachment>(std::move(info), ref, std::move(m), reader_, std::move(overlay));
   std::lock_guard lock(mu_);
   attachments_[id] = attachment;
   return attachment;
@@ -112,6 +112,25 @@ void Agent::DetachAll() {
   for (auto& [id, a] : all) (void)a->Close(false);
 }
 
+std::vector<std::string> Agent::FollowMigrations() {
+  std::vector<std::string> log;
+  for (const std::shared_ptr<Attachment>& a : List()) {
+    const AttachmentInfo& info = a->info();
+    store::ImageRef from = a->ref();
+    Result<std::optional<store::ImageRef>> to = catalog::FindMigration(*store_, from);
+    if (to.ok() && !*to) continue;
+    Status moved = to.status();
+    if (moved.ok()) {
+      Result<manifest::Manifest> m = catalog::OpenManifest(*store_, **to, *keys_, info.tenant);
+      moved = m.ok() ? a->Retarget(**to, std::move(*m)) : m.status();
+    }
+    log.push_back("attachment " + info.id + ": " +
+                  (moved.ok() ? "migrated from " + from.ToString() + " to " + (*to)->ToString()
+                              : "stays on " + from.ToString() + ": " + moved.ToString()));
+  }
+  return log;
+}
+
 std::shared_ptr<Attachment> Agent::Find(const std::string& id) const {
   std::lock_guard lock(mu_);
   auto it = attachments_.find(id);
@@ -130,7 +149,7 @@ nlohmann::json AttachmentJson(const Attachment& a) {
   const AttachmentCounters& c = a.counters();
   return {{"id", i.id},
           {"tenant", i.tenant},
-          {"ref", i.ref.ToString()},
+          {"ref", a.ref().ToString()},
           {"image_bytes", i.size},
           {"chunks", i.chunks},
           {"holes", i.holes},

@@ -32,6 +32,7 @@ struct AgentOptions {
   std::optional<cache::L2Options> l2;    // the memcached fleet, if any
   int max_origin_fetches = 32;
   std::chrono::milliseconds admission_timeout{10000};
+  std::chrono::seconds follow_interval{10};  // how often migrations are looked for
 };
 
 class Agent {
@@ -49,6 +50,11 @@ class Agent {
   // Ends every attachment whether in use or not (shutdown); overlays are
   // discarded.
   void DetachAll();
+
+  // Moves attachments whose image gc migrated to another root onto the
+  // copy (catalog::FindMigration), so reads leave retired roots before they
+  // expire. Returns a line per move or failure.
+  std::vector<std::string> FollowMigrations();
 
   std::shared_ptr<Attachment> Find(const std::string& id) const;
   std::vector<std::shared_ptr<Attachment>> List() const;

@@ -14,9 +14,10 @@ constexpr uint64_t kPage = Overlay::kPageSize;
 
 }  // namespace
 
-Attachment::Attachment(AttachmentInfo info, manifest::Manifest manifest, ChunkReader& reader,
-                       std::unique_ptr<Overlay> overlay)
+Attachment::Attachment(AttachmentInfo info, store::ImageRef ref, manifest::Manifest manifest,
+                       ChunkReader& reader, std::unique_ptr<Overlay> overlay)
     : info_(std::move(info)),
+      ref_(std::move(ref)),
       manifest_(std::move(manifest)),
       reader_(reader),
       overlay_(std::move(overlay)) {}
@@ -75,7 +76,7 @@ Status Attachment::ReadBase(uint64_t offset, std::span<uint8_t> out) {
     } else {
       size_t plain_size = static_cast<size_t>(std::min(chunk_size, info_.size - chunk_start));
       LODE_ASSIGN_OR_RETURN(PlainChunk chunk,
-                            reader_.Read(info_.ref.root, entry, index, plain_size));
+                            reader_.Read(ref_.root, entry, index, plain_size));
       switch (chunk.source) {
         case ChunkSource::kMemory:
           counters_.memory_hits++;
@@ -98,6 +99,28 @@ Status Attachment::ReadBase(uint64_t offset, std::span<uint8_t> out) {
     }
     pos += n;
   }
+  return Status::Ok();
+}
+
+store::ImageRef Attachment::ref() const {
+  std::shared_lock lock(mu_);
+  return ref_;
+}
+
+Status Attachment::Retarget(const store::ImageRef& ref, manifest::Manifest manifest) {
+  std::unique_lock lock(mu_);
+  bool same_shape = manifest.fs_size == manifest_.fs_size &&
+                    manifest.chunk_size == manifest_.chunk_size &&
+                    manifest.chunks.size() == manifest_.chunks.size();
+  for (size_t i = 0; same_shape && i < manifest.chunks.size(); ++i) {
+    same_shape = manifest.chunks[i].hole() == manifest_.chunks[i].hole();
+  }
+  if (!same_shape) {
+    return Status::Corruption("manifest " + ref.ToString() + " does not describe the image of " +
+                              ref_.ToString());
+  }
+  ref_ = ref;
+  manifest_ = std::move(manifest);
   return Status::Ok();
 }
 

@@ -39,7 +39,6 @@ struct AttachmentCounters {
 struct AttachmentInfo {
   std::string id;
   std::string tenant;
-  store::ImageRef ref;
   uint64_t size = 0;
   uint64_t chunks = 0;
   uint64_t holes = 0;
@@ -49,11 +48,16 @@ struct AttachmentInfo {
 class Attachment {
  public:
   // `overlay` is null for a read-only attachment.
-  Attachment(AttachmentInfo info, manifest::Manifest manifest, ChunkReader& reader,
-             std::unique_ptr<Overlay> overlay);
+  Attachment(AttachmentInfo info, store::ImageRef ref, manifest::Manifest manifest,
+             ChunkReader& reader, std::unique_ptr<Overlay> overlay);
 
   // Reads `out.size()` bytes at `offset`; the range must lie within the image.
   Status Read(uint64_t offset, std::span<uint8_t> out);
+  // The image the chunks come from.
+  store::ImageRef ref() const;
+  // Reads the same image through another manifest from now on (a migrated
+  // copy): its chunk table must have the same shape and holes.
+  Status Retarget(const store::ImageRef& ref, manifest::Manifest manifest);
   // Writes within the image; Rejected when the attachment is read-only.
   Status Write(uint64_t offset, std::span<const uint8_t> data);
   Status Flush();
@@ -74,6 +78,7 @@ class Attachment {
   Status ReadMixed(uint64_t offset, std::span<uint8_t> out);
 
   AttachmentInfo info_;
+  store::ImageRef ref_;  // guarded by mu_, like manifest_
   manifest::Manifest manifest_;
   ChunkReader& reader_;
   std::unique_ptr<Overlay> overlay_;

@@ -6,6 +6,7 @@
 
 #include "agent/api.h"
 #include "agent/block_fs.h"
+#include "util/clock.h"
 
 namespace lode::agent {
 namespace {
@@ -83,15 +84,26 @@ Status RunDaemon(const DaemonOptions& options, std::unique_ptr<store::ObjectStor
       }));
   ready();
   int signal = -1;
-  timespec trim_period{2, 0};
+  timespec tick{1, 0};
   uint64_t reads_seen = 0;
+  int64_t last_trim = MonotonicNanos(), last_follow = last_trim;
+  const int64_t follow_ns = std::chrono::nanoseconds(options.agent.follow_interval).count();
   while (signal < 0) {
-    signal = sigtimedwait(&stop_signals, nullptr, &trim_period);
+    signal = sigtimedwait(&stop_signals, nullptr, &tick);
+    if (signal >= 0) break;
+    int64_t now = MonotonicNanos();
+    if (now - last_follow >= follow_ns) {
+      for (const std::string& line : agent->FollowMigrations()) options.log(line);
+      last_follow = now;
+    }
     // Trimming locks the arenas: only when no block was read for a period.
-    uint64_t reads = 0;
-    for (const auto& attachment : agent->List()) reads += attachment->counters().reads.load();
-    if (signal < 0 && reads == reads_seen) ::malloc_trim(0);
-    reads_seen = reads;
+    if (now - last_trim >= 2'000'000'000) {
+      uint64_t reads = 0;
+      for (const auto& attachment : agent->List()) reads += attachment->counters().reads.load();
+      if (reads == reads_seen) ::malloc_trim(0);
+      reads_seen = reads;
+      last_trim = now;
+    }
   }
   options.log(std::string("stopping on ") + (signal == SIGTERM ? "SIGTERM" : "SIGINT"));
   api.reset();

@@ -16,26 +16,16 @@ namespace {
 using testing::ScratchDir;
 
 // A real dir:// store that counts chunk reads and can be slowed down.
-class CountingStore : public store::ObjectStore {
+class CountingStore : public store::ForwardingStore {
  public:
-  explicit CountingStore(std::unique_ptr<store::ObjectStore> inner) : inner_(std::move(inner)) {}
-  Status Put(const std::string& k, std::span<const uint8_t> d) override {
-    return inner_->Put(k, d);
-  }
+  using ForwardingStore::ForwardingStore;
   Result<std::vector<uint8_t>> Get(const std::string& k) override {
     gets++;
     std::this_thread::sleep_for(delay);
-    return inner_->Get(k);
+    return ForwardingStore::Get(k);
   }
-  Result<bool> Exists(const std::string& k) override { return inner_->Exists(k); }
-  Result<std::vector<std::string>> List(const std::string& p) override { return inner_->List(p); }
-  Status Delete(const std::string& k) override { return inner_->Delete(k); }
-  std::string Describe() const override { return inner_->Describe(); }
   std::atomic<int> gets = 0;
   std::chrono::milliseconds delay{0};
-
- private:
-  std::unique_ptr<store::ObjectStore> inner_;
 };
 
 class ChunkFetcherTest : public ::testing::Test {

@@ -26,6 +26,67 @@ Status SetTag(store::ObjectStore& store, const std::string& tenant, const std::s
   return store.Put(key, std::span(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
 }
 
+Status DeleteTag(store::ObjectStore& store, const std::string& tenant, const std::string& tag) {
+  LODE_RETURN_IF_ERROR(ResolveRef(store, tenant, tag).status());
+  return store.Delete(store::TagKey(tenant, tag));
+}
+
+Result<bool> MoveTag(store::ObjectStore& store, const std::string& tenant, const std::string& tag,
+                     const store::ImageRef& from, const store::ImageRef& to) {
+  Result<store::ImageRef> now = ResolveRef(store, tenant, tag);
+  if (!now.ok() && now.status().code() == StatusCode::kNotFound) return false;
+  LODE_RETURN_IF_ERROR(now.status());
+  if (now->ToString() != from.ToString()) return false;
+  LODE_RETURN_IF_ERROR(SetTag(store, tenant, tag, to));
+  return true;
+}
+
+Result<std::vector<TaggedImage>> ListAllTags(store::ObjectStore& store) {
+  LODE_ASSIGN_OR_RETURN(std::vector<std::string> keys, store.List(store::kTagsPrefix));
+  std::vector<TaggedImage> out;
+  for (const std::string& key : keys) {
+    std::string rest = key.substr(std::string(store::kTagsPrefix).size());
+    size_t slash = rest.find('/');
+    if (slash == std::string::npos) continue;
+    TaggedImage t{rest.substr(0, slash), rest.substr(slash + 1), {}};
+    Result<store::ImageRef> ref = ResolveRef(store, t.tenant, t.tag);
+    if (!ref.ok() && ref.status().code() == StatusCode::kNotFound) continue;  // untagged meanwhile
+    LODE_RETURN_IF_ERROR(ref.status());
+    t.ref = *ref;
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+Status RecordMigration(store::ObjectStore& store, const store::ImageRef& from,
+                       const store::ImageRef& to) {
+  std::string text = to.ToString() + "\n";
+  return store.Put(store::MigrationKey(from.root, from.manifest_id),
+                   std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+
+Result<std::optional<store::ImageRef>> FindMigration(store::ObjectStore& store,
+                                                     const store::ImageRef& from) {
+  Result<std::vector<uint8_t>> entry = store.Get(store::MigrationKey(from.root, from.manifest_id));
+  if (!entry.ok() && entry.status().code() == StatusCode::kNotFound) {
+    return std::optional<store::ImageRef>();
+  }
+  LODE_RETURN_IF_ERROR(entry.status());
+  std::string text(entry->begin(), entry->end());
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  LODE_ASSIGN_OR_RETURN(store::ImageRef to, store::ParseImageRef(text));
+  return std::optional<store::ImageRef>(to);
+}
+
+Result<bool> PutChunkIfAbsent(store::ObjectStore& store, const std::string& root,
+                              const chunk::SealedChunk& sealed) {
+  std::string key = store::ChunkKey(root, chunk::NameHex(sealed.name));
+  LODE_ASSIGN_OR_RETURN(bool exists, store.Exists(key));
+  if (exists) return false;
+  LODE_RETURN_IF_ERROR(store.Put(key, sealed.stored));
+  return true;
+}
+
 Result<std::vector<std::pair<std::string, store::ImageRef>>> ListTags(store::ObjectStore& store,
                                                                       const std::string& tenant) {
   LODE_RETURN_IF_ERROR(keys::ValidateTenant(tenant));

@@ -51,6 +51,10 @@ void AgentDaemonArgs::Add(CLI::App* cmd, bool private_agent) {
                   "how long a fetch waits for admission before failing")
       ->capture_default_str();
   if (private_agent) return;
+  cmd->add_option("--follow-interval", follow_interval_s,
+                  "seconds between looks for gc migrations of attached images")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   AddSocketOption(cmd, socket);
   cmd->add_option("--mountpoint", mountpoint,
                   "where block files appear; default " + RuntimeDir() + "/images");
@@ -79,6 +83,7 @@ agent::DaemonOptions AgentDaemonArgs::Options() const {
   o.mountpoint = mountpoint.empty() ? RuntimeDir() + "/images" : mountpoint;
   o.agent.max_origin_fetches = max_origin_fetches;
   o.agent.admission_timeout = std::chrono::milliseconds(admission_timeout_ms);
+  o.agent.follow_interval = std::chrono::seconds(follow_interval_s);
   if (!l2_url.empty()) {
     cache::L2Options l2;
     l2.servers = Check(cache::ParseMemcachedUrl(l2_url));

@@ -33,6 +33,7 @@ struct AgentDaemonArgs {
   int l2_deadline_ms = 250;
   int max_origin_fetches = 32;
   int admission_timeout_ms = 10000;
+  int follow_interval_s = 10;
   std::string socket;
   std::string mountpoint;
   // `private_agent` leaves out --socket and --mountpoint (lode run picks its own).

@@ -13,5 +13,6 @@ void RegisterInspect(CLI::App& app);
 void RegisterTag(CLI::App& app);
 void RegisterAgent(CLI::App& app);
 void RegisterRun(CLI::App& app);
+void RegisterGc(CLI::App& app);
 
 }  // namespace lode::cli

@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/output.h"
+#include "store/roots.h"
 #include "util/sha256.h"
 
 namespace lode::cli {
@@ -29,15 +30,20 @@ void RegisterKey(CLI::App& app) {
     for (const std::string& t : Check(keys->Open()->ListTenants())) std::printf("%s\n", t.c_str());
   });
 
-  auto scope = std::make_shared<std::pair<std::string, std::string>>("root-0", "default");
+  struct RotateArgs {
+    StoreArgs store;
+    std::string root, domain = "default";
+  };
+  auto r = std::make_shared<RotateArgs>();
   CLI::App* rotate =
       key->add_subcommand("rotate-salt", "Start a new salt epoch for a root and domain");
-  rotate->add_option("--root", scope->first, "root")->capture_default_str();
-  rotate->add_option("--domain", scope->second, "salt placement domain")->capture_default_str();
-  rotate->callback([keys, scope] {
-    uint32_t epoch = Check(keys->Open()->RotateSalt(scope->first, scope->second));
-    std::printf("salt %s.%s is now at epoch %u\n", scope->first.c_str(), scope->second.c_str(),
-                epoch);
+  rotate->add_option("--root", r->root, "root (default: the store's newest active root)");
+  rotate->add_option("--domain", r->domain, "salt placement domain")->capture_default_str();
+  r->store.Add(rotate);
+  rotate->callback([keys, r] {
+    std::string root = r->root.empty() ? Check(store::PushRoot(*r->store.Open(), "")).id : r->root;
+    uint32_t epoch = Check(keys->Open()->RotateSalt(root, r->domain));
+    std::printf("salt %s.%s is now at epoch %u\n", root.c_str(), r->domain.c_str(), epoch);
   });
 
   CLI::App* exp = key->add_subcommand("export-public", "Print a tenant's public key (hex)");

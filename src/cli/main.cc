@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   lode::cli::RegisterTag(app);
   lode::cli::RegisterAgent(app);
   lode::cli::RegisterRun(app);
+  lode::cli::RegisterGc(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -21,6 +21,7 @@ struct PushArgs {
   std::string chunk_size = "512KiB";
   std::string compress = "zstd";
   std::string salt_domain = "default";
+  std::string root;
   std::string tag;
   std::string headroom = "64MiB";
   bool json = false;
@@ -30,6 +31,7 @@ void Run(const PushArgs& a) {
   push::PushOptions o;
   o.tenant = a.tenant;
   o.salt_domain = a.salt_domain;
+  o.root = a.root;
   uint64_t cs = Check(ParseSize(a.chunk_size));
   if (cs > (64u << 20)) Check(Status::InvalidArgument("chunk size above 64 MiB"));
   o.chunk_size = static_cast<uint32_t>(cs);
@@ -77,6 +79,7 @@ void RegisterPush(CLI::App& app) {
   cmd->add_option("--compress", a->compress, "zstd or none")->capture_default_str();
   cmd->add_option("--salt-domain", a->salt_domain, "salt policy placement domain")
       ->capture_default_str();
+  cmd->add_option("--root", a->root, "active root to push to (default: the newest active root)");
   cmd->add_option("--tag", a->tag, "also name the image (lode tag)");
   cmd->add_option("--headroom", a->headroom, "free space left in the filesystem for writes")
       ->capture_default_str();

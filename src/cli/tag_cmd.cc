@@ -27,6 +27,16 @@ void RegisterTag(CLI::App& app) {
     std::printf("%s -> %s\n", a->name.c_str(), ref.ToString().c_str());
   });
 
+  auto u = std::make_shared<Args>();
+  CLI::App* untag = app.add_subcommand("untag", "Remove a tenant's tag (the image goes with gc)");
+  untag->add_option("name", u->name, "tag")->required();
+  untag->add_option("--tenant", u->tenant, "tenant owning the tag")->required();
+  u->store.Add(untag);
+  untag->callback([u] {
+    Check(catalog::DeleteTag(*u->store.Open(), u->tenant, u->name));
+    std::printf("untagged %s\n", u->name.c_str());
+  });
+
   auto l = std::make_shared<Args>();
   CLI::App* ls = app.add_subcommand("ls", "List a tenant's tagged images");
   ls->add_option("--tenant", l->tenant, "tenant")->required();

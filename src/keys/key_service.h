@@ -35,6 +35,8 @@ struct SaltId {
   std::string domain = "default";
   uint32_t epoch = 0;
   std::string ToString() const;  // "root.domain.epoch"
+  // The inverse of ToString (roots have no '.').
+  static Result<SaltId> Parse(const std::string& text);
 };
 
 class KeyService {

@@ -1,6 +1,7 @@
 // Keys are written with AtomicFile (temporary, fsync, rename) at mode 0600.
 // Creating a salt races benignly: two creators may both write one, and the
 // rename makes one of them win; both then read the winner back.
+#include <charconv>
 #include <sodium.h>
 #include <sys/stat.h>
 
@@ -154,6 +155,23 @@ class LocalKeyService : public KeyService {
 }  // namespace
 
 std::string SaltId::ToString() const { return root + "." + domain + "." + std::to_string(epoch); }
+
+Result<SaltId> SaltId::Parse(const std::string& text) {
+  size_t first = text.find('.');
+  size_t last = text.rfind('.');
+  SaltId id;
+  if (first != std::string::npos && last > first) {
+    id.root = text.substr(0, first);
+    id.domain = text.substr(first + 1, last - first - 1);
+    std::string epoch = text.substr(last + 1);
+    auto [end, ec] = std::from_chars(epoch.data(), epoch.data() + epoch.size(), id.epoch);
+    if (ec == std::errc() && end == epoch.data() + epoch.size() && !epoch.empty() &&
+        ValidName(id.root, 64) && ValidName(id.domain, 64)) {
+      return id;
+    }
+  }
+  return Status::InvalidArgument("bad salt id '" + text + "'");
+}
 
 Status ValidateTenant(const std::string& name) {
   if (!ValidName(name, 64)) return Status::InvalidArgument("bad tenant name '" + name + "'");

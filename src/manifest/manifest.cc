@@ -9,6 +9,15 @@
 #include "util/sha256.h"
 
 namespace lode::manifest {
+
+ChunkEntry ChunkEntry::Of(const chunk::SealedChunk& sealed) {
+  ChunkEntry e;
+  e.name = sealed.name;
+  e.key = sealed.key;
+  e.stored_length = static_cast<uint32_t>(sealed.stored.size());
+  e.flags = sealed.compressed ? uint32_t{kCompressed} : 0u;
+  return e;
+}
 namespace {
 
 // FROZEN: see docs/formats/manifest.md.

@@ -25,6 +25,7 @@ struct ChunkEntry {
   uint32_t stored_length = 0;  // bytes of the object
   uint32_t flags = 0;
   bool hole() const { return flags & kHole; }
+  static ChunkEntry Of(const chunk::SealedChunk& sealed);
 };
 
 struct Manifest {

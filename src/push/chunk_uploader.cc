@@ -1,6 +1,6 @@
 #include "push/chunk_uploader.h"
 
-#include "store/layout.h"
+#include "catalog/catalog.h"
 
 namespace lode::push {
 
@@ -31,10 +31,7 @@ UploadStats ChunkUploader::stats() const {
 // Runs without the lock except to consult and update the dedup set.
 Status ChunkUploader::Upload(const std::vector<uint8_t>& plaintext, manifest::ChunkEntry* entry) {
   chunk::SealedChunk sealed = chunk::Seal(plaintext, salt_, {.compress = compress_});
-  entry->name = sealed.name;
-  entry->key = sealed.key;
-  entry->stored_length = static_cast<uint32_t>(sealed.stored.size());
-  entry->flags = sealed.compressed ? uint32_t{manifest::kCompressed} : 0u;
+  *entry = manifest::ChunkEntry::Of(sealed);
   {
     std::lock_guard lock(mu_);
     if (!seen_.insert(sealed.name).second) {
@@ -42,11 +39,9 @@ Status ChunkUploader::Upload(const std::vector<uint8_t>& plaintext, manifest::Ch
       return Status::Ok();
     }
   }
-  std::string key = store::ChunkKey(root_, chunk::NameHex(sealed.name));
-  LODE_ASSIGN_OR_RETURN(bool exists, store_.Exists(key));
-  if (!exists) LODE_RETURN_IF_ERROR(store_.Put(key, sealed.stored));
+  LODE_ASSIGN_OR_RETURN(bool uploaded, catalog::PutChunkIfAbsent(store_, root_, sealed));
   std::lock_guard lock(mu_);
-  if (exists) {
+  if (!uploaded) {
     ++stats_.existing;
   } else {
     ++stats_.uploaded;

@@ -103,14 +103,15 @@ Result<PushResult> Push(const image::Image& image, const PushOptions& options,
     return Status::InvalidArgument("chunk size must be a power of two >= 4096");
   LODE_RETURN_IF_ERROR(keys::ValidateTenant(options.tenant));
   LODE_ASSIGN_OR_RETURN(keys::PublicKey tenant_key, keys.TenantPublicKey(options.tenant));
-  LODE_ASSIGN_OR_RETURN(uint32_t epoch, keys.CurrentSaltEpoch(options.root, options.salt_domain));
-  keys::SaltId salt_id{options.root, options.salt_domain, epoch};
+  LODE_ASSIGN_OR_RETURN(store::RootRecord root, store::PushRoot(store, options.root));
+  LODE_ASSIGN_OR_RETURN(uint32_t epoch, keys.CurrentSaltEpoch(root.id, options.salt_domain));
+  keys::SaltId salt_id{root.id, options.salt_domain, epoch};
   LODE_ASSIGN_OR_RETURN(keys::Salt salt, keys.GetOrCreateSalt(salt_id));
   int threads = options.threads > 0
                     ? options.threads
                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
-  ChunkUploader uploader(store, options.root, salt, options.compress, threads);
+  ChunkUploader uploader(store, root.id, salt, options.compress, threads);
   ChunkingSink sink(uploader, cs);
   flatten::FlattenOptions fopts = options.flatten;
   fopts.layer_alignment = std::max(fopts.layer_alignment, cs);
@@ -124,12 +125,19 @@ Result<PushResult> Push(const image::Image& image, const PushOptions& options,
   m.chunk_size = cs;
   if (image.config_digest) m.config_digest = image.config_digest->bytes;
   m.salt_id = salt_id.ToString();
-  m.root_id = options.root;
+  m.root_id = root.id;
   m.image_config = image::RunConfigToJson(image.run_config);
   PushResult result;
   m.chunks = sink.Table(&result.chunks_holes);
   std::vector<uint8_t> sealed = manifest::Seal(m, tenant_key);
-  result.ref = {options.root, manifest::ManifestId(sealed)};
+  result.ref = {root.id, manifest::ManifestId(sealed)};
+  // A root retired meanwhile may already be migrated: a manifest landing
+  // there now would not be.
+  LODE_ASSIGN_OR_RETURN(root, store::GetRoot(store, root.id));
+  if (root.state != store::RootState::kActive) {
+    return Status::Rejected("root " + root.id + " was " + store::RootStateName(root.state) +
+                            " during the push: push again");
+  }
   // Last: every chunk the manifest names is already durable.
   LODE_RETURN_IF_ERROR(
       store.Put(store::ManifestKey(result.ref.root, result.ref.manifest_id), sealed));

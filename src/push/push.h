@@ -16,6 +16,7 @@
 #include "image/image.h"
 #include "keys/key_service.h"
 #include "store/layout.h"
+#include "store/roots.h"
 #include "store/object_store.h"
 #include "util/status.h"
 
@@ -23,7 +24,7 @@ namespace lode::push {
 
 struct PushOptions {
   std::string tenant;
-  std::string root = store::kDefaultRoot;
+  std::string root;  // an active root; empty: the newest active root (store/roots.h)
   std::string salt_domain =
       "default";  // salt policy: placement domain (epoch: the key service's current)
   uint32_t chunk_size = 512 * 1024;  // a power of two, >= 4096

@@ -1,5 +1,7 @@
 #include "store/layout.h"
 
+#include <cctype>
+
 #include "store/object_store.h"
 
 namespace lode::store {
@@ -15,7 +17,35 @@ std::string ManifestKey(const std::string& root, const std::string& manifest_id)
 std::string TagKey(const std::string& tenant, const std::string& tag) {
   return TagPrefix(tenant) + tag;
 }
-std::string TagPrefix(const std::string& tenant) { return "refs/" + tenant + "/"; }
+std::string TagPrefix(const std::string& tenant) { return kTagsPrefix + tenant + "/"; }
+
+std::string RootRecordKey(const std::string& root) { return kRootRecordPrefix + root; }
+std::string AlarmPrefix(const std::string& root) {
+  return root.empty() ? "gc/alarms/" : "gc/alarms/" + root + "/";
+}
+std::string MigrationKey(const std::string& root, const std::string& manifest_id) {
+  return "gc/migrations/" + root + "/" + manifest_id;
+}
+std::string RootPrefix(const std::string& root) { return root + "/"; }
+
+std::string RootOfKey(const std::string& key) {
+  size_t slash = key.find('/');
+  if (slash == std::string::npos) return "";
+  std::string first = key.substr(0, slash);
+  return first == "refs" || first == "gc" ? "" : first;
+}
+
+Status ValidateRootId(const std::string& root) {
+  bool ok = !root.empty() && root.size() <= 64 && root != "refs" && root != "gc" &&
+            (std::islower(static_cast<unsigned char>(root[0])) ||
+             std::isdigit(static_cast<unsigned char>(root[0])));
+  for (char c : root) {
+    ok = ok && (std::islower(static_cast<unsigned char>(c)) ||
+                std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-');
+  }
+  return ok && ValidateKey(root).ok() ? Status::Ok()
+                                      : Status::InvalidArgument("bad root name '" + root + "'");
+}
 
 Result<ImageRef> ParseImageRef(const std::string& text) {
   size_t slash = text.find('/');
@@ -26,8 +56,7 @@ Result<ImageRef> ParseImageRef(const std::string& text) {
   }
   bool hex = ref.manifest_id.size() == 64 &&
              ref.manifest_id.find_first_not_of("0123456789abcdef") == std::string::npos;
-  if (!hex || ref.root.empty() || ref.root.find('/') != std::string::npos ||
-      !ValidateKey(ManifestKey(ref.root, ref.manifest_id)).ok()) {
+  if (!hex || !ValidateRootId(ref.root).ok()) {
     return Status::InvalidArgument("bad image reference '" + text + "' (want ROOT/MANIFEST-ID)");
   }
   return ref;

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <charconv>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -196,8 +197,8 @@ class S3Store : public ObjectStore {
     return true;
   }
 
-  Result<std::vector<std::string>> List(const std::string& prefix) override {
-    std::vector<std::string> out;
+  Result<std::vector<ObjectInfo>> ListObjects(const std::string& prefix) override {
+    std::vector<ObjectInfo> out;
     std::string token;
     do {
       // Parameters sorted by name and encoded: libcurl signs the query as is.
@@ -206,9 +207,17 @@ class S3Store : public ObjectStore {
       query += "list-type=2&prefix=" + Encode(prefix_ + prefix, false);
       Response r = Call("GET", "/" + bucket_, query, {}, "");
       LODE_RETURN_IF_ERROR(Check(r, "list " + prefix));
-      for (const std::string& k : Elements(r.body, "Key")) {
-        std::string key = k.substr(prefix_.size());
-        if (ValidateKey(key).ok()) out.push_back(key);
+      std::vector<std::string> keys = Elements(r.body, "Key");
+      std::vector<std::string> sizes = Elements(r.body, "Size");
+      if (sizes.size() != keys.size()) return Status::IOError("list " + prefix + ": bad response");
+      for (size_t i = 0; i < keys.size(); ++i) {
+        ObjectInfo info{keys[i].substr(prefix_.size()), 0};
+        const std::string& size = sizes[i];
+        auto [end, ec] = std::from_chars(size.data(), size.data() + size.size(), info.size);
+        if (ec != std::errc() || end != size.data() + size.size()) {
+          return Status::IOError("list " + prefix + ": bad size '" + size + "'");
+        }
+        if (ValidateKey(info.key).ok()) out.push_back(std::move(info));
       }
       std::vector<std::string> truncated = Elements(r.body, "IsTruncated");
       std::vector<std::string> next = Elements(r.body, "NextContinuationToken");

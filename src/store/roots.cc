@@ -1,0 +1,215 @@
+#include "store/roots.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "store/layout.h"
+#include "util/clock.h"
+
+namespace lode::store {
+namespace {
+
+using nlohmann::json;
+
+constexpr RootState kStates[] = {RootState::kActive, RootState::kRetired, RootState::kExpired,
+                                 RootState::kDeleted};
+
+Result<json> GetJson(ObjectStore& store, const std::string& key) {
+  LODE_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, store.Get(key));
+  json j = json::parse(bytes.begin(), bytes.end(), nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return Status::Corruption(key + " is not a JSON object");
+  return j;
+}
+
+Status PutJson(ObjectStore& store, const std::string& key, const json& j) {
+  std::string text = j.dump() + "\n";
+  return store.Put(key, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+
+Result<RootRecord> ParseRecord(const json& j, const std::string& key) {
+  try {
+    RootRecord r;
+    r.id = j.at("id").get<std::string>();
+    std::string state = j.at("state").get<std::string>();
+    auto it = std::find_if(std::begin(kStates), std::end(kStates),
+                           [&](RootState s) { return state == RootStateName(s); });
+    if (it == std::end(kStates)) return Status::Corruption(key + ": unknown state " + state);
+    r.state = *it;
+    r.created = j.at("created").get<int64_t>();
+    r.changed = j.at("changed").get<int64_t>();
+    r.salt_epoch = j.at("salt_epoch").get<uint32_t>();
+    LODE_RETURN_IF_ERROR(ValidateRootId(r.id));
+    if (RootRecordKey(r.id) != key) return Status::Corruption(key + " names root " + r.id);
+    return r;
+  } catch (const json::exception& e) {
+    return Status::Corruption(key + ": " + e.what());
+  }
+}
+
+RootRecord ImplicitRoot() { return RootRecord{kDefaultRoot, RootState::kActive, 0, 0, 0}; }
+
+class AlarmingStore : public ForwardingStore {
+ public:
+  AlarmingStore(std::unique_ptr<ObjectStore> inner, std::chrono::milliseconds ttl)
+      : ForwardingStore(std::move(inner)), ttl_ns_(std::chrono::nanoseconds(ttl).count()) {}
+
+  Result<std::vector<uint8_t>> Get(const std::string& key) override {
+    std::string root = RootOfKey(key);
+    if (!root.empty()) {
+      LODE_ASSIGN_OR_RETURN(bool alarming, Alarming(root));
+      if (alarming) LODE_RETURN_IF_ERROR(RecordAlarm(inner(), root, key));
+    }
+    return ForwardingStore::Get(key);
+  }
+
+ private:
+  struct Cached {
+    bool alarming = false;
+    int64_t read_ns = 0;
+  };
+
+  Result<bool> Alarming(const std::string& root) {
+    int64_t now = MonotonicNanos();
+    {
+      std::lock_guard lock(mu_);
+      auto it = cache_.find(root);
+      if (it != cache_.end() && now - it->second.read_ns < ttl_ns_) return it->second.alarming;
+    }
+    Result<RootRecord> record = GetRoot(inner(), root);
+    bool alarming = false;
+    if (record.ok()) {
+      alarming = record->state == RootState::kExpired || record->state == RootState::kDeleted;
+    } else if (record.status().code() != StatusCode::kNotFound) {
+      return record.status();  // a root without a record is not managed: no alarms
+    }
+    std::lock_guard lock(mu_);
+    cache_[root] = {alarming, now};
+    return alarming;
+  }
+
+  int64_t ttl_ns_;
+  std::mutex mu_;
+  std::map<std::string, Cached> cache_;
+};
+
+}  // namespace
+
+const char* RootStateName(RootState state) {
+  switch (state) {
+    case RootState::kActive:
+      return "active";
+    case RootState::kRetired:
+      return "retired";
+    case RootState::kExpired:
+      return "expired";
+    case RootState::kDeleted:
+      return "deleted";
+  }
+  return "?";
+}
+
+Result<std::vector<RootRecord>> ListRoots(ObjectStore& store) {
+  LODE_ASSIGN_OR_RETURN(std::vector<std::string> keys, store.List(kRootRecordPrefix));
+  std::vector<RootRecord> roots;
+  for (const std::string& key : keys) {
+    LODE_ASSIGN_OR_RETURN(json j, GetJson(store, key));
+    LODE_ASSIGN_OR_RETURN(RootRecord r, ParseRecord(j, key));
+    roots.push_back(std::move(r));
+  }
+  if (roots.empty()) roots.push_back(ImplicitRoot());
+  return roots;
+}
+
+Result<RootRecord> GetRoot(ObjectStore& store, const std::string& id) {
+  LODE_RETURN_IF_ERROR(ValidateRootId(id));
+  std::string key = RootRecordKey(id);
+  Result<json> j = GetJson(store, key);
+  if (j.ok()) return ParseRecord(*j, key);
+  if (j.status().code() != StatusCode::kNotFound) return j.status();
+  if (id == kDefaultRoot) {
+    LODE_ASSIGN_OR_RETURN(std::vector<std::string> records, store.List(kRootRecordPrefix));
+    if (records.empty()) return ImplicitRoot();
+  }
+  return Status::NotFound("root " + id + " has no record in " + store.Describe());
+}
+
+Status PutRoot(ObjectStore& store, const RootRecord& r) {
+  LODE_RETURN_IF_ERROR(ValidateRootId(r.id));
+  json j = {{"id", r.id},
+            {"state", RootStateName(r.state)},
+            {"created", r.created},
+            {"changed", r.changed},
+            {"salt_epoch", r.salt_epoch}};
+  return PutJson(store, RootRecordKey(r.id), j);
+}
+
+Result<RootRecord> PushRoot(ObjectStore& store, const std::string& requested) {
+  if (!requested.empty()) {
+    LODE_ASSIGN_OR_RETURN(RootRecord r, GetRoot(store, requested));
+    if (r.state != RootState::kActive) {
+      return Status::Rejected("root " + r.id + " is " + RootStateName(r.state) +
+                              ", not active: pushes go to active roots");
+    }
+    return r;
+  }
+  LODE_ASSIGN_OR_RETURN(std::vector<RootRecord> roots, ListRoots(store));
+  const RootRecord* newest = nullptr;
+  for (const RootRecord& r : roots) {
+    if (r.state == RootState::kActive && (!newest || r.created >= newest->created)) newest = &r;
+  }
+  if (!newest) return Status::Rejected("no active root in " + store.Describe() + ": lode gc rotate");
+  return *newest;
+}
+
+Status RecordAlarm(ObjectStore& store, const std::string& root, const std::string& object) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  int64_t now = UnixNow();
+  std::string name = std::to_string(now) + "-" + std::to_string(::getpid()) + "-" +
+                     std::to_string(rng() % 1000000000);
+  json j = {{"root", root},
+            {"object", object},
+            {"time", now},
+            {"reader", std::string(host) + ":" + std::to_string(::getpid())}};
+  return PutJson(store, AlarmPrefix(root) + name, j);
+}
+
+Result<std::vector<Alarm>> ListAlarms(ObjectStore& store, const std::string& root) {
+  LODE_ASSIGN_OR_RETURN(std::vector<std::string> keys, store.List(AlarmPrefix(root)));
+  std::vector<Alarm> alarms;
+  for (const std::string& key : keys) {
+    Result<json> j = GetJson(store, key);
+    if (!j.ok() && j.status().code() == StatusCode::kNotFound) continue;  // cleared meanwhile
+    LODE_RETURN_IF_ERROR(j.status());
+    Alarm a{key, j->value("root", ""), j->value("object", ""), j->value("time", int64_t{0}),
+            j->value("reader", "")};
+    alarms.push_back(std::move(a));
+  }
+  return alarms;
+}
+
+Result<uint64_t> ClearAlarms(ObjectStore& store, const std::string& root) {
+  LODE_RETURN_IF_ERROR(ValidateRootId(root));
+  LODE_ASSIGN_OR_RETURN(std::vector<std::string> keys, store.List(AlarmPrefix(root)));
+  for (const std::string& key : keys) LODE_RETURN_IF_ERROR(store.Delete(key));
+  return keys.size();
+}
+
+std::unique_ptr<ObjectStore> AlarmOnExpiredReads(std::unique_ptr<ObjectStore> inner,
+                                                 std::chrono::milliseconds state_ttl) {
+  return std::make_unique<AlarmingStore>(std::move(inner), state_ttl);
+}
+
+int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace lode::store

@@ -1,0 +1,383 @@
+// Root GC against a simple model. A seeded random sequence of pushes, tags,
+// untags, rotations, migrations (some cut short at a random step, as a
+// crash would), expiries, sweeps, alarm clearing and reads runs in-process on
+// a dir:// store whose reads raise alarms with no state caching. The model is
+// only: which variant each tag names, and which readers hold which tag.
+// Invariants, checked as it goes:
+//   - every tagged image exports byte for byte equal to its flattened
+//     variant, and so does every reader holding an old reference (following
+//     its tag when its root is gone, as agents do);
+//   - a read of an expired root leaves an alarm, and sweep keeps that root;
+//   - after a sweep, chunks lie only in active roots and in roots something
+//     still needs (tags, alarms, or not yet old enough);
+//   - deleted roots hold no objects; root states only move forward.
+// LODE_GC_MODEL_STEPS sets the number of steps (default 2500), LODE_GC_SEED
+// the seed (default: three fixed seeds).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <set>
+
+#include "catalog/catalog.h"
+#include "flatten/sink.h"
+#include "gc/gc.h"
+#include "image/image.h"
+#include "push/export.h"
+#include "push/push.h"
+#include "store/layout.h"
+#include "store/roots.h"
+#include "testing/layer_builder.h"
+#include "testing/scratch_dir.h"
+#include "util/file.h"
+
+namespace lode::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr uint32_t kChunk = 4096;
+constexpr int kVariants = 6;
+const std::vector<std::string> kTenants = {"t0", "t1"};
+
+// Image variants: a shared base layer plus a layer of their own, part of
+// which repeats across variants (so chunks deduplicate between images).
+class Variants {
+ public:
+  explicit Variants(const ScratchDir& dir) : dir_(dir) {
+    std::mt19937 rng(7);
+    auto blob = [&](size_t n) {
+      std::string s(n, '\0');
+      for (char& c : s) c = static_cast<char>(rng());
+      return s;
+    };
+    LayerBuilder base;
+    base.Dir("base");
+    for (int i = 0; i < 4; ++i) base.File("base/f" + std::to_string(i), blob(3 * kChunk));
+    EXPECT_TRUE(WriteFileAtomically(dir_ / "base.tar", base.Finish()).ok());
+    std::string shared = blob(2 * kChunk);
+    for (int v = 0; v < kVariants; ++v) {
+      LayerBuilder top;
+      top.Dir("app");
+      top.File("app/own", blob(kChunk + 1000 * v));
+      if (v % 2 == 0) top.File("app/shared", shared);
+      EXPECT_TRUE(WriteFileAtomically(Tar(v), top.Finish()).ok());
+      std::string out = dir_ / std::to_string(v).append(".img");
+      auto sink = *flatten::NewFileSink(out);
+      EXPECT_TRUE(flatten::Flatten(Open(v), Options(), sink.get()).ok());
+      flattened_.push_back(*ReadFileToBytes(out));
+    }
+  }
+
+  image::Image Open(int v) const { return *image::OpenLayerTarballs({dir_ / "base.tar", Tar(v)}); }
+  static flatten::FlattenOptions Options() {
+    return {.headroom_bytes = 0, .layer_alignment = kChunk, .extra_inodes = 0};
+  }
+  const std::vector<uint8_t>& Flattened(int v) const { return flattened_[v]; }
+
+ private:
+  std::string Tar(int v) const { return dir_ / std::to_string(v).append(".tar"); }
+  const ScratchDir& dir_;
+  std::vector<std::vector<uint8_t>> flattened_;
+};
+
+// The value of a call that must succeed (a failure ends the test here).
+template <typename T>
+T Must(Result<T> r) {
+  if (!r.ok()) {
+    ADD_FAILURE() << r.status().ToString();
+    return T();
+  }
+  return std::move(r).value();
+}
+
+// An agent-like reader of a tagged image. It holds the reference it
+// resolved when it started; it lives as long as its tag names that image.
+struct Reader {
+  std::string tenant, tag;
+  int variant;
+  store::ImageRef ref;
+};
+
+class GcModel {
+ public:
+  GcModel(uint64_t seed, const ScratchDir& dir, const Variants& variants)
+      : rng_(seed), dir_(dir), variants_(variants) {
+    store_ = *store::OpenStore("dir://" + dir_ / "store", std::chrono::milliseconds(0));
+    keys_ = *keys::OpenLocalKeyService(dir_ / "keys");
+    for (const std::string& t : kTenants) (void)keys_->CreateTenant(t);
+  }
+
+  void Step() {
+    ++now_;
+    int dice = Pick(100);
+    if (dice < 16) return Push();
+    if (dice < 21) return TagAgain();
+    if (dice < 29) return Untag();
+    if (dice < 33) return Rotate();
+    if (dice < 43) return Migrate();
+    if (dice < 50) return Expire();
+    if (dice < 58) return Sweep();
+    if (dice < 61) return ClearAlarms();
+    if (dice < 75) return ReadTag();
+    if (dice < 82) return StartReader();
+    if (dice < 96) return ReaderReads();
+    return FollowMigrations();
+  }
+
+  // Every tag and every reader, read in full.
+  void CheckAll() {
+    for (const auto& [key, variant] : tags_) ExpectReadable(key.first, key.second, variant);
+    for (size_t i = 0; i < readers_.size(); ++i) ReadAsReader(i);
+  }
+
+  std::map<std::string, int> counts;  // steps taken, by kind
+
+ private:
+  int Pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
+  const std::string& AnyTenant() { return kTenants[Pick(static_cast<int>(kTenants.size()))]; }
+  std::string NewTagName() { return "tag" + std::to_string(Pick(12)); }
+  // A random tag of the model, if any.
+  std::optional<std::pair<std::string, std::string>> AnyTag() {
+    if (tags_.empty()) return std::nullopt;
+    auto it = tags_.begin();
+    std::advance(it, Pick(static_cast<int>(tags_.size())));
+    return it->first;
+  }
+
+  void Push() {
+    counts["push"]++;
+    int v = Pick(kVariants);
+    push::PushOptions o;
+    o.tenant = AnyTenant();
+    o.chunk_size = kChunk;
+    o.threads = 2;
+    o.flatten = Variants::Options();
+    Result<push::PushResult> r = push::Push(variants_.Open(v), o, *keys_, *store_);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    std::string tag = NewTagName();
+    ASSERT_TRUE(catalog::SetTag(*store_, o.tenant, tag, r->ref).ok());
+    Retag(o.tenant, tag, v);
+  }
+
+  // The model's side of pointing a tag elsewhere: its readers end.
+  void Retag(const std::string& tenant, const std::string& tag, std::optional<int> variant) {
+    std::erase_if(readers_, [&](const Reader& r) { return r.tenant == tenant && r.tag == tag; });
+    if (variant) {
+      tags_[{tenant, tag}] = *variant;
+    } else {
+      tags_.erase({tenant, tag});
+    }
+  }
+
+  void TagAgain() {
+    auto from = AnyTag();
+    if (!from) return;
+    counts["tag"]++;
+    store::ImageRef ref = Must(catalog::ResolveRef(*store_, from->first, from->second));
+    std::string tag = NewTagName();
+    ASSERT_TRUE(catalog::SetTag(*store_, from->first, tag, ref).ok());
+    Retag(from->first, tag, tags_[*from]);
+  }
+
+  void Untag() {
+    auto tag = AnyTag();
+    if (!tag) return;
+    counts["untag"]++;
+    ASSERT_TRUE(catalog::DeleteTag(*store_, tag->first, tag->second).ok());
+    Retag(tag->first, tag->second, std::nullopt);
+  }
+
+  void Rotate() {
+    counts["rotate"]++;
+    ASSERT_TRUE(gc::Rotate(*store_, now_, /*keep_active=*/Pick(4) == 0).ok());
+    CheckStates();
+  }
+
+  void Migrate() {
+    gc::MigrateOptions o;
+    o.threads = 2;
+    int crash_at = Pick(3) == 0 ? 1 + Pick(40) : 0;  // a third are cut short
+    std::atomic<int> steps = 0;
+    if (crash_at) {
+      o.before_step = [&](const std::string&) {
+        return ++steps == crash_at ? Status::Unavailable("crash") : Status::Ok();
+      };
+    }
+    Result<gc::MigrateResult> r = gc::Migrate(*store_, *keys_, o);
+    counts[crash_at && !r.ok() ? "migrate (crashed)" : "migrate"]++;
+    if (!crash_at) {
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+    }
+  }
+
+  void Expire() {
+    counts["expire"]++;
+    ASSERT_TRUE(gc::Expire(*store_, now_).ok());
+    CheckStates();
+  }
+
+  void Sweep() {
+    counts["sweep"]++;
+    std::map<std::string, size_t> alarms;
+    for (const store::Alarm& a : Must(store::ListAlarms(*store_, ""))) alarms[a.root]++;
+    Result<gc::SweepResult> r = gc::Sweep(*store_, {.older_than = Pick(4), .now = now_});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    counts["roots deleted"] += r->deleted.size();
+    for (const std::string& root : r->deleted) {
+      EXPECT_EQ(alarms[root], 0u) << "swept " << root << " despite alarms";
+      EXPECT_TRUE(Must(store_->List(store::RootPrefix(root))).empty()) << root;
+    }
+    CheckStates();
+    CheckOnlyNeededRootsHoldChunks();
+  }
+
+  void ClearAlarms() {
+    std::set<std::string> roots;
+    for (const store::Alarm& a : Must(store::ListAlarms(*store_, ""))) roots.insert(a.root);
+    if (roots.empty()) return;
+    counts["clear alarms"]++;
+    for (const std::string& root : roots) ASSERT_TRUE(store::ClearAlarms(*store_, root).ok());
+  }
+
+  void ReadTag() {
+    auto tag = AnyTag();
+    if (!tag) return;
+    counts["read tag"]++;
+    ExpectReadable(tag->first, tag->second, tags_[*tag]);
+  }
+
+  void StartReader() {
+    auto tag = AnyTag();
+    if (!tag) return;
+    counts["start reader"]++;
+    readers_.push_back({tag->first, tag->second, tags_[*tag],
+                        Must(catalog::ResolveRef(*store_, tag->first, tag->second))});
+  }
+
+  void ReaderReads() {
+    if (readers_.empty()) return;
+    counts["reader reads"]++;
+    ReadAsReader(Pick(static_cast<int>(readers_.size())));
+  }
+
+  void FollowMigrations() {
+    counts["follow migrations"]++;
+    for (Reader& r : readers_) Follow(r);
+  }
+
+  // Where gc copied the reader's image, as agents look it up.
+  void Follow(Reader& r) {
+    while (std::optional<store::ImageRef> to = Must(catalog::FindMigration(*store_, r.ref))) {
+      r.ref = *to;
+    }
+  }
+
+  // Reads the reader's reference; once its root is gone, the reader follows
+  // the image's migration. A read of an expired root must leave an alarm.
+  void ReadAsReader(size_t i) {
+    Reader& r = readers_[i];
+    store::RootState state = Must(store::GetRoot(*store_, r.ref.root)).state;
+    size_t alarms_before = Must(store::ListAlarms(*store_, r.ref.root)).size();
+    Result<std::vector<uint8_t>> bytes = Export(r.tenant, r.ref);
+    if (state == store::RootState::kExpired) {
+      counts["reads of expired roots"]++;
+      EXPECT_GT(Must(store::ListAlarms(*store_, r.ref.root)).size(), alarms_before)
+          << "read of expired " << r.ref.root << " raised no alarm";
+    }
+    if (!bytes.ok()) {
+      ASSERT_EQ(state, store::RootState::kDeleted) << bytes.status().ToString();
+      Follow(r);
+      bytes = Export(r.tenant, r.ref);
+    }
+    ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+    EXPECT_TRUE(*bytes == variants_.Flattened(r.variant))
+        << "reader of " << r.tenant << "/" << r.tag << " at " << r.ref.ToString();
+  }
+
+  void ExpectReadable(const std::string& tenant, const std::string& tag, int variant) {
+    Result<store::ImageRef> ref = catalog::ResolveRef(*store_, tenant, tag);
+    ASSERT_TRUE(ref.ok()) << ref.status().ToString();
+    Result<std::vector<uint8_t>> bytes = Export(tenant, *ref);
+    ASSERT_TRUE(bytes.ok()) << tenant << "/" << tag << ": " << bytes.status().ToString();
+    EXPECT_TRUE(*bytes == variants_.Flattened(variant)) << tenant << "/" << tag;
+  }
+
+  Result<std::vector<uint8_t>> Export(const std::string& tenant, const store::ImageRef& ref) {
+    LODE_ASSIGN_OR_RETURN(manifest::Manifest m,
+                          catalog::OpenManifest(*store_, ref, *keys_, tenant));
+    std::string out = dir_ / "export.img";
+    LODE_RETURN_IF_ERROR(push::Export(*store_, m, out).status());
+    return ReadFileToBytes(out);
+  }
+
+  void CheckStates() {
+    for (const store::RootRecord& r : Must(store::ListRoots(*store_))) {
+      auto [it, fresh] = states_.emplace(r.id, r.state);
+      EXPECT_GE(static_cast<int>(r.state), static_cast<int>(it->second)) << r.id << " went back";
+      it->second = r.state;
+      if (r.state == store::RootState::kDeleted) {
+        EXPECT_TRUE(Must(store_->List(store::RootPrefix(r.id))).empty()) << r.id;
+      }
+    }
+  }
+
+  // After a sweep: no chunks in a root nothing needs any more.
+  void CheckOnlyNeededRootsHoldChunks() {
+    std::set<std::string> tagged, alarmed;
+    for (const catalog::TaggedImage& t : Must(catalog::ListAllTags(*store_))) tagged.insert(t.ref.root);
+    for (const store::Alarm& a : Must(store::ListAlarms(*store_, ""))) alarmed.insert(a.root);
+    for (const store::RootRecord& r : Must(store::ListRoots(*store_))) {
+      bool needed = r.state == store::RootState::kActive || r.state == store::RootState::kRetired ||
+                    tagged.contains(r.id) || alarmed.contains(r.id) ||
+                    (r.state == store::RootState::kExpired && now_ - r.changed < 4);
+      if (!needed) {
+        EXPECT_TRUE(Must(store_->List(store::RootPrefix(r.id) + "chunks/")).empty())
+            << r.id << " (" << store::RootStateName(r.state) << ") still holds chunks";
+      }
+    }
+  }
+
+  std::mt19937_64 rng_;
+  const ScratchDir& dir_;
+  const Variants& variants_;
+  std::unique_ptr<store::ObjectStore> store_;
+  std::unique_ptr<keys::KeyService> keys_;
+  std::map<std::pair<std::string, std::string>, int> tags_;  // (tenant, tag) -> variant
+  std::vector<Reader> readers_;
+  std::map<std::string, store::RootState> states_;
+  int64_t now_ = 1000;
+};
+
+int EnvInt(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v ? std::atoi(v) : fallback;
+}
+
+TEST(GcModelTest, RandomSequencesKeepEveryTagReadable) {
+  ScratchDir dir("lode-gc-model");
+  Variants variants(dir);
+  int steps = EnvInt("LODE_GC_MODEL_STEPS", 2500);
+  std::vector<uint64_t> seeds = {1, 2, 3};
+  if (const char* s = std::getenv("LODE_GC_SEED")) seeds = {std::strtoull(s, nullptr, 10)};
+  for (uint64_t seed : seeds) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    ScratchDir run("lode-gc-run");
+    GcModel model(seed, run, variants);
+    int per_seed = steps / static_cast<int>(seeds.size());
+    for (int i = 0; i < per_seed && !::testing::Test::HasFailure(); ++i) {
+      SCOPED_TRACE("step " + std::to_string(i));
+      model.Step();
+    }
+    model.CheckAll();
+    std::string summary;
+    for (const auto& [kind, n] : model.counts) summary += kind + " " + std::to_string(n) + ", ";
+    std::printf("seed %llu: %s\n", static_cast<unsigned long long>(seed), summary.c_str());
+    if (::testing::Test::HasFailure()) break;
+  }
+}
+
+}  // namespace
+}  // namespace lode::testing
