@@ -22,6 +22,7 @@ struct GcArgs {
   std::string root;
   int threads = 0;
   std::string older_than;
+  std::string abandoned_after = "1h";
   std::string clear;
 };
 
@@ -140,6 +141,7 @@ void Sweep(const GcArgs& a) {
   if (o.older_than * 1000 < 2 * store::kRootStateTtl.count()) {
     Check(lode::Status::InvalidArgument("--older-than must be at least 2s"));
   }
+  o.abandoned_put_age = ParseDuration(a.abandoned_after);
   o.now = store::UnixNow();
   auto store = a.store.Open();
   gc::SweepResult r = Check(gc::Sweep(*store, o));
@@ -205,6 +207,10 @@ void RegisterGc(CLI::App& app) {
   auto [sweep, sa] = add("sweep", "Delete expired roots without alarms", Sweep);
   sweep->add_option("--older-than", sa->older_than, "expired at least this long (e.g. 7d)")
       ->required();
+  sweep
+      ->add_option("--abandoned-after", sa->abandoned_after,
+                   "remove what crashed uploads left (dir://) once this old")
+      ->capture_default_str();
   auto [alarms, aa] = add("alarms", "Reads of expired roots", Alarms);
   alarms->add_option("--root", aa->root, "only this root's alarms");
   alarms->add_option("--clear", aa->clear, "clear this root's alarms (after checking them)");

@@ -170,6 +170,16 @@ TEST_F(PushTest, KilledPushLeavesNoManifestAndRerunUploadsOnlyTheRest) {
   EXPECT_EQ(rerun["chunks_new"].get<size_t>(),
             rerun["chunks_total"].get<size_t>() - rerun["chunks_holes"].get<size_t>() - durable);
   EXPECT_EQ(StoredChunks(), durable + rerun["chunks_new"].get<size_t>());
+  // What the killed push was writing when it died goes with the next sweep.
+  size_t leftovers = 0;
+  for (const auto& e : fs::directory_iterator(chunks))
+    leftovers += e.path().filename().string().find(".tmp.") != std::string::npos;
+  CommandResult sweep = Lode("gc sweep --older-than 2s --abandoned-after 0s --json");
+  ASSERT_EQ(sweep.exit_code, 0) << sweep.output;
+  EXPECT_EQ(json::parse(sweep.output)["abandoned_puts_removed"].get<size_t>(), leftovers);
+  EXPECT_EQ(StoredChunks(), durable + rerun["chunks_new"].get<size_t>());
+  for (const auto& e : fs::directory_iterator(chunks))
+    EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << e.path();
   CommandResult e = Lode("export big --tenant acme -o " + ShellQuote(dir_ / "big.ext4"));
   EXPECT_EQ(e.exit_code, 0) << e.output;
 }
