@@ -17,6 +17,7 @@
 #include "testing/memcached_fleet.h"
 #include "testing/process.h"
 #include "testing/rgw_server.h"
+#include "testing/rules_image.h"
 #include "testing/scratch_dir.h"
 
 namespace lode::testing {
@@ -164,6 +165,51 @@ TEST_F(S3Test, PushAgentAndRunOverRgwWithAMemcachedL2) {
   EXPECT_EQ(other["origin_fetches"].get<int>(), 0) << other.dump();
   EXPECT_EQ(other["l2_hits"].get<int>(), cold["origin_fetches"].get<int>()) << other.dump();
   EXPECT_EQ(other["chunks_fetched"], other["l2_hits"]);
+}
+
+// The root lifecycle over RGW: rotate, migrate, expire, an alarm from a
+// read of the expired root holding off the sweep, then the sweep deleting
+// every object of the root while the tag still exports intact.
+TEST_F(S3Test, GcCycleOverRgw) {
+  WriteOciLayout(*dir_ / "rules", BuildRulesImage({.wide_entries = 200, .sparse_size = 8 << 20}),
+                 TestCompression::kGzip);
+  Lode("", "key create gc");
+  std::string store = " --store " + ShellQuote(rgw_->Url("gc"));
+  std::string env = rgw_->Env();
+  ASSERT_EQ(Lode("", "flatten " + ShellQuote(*dir_ / "rules") + " -o " +
+                         ShellQuote(*dir_ / "rules.ext4"))
+                .exit_code,
+            0);
+  CommandResult push =
+      Lode(env, "push " + ShellQuote(*dir_ / "rules") + " --tenant gc --tag app --json" + store);
+  ASSERT_EQ(push.exit_code, 0) << push.output;
+  std::string old_ref = json::parse(push.output)["ref"];
+  auto gc = [&](const std::string& args) {
+    CommandResult r = Lode(env, "gc " + args + " --json" + store);
+    EXPECT_EQ(r.exit_code, 0) << args << ": " << r.output;
+    return r.exit_code == 0 ? json::parse(r.output) : json::object();
+  };
+  auto exports = [&](const std::string& ref) {
+    CommandResult e = Lode(env, "export " + ref + " --tenant gc -o " +
+                                    ShellQuote(*dir_ / "out.ext4") + store);
+    return e.exit_code == 0 && RunCommand("cmp " + ShellQuote(*dir_ / "out.ext4") + " " +
+                                          ShellQuote(*dir_ / "rules.ext4"))
+                                       .exit_code == 0;
+  };
+  gc("rotate");
+  EXPECT_EQ(gc("migrate")["tags_moved"], 1);
+  EXPECT_EQ(gc("expire")["expired"], json::array({"root-0"}));
+  EXPECT_TRUE(exports(old_ref));  // served, with an alarm
+  EXPECT_FALSE(gc("alarms").empty());
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  EXPECT_TRUE(gc("sweep --older-than 2s")["deleted"].empty());
+  auto objects = Store("gc");
+  ASSERT_TRUE(objects);
+  EXPECT_FALSE(objects->List("root-0/")->empty());
+  gc("alarms --clear root-0");
+  EXPECT_EQ(gc("sweep --older-than 2s")["deleted"], json::array({"root-0"}));
+  EXPECT_TRUE(objects->List("root-0/")->empty());
+  EXPECT_TRUE(exports("app"));
 }
 
 }  // namespace
