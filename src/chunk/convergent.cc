@@ -28,6 +28,26 @@ ChunkKey DeriveKey(std::span<const uint8_t> data, const Salt& salt) {
   return key;
 }
 
+// Encrypts the bytes to store (compressed already, or not).
+SealedChunk SealPacked(std::span<const uint8_t> data, bool compressed, const Salt& salt) {
+  SealedChunk out;
+  out.compressed = compressed;
+  out.key = DeriveKey(data, salt);
+  out.stored = AeadSeal(out.key, kZeroIv, {}, data);
+  out.name = Sha256::Of(out.stored);
+  return out;
+}
+
+// Checks the name, then authenticates and decrypts: the packed bytes.
+Result<std::vector<uint8_t>> Decrypt(std::span<const uint8_t> stored, const ChunkName& name,
+                                     const ChunkKey& key) {
+  if (Sha256::Of(stored) != name) return Status::Corruption("chunk bytes do not match its name");
+  Result<std::vector<uint8_t>> opened = AeadOpen(key, kZeroIv, {}, stored);
+  if (!opened.ok())
+    return Status::Corruption("chunk fails authentication (wrong key or tampered bytes)");
+  return opened;
+}
+
 }  // namespace
 
 std::string NameHex(const ChunkName& name) { return ToHex(name); }
@@ -45,32 +65,27 @@ bool IsZero(std::span<const uint8_t> bytes) {
 }
 
 SealedChunk Seal(std::span<const uint8_t> plaintext, const Salt& salt, const SealOptions& options) {
-  SealedChunk out;
-  std::vector<uint8_t> packed;
-  std::span<const uint8_t> data = plaintext;
   if (options.compress) {
-    packed.resize(ZSTD_compressBound(plaintext.size()));
+    std::vector<uint8_t> packed(ZSTD_compressBound(plaintext.size()));
     size_t n =
         ZSTD_compress(packed.data(), packed.size(), plaintext.data(), plaintext.size(), kZstdLevel);
     if (!ZSTD_isError(n) && n < plaintext.size()) {
       packed.resize(n);
-      data = packed;
-      out.compressed = true;
+      return SealPacked(packed, true, salt);
     }
   }
-  out.key = DeriveKey(data, salt);
-  out.stored = AeadSeal(out.key, kZeroIv, {}, data);
-  out.name = Sha256::Of(out.stored);
-  return out;
+  return SealPacked(plaintext, false, salt);
+}
+
+Result<SealedChunk> Reseal(std::span<const uint8_t> stored, const ChunkName& name,
+                           const ChunkKey& key, bool compressed, const Salt& salt) {
+  LODE_ASSIGN_OR_RETURN(std::vector<uint8_t> data, Decrypt(stored, name, key));
+  return SealPacked(data, compressed, salt);
 }
 
 Result<std::vector<uint8_t>> Open(std::span<const uint8_t> stored, const ChunkName& name,
                                   const ChunkKey& key, bool compressed, size_t plain_size) {
-  if (Sha256::Of(stored) != name) return Status::Corruption("chunk bytes do not match its name");
-  Result<std::vector<uint8_t>> opened = AeadOpen(key, kZeroIv, {}, stored);
-  if (!opened.ok())
-    return Status::Corruption("chunk fails authentication (wrong key or tampered bytes)");
-  std::vector<uint8_t> data = std::move(opened).value();
+  LODE_ASSIGN_OR_RETURN(std::vector<uint8_t> data, Decrypt(stored, name, key));
   if (!compressed) {
     if (data.size() != plain_size) return Status::Corruption("chunk has the wrong size");
     return data;

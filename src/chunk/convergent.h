@@ -49,6 +49,12 @@ SealedChunk Seal(std::span<const uint8_t> plaintext, const Salt& salt, const Sea
 Result<std::vector<uint8_t>> Open(std::span<const uint8_t> stored, const ChunkName& name,
                                   const ChunkKey& key, bool compressed, size_t plain_size);
 
+// Seals a stored chunk (checked as Open does) under another salt without
+// decompressing it: the result equals Seal of its plaintext under `salt`
+// with the options it was sealed with, so copies deduplicate with pushes.
+Result<SealedChunk> Reseal(std::span<const uint8_t> stored, const ChunkName& name,
+                           const ChunkKey& key, bool compressed, const Salt& salt);
+
 // True when every byte is zero: such chunks are holes and never stored.
 bool IsZero(std::span<const uint8_t> bytes);
 

@@ -35,6 +35,25 @@ TEST(ConvergentTest, DifferentSaltGivesADifferentObject) {
   EXPECT_NE(Seal(p, SaltOf(1), {}).name, Seal(p, SaltOf(2), {}).name);
 }
 
+TEST(ConvergentTest, ResealEqualsSealingThePlaintextUnderTheNewSalt) {
+  for (bool compressible : {true, false}) {
+    for (bool compress : {true, false}) {
+      auto p = Data(512 * 1024, 9, compressible);
+      SealedChunk old = Seal(p, SaltOf(1), {.compress = compress});
+      Result<SealedChunk> moved = Reseal(old.stored, old.name, old.key, old.compressed, SaltOf(2));
+      ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+      SealedChunk fresh = Seal(p, SaltOf(2), {.compress = compress});
+      EXPECT_EQ(moved->name, fresh.name);
+      EXPECT_EQ(moved->key, fresh.key);
+      EXPECT_EQ(moved->stored, fresh.stored);
+      EXPECT_EQ(moved->compressed, fresh.compressed);
+      old.stored[10] ^= 1;
+      EXPECT_EQ(Reseal(old.stored, old.name, old.key, old.compressed, SaltOf(2)).status().code(),
+                StatusCode::kCorruption);
+    }
+  }
+}
+
 TEST(ConvergentTest, RoundTripsCompressedAndPlain) {
   for (bool compressible : {true, false}) {
     auto p = Data(512 * 1024, 3, compressible);

@@ -101,19 +101,16 @@ class Migrator {
     TaskQueue queue(threads, static_cast<size_t>(threads) * 2);
     for (size_t i = 0; i < m.chunks.size(); ++i) {
       if (m.chunks[i].hole()) continue;
-      size_t plain = static_cast<size_t>(
-          std::min<uint64_t>(m.chunk_size, m.fs_size - uint64_t{m.chunk_size} * i));
       manifest::ChunkEntry* entry = &m.chunks[i];
-      LODE_RETURN_IF_ERROR(queue.Submit([this, from_root, salt_id, salt, entry, plain] {
-        return CopyChunk(from_root, salt_id, salt, plain, *entry);
-      }));
+      LODE_RETURN_IF_ERROR(queue.Submit(
+          [this, from_root, salt_id, salt, entry] { return CopyChunk(from_root, salt_id, salt, *entry); }));
     }
     return queue.Finish();
   }
 
   // Re-seals one chunk under the target salt; `entry` becomes the copy's.
   Status CopyChunk(const std::string& from_root, const std::string& salt_id,
-                   const keys::Salt& salt, size_t plain_size, manifest::ChunkEntry& entry) {
+                   const keys::Salt& salt, manifest::ChunkEntry& entry) {
     std::pair<chunk::ChunkName, std::string> id{entry.name, salt_id};
     {
       std::lock_guard lock(mu_);
@@ -122,13 +119,12 @@ class Migrator {
         return Status::Ok();
       }
     }
-    bool compressed = entry.flags & manifest::kCompressed;
     std::string key = store::ChunkKey(from_root, chunk::NameHex(entry.name));
     LODE_ASSIGN_OR_RETURN(std::vector<uint8_t> stored, store_.Get(key));
-    Result<std::vector<uint8_t>> plain =
-        chunk::Open(stored, entry.name, entry.key, compressed, plain_size);
-    if (!plain.ok()) return plain.status().WithContext(key);
-    chunk::SealedChunk sealed = chunk::Seal(*plain, salt, {.compress = compressed});
+    Result<chunk::SealedChunk> resealed = chunk::Reseal(
+        stored, entry.name, entry.key, entry.flags & manifest::kCompressed, salt);
+    if (!resealed.ok()) return resealed.status().WithContext(key);
+    const chunk::SealedChunk& sealed = *resealed;
     LODE_RETURN_IF_ERROR(Step("chunk"));
     LODE_ASSIGN_OR_RETURN(bool uploaded, catalog::PutChunkIfAbsent(store_, target_.id, sealed));
     manifest::ChunkEntry copy = manifest::ChunkEntry::Of(sealed);
