@@ -35,7 +35,7 @@ using namespace lode;
 
 constexpr int kVersions = 10;
 constexpr int kBaseFiles = 96;  // 1 MiB each
-constexpr int kAppFiles = 16;       // 1 MiB each
+constexpr int kAppFiles = 16;   // 1 MiB each
 constexpr int kChangedPerVersion = 3;
 
 template <typename T>
@@ -200,13 +200,13 @@ int main(int argc, char** argv) {
       mb_per_s.push_back(MB(last.bytes_copied) / last.migrate_seconds);
       plain_per_s.push_back(chunks / last.plain_copy_seconds);
     }
-    std::printf("migration, %d thread%s: %llu chunks (%.1f MB) re-sealed and copied; median of %d: "
-                "%.0f chunks/s, %.0f MB/s; plain copy of the same objects %.0f chunks/s "
-                "(migration at %.0f%% of it)\n",
-                threads, threads == 1 ? "" : "s",
-                static_cast<unsigned long long>(last.chunks_copied), MB(last.bytes_copied), runs,
-                Median(chunks_per_s), Median(mb_per_s), Median(plain_per_s),
-                100 * Median(chunks_per_s) / Median(plain_per_s));
+    std::printf(
+        "migration, %d thread%s: %llu chunks (%.1f MB) re-sealed and copied; median of %d: "
+        "%.0f chunks/s, %.0f MB/s; plain copy of the same objects %.0f chunks/s "
+        "(migration at %.0f%% of it)\n",
+        threads, threads == 1 ? "" : "s", static_cast<unsigned long long>(last.chunks_copied),
+        MB(last.bytes_copied), runs, Median(chunks_per_s), Median(mb_per_s), Median(plain_per_s),
+        100 * Median(chunks_per_s) / Median(plain_per_s));
   }
   std::printf("storage, %d versions, %d untagged, one rotate/migrate/expire/sweep cycle:\n",
               kVersions, kVersions / 2);

@@ -75,8 +75,7 @@ Status Attachment::ReadBase(uint64_t offset, std::span<uint8_t> out) {
       std::memset(dst, 0, n);
     } else {
       size_t plain_size = static_cast<size_t>(std::min(chunk_size, info_.size - chunk_start));
-      LODE_ASSIGN_OR_RETURN(PlainChunk chunk,
-                            reader_.Read(ref_.root, entry, index, plain_size));
+      LODE_ASSIGN_OR_RETURN(PlainChunk chunk, reader_.Read(ref_.root, entry, index, plain_size));
       switch (chunk.source) {
         case ChunkSource::kMemory:
           counters_.memory_hits++;

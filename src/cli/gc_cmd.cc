@@ -52,7 +52,7 @@ json RecordJson(const store::RootRecord& r) {
           {"salt_epoch", r.salt_epoch}};
 }
 
-void Status(const GcArgs& a) {
+void ShowStatus(const GcArgs& a) {
   auto store = a.store.Open();
   std::vector<gc::RootUsage> roots = Check(gc::Survey(*store));
   if (a.json) {
@@ -121,7 +121,8 @@ void Migrate(const GcArgs& a) {
       static_cast<unsigned long long>(r.manifests_reused),
       static_cast<unsigned long long>(r.chunks_copied), FormatSize(r.bytes_copied).c_str(),
       static_cast<unsigned long long>(r.chunks_existing));
-  for (const std::string& t : r.tags_skipped) std::printf("skipped %s: moved meanwhile\n", t.c_str());
+  for (const std::string& t : r.tags_skipped)
+    std::printf("skipped %s: moved meanwhile\n", t.c_str());
 }
 
 void Expire(const GcArgs& a) {
@@ -155,11 +156,12 @@ void Sweep(const GcArgs& a) {
   for (const std::string& id : r.deleted) std::printf("%s deleted\n", id.c_str());
   for (const std::string& k : r.kept) std::printf("kept %s\n", k.c_str());
   std::printf("%llu objects (%s) deleted, %llu abandoned uploads removed\n",
-              static_cast<unsigned long long>(r.objects_deleted), FormatSize(r.bytes_deleted).c_str(),
+              static_cast<unsigned long long>(r.objects_deleted),
+              FormatSize(r.bytes_deleted).c_str(),
               static_cast<unsigned long long>(r.abandoned_puts_removed));
 }
 
-void Alarms(const GcArgs& a) {
+void ShowAlarms(const GcArgs& a) {
   auto store = a.store.Open();
   if (!a.clear.empty()) {
     uint64_t n = Check(store::ClearAlarms(*store, a.clear));
@@ -196,7 +198,7 @@ void RegisterGc(CLI::App& app) {
     cmd->callback([a, run] { run(*a); });
     return std::make_pair(cmd, a);
   };
-  add("status", "Roots, their states, objects, bytes, tags and alarms", Status);
+  add("status", "Roots, their states, objects, bytes, tags and alarms", ShowStatus);
   auto [rotate, ra] = add("rotate", "Start a new active root; the active ones retire", Rotate);
   rotate->add_flag("--keep-active", ra->keep_active, "add an active root, retire none");
   auto [migrate, ma] = add("migrate", "Copy tagged images out of retired roots", Migrate);
@@ -211,7 +213,7 @@ void RegisterGc(CLI::App& app) {
       ->add_option("--abandoned-after", sa->abandoned_after,
                    "remove what crashed uploads left (dir://) once this old")
       ->capture_default_str();
-  auto [alarms, aa] = add("alarms", "Reads of expired roots", Alarms);
+  auto [alarms, aa] = add("alarms", "Reads of expired roots", ShowAlarms);
   alarms->add_option("--root", aa->root, "only this root's alarms");
   alarms->add_option("--clear", aa->clear, "clear this root's alarms (after checking them)");
 }

@@ -47,7 +47,11 @@ class Migrator {
  public:
   Migrator(store::ObjectStore& store, keys::KeyService& keys, RootRecord target,
            const MigrateOptions& options, MigrateResult& result)
-      : store_(store), keys_(keys), target_(std::move(target)), options_(options), result_(result) {}
+      : store_(store),
+        keys_(keys),
+        target_(std::move(target)),
+        options_(options),
+        result_(result) {}
 
   // The copy of `ref` in the target root, made now or by an earlier run.
   Result<ImageRef> Copy(const std::string& tenant, const ImageRef& ref) {
@@ -102,15 +106,16 @@ class Migrator {
     for (size_t i = 0; i < m.chunks.size(); ++i) {
       if (m.chunks[i].hole()) continue;
       manifest::ChunkEntry* entry = &m.chunks[i];
-      LODE_RETURN_IF_ERROR(queue.Submit(
-          [this, from_root, salt_id, salt, entry] { return CopyChunk(from_root, salt_id, salt, *entry); }));
+      LODE_RETURN_IF_ERROR(queue.Submit([this, from_root, salt_id, salt, entry] {
+        return CopyChunk(from_root, salt_id, salt, *entry);
+      }));
     }
     return queue.Finish();
   }
 
   // Re-seals one chunk under the target salt; `entry` becomes the copy's.
-  Status CopyChunk(const std::string& from_root, const std::string& salt_id,
-                   const keys::Salt& salt, manifest::ChunkEntry& entry) {
+  Status CopyChunk(const std::string& from_root, const std::string& salt_id, const keys::Salt& salt,
+                   manifest::ChunkEntry& entry) {
     std::pair<chunk::ChunkName, std::string> id{entry.name, salt_id};
     {
       std::lock_guard lock(mu_);
@@ -121,8 +126,8 @@ class Migrator {
     }
     std::string key = store::ChunkKey(from_root, chunk::NameHex(entry.name));
     LODE_ASSIGN_OR_RETURN(std::vector<uint8_t> stored, store_.Get(key));
-    Result<chunk::SealedChunk> resealed = chunk::Reseal(
-        stored, entry.name, entry.key, entry.flags & manifest::kCompressed, salt);
+    Result<chunk::SealedChunk> resealed =
+        chunk::Reseal(stored, entry.name, entry.key, entry.flags & manifest::kCompressed, salt);
     if (!resealed.ok()) return resealed.status().WithContext(key);
     const chunk::SealedChunk& sealed = *resealed;
     LODE_RETURN_IF_ERROR(Step("chunk"));

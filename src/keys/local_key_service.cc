@@ -1,11 +1,11 @@
 // Keys are written with AtomicFile (temporary, fsync, rename) at mode 0600.
 // Creating a salt races benignly: two creators may both write one, and the
 // rename makes one of them win; both then read the winner back.
-#include <charconv>
 #include <sodium.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>

@@ -16,8 +16,8 @@
 #include "image/image.h"
 #include "keys/key_service.h"
 #include "store/layout.h"
-#include "store/roots.h"
 #include "store/object_store.h"
+#include "store/roots.h"
 #include "util/status.h"
 
 namespace lode::push {

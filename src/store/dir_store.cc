@@ -167,5 +167,4 @@ Result<std::unique_ptr<ObjectStore>> OpenStore(const std::string& url,
   return AlarmOnExpiredReads(std::move(store), root_state_ttl);
 }
 
-
 }  // namespace lode::store

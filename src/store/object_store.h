@@ -75,8 +75,8 @@ class ForwardingStore : public ObjectStore {
 // Reads from an expired root are served and raise an alarm (store/roots.h);
 // root states are cached for `root_state_ttl`.
 constexpr std::chrono::milliseconds kRootStateTtl{1000};
-Result<std::unique_ptr<ObjectStore>> OpenStore(const std::string& url,
-                                               std::chrono::milliseconds root_state_ttl = kRootStateTtl);
+Result<std::unique_ptr<ObjectStore>> OpenStore(
+    const std::string& url, std::chrono::milliseconds root_state_ttl = kRootStateTtl);
 
 // InvalidArgument unless `key` is a well-formed object key.
 Status ValidateKey(const std::string& key);

@@ -162,7 +162,8 @@ Result<RootRecord> PushRoot(ObjectStore& store, const std::string& requested) {
   for (const RootRecord& r : roots) {
     if (r.state == RootState::kActive && (!newest || r.created >= newest->created)) newest = &r;
   }
-  if (!newest) return Status::Rejected("no active root in " + store.Describe() + ": lode gc rotate");
+  if (!newest)
+    return Status::Rejected("no active root in " + store.Describe() + ": lode gc rotate");
   return *newest;
 }
 

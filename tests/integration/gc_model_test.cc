@@ -327,7 +327,8 @@ class GcModel {
   // After a sweep: no chunks in a root nothing needs any more.
   void CheckOnlyNeededRootsHoldChunks() {
     std::set<std::string> tagged, alarmed;
-    for (const catalog::TaggedImage& t : Must(catalog::ListAllTags(*store_))) tagged.insert(t.ref.root);
+    for (const catalog::TaggedImage& t : Must(catalog::ListAllTags(*store_)))
+      tagged.insert(t.ref.root);
     for (const store::Alarm& a : Must(store::ListAlarms(*store_, ""))) alarmed.insert(a.root);
     for (const store::RootRecord& r : Must(store::ListRoots(*store_))) {
       bool needed = r.state == store::RootState::kActive || r.state == store::RootState::kRetired ||

@@ -221,6 +221,22 @@ TEST_F(GcTest, SweepRemovesLeftoversOfCrashedUploadsOnceOld) {
   EXPECT_TRUE(ExportsAs("app", "app"));
 }
 
+TEST_F(GcTest, SeveralRootsCanBeActive) {
+  PushRulesImage("app");
+  EXPECT_EQ(Json("gc rotate --keep-active")["root"], "root-1");
+  EXPECT_EQ(Root("root-0")["state"], "active");
+  EXPECT_EQ(Root("root-1")["state"], "active");
+  std::string image = ShellQuote(dir_ / "app");
+  json newest = Json("push " + image + " --tenant acme --tag newest");
+  EXPECT_EQ(newest["ref"].get<std::string>().rfind("root-1/", 0), 0u);  // the newest by default
+  json chosen = Json("push " + image + " --tenant acme --tag chosen --root root-0");
+  EXPECT_EQ(chosen["ref"].get<std::string>().rfind("root-0/", 0), 0u);
+  EXPECT_EQ(chosen["chunks_new"], 0);  // same root, same salt: deduplicated
+  EXPECT_TRUE(Json("gc migrate")["tags_moved"] == 0);  // nothing is retired
+  EXPECT_TRUE(ExportsAs("newest", "app"));
+  EXPECT_TRUE(ExportsAs("chosen", "app"));
+}
+
 TEST_F(GcTest, BadRequestsFailWithOneLine) {
   PushRulesImage("app");
   auto one_line = [&](const std::string& args, const std::string& needle) {

@@ -176,10 +176,10 @@ TEST_F(S3Test, GcCycleOverRgw) {
   Lode("", "key create gc");
   std::string store = " --store " + ShellQuote(rgw_->Url("gc"));
   std::string env = rgw_->Env();
-  ASSERT_EQ(Lode("", "flatten " + ShellQuote(*dir_ / "rules") + " -o " +
-                         ShellQuote(*dir_ / "rules.ext4"))
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      Lode("", "flatten " + ShellQuote(*dir_ / "rules") + " -o " + ShellQuote(*dir_ / "rules.ext4"))
+          .exit_code,
+      0);
   CommandResult push =
       Lode(env, "push " + ShellQuote(*dir_ / "rules") + " --tenant gc --tag app --json" + store);
   ASSERT_EQ(push.exit_code, 0) << push.output;
@@ -190,8 +190,8 @@ TEST_F(S3Test, GcCycleOverRgw) {
     return r.exit_code == 0 ? json::parse(r.output) : json::object();
   };
   auto exports = [&](const std::string& ref) {
-    CommandResult e = Lode(env, "export " + ref + " --tenant gc -o " +
-                                    ShellQuote(*dir_ / "out.ext4") + store);
+    CommandResult e =
+        Lode(env, "export " + ref + " --tenant gc -o " + ShellQuote(*dir_ / "out.ext4") + store);
     return e.exit_code == 0 && RunCommand("cmp " + ShellQuote(*dir_ / "out.ext4") + " " +
                                           ShellQuote(*dir_ / "rules.ext4"))
                                        .exit_code == 0;
