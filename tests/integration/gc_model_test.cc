@@ -15,11 +15,13 @@
 // the seed (default: three fixed seeds).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "catalog/catalog.h"
 #include "flatten/sink.h"
@@ -427,6 +429,64 @@ TEST(GcCrashTest, MigrationStoppedAtAnyStepCompletesOnRerun) {
       break;
     }
   }
+}
+
+// Migrations running at once, beside a push and readers: when everything is
+// done and one last migration has run, every tag is in the active root and
+// exports its variant; no reader ever failed.
+TEST(GcConcurrencyTest, MigrationsRunBesidePushesReadsAndEachOther) {
+  ScratchDir dir("lode-gc-concurrent");
+  Variants variants(dir);
+  auto store = Must(store::OpenStore("dir://" + dir / "store", std::chrono::milliseconds(0)));
+  auto keys = Must(keys::OpenLocalKeyService(dir / "keys"));
+  ASSERT_TRUE(keys->CreateTenant("t0").ok());
+  auto push = [&](int v, const std::string& tag) {
+    push::PushOptions o{.tenant = "t0", .chunk_size = kChunk, .threads = 1};
+    o.flatten = Variants::Options();
+    store::ImageRef ref = Must(push::Push(variants.Open(v), o, *keys, *store)).ref;
+    EXPECT_TRUE(catalog::SetTag(*store, "t0", tag, ref).ok());
+  };
+  std::map<std::string, int> tags;
+  for (int v = 0; v < kVariants; ++v) {
+    push(v, "old" + std::to_string(v));
+    tags["old" + std::to_string(v)] = v;
+  }
+  store::RootRecord target = Must(gc::Rotate(*store, 1, false));
+  std::atomic<bool> done = false;
+  std::atomic<int> read_failures = 0, reads = 0;
+  std::thread reader([&] {
+    for (int i = 0; !done; i = (i + 1) % kVariants) {
+      std::string tag = "old" + std::to_string(i);
+      Result<store::ImageRef> ref = catalog::ResolveRef(*store, "t0", tag);
+      Result<manifest::Manifest> m =
+          ref.ok() ? catalog::OpenManifest(*store, *ref, *keys, "t0") : ref.status();
+      std::string out = dir / ("read" + std::to_string(i));
+      bool ok = m.ok() && push::Export(*store, *m, out).ok() &&
+                Must(ReadFileToBytes(out)) == variants.Flattened(i);
+      read_failures += !ok;
+      ++reads;
+    }
+  });
+  std::vector<std::thread> migrations;
+  for (int i = 0; i < 2; ++i) {
+    migrations.emplace_back([&] { EXPECT_TRUE(gc::Migrate(*store, *keys, {.threads = 2}).ok()); });
+  }
+  for (int v = 0; v < kVariants; ++v) push(v, "new" + std::to_string(v));
+  for (std::thread& t : migrations) t.join();
+  done = true;
+  reader.join();
+  EXPECT_EQ(read_failures, 0) << "of " << reads << " reads";
+  std::printf("%d reads during the migrations\n", reads.load());
+  EXPECT_TRUE(gc::Migrate(*store, *keys, {}).ok());
+  for (int v = 0; v < kVariants; ++v) tags["new" + std::to_string(v)] = v;
+  for (const auto& [tag, v] : tags) {
+    store::ImageRef ref = Must(catalog::ResolveRef(*store, "t0", tag));
+    EXPECT_EQ(ref.root, target.id) << tag;
+    manifest::Manifest m = Must(catalog::OpenManifest(*store, ref, *keys, "t0"));
+    ASSERT_TRUE(push::Export(*store, m, dir / "out.img").ok());
+    EXPECT_TRUE(Must(ReadFileToBytes(dir / "out.img")) == variants.Flattened(v)) << tag;
+  }
+  EXPECT_EQ(Must(gc::Expire(*store, 2)).expired, std::vector<std::string>{"root-0"});
 }
 
 }  // namespace
