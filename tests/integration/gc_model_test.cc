@@ -382,6 +382,19 @@ TEST(GcModelTest, RandomSequencesKeepEveryTagReadable) {
   }
 }
 
+// Every tag of tenant t0 points into `root` and exports as its variant.
+void ExpectTagsIn(store::ObjectStore& store, keys::KeyService& keys, const Variants& variants,
+                  const std::map<std::string, int>& tags, const std::string& root,
+                  const std::string& scratch) {
+  for (const auto& [tag, v] : tags) {
+    store::ImageRef ref = Must(catalog::ResolveRef(store, "t0", tag));
+    EXPECT_EQ(ref.root, root) << tag;
+    manifest::Manifest m = Must(catalog::OpenManifest(store, ref, keys, "t0"));
+    ASSERT_TRUE(push::Export(store, m, scratch).ok());
+    EXPECT_TRUE(Must(ReadFileToBytes(scratch)) == variants.Flattened(v)) << tag;
+  }
+}
+
 // A migration stopped before its k-th step, for every k, then run again:
 // every tag ends up in the new root, readable, and the rerun reuses what
 // the stopped run finished (at most one manifest copied twice).
@@ -412,13 +425,7 @@ TEST(GcCrashTest, MigrationStoppedAtAnyStepCompletesOnRerun) {
                             }};
     bool stopped = !gc::Migrate(*store, *keys, stop).ok();
     gc::MigrateResult rerun = Must(gc::Migrate(*store, *keys, {.threads = 1}));
-    for (const auto& [tag, v] : tags) {
-      store::ImageRef ref = Must(catalog::ResolveRef(*store, "t0", tag));
-      EXPECT_EQ(ref.root, target.id) << tag;
-      manifest::Manifest m = Must(catalog::OpenManifest(*store, ref, *keys, "t0"));
-      ASSERT_TRUE(push::Export(*store, m, run / "out.img").ok());
-      EXPECT_TRUE(Must(ReadFileToBytes(run / "out.img")) == variants.Flattened(v)) << tag;
-    }
+    ExpectTagsIn(*store, *keys, variants, tags, target.id, run / "out.img");
     size_t manifests = Must(store->List(store::RootPrefix(target.id) + "manifests/")).size();
     EXPECT_GE(manifests, pushed.size());
     EXPECT_LE(manifests, pushed.size() + 1);
@@ -479,13 +486,7 @@ TEST(GcConcurrencyTest, MigrationsRunBesidePushesReadsAndEachOther) {
   std::printf("%d reads during the migrations\n", reads.load());
   EXPECT_TRUE(gc::Migrate(*store, *keys, {}).ok());
   for (int v = 0; v < kVariants; ++v) tags["new" + std::to_string(v)] = v;
-  for (const auto& [tag, v] : tags) {
-    store::ImageRef ref = Must(catalog::ResolveRef(*store, "t0", tag));
-    EXPECT_EQ(ref.root, target.id) << tag;
-    manifest::Manifest m = Must(catalog::OpenManifest(*store, ref, *keys, "t0"));
-    ASSERT_TRUE(push::Export(*store, m, dir / "out.img").ok());
-    EXPECT_TRUE(Must(ReadFileToBytes(dir / "out.img")) == variants.Flattened(v)) << tag;
-  }
+  ExpectTagsIn(*store, *keys, variants, tags, target.id, dir / "out.img");
   EXPECT_EQ(Must(gc::Expire(*store, 2)).expired, std::vector<std::string>{"root-0"});
 }
 
