@@ -248,6 +248,7 @@ Result<MigrateResult> Migrate(store::ObjectStore& store, keys::KeyService& keys,
 }
 
 Result<ExpireResult> Expire(store::ObjectStore& store, int64_t now) {
+  static_assert(kMinRetiredSeconds * 1000 > store::kRootStateTtl.count());
   LODE_ASSIGN_OR_RETURN(std::vector<RootRecord> roots, store::ListRoots(store));
   LODE_ASSIGN_OR_RETURN(std::vector<catalog::TaggedImage> tags, catalog::ListAllTags(store));
   std::map<std::string, uint64_t> tagged = TagsPerRoot(tags);
@@ -256,6 +257,11 @@ Result<ExpireResult> Expire(store::ObjectStore& store, int64_t now) {
     if (r.state != RootState::kRetired) continue;
     if (tagged[r.id] > 0) {
       result.still_tagged.push_back(r.id);
+      continue;
+    }
+    // Readers may still take it for active (store/roots.h).
+    if (now - r.changed < kMinRetiredSeconds) {
+      result.too_recent.push_back(r.id);
       continue;
     }
     r.state = RootState::kExpired;

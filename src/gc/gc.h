@@ -11,7 +11,8 @@
 //            resumable: chunks are convergent, and a journal entry
 //            (catalog::RecordMigration) written after the new manifest lets a
 //            rerun reuse it and readers holding the old reference follow.
-//   Expire   retired roots that no tag points into become expired
+//   Expire   retired roots that no tag points into become expired, once
+//            retired for longer than readers cache an active state
 //   Sweep    expired roots older than a period, without alarms and still
 //            untagged, are deleted (their record and migration journal
 //            stay: a few bytes per image)
@@ -72,7 +73,9 @@ Result<MigrateResult> Migrate(store::ObjectStore& store, keys::KeyService& keys,
 struct ExpireResult {
   std::vector<std::string> expired;
   std::vector<std::string> still_tagged;  // retired roots tags still point into
+  std::vector<std::string> too_recent;    // retired less than kMinRetiredSeconds ago
 };
+constexpr int64_t kMinRetiredSeconds = 2;
 Result<ExpireResult> Expire(store::ObjectStore& store, int64_t now);
 
 struct SweepOptions {

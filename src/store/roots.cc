@@ -53,24 +53,29 @@ Result<RootRecord> ParseRecord(const json& j, const std::string& key) {
 
 RootRecord ImplicitRoot() { return RootRecord{kDefaultRoot, RootState::kActive, 0, 0, 0}; }
 
+// The state is read after the object: a read that raced with the expiry
+// counts as after it. Only "active" is cached (for the TTL; expiring takes
+// longer than that after retiring, see gc/gc.h), and alarming states (they
+// never change back); a retired root's state is read every time.
 class AlarmingStore : public ForwardingStore {
  public:
   AlarmingStore(std::unique_ptr<ObjectStore> inner, std::chrono::milliseconds ttl)
       : ForwardingStore(std::move(inner)), ttl_ns_(std::chrono::nanoseconds(ttl).count()) {}
 
   Result<std::vector<uint8_t>> Get(const std::string& key) override {
+    Result<std::vector<uint8_t>> object = ForwardingStore::Get(key);
     std::string root = RootOfKey(key);
     if (!root.empty()) {
       LODE_ASSIGN_OR_RETURN(bool alarming, Alarming(root));
       if (alarming) LODE_RETURN_IF_ERROR(RecordAlarm(inner(), root, key));
     }
-    return ForwardingStore::Get(key);
+    return object;
   }
 
  private:
   struct Cached {
     bool alarming = false;
-    int64_t read_ns = 0;
+    int64_t until_ns = 0;
   };
 
   Result<bool> Alarming(const std::string& root) {
@@ -78,17 +83,16 @@ class AlarmingStore : public ForwardingStore {
     {
       std::lock_guard lock(mu_);
       auto it = cache_.find(root);
-      if (it != cache_.end() && now - it->second.read_ns < ttl_ns_) return it->second.alarming;
+      if (it != cache_.end() && now < it->second.until_ns) return it->second.alarming;
     }
     Result<RootRecord> record = GetRoot(inner(), root);
-    bool alarming = false;
-    if (record.ok()) {
-      alarming = record->state == RootState::kExpired || record->state == RootState::kDeleted;
-    } else if (record.status().code() != StatusCode::kNotFound) {
-      return record.status();  // a root without a record is not managed: no alarms
-    }
+    // A root without a record is not managed by gc: never alarming.
+    if (!record.ok() && record.status().code() != StatusCode::kNotFound) return record.status();
+    RootState state = record.ok() ? record->state : RootState::kActive;
+    bool alarming = state == RootState::kExpired || state == RootState::kDeleted;
+    int64_t until = alarming ? INT64_MAX : state == RootState::kActive ? now + ttl_ns_ : now;
     std::lock_guard lock(mu_);
-    cache_[root] = {alarming, now};
+    cache_[root] = {alarming, until};
     return alarming;
   }
 

@@ -10,7 +10,8 @@
 //
 // Every store OpenStore returns raises those alarms: a read of an object in
 // an expired or deleted root records an alarm before it is served, so the
-// collector sees that something still uses the root.
+// collector sees that something still uses the root. A failure to record
+// it fails the read.
 #pragma once
 
 #include <chrono>
@@ -58,9 +59,10 @@ Result<std::vector<Alarm>> ListAlarms(ObjectStore& store, const std::string& roo
 // Removes `root`'s alarms; returns how many.
 Result<uint64_t> ClearAlarms(ObjectStore& store, const std::string& root);
 
-// A store that raises alarms for reads of expired roots. Root states are
-// cached for `state_ttl` (kRootStateTtl for OpenStore's stores): a read
-// within that time of the expiry may go unnoticed, so sweeps wait longer.
+// A store that raises alarms for reads of expired roots: every read of an
+// object in a root that is expired when the read completes records one. An
+// active state is cached for `state_ttl` (kRootStateTtl for OpenStore's
+// stores), so a root may only expire that long after it was retired.
 std::unique_ptr<ObjectStore> AlarmOnExpiredReads(std::unique_ptr<ObjectStore> inner,
                                                  std::chrono::milliseconds state_ttl);
 

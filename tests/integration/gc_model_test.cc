@@ -487,7 +487,40 @@ TEST(GcConcurrencyTest, MigrationsRunBesidePushesReadsAndEachOther) {
   EXPECT_TRUE(gc::Migrate(*store, *keys, {}).ok());
   for (int v = 0; v < kVariants; ++v) tags["new" + std::to_string(v)] = v;
   ExpectTagsIn(*store, *keys, variants, tags, target.id, dir / "out.img");
-  EXPECT_EQ(Must(gc::Expire(*store, 2)).expired, std::vector<std::string>{"root-0"});
+  EXPECT_EQ(Must(gc::Expire(*store, 1 + gc::kMinRetiredSeconds)).expired,
+            std::vector<std::string>{"root-0"});
+}
+
+// Readers cache root states (kRootStateTtl) and expiry waits longer than
+// that after retirement: a reader that saw the root active or retired
+// still raises an alarm on its first read after the expiry.
+TEST(GcAlarmTest, ReadersCachingRootStatesStillAlarmAfterExpiry) {
+  ScratchDir dir("lode-gc-alarm");
+  Variants variants(dir);
+  std::string url = "dir://" + dir / "store";
+  auto reader = Must(store::OpenStore(url));  // caches as every lode process does
+  auto admin = Must(store::OpenStore(url, std::chrono::milliseconds(0)));
+  auto keys = Must(keys::OpenLocalKeyService(dir / "keys"));
+  ASSERT_TRUE(keys->CreateTenant("t0").ok());
+  push::PushOptions o{.tenant = "t0", .chunk_size = kChunk, .threads = 1};
+  o.flatten = Variants::Options();
+  store::ImageRef ref = Must(push::Push(variants.Open(1), o, *keys, *admin)).ref;
+  ASSERT_TRUE(catalog::SetTag(*admin, "t0", "app", ref).ok());
+  std::string manifest = store::ManifestKey(ref.root, ref.manifest_id);
+  ASSERT_TRUE(reader->Get(manifest).ok());  // root-0 cached as active
+  int64_t retired_at = store::UnixNow();
+  ASSERT_TRUE(gc::Rotate(*admin, retired_at).ok());
+  ASSERT_TRUE(gc::Migrate(*admin, *keys, {}).ok());
+  EXPECT_EQ(Must(gc::Expire(*admin, retired_at)).too_recent, std::vector<std::string>{"root-0"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000 * gc::kMinRetiredSeconds + 100));
+  ASSERT_TRUE(reader->Get(manifest).ok());  // retired: no alarm, nothing cached
+  EXPECT_TRUE(Must(store::ListAlarms(*admin, "root-0")).empty());
+  EXPECT_EQ(Must(gc::Expire(*admin, store::UnixNow())).expired, std::vector<std::string>{"root-0"});
+  ASSERT_TRUE(reader->Get(manifest).ok());                          // served...
+  EXPECT_EQ(Must(store::ListAlarms(*admin, "root-0")).size(), 1u);  // ...and reported
+  gc::SweepResult sweep = Must(gc::Sweep(*admin, {.older_than = 0, .now = store::UnixNow()}));
+  EXPECT_TRUE(sweep.deleted.empty());
+  EXPECT_TRUE(reader->Get(manifest).ok());
 }
 
 }  // namespace
