@@ -81,7 +81,8 @@ Result<std::shared_ptr<Attachment>> Agent::Attach(const std::string& ref_text,
                           Overlay::Create(options_.cache_dir + "/overlays/" + id, m.fs_size));
   }
   auto attachment =
-      std::make_shared<Attachment>(std::move(info), ref, std::move(m), reader_, std::move(overlay));
+      std::make_shared<Attachment>(std::move(info), ref, std::move(m), reader_, std::move(overlay),
+                                   [this](Attachment& a) { Follow(a); });
   std::lock_guard lock(mu_);
   attachments_[id] = attachment;
   return attachment;
@@ -112,23 +113,23 @@ void Agent::DetachAll() {
   for (auto& [id, a] : all) (void)a->Close(false);
 }
 
-std::vector<std::string> Agent::FollowMigrations() {
-  std::vector<std::string> log;
-  for (const std::shared_ptr<Attachment>& a : List()) {
-    const AttachmentInfo& info = a->info();
-    store::ImageRef from = a->ref();
-    Result<std::optional<store::ImageRef>> to = catalog::FindMigration(*store_, from);
-    if (to.ok() && !*to) continue;
-    Status moved = to.status();
-    if (moved.ok()) {
-      Result<manifest::Manifest> m = catalog::OpenManifest(*store_, **to, *keys_, info.tenant);
-      moved = m.ok() ? a->Retarget(**to, std::move(*m)) : m.status();
-    }
-    log.push_back("attachment " + info.id + ": " +
-                  (moved.ok() ? "migrated from " + from.ToString() + " to " + (*to)->ToString()
-                              : "stays on " + from.ToString() + ": " + moved.ToString()));
+void Agent::Follow(Attachment& a) {
+  store::ImageRef from = a.ref();
+  Result<std::optional<store::ImageRef>> to = catalog::FindMigration(*store_, from);
+  if (to.ok() && !*to) return;
+  Status moved = to.status();
+  if (moved.ok()) {
+    Result<manifest::Manifest> m = catalog::OpenManifest(*store_, **to, *keys_, a.info().tenant);
+    moved = m.ok() ? a.Retarget(**to, std::move(*m)) : m.status();
   }
-  return log;
+  if (!options_.log) return;
+  options_.log("attachment " + a.info().id + ": " +
+               (moved.ok() ? "migrated from " + from.ToString() + " to " + (*to)->ToString()
+                           : "stays on " + from.ToString() + ": " + moved.ToString()));
+}
+
+void Agent::FollowMigrations() {
+  for (const std::shared_ptr<Attachment>& a : List()) Follow(*a);
 }
 
 std::shared_ptr<Attachment> Agent::Find(const std::string& id) const {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,7 +33,8 @@ struct AgentOptions {
   std::optional<cache::L2Options> l2;    // the memcached fleet, if any
   int max_origin_fetches = 32;
   std::chrono::milliseconds admission_timeout{10000};
-  std::chrono::seconds follow_interval{10};  // how often migrations are looked for
+  std::chrono::seconds follow_interval{10};     // how often migrations are looked for
+  std::function<void(const std::string&)> log;  // one line per event; may be empty
 };
 
 class Agent {
@@ -53,8 +55,8 @@ class Agent {
 
   // Moves attachments whose image gc migrated to another root onto the
   // copy (catalog::FindMigration), so reads leave retired roots before they
-  // expire. Returns a line per move or failure.
-  std::vector<std::string> FollowMigrations();
+  // expire. Logs each move or failure.
+  void FollowMigrations();
 
   std::shared_ptr<Attachment> Find(const std::string& id) const;
   std::vector<std::shared_ptr<Attachment>> List() const;
@@ -66,6 +68,8 @@ class Agent {
         std::unique_ptr<keys::KeyService> keys, std::unique_ptr<cache::DiskCache> l1,
         std::unique_ptr<cache::MemcachedL2> l2);
   std::string NewId();
+  // Moves `a` onto the copy of its image if gc migrated it.
+  void Follow(Attachment& a);
 
   AgentOptions options_;
   std::unique_ptr<store::ObjectStore> store_;

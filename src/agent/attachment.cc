@@ -15,12 +15,13 @@ constexpr uint64_t kPage = Overlay::kPageSize;
 }  // namespace
 
 Attachment::Attachment(AttachmentInfo info, store::ImageRef ref, manifest::Manifest manifest,
-                       ChunkReader& reader, std::unique_ptr<Overlay> overlay)
+                       ChunkReader& reader, std::unique_ptr<Overlay> overlay, Relocate relocate)
     : info_(std::move(info)),
       ref_(std::move(ref)),
       manifest_(std::move(manifest)),
       reader_(reader),
-      overlay_(std::move(overlay)) {}
+      overlay_(std::move(overlay)),
+      relocate_(std::move(relocate)) {}
 
 Status Attachment::Read(uint64_t offset, std::span<uint8_t> out) {
   if (offset > info_.size || out.size() > info_.size - offset) {
@@ -32,8 +33,20 @@ Status Attachment::Read(uint64_t offset, std::span<uint8_t> out) {
   }
   counters_.reads++;
   counters_.bytes_read += out.size();
-  std::shared_lock lock(mu_);
-  Status s = ReadLocked(offset, out);
+  Status s;
+  std::string read_from;
+  {
+    std::shared_lock lock(mu_);
+    read_from = ref_.ToString();
+    s = ReadLocked(offset, out);
+  }
+  // The image's root may be gone: gc migrated it, and this attachment slept
+  // through the whole cycle.
+  if (s.code() == StatusCode::kNotFound && relocate_) {
+    relocate_(*this);
+    std::shared_lock lock(mu_);
+    if (ref_.ToString() != read_from) s = ReadLocked(offset, out);
+  }
   if (!s.ok()) counters_.read_errors++;
   return s;
 }

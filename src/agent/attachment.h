@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <shared_mutex>
 #include <span>
@@ -47,9 +48,13 @@ struct AttachmentInfo {
 
 class Attachment {
  public:
+  // Called when a chunk is missing from the origin: moves the attachment to
+  // where gc migrated its image, if it did (Retarget); the read is retried
+  // if the attachment moved.
+  using Relocate = std::function<void(Attachment&)>;
   // `overlay` is null for a read-only attachment.
   Attachment(AttachmentInfo info, store::ImageRef ref, manifest::Manifest manifest,
-             ChunkReader& reader, std::unique_ptr<Overlay> overlay);
+             ChunkReader& reader, std::unique_ptr<Overlay> overlay, Relocate relocate = nullptr);
 
   // Reads `out.size()` bytes at `offset`; the range must lie within the image.
   Status Read(uint64_t offset, std::span<uint8_t> out);
@@ -82,6 +87,7 @@ class Attachment {
   manifest::Manifest manifest_;
   ChunkReader& reader_;
   std::unique_ptr<Overlay> overlay_;
+  Relocate relocate_;
   mutable std::shared_mutex mu_;
   AttachmentCounters counters_;
   std::atomic<int> open_handles_ = 0;

@@ -71,8 +71,10 @@ Status RunDaemon(const DaemonOptions& options, std::unique_ptr<store::ObjectStor
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  AgentOptions agent_options = options.agent;
+  agent_options.log = options.log;
   LODE_ASSIGN_OR_RETURN(std::unique_ptr<Agent> agent,
-                        Agent::Create(options.agent, std::move(store), std::move(keys)));
+                        Agent::Create(agent_options, std::move(store), std::move(keys)));
   Agent* a = agent.get();
   BlockFsHooks hooks{[a](const std::string& id) { return a->Find(id); }, [a] { return a->List(); },
                      options.log};
@@ -93,7 +95,7 @@ Status RunDaemon(const DaemonOptions& options, std::unique_ptr<store::ObjectStor
     if (signal >= 0) break;
     int64_t now = MonotonicNanos();
     if (now - last_follow >= follow_ns) {
-      for (const std::string& line : agent->FollowMigrations()) options.log(line);
+      agent->FollowMigrations();
       last_follow = now;
     }
     // Trimming locks the arenas: only when no block was read for a period.

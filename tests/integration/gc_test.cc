@@ -212,6 +212,34 @@ TEST_F(GcTest, AnAttachedImageFollowsItsMigrationAndOutlivesTheOldRoot) {
   EXPECT_EQ(stats["attachments"][0]["read_errors"], 0) << stats;
 }
 
+// An agent that never looked (a long --follow-interval) and never read
+// during the cycle: its first read after the sweep misses the chunk, finds
+// the migration and reads the copy; the reader sees no error.
+TEST_F(GcTest, AnAttachmentThatSleptThroughTheCycleFindsItsImageOnTheNextRead) {
+  PushRulesImage("app");
+  fs::create_directories(dir_ / "agent");
+  AgentProcess agent(dir_ / "agent", env_, "--follow-interval 3600");
+  ASSERT_TRUE(agent.Start()) << agent.log();
+  CommandResult attached = Lode("attach app --tenant acme " + agent.SocketArg());
+  ASSERT_EQ(attached.exit_code, 0) << attached.output;
+  std::string block = attached.output.substr(0, attached.output.find('\n'));
+  Lode("gc rotate");
+  Lode("gc migrate");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  Lode("gc expire");
+  EXPECT_EQ(Json("gc sweep --older-than 0s")["deleted"], json::array({"root-0"}));
+  EXPECT_EQ(RunCommand("dd if=" + ShellQuote(block) + " iflag=direct bs=1M status=none | cmp - " +
+                       Ext4("app"))
+                .exit_code,
+            0)
+      << agent.log();
+  json ps = Json("ps " + agent.SocketArg());
+  ASSERT_EQ(ps.size(), 1u);
+  EXPECT_EQ(ps[0]["ref"].get<std::string>().rfind("root-1/", 0), 0u) << ps;
+  EXPECT_EQ(ps[0]["read_errors"], 0) << ps;
+  EXPECT_NE(agent.log().find("migrated from root-0/"), std::string::npos) << agent.log();
+}
+
 TEST_F(GcTest, SweepRemovesLeftoversOfCrashedUploadsOnceOld) {
   PushRulesImage("app");
   std::string chunks = dir_ / "store/root-0/chunks";
