@@ -132,6 +132,9 @@ void Expire(const GcArgs& a) {
     return Print(
         {{"expired", r.expired}, {"still_tagged", r.still_tagged}, {"too_recent", r.too_recent}});
   }
+  if (r.expired.empty() && r.still_tagged.empty() && r.too_recent.empty()) {
+    std::printf("no retired roots\n");
+  }
   for (const std::string& id : r.expired) std::printf("%s expired\n", id.c_str());
   for (const std::string& id : r.still_tagged) {
     std::printf("%s still tagged: run lode gc migrate first\n", id.c_str());
