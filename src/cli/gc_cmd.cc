@@ -105,24 +105,30 @@ void Migrate(const GcArgs& a) {
   gc::MigrateResult r = Check(gc::Migrate(*store, *keys, o));
   progress.Update("");
   if (a.json) {
-    return Print({{"tags_moved", r.tags_moved},
-                  {"tags_skipped", r.tags_skipped},
-                  {"manifests_copied", r.manifests_copied},
-                  {"manifests_reused", r.manifests_reused},
-                  {"chunks_copied", r.chunks_copied},
-                  {"chunks_existing", r.chunks_existing},
-                  {"bytes_copied", r.bytes_copied}});
+    Print({{"tags_moved", r.tags_moved},
+           {"tags_skipped", r.tags_skipped},
+           {"failed", r.failed},
+           {"manifests_copied", r.manifests_copied},
+           {"manifests_reused", r.manifests_reused},
+           {"chunks_copied", r.chunks_copied},
+           {"chunks_existing", r.chunks_existing},
+           {"bytes_copied", r.bytes_copied}});
+  } else {
+    std::printf(
+        "moved %llu tags: %llu manifests copied (%llu from an earlier run), %llu chunks copied "
+        "(%s), %llu already there\n",
+        static_cast<unsigned long long>(r.tags_moved),
+        static_cast<unsigned long long>(r.manifests_copied),
+        static_cast<unsigned long long>(r.manifests_reused),
+        static_cast<unsigned long long>(r.chunks_copied), FormatSize(r.bytes_copied).c_str(),
+        static_cast<unsigned long long>(r.chunks_existing));
+    for (const std::string& t : r.tags_skipped) {
+      std::printf("skipped %s: moved meanwhile\n", t.c_str());
+    }
   }
-  std::printf(
-      "moved %llu tags: %llu manifests copied (%llu from an earlier run), %llu chunks copied "
-      "(%s), %llu already there\n",
-      static_cast<unsigned long long>(r.tags_moved),
-      static_cast<unsigned long long>(r.manifests_copied),
-      static_cast<unsigned long long>(r.manifests_reused),
-      static_cast<unsigned long long>(r.chunks_copied), FormatSize(r.bytes_copied).c_str(),
-      static_cast<unsigned long long>(r.chunks_existing));
-  for (const std::string& t : r.tags_skipped)
-    std::printf("skipped %s: moved meanwhile\n", t.c_str());
+  // Damaged images stay (with their root); the rest moved: a partial success.
+  for (const std::string& f : r.failed) std::fprintf(stderr, "lode: not migrated: %s\n", f.c_str());
+  if (!r.failed.empty()) throw ExitStatus{1};
 }
 
 void Expire(const GcArgs& a) {

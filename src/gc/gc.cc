@@ -233,6 +233,11 @@ Result<MigrateResult> Migrate(store::ObjectStore& store, keys::KeyService& keys,
     std::string id = t.tenant + " " + t.ref.ToString();
     if (!copies.contains(id)) {
       Result<ImageRef> copy = migrator.Copy(t.tenant, t.ref);
+      StatusCode code = copy.status().code();
+      if (code == StatusCode::kCorruption || code == StatusCode::kNotFound) {
+        result.failed.push_back(t.tenant + "/" + t.tag + ": " + copy.status().ToString());
+        continue;
+      }
       if (!copy.ok()) return copy.status().WithContext("migrate " + t.tenant + "/" + t.tag);
       copies[id] = *copy;
     }

@@ -65,6 +65,10 @@ struct MigrateResult {
   uint64_t bytes_copied = 0;
   // Tags another writer moved meanwhile: left as they are.
   std::vector<std::string> tags_skipped;
+  // "tenant/tag: error" for images whose data is damaged or missing (a
+  // chunk fails verification): they stay where they are, and so does their
+  // root; the other images are migrated.
+  std::vector<std::string> failed;
 };
 // Needs the tenants' key pairs: manifests are opened to learn their chunks.
 Result<MigrateResult> Migrate(store::ObjectStore& store, keys::KeyService& keys,

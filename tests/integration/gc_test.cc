@@ -241,6 +241,31 @@ TEST_F(GcTest, AnAttachmentThatSleptThroughTheCycleFindsItsImageOnTheNextRead) {
   EXPECT_NE(agent.log().find("migrated from root-0/"), std::string::npos) << agent.log();
 }
 
+// A damaged image (a chunk fails verification) is not copied and keeps its
+// root; the others move, and migrate reports the damage with exit status 1.
+TEST_F(GcTest, ADamagedImageStaysBehindAndTheOthersMove) {
+  PushRandomImage("big", 2);
+  std::vector<fs::path> big_chunks;
+  for (const auto& e : fs::directory_iterator(dir_ / "store/root-0/chunks"))
+    big_chunks.push_back(e.path());
+  PushRulesImage("app");
+  fs::path damaged = big_chunks.front();
+  RunCommand("printf 'X' | dd of=" + ShellQuote(damaged) +
+             " bs=1 seek=100 conv=notrunc status=none");
+  ASSERT_TRUE(ExportsAs("app", "app"));  // shares nothing with "big"
+  Lode("gc rotate");
+  CommandResult migrated = Lode("gc migrate");
+  EXPECT_EQ(migrated.exit_code, 1) << migrated.output;
+  EXPECT_NE(migrated.output.find("moved 1 tags"), std::string::npos) << migrated.output;
+  EXPECT_NE(migrated.output.find("not migrated: acme/big"), std::string::npos) << migrated.output;
+  std::string tags = Lode("ls --tenant acme").output;
+  EXPECT_NE(tags.find("app\troot-1/"), std::string::npos) << tags;
+  EXPECT_NE(tags.find("big\troot-0/"), std::string::npos) << tags;
+  EXPECT_TRUE(ExportsAs("app", "app"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  EXPECT_EQ(Json("gc expire")["still_tagged"], json::array({"root-0"}));
+}
+
 TEST_F(GcTest, SweepRemovesLeftoversOfCrashedUploadsOnceOld) {
   PushRulesImage("app");
   std::string chunks = dir_ / "store/root-0/chunks";
