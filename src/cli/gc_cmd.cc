@@ -156,8 +156,13 @@ void Sweep(const GcArgs& a) {
   o.older_than = ParseDuration(a.older_than);
   o.abandoned_put_age = ParseDuration(a.abandoned_after);
   o.now = store::UnixNow();
+  ProgressLine progress;
+  o.progress = [&progress](const std::string& root, uint64_t deleted) {
+    if (deleted % 256 == 0) progress.Update("sweep: " + root + ": " + std::to_string(deleted));
+  };
   auto store = a.store.Open();
   gc::SweepResult r = Check(gc::Sweep(*store, o));
+  progress.Update("");
   if (a.json) {
     return Print({{"deleted", r.deleted},
                   {"kept", r.kept},

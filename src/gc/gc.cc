@@ -156,15 +156,18 @@ class Migrator {
   std::map<std::pair<chunk::ChunkName, std::string>, manifest::ChunkEntry> resealed_;
 };
 
-Status DeleteRootObjects(store::ObjectStore& store, const std::string& root, SweepResult& result) {
+Status DeleteRootObjects(store::ObjectStore& store, const std::string& root,
+                         const SweepOptions& options, SweepResult& result) {
   LODE_ASSIGN_OR_RETURN(std::vector<store::ObjectInfo> objects,
                         store.ListObjects(store::RootPrefix(root)));
   // Deletes are round trips on a remote store: several at once.
   TaskQueue queue(8, 16);
+  uint64_t deleted = 0;
   for (const store::ObjectInfo& o : objects) {
     LODE_RETURN_IF_ERROR(queue.Submit([&store, key = o.key] { return store.Delete(key); }));
     ++result.objects_deleted;
     result.bytes_deleted += o.size;
+    if (options.progress) options.progress(root, ++deleted);
   }
   return queue.Finish();
 }
@@ -297,7 +300,7 @@ Result<SweepResult> Sweep(store::ObjectStore& store, const SweepOptions& options
     } else {
       // Objects first, the record last: an interrupted sweep is finished by
       // the next one.
-      LODE_RETURN_IF_ERROR(DeleteRootObjects(store, r.id, result));
+      LODE_RETURN_IF_ERROR(DeleteRootObjects(store, r.id, options, result));
       r.state = RootState::kDeleted;
       r.changed = options.now;
       LODE_RETURN_IF_ERROR(store::PutRoot(store, r));

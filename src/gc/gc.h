@@ -86,6 +86,8 @@ struct SweepOptions {
   int64_t older_than = 0;  // seconds an expired root must have been expired
   int64_t now = 0;
   int64_t abandoned_put_age = 3600;  // seconds before a crashed put's leftovers go
+  // Called as a root's objects are deleted: its name and how many so far.
+  std::function<void(const std::string& root, uint64_t deleted)> progress;
 };
 struct SweepResult {
   std::vector<std::string> deleted;
