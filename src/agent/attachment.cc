@@ -34,10 +34,10 @@ Status Attachment::Read(uint64_t offset, std::span<uint8_t> out) {
   counters_.reads++;
   counters_.bytes_read += out.size();
   Status s;
-  std::string read_from;
+  uint64_t read_from;
   {
     std::shared_lock lock(mu_);
-    read_from = ref_.ToString();
+    read_from = retargets_;
     s = ReadLocked(offset, out);
   }
   // The image's root may be gone: gc migrated it, and this attachment slept
@@ -45,7 +45,7 @@ Status Attachment::Read(uint64_t offset, std::span<uint8_t> out) {
   if (s.code() == StatusCode::kNotFound && relocate_) {
     relocate_(*this);
     std::shared_lock lock(mu_);
-    if (ref_.ToString() != read_from) s = ReadLocked(offset, out);
+    if (retargets_ != read_from) s = ReadLocked(offset, out);
   }
   if (!s.ok()) counters_.read_errors++;
   return s;
@@ -133,6 +133,7 @@ Status Attachment::Retarget(const store::ImageRef& ref, manifest::Manifest manif
   }
   ref_ = ref;
   manifest_ = std::move(manifest);
+  ++retargets_;
   return Status::Ok();
 }
 

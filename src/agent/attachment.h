@@ -83,8 +83,9 @@ class Attachment {
   Status ReadMixed(uint64_t offset, std::span<uint8_t> out);
 
   AttachmentInfo info_;
-  store::ImageRef ref_;  // guarded by mu_, like manifest_
+  store::ImageRef ref_;  // guarded by mu_, like manifest_ and retargets_
   manifest::Manifest manifest_;
+  uint64_t retargets_ = 0;
   ChunkReader& reader_;
   std::unique_ptr<Overlay> overlay_;
   Relocate relocate_;

@@ -1,6 +1,28 @@
 #include "catalog/catalog.h"
 
 namespace lode::catalog {
+namespace {
+
+// Tags and migration journal entries: one reference as a line of text.
+Status PutRef(store::ObjectStore& store, const std::string& key, const store::ImageRef& ref) {
+  std::string value = ref.ToString() + "\n";
+  return store.Put(key, std::span(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
+}
+
+// The reference stored under `key`; empty when there is none.
+Result<std::optional<store::ImageRef>> GetRef(store::ObjectStore& store, const std::string& key) {
+  Result<std::vector<uint8_t>> bytes = store.Get(key);
+  if (!bytes.ok() && bytes.status().code() == StatusCode::kNotFound) {
+    return std::optional<store::ImageRef>();
+  }
+  LODE_RETURN_IF_ERROR(bytes.status());
+  std::string value(bytes->begin(), bytes->end());
+  while (!value.empty() && value.back() == '\n') value.pop_back();
+  LODE_ASSIGN_OR_RETURN(store::ImageRef ref, store::ParseImageRef(value));
+  return std::optional<store::ImageRef>(ref);
+}
+
+}  // namespace
 
 Result<manifest::Manifest> OpenManifest(store::ObjectStore& store, const store::ImageRef& ref,
                                         keys::KeyService& keys, const std::string& tenant) {
@@ -22,8 +44,7 @@ Status SetTag(store::ObjectStore& store, const std::string& tenant, const std::s
   if (tag.find('/') != std::string::npos || !store::ValidateKey(key).ok()) {
     return Status::InvalidArgument("bad tag name '" + tag + "'");
   }
-  std::string value = ref.ToString() + "\n";
-  return store.Put(key, std::span(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
+  return PutRef(store, key, ref);
 }
 
 Status DeleteTag(store::ObjectStore& store, const std::string& tenant, const std::string& tag) {
@@ -60,22 +81,12 @@ Result<std::vector<TaggedImage>> ListAllTags(store::ObjectStore& store) {
 
 Status RecordMigration(store::ObjectStore& store, const store::ImageRef& from,
                        const store::ImageRef& to) {
-  std::string text = to.ToString() + "\n";
-  return store.Put(store::MigrationKey(from.root, from.manifest_id),
-                   std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  return PutRef(store, store::MigrationKey(from.root, from.manifest_id), to);
 }
 
 Result<std::optional<store::ImageRef>> FindMigration(store::ObjectStore& store,
                                                      const store::ImageRef& from) {
-  Result<std::vector<uint8_t>> entry = store.Get(store::MigrationKey(from.root, from.manifest_id));
-  if (!entry.ok() && entry.status().code() == StatusCode::kNotFound) {
-    return std::optional<store::ImageRef>();
-  }
-  LODE_RETURN_IF_ERROR(entry.status());
-  std::string text(entry->begin(), entry->end());
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  LODE_ASSIGN_OR_RETURN(store::ImageRef to, store::ParseImageRef(text));
-  return std::optional<store::ImageRef>(to);
+  return GetRef(store, store::MigrationKey(from.root, from.manifest_id));
 }
 
 Result<bool> PutChunkIfAbsent(store::ObjectStore& store, const std::string& root,
@@ -105,16 +116,10 @@ Result<store::ImageRef> ResolveRef(store::ObjectStore& store, const std::string&
                                    const std::string& text) {
   if (text.find('/') != std::string::npos) return store::ParseImageRef(text);
   LODE_RETURN_IF_ERROR(keys::ValidateTenant(tenant));
-  Result<std::vector<uint8_t>> tag = store.Get(store::TagKey(tenant, text));
-  if (!tag.ok()) {
-    if (tag.status().code() == StatusCode::kNotFound) {
-      return Status::NotFound("no image tagged '" + text + "' for tenant " + tenant);
-    }
-    return tag.status();
-  }
-  std::string value(tag->begin(), tag->end());
-  while (!value.empty() && value.back() == '\n') value.pop_back();
-  return store::ParseImageRef(value);
+  LODE_ASSIGN_OR_RETURN(std::optional<store::ImageRef> ref,
+                        GetRef(store, store::TagKey(tenant, text)));
+  if (!ref) return Status::NotFound("no image tagged '" + text + "' for tenant " + tenant);
+  return *ref;
 }
 
 }  // namespace lode::catalog

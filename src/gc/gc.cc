@@ -26,10 +26,26 @@ int ThreadsOr(int threads) {
                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-std::map<std::string, uint64_t> TagsPerRoot(const std::vector<catalog::TaggedImage>& tags) {
-  std::map<std::string, uint64_t> count;
-  for (const catalog::TaggedImage& t : tags) ++count[t.ref.root];
-  return count;
+// What every lifecycle step decides on: the roots, and the tags (of every
+// tenant) with how many point into each root.
+struct Census {
+  std::vector<RootRecord> roots;
+  std::vector<catalog::TaggedImage> tags;
+  std::map<std::string, uint64_t> tagged;
+};
+
+Result<Census> TakeCensus(store::ObjectStore& store) {
+  Census c;
+  LODE_ASSIGN_OR_RETURN(c.roots, store::ListRoots(store));
+  LODE_ASSIGN_OR_RETURN(c.tags, catalog::ListAllTags(store));
+  for (const catalog::TaggedImage& t : c.tags) ++c.tagged[t.ref.root];
+  return c;
+}
+
+Status ChangeState(store::ObjectStore& store, RootRecord& r, RootState state, int64_t now) {
+  r.state = state;
+  r.changed = now;
+  return store::PutRoot(store, r);
 }
 
 // The N of "root-N", or -1.
@@ -175,13 +191,11 @@ Status DeleteRootObjects(store::ObjectStore& store, const std::string& root,
 }  // namespace
 
 Result<std::vector<RootUsage>> Survey(store::ObjectStore& store) {
-  LODE_ASSIGN_OR_RETURN(std::vector<RootRecord> roots, store::ListRoots(store));
-  LODE_ASSIGN_OR_RETURN(std::vector<catalog::TaggedImage> tags, catalog::ListAllTags(store));
-  std::map<std::string, uint64_t> tagged = TagsPerRoot(tags);
+  LODE_ASSIGN_OR_RETURN(Census census, TakeCensus(store));
   std::vector<RootUsage> out;
-  for (const RootRecord& r : roots) {
+  for (const RootRecord& r : census.roots) {
     RootUsage u{r};
-    u.tags = tagged[r.id];
+    u.tags = census.tagged[r.id];
     LODE_ASSIGN_OR_RETURN(std::vector<store::ObjectInfo> objects,
                           store.ListObjects(store::RootPrefix(r.id)));
     for (const store::ObjectInfo& o : objects) {
@@ -189,8 +203,7 @@ Result<std::vector<RootUsage>> Survey(store::ObjectStore& store) {
       (chunk ? u.chunks : u.manifests) += 1;
       (chunk ? u.chunk_bytes : u.manifest_bytes) += o.size;
     }
-    LODE_ASSIGN_OR_RETURN(std::vector<store::Alarm> alarms, store::ListAlarms(store, r.id));
-    u.alarms = alarms.size();
+    LODE_ASSIGN_OR_RETURN(u.alarms, store::CountAlarms(store, r.id));
     out.push_back(std::move(u));
   }
   return out;
@@ -210,11 +223,8 @@ Result<RootRecord> Rotate(store::ObjectStore& store, int64_t now, bool keep_acti
   // Written even when kept active: the implicit root-0 needs a record now.
   for (RootRecord& r : roots) {
     if (r.state != RootState::kActive) continue;
-    if (!keep_active) {
-      r.state = RootState::kRetired;
-      r.changed = now;
-    }
-    LODE_RETURN_IF_ERROR(store::PutRoot(store, r));
+    LODE_RETURN_IF_ERROR(keep_active ? store::PutRoot(store, r)
+                                     : ChangeState(store, r, RootState::kRetired, now));
   }
   return fresh;
 }
@@ -222,16 +232,15 @@ Result<RootRecord> Rotate(store::ObjectStore& store, int64_t now, bool keep_acti
 Result<MigrateResult> Migrate(store::ObjectStore& store, keys::KeyService& keys,
                               const MigrateOptions& options) {
   LODE_ASSIGN_OR_RETURN(RootRecord target, store::PushRoot(store, options.target_root));
-  LODE_ASSIGN_OR_RETURN(std::vector<RootRecord> roots, store::ListRoots(store));
+  LODE_ASSIGN_OR_RETURN(Census census, TakeCensus(store));
   std::set<std::string> retired;
-  for (const RootRecord& r : roots) {
+  for (const RootRecord& r : census.roots) {
     if (r.state == RootState::kRetired) retired.insert(r.id);
   }
-  LODE_ASSIGN_OR_RETURN(std::vector<catalog::TaggedImage> tags, catalog::ListAllTags(store));
   MigrateResult result;
   Migrator migrator(store, keys, target, options, result);
   std::map<std::string, ImageRef> copies;  // by tenant and old reference
-  for (const catalog::TaggedImage& t : tags) {
+  for (const catalog::TaggedImage& t : census.tags) {
     if (!retired.contains(t.ref.root)) continue;
     std::string id = t.tenant + " " + t.ref.ToString();
     if (!copies.contains(id)) {
@@ -257,13 +266,11 @@ Result<MigrateResult> Migrate(store::ObjectStore& store, keys::KeyService& keys,
 
 Result<ExpireResult> Expire(store::ObjectStore& store, int64_t now) {
   static_assert(kMinRetiredSeconds * 1000 > store::kRootStateTtl.count());
-  LODE_ASSIGN_OR_RETURN(std::vector<RootRecord> roots, store::ListRoots(store));
-  LODE_ASSIGN_OR_RETURN(std::vector<catalog::TaggedImage> tags, catalog::ListAllTags(store));
-  std::map<std::string, uint64_t> tagged = TagsPerRoot(tags);
+  LODE_ASSIGN_OR_RETURN(Census census, TakeCensus(store));
   ExpireResult result;
-  for (RootRecord& r : roots) {
+  for (RootRecord& r : census.roots) {
     if (r.state != RootState::kRetired) continue;
-    if (tagged[r.id] > 0) {
+    if (census.tagged[r.id] > 0) {
       result.still_tagged.push_back(r.id);
       continue;
     }
@@ -272,9 +279,7 @@ Result<ExpireResult> Expire(store::ObjectStore& store, int64_t now) {
       result.too_recent.push_back(r.id);
       continue;
     }
-    r.state = RootState::kExpired;
-    r.changed = now;
-    LODE_RETURN_IF_ERROR(store::PutRoot(store, r));
+    LODE_RETURN_IF_ERROR(ChangeState(store, r, RootState::kExpired, now));
     result.expired.push_back(r.id);
   }
   return result;
@@ -282,28 +287,25 @@ Result<ExpireResult> Expire(store::ObjectStore& store, int64_t now) {
 
 Result<SweepResult> Sweep(store::ObjectStore& store, const SweepOptions& options) {
   if (options.older_than < 0) return Status::InvalidArgument("negative expiry period");
-  LODE_ASSIGN_OR_RETURN(std::vector<RootRecord> roots, store::ListRoots(store));
-  LODE_ASSIGN_OR_RETURN(std::vector<catalog::TaggedImage> tags, catalog::ListAllTags(store));
-  std::map<std::string, uint64_t> tagged = TagsPerRoot(tags);
+  LODE_ASSIGN_OR_RETURN(Census census, TakeCensus(store));
   SweepResult result;
-  for (RootRecord& r : roots) {
+  for (RootRecord& r : census.roots) {
     if (r.state != RootState::kExpired) continue;
-    LODE_ASSIGN_OR_RETURN(std::vector<store::Alarm> alarms, store::ListAlarms(store, r.id));
+    LODE_ASSIGN_OR_RETURN(uint64_t alarms, store::CountAlarms(store, r.id));
     int64_t age = options.now - r.changed;
+    uint64_t tags = census.tagged[r.id];
     if (age < options.older_than) {
       result.kept.push_back(r.id + ": expired " + std::to_string(age) + " s ago");
-    } else if (!alarms.empty()) {
-      result.kept.push_back(r.id + ": " + std::to_string(alarms.size()) +
+    } else if (alarms > 0) {
+      result.kept.push_back(r.id + ": " + std::to_string(alarms) +
                             " alarms (reads after expiry); see lode gc alarms");
-    } else if (tagged[r.id] > 0) {
-      result.kept.push_back(r.id + ": " + std::to_string(tagged[r.id]) + " tags point into it");
+    } else if (tags > 0) {
+      result.kept.push_back(r.id + ": " + std::to_string(tags) + " tags point into it");
     } else {
       // Objects first, the record last: an interrupted sweep is finished by
       // the next one.
       LODE_RETURN_IF_ERROR(DeleteRootObjects(store, r.id, options, result));
-      r.state = RootState::kDeleted;
-      r.changed = options.now;
-      LODE_RETURN_IF_ERROR(store::PutRoot(store, r));
+      LODE_RETURN_IF_ERROR(ChangeState(store, r, RootState::kDeleted, options.now));
       result.deleted.push_back(r.id);
     }
   }

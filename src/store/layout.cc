@@ -32,19 +32,18 @@ std::string RootOfKey(const std::string& key) {
   size_t slash = key.find('/');
   if (slash == std::string::npos) return "";
   std::string first = key.substr(0, slash);
-  return first == "refs" || first == "gc" ? "" : first;
+  return ValidateRootId(first).ok() ? first : "";
 }
 
 Status ValidateRootId(const std::string& root) {
+  // The store's own top-level prefixes (refs/, gc/) cannot name a root.
   bool ok = !root.empty() && root.size() <= 64 && root != "refs" && root != "gc" &&
-            (std::islower(static_cast<unsigned char>(root[0])) ||
-             std::isdigit(static_cast<unsigned char>(root[0])));
+            root[0] != '_' && root[0] != '-';
   for (char c : root) {
     ok = ok && (std::islower(static_cast<unsigned char>(c)) ||
                 std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-');
   }
-  return ok && ValidateKey(root).ok() ? Status::Ok()
-                                      : Status::InvalidArgument("bad root name '" + root + "'");
+  return ok ? Status::Ok() : Status::InvalidArgument("bad root name '" + root + "'");
 }
 
 Result<ImageRef> ParseImageRef(const std::string& text) {

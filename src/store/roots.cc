@@ -31,7 +31,8 @@ Status PutJson(ObjectStore& store, const std::string& key, const json& j) {
   return store.Put(key, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
-Result<RootRecord> ParseRecord(const json& j, const std::string& key) {
+Result<RootRecord> ReadRecord(ObjectStore& store, const std::string& key) {
+  LODE_ASSIGN_OR_RETURN(json j, GetJson(store, key));
   try {
     RootRecord r;
     r.id = j.at("id").get<std::string>();
@@ -121,8 +122,7 @@ Result<std::vector<RootRecord>> ListRoots(ObjectStore& store) {
   LODE_ASSIGN_OR_RETURN(std::vector<std::string> keys, store.List(kRootRecordPrefix));
   std::vector<RootRecord> roots;
   for (const std::string& key : keys) {
-    LODE_ASSIGN_OR_RETURN(json j, GetJson(store, key));
-    LODE_ASSIGN_OR_RETURN(RootRecord r, ParseRecord(j, key));
+    LODE_ASSIGN_OR_RETURN(RootRecord r, ReadRecord(store, key));
     roots.push_back(std::move(r));
   }
   if (roots.empty()) roots.push_back(ImplicitRoot());
@@ -131,10 +131,8 @@ Result<std::vector<RootRecord>> ListRoots(ObjectStore& store) {
 
 Result<RootRecord> GetRoot(ObjectStore& store, const std::string& id) {
   LODE_RETURN_IF_ERROR(ValidateRootId(id));
-  std::string key = RootRecordKey(id);
-  Result<json> j = GetJson(store, key);
-  if (j.ok()) return ParseRecord(*j, key);
-  if (j.status().code() != StatusCode::kNotFound) return j.status();
+  Result<RootRecord> record = ReadRecord(store, RootRecordKey(id));
+  if (record.status().code() != StatusCode::kNotFound) return record;
   if (id == kDefaultRoot) {
     LODE_ASSIGN_OR_RETURN(std::vector<std::string> records, store.List(kRootRecordPrefix));
     if (records.empty()) return ImplicitRoot();
@@ -197,6 +195,11 @@ Result<std::vector<Alarm>> ListAlarms(ObjectStore& store, const std::string& roo
     alarms.push_back(std::move(a));
   }
   return alarms;
+}
+
+Result<uint64_t> CountAlarms(ObjectStore& store, const std::string& root) {
+  LODE_ASSIGN_OR_RETURN(std::vector<std::string> keys, store.List(AlarmPrefix(root)));
+  return keys.size();
 }
 
 Result<uint64_t> ClearAlarms(ObjectStore& store, const std::string& root) {

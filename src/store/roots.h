@@ -56,6 +56,8 @@ struct Alarm {
 Status RecordAlarm(ObjectStore& store, const std::string& root, const std::string& object);
 // Alarms of `root`, or of every root when empty.
 Result<std::vector<Alarm>> ListAlarms(ObjectStore& store, const std::string& root);
+// How many alarms `root` has (without reading them).
+Result<uint64_t> CountAlarms(ObjectStore& store, const std::string& root);
 // Removes `root`'s alarms; returns how many.
 Result<uint64_t> ClearAlarms(ObjectStore& store, const std::string& root);
 
