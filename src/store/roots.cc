@@ -184,6 +184,7 @@ Status RecordAlarm(ObjectStore& store, const std::string& root, const std::strin
 }
 
 Result<std::vector<Alarm>> ListAlarms(ObjectStore& store, const std::string& root) {
+  if (!root.empty()) LODE_RETURN_IF_ERROR(ValidateRootId(root));
   LODE_ASSIGN_OR_RETURN(std::vector<std::string> keys, store.List(AlarmPrefix(root)));
   std::vector<Alarm> alarms;
   for (const std::string& key : keys) {

@@ -95,6 +95,15 @@ T Must(Result<T> r) {
   return std::move(r).value();
 }
 
+// The bytes `lode export` gives for `ref` (written to `scratch`).
+Result<std::vector<uint8_t>> ExportBytes(store::ObjectStore& store, keys::KeyService& keys,
+                                         const std::string& tenant, const store::ImageRef& ref,
+                                         const std::string& scratch) {
+  LODE_ASSIGN_OR_RETURN(manifest::Manifest m, catalog::OpenManifest(store, ref, keys, tenant));
+  LODE_RETURN_IF_ERROR(push::Export(store, m, scratch).status());
+  return ReadFileToBytes(scratch);
+}
+
 // An agent-like reader of a tagged image. It holds the reference it
 // resolved when it started; it lives as long as its tag names that image.
 struct Reader {
@@ -308,11 +317,7 @@ class GcModel {
   }
 
   Result<std::vector<uint8_t>> Export(const std::string& tenant, const store::ImageRef& ref) {
-    LODE_ASSIGN_OR_RETURN(manifest::Manifest m,
-                          catalog::OpenManifest(*store_, ref, *keys_, tenant));
-    std::string out = dir_ / "export.img";
-    LODE_RETURN_IF_ERROR(push::Export(*store_, m, out).status());
-    return ReadFileToBytes(out);
+    return ExportBytes(*store_, *keys_, tenant, ref, dir_ / "export.img");
   }
 
   void CheckStates() {
@@ -389,9 +394,7 @@ void ExpectTagsIn(store::ObjectStore& store, keys::KeyService& keys, const Varia
   for (const auto& [tag, v] : tags) {
     store::ImageRef ref = Must(catalog::ResolveRef(store, "t0", tag));
     EXPECT_EQ(ref.root, root) << tag;
-    manifest::Manifest m = Must(catalog::OpenManifest(store, ref, keys, "t0"));
-    ASSERT_TRUE(push::Export(store, m, scratch).ok());
-    EXPECT_TRUE(Must(ReadFileToBytes(scratch)) == variants.Flattened(v)) << tag;
+    EXPECT_TRUE(Must(ExportBytes(store, keys, "t0", ref, scratch)) == variants.Flattened(v)) << tag;
   }
 }
 
@@ -465,11 +468,9 @@ TEST(GcConcurrencyTest, MigrationsRunBesidePushesReadsAndEachOther) {
     for (int i = 0; !done; i = (i + 1) % kVariants) {
       std::string tag = "old" + std::to_string(i);
       Result<store::ImageRef> ref = catalog::ResolveRef(*store, "t0", tag);
-      Result<manifest::Manifest> m =
-          ref.ok() ? catalog::OpenManifest(*store, *ref, *keys, "t0") : ref.status();
-      std::string out = dir / ("read" + std::to_string(i));
-      bool ok = m.ok() && push::Export(*store, *m, out).ok() &&
-                Must(ReadFileToBytes(out)) == variants.Flattened(i);
+      Result<std::vector<uint8_t>> bytes =
+          ref.ok() ? ExportBytes(*store, *keys, "t0", *ref, dir / "read.img") : ref.status();
+      bool ok = bytes.ok() && *bytes == variants.Flattened(i);
       read_failures += !ok;
       ++reads;
     }

@@ -307,6 +307,7 @@ TEST_F(GcTest, BadRequestsFailWithOneLine) {
   };
   one_line("gc sweep --older-than soon", "bad duration");
   one_line("gc alarms --clear ../x", "bad root");
+  one_line("gc alarms --root ../x", "bad root");
   Lode("gc rotate");
   one_line("push " + ShellQuote(dir_ / "app") + " --tenant acme --root root-0", "not active");
   one_line("push " + ShellQuote(dir_ / "app") + " --tenant acme --root root-9", "no record");
