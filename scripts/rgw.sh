@@ -97,7 +97,14 @@ ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" >/dev/null
 ceph-mon -c "$conf" -i a
 ceph -c "$conf" osd create >/dev/null
 ceph-osd -c "$conf" -i 0 --mkfs >"$dir/log/osd-mkfs.out" 2>&1
-ceph-osd -c "$conf" -i 0 2>/dev/null
+# Now and then the monitor refuses the OSD's first registration ("wrong
+# fsid", logged in osd.0.log) while it is still settling; a restart then
+# registers it.
+for attempt in 1 2 3 4 5; do
+  ceph-osd -c "$conf" -i 0 2>/dev/null && break
+  [ "$attempt" -lt 5 ] || { echo "rgw.sh: the OSD did not start (see $dir/log)" >&2; exit 1; }
+  sleep 0.5
+done
 radosgw -c "$conf" -n client.rgw.lode
 wait_for_rgw
 radosgw-admin -c "$conf" user create --uid=lode --display-name=lode --access-key="$access" \
