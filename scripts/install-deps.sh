@@ -21,6 +21,9 @@ packages=(
   memcached
   # a real S3 server for the s3:// store: a one-node Ceph with RGW (scripts/rgw.sh)
   ceph ceph-mon ceph-osd ceph-mgr radosgw curl
+  # a real OCI registry for registry input, filled by skopeo; htpasswd and
+  # openssl make its credentials and certificates (scripts/registry.sh)
+  docker-registry skopeo apache2-utils openssl
 )
 
 missing=()

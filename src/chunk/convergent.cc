@@ -1,7 +1,6 @@
 #include "chunk/convergent.h"
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <zstd.h>
 
 #include <cstring>
@@ -19,13 +18,7 @@ constexpr int kZstdLevel = 3;
 constexpr AeadIv kZeroIv = {};
 
 ChunkKey DeriveKey(std::span<const uint8_t> data, const Salt& salt) {
-  ChunkKey key;
-  unsigned int len = 0;
-  if (HMAC(EVP_sha256(), salt.data(), static_cast<int>(salt.size()), data.data(), data.size(),
-           key.data(), &len) == nullptr) {
-    std::abort();
-  }
-  return key;
+  return HmacSha256(salt, data);
 }
 
 // Encrypts the bytes to store (compressed already, or not).

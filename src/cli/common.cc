@@ -10,23 +10,48 @@
 namespace lode::cli {
 
 void ImageArgs::Add(CLI::App* cmd) {
-  cmd->add_option("image", image, "OCI layout directory or docker-archive tarball");
+  cmd->add_option("image", image,
+                  "docker://HOST[:PORT]/REPO[:TAG|@DIGEST], oci:DIR[:REF], docker-archive:FILE, "
+                  "or a path to an OCI layout directory or docker-archive tarball");
   cmd->add_option("--layer", layers,
                   "plain layer tarball (repeat, base layer first) instead of IMAGE");
   cmd->add_option("--platform", platform, "platform to pick from a multi-platform index")
       ->capture_default_str();
   cmd->add_option("--ref", ref, "tag to pick in an OCI layout holding several images");
+  cmd->add_option("--creds", creds, "registry credentials USER:PASSWORD");
+  cmd->add_option("--authfile", auth_file,
+                  "registry auth file (default: $REGISTRY_AUTH_FILE, containers auth.json, "
+                  "~/.docker/config.json)");
+  cmd->add_option("--cert-dir", cert_dir,
+                  "CA certificates (*.crt) and client certificates (*.cert, *.key) for the "
+                  "registry (default: /etc/containers/certs.d/HOST, /etc/docker/certs.d/HOST)");
+  cmd->add_option("--tls-verify", tls_verify,
+                  "verify the registry's certificate; false also allows plain http")
+      ->capture_default_str();
+  cmd->add_option("--concurrent-downloads", concurrent_downloads, "layers downloaded at once")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
 }
 
-image::Image ImageArgs::Open() const {
+std::unique_ptr<image::ImageSource> ImageArgs::Resolve() const {
   if (image.empty() == layers.empty()) {
     Check(Status::InvalidArgument("give either IMAGE or --layer files, not both or neither"));
   }
-  if (!layers.empty()) return Check(image::OpenLayerTarballs(layers));
+  if (!layers.empty()) return nullptr;
   image::OpenOptions open;
   open.platform = Check(image::ParsePlatform(platform));
   open.ref = ref;
-  return Check(image::OpenImage(image, open));
+  if (!creds.empty()) open.registry.creds = Check(image::ParseCredentialsFlag(creds));
+  open.registry.auth_file = auth_file;
+  open.registry.cert_dir = cert_dir;
+  open.registry.tls_verify = tls_verify;
+  open.registry.concurrent_downloads = concurrent_downloads;
+  return Check(image::ResolveImage(image, open));
+}
+
+image::Image ImageArgs::Open(image::ImageSource* source) const {
+  if (source == nullptr) return Check(image::OpenLayerTarballs(layers));
+  return Check(source->Open());
 }
 
 void StoreArgs::Add(CLI::App* cmd) {
@@ -68,10 +93,12 @@ PushedImage OpenPushedImage(const PushedImageArgs& args) {
   return p;
 }
 
-flatten::ProgressFn FlattenProgressReporter(ProgressLine& line, const std::string& verb) {
-  return [&line, verb](const flatten::FlattenProgress& p) {
+flatten::ProgressFn FlattenProgressReporter(ProgressLine& line, const std::string& verb,
+                                            const image::Image& img) {
+  return [&line, verb, downloaded = img.bytes_downloaded](const flatten::FlattenProgress& p) {
+    std::string fetched = downloaded ? FormatSize(downloaded()) + " downloaded, " : "";
     line.Update(verb + ": layer " + std::to_string(p.layer) + "/" + std::to_string(p.layers) +
-                ", " + FormatSize(p.tar_bytes) + " read, " + std::to_string(p.entries) +
+                ", " + fetched + FormatSize(p.tar_bytes) + " read, " + std::to_string(p.entries) +
                 " entries");
   };
 }

@@ -15,14 +15,23 @@
 
 namespace lode::cli {
 
-// IMAGE or --layer files, with --platform and --ref.
+// IMAGE (a reference: docker://, oci:, docker-archive: or a path) or
+// --layer files, with --platform, --ref and the registry options.
 struct ImageArgs {
   std::string image;
   std::vector<std::string> layers;
   std::string platform = "linux/amd64";
   std::string ref;
+  std::string creds;
+  std::string auth_file;
+  std::string cert_dir;
+  bool tls_verify = true;
+  int concurrent_downloads = 3;
   void Add(CLI::App* cmd);
-  image::Image Open() const;  // throws CommandFailed
+  // IMAGE resolved up to its manifest; null with --layer.
+  std::unique_ptr<image::ImageSource> Resolve() const;  // throws CommandFailed
+  // The source's image, or the --layer files.
+  image::Image Open(image::ImageSource* source) const;  // throws CommandFailed
 };
 
 // --store URL (default $LODE_STORE, else a dir:// store in the data directory).
@@ -55,7 +64,9 @@ struct PushedImage {
 };
 PushedImage OpenPushedImage(const PushedImageArgs& args);  // throws CommandFailed
 
-// Renders flatten progress on the terminal.
-flatten::ProgressFn FlattenProgressReporter(class ProgressLine& line, const std::string& verb);
+// Renders flatten progress (and the downloads of registry images) on the
+// terminal.
+flatten::ProgressFn FlattenProgressReporter(class ProgressLine& line, const std::string& verb,
+                                            const image::Image& img);
 
 }  // namespace lode::cli

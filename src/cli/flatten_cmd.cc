@@ -21,9 +21,13 @@ struct FlattenArgs {
   bool json = false;
 };
 
-nlohmann::json RunConfigJson(const image::Image& img, const flatten::FlattenResult& r) {
+nlohmann::json RunConfigJson(const image::Image& img, const image::ImageSource* source,
+                             const flatten::FlattenResult& r) {
   nlohmann::json j = nlohmann::json::parse(image::RunConfigToJson(img.run_config));
   j["config_digest"] = img.config_digest ? img.config_digest->ToString() : "";
+  if (source != nullptr && source->manifest_digest()) {
+    j["image_digest"] = source->manifest_digest()->ToString();
+  }
   std::vector<std::string> diff_ids;
   for (const auto& d : r.diff_ids) diff_ids.push_back(d.ToString());
   j["diff_ids"] = diff_ids;
@@ -33,15 +37,17 @@ nlohmann::json RunConfigJson(const image::Image& img, const flatten::FlattenResu
 
 void Run(const FlattenArgs& args) {
   auto start = std::chrono::steady_clock::now();
-  image::Image img = args.input.Open();
+  std::unique_ptr<image::ImageSource> source = args.input.Resolve();
+  image::Image img = args.input.Open(source.get());
   flatten::FlattenOptions options;
   options.headroom_bytes = Check(ParseSize(args.headroom));
   std::string config_path = args.output + ".config.json";
   auto sink = Check(flatten::NewFileSink(args.output));
   ProgressLine progress;
-  auto report = FlattenProgressReporter(progress, "flatten");
+  auto report = FlattenProgressReporter(progress, "flatten", img);
   flatten::FlattenResult r = Check(flatten::Flatten(img, options, sink.get(), report));
-  Status config_written = WriteFileAtomically(config_path, RunConfigJson(img, r).dump(2) + "\n");
+  Status config_written =
+      WriteFileAtomically(config_path, RunConfigJson(img, source.get(), r).dump(2) + "\n");
   if (!config_written.ok()) {
     std::remove(args.output.c_str());
     Check(config_written);
@@ -59,6 +65,9 @@ void Run(const FlattenArgs& args) {
                         {"entries", r.tree.entries},
                         {"hidden_entries", r.tree.hidden},
                         {"seconds", seconds}};
+    if (source != nullptr && source->manifest_digest()) {
+      j["image_digest"] = source->manifest_digest()->ToString();
+    }
     std::printf("%s\n", j.dump().c_str());
     return;
   }

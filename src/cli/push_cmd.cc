@@ -1,6 +1,7 @@
 // lode push: flatten, chunk, encrypt and upload an image; print its reference.
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "catalog/catalog.h"
 #include "cli/commands.h"
@@ -27,6 +28,45 @@ struct PushArgs {
   bool json = false;
 };
 
+// A registry image pushed before (same digest, tenant, root and options)
+// is not downloaded again.
+std::optional<push::PushResult> EarlierPush(const image::ImageSource* source,
+                                            const push::PushOptions& o, keys::KeyService& keys,
+                                            store::ObjectStore& store) {
+  if (source == nullptr || !source->remote()) return std::nullopt;
+  return Check(push::FindEarlierPush(*source->manifest_digest(), o, keys, store));
+}
+
+void Print(const push::PushResult& r, const image::ImageSource* source, bool json) {
+  if (json) {
+    nlohmann::json j = {{"ref", r.ref.ToString()},
+                        {"image_bytes", r.image_bytes},
+                        {"chunks_total", r.chunks_total},
+                        {"chunks_holes", r.chunks_holes},
+                        {"chunks_existing", r.chunks_existing},
+                        {"chunks_new", r.chunks_new},
+                        {"bytes_uploaded", r.bytes_uploaded},
+                        {"reused", r.reused}};
+    if (source != nullptr && source->manifest_digest()) {
+      j["image_digest"] = source->manifest_digest()->ToString();
+      if (source->index_digest()) j["index_digest"] = source->index_digest()->ToString();
+    }
+    std::printf("%s\n", j.dump().c_str());
+    return;
+  }
+  std::printf("%s\n", r.ref.ToString().c_str());
+  if (r.reused) {
+    std::printf("pushed before from %s: nothing downloaded\n",
+                source->manifest_digest()->ToString().c_str());
+    return;
+  }
+  std::printf("chunks: %llu total, %llu holes, %llu already stored, %llu new; %s uploaded\n",
+              static_cast<unsigned long long>(r.chunks_total),
+              static_cast<unsigned long long>(r.chunks_holes),
+              static_cast<unsigned long long>(r.chunks_existing),
+              static_cast<unsigned long long>(r.chunks_new), FormatSize(r.bytes_uploaded).c_str());
+}
+
 void Run(const PushArgs& a) {
   push::PushOptions o;
   o.tenant = a.tenant;
@@ -41,28 +81,18 @@ void Run(const PushArgs& a) {
   o.flatten.headroom_bytes = Check(ParseSize(a.headroom));
   auto keys = a.keys.Open();
   auto store = a.store.Open();
-  image::Image img = a.input.Open();
-  ProgressLine progress;
-  push::PushResult r =
-      Check(push::Push(img, o, *keys, *store, FlattenProgressReporter(progress, "push")));
-  if (!a.tag.empty()) Check(catalog::SetTag(*store, a.tenant, a.tag, r.ref));
-  if (a.json) {
-    nlohmann::json j = {{"ref", r.ref.ToString()},
-                        {"image_bytes", r.image_bytes},
-                        {"chunks_total", r.chunks_total},
-                        {"chunks_holes", r.chunks_holes},
-                        {"chunks_existing", r.chunks_existing},
-                        {"chunks_new", r.chunks_new},
-                        {"bytes_uploaded", r.bytes_uploaded}};
-    std::printf("%s\n", j.dump().c_str());
-    return;
+  std::unique_ptr<image::ImageSource> source = a.input.Resolve();
+  std::optional<push::PushResult> r = EarlierPush(source.get(), o, *keys, *store);
+  if (!r) {
+    image::Image img = a.input.Open(source.get());
+    ProgressLine progress;
+    r = Check(push::Push(img, o, *keys, *store, FlattenProgressReporter(progress, "push", img)));
+    if (source != nullptr && source->remote()) {
+      Check(push::RecordPush(*source->manifest_digest(), o, *r, *keys, *store));
+    }
   }
-  std::printf("%s\n", r.ref.ToString().c_str());
-  std::printf("chunks: %llu total, %llu holes, %llu already stored, %llu new; %s uploaded\n",
-              static_cast<unsigned long long>(r.chunks_total),
-              static_cast<unsigned long long>(r.chunks_holes),
-              static_cast<unsigned long long>(r.chunks_existing),
-              static_cast<unsigned long long>(r.chunks_new), FormatSize(r.bytes_uploaded).c_str());
+  if (!a.tag.empty()) Check(catalog::SetTag(*store, a.tenant, a.tag, r->ref));
+  Print(*r, source.get(), a.json);
 }
 
 }  // namespace

@@ -116,11 +116,59 @@ Result<Image> OpenLayerTarballs(const std::vector<std::string>& paths) {
   return img;
 }
 
-Result<Image> OpenImage(const std::string& path, const OpenOptions& options) {
+namespace {
+
+// A `docker save` tarball: nothing to resolve before reading it.
+class DockerArchiveSource : public ImageSource {
+ public:
+  explicit DockerArchiveSource(std::string path) : path_(std::move(path)) {}
+  std::string Describe() const override { return "docker-archive:" + path_; }
+  std::optional<Digest> manifest_digest() const override { return std::nullopt; }
+  Result<Image> Open() override { return OpenDockerArchive(path_); }
+
+ private:
+  std::string path_;
+};
+
+Result<std::unique_ptr<ImageSource>> ResolvePath(const std::string& path,
+                                                 const OpenOptions& options) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return Status::NotFound("image " + path);
-  if (S_ISDIR(st.st_mode)) return OpenOciLayout(path, options);
-  return OpenDockerArchive(path);
+  if (S_ISDIR(st.st_mode)) return ResolveOciLayout(path, options);
+  return std::unique_ptr<ImageSource>(std::make_unique<DockerArchiveSource>(path));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ImageSource>> ResolveImage(const std::string& reference,
+                                                  const OpenOptions& options) {
+  LODE_ASSIGN_OR_RETURN(ImageReference ref, ParseImageReference(reference));
+  switch (ref.transport) {
+    case Transport::kRegistry:
+      return ResolveRegistryImage(ref.registry, options);
+    case Transport::kOciLayout: {
+      OpenOptions o = options;
+      if (!ref.ref.empty()) {
+        if (!o.ref.empty() && o.ref != ref.ref) {
+          return Status::InvalidArgument("image '" + reference + "' and --ref " + o.ref +
+                                         " name different images");
+        }
+        o.ref = ref.ref;
+      }
+      return ResolveOciLayout(ref.path, o);
+    }
+    case Transport::kDockerArchive:
+      if (::access(ref.path.c_str(), R_OK) != 0) return Status::NotFound("image " + ref.path);
+      return std::unique_ptr<ImageSource>(std::make_unique<DockerArchiveSource>(ref.path));
+    case Transport::kPath:
+      break;
+  }
+  return ResolvePath(ref.path, options);
+}
+
+Result<Image> OpenImage(const std::string& path, const OpenOptions& options) {
+  LODE_ASSIGN_OR_RETURN(std::unique_ptr<ImageSource> source, ResolvePath(path, options));
+  return source->Open();
 }
 
 }  // namespace lode::image

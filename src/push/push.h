@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "flatten/flatten.h"
@@ -41,11 +42,29 @@ struct PushResult {
   uint64_t chunks_existing = 0;  // already in the store (or earlier in this push)
   uint64_t chunks_new = 0;
   uint64_t bytes_uploaded = 0;
+  bool reused = false;  // an earlier push of the same source (FindEarlierPush)
 };
 
 // Needs only the tenant's public key from `keys` (and the salt).
 Result<PushResult> Push(const image::Image& image, const PushOptions& options,
                         keys::KeyService& keys, store::ObjectStore& store,
                         const flatten::ProgressFn& progress = nullptr);
+
+// Pushes of registry images are remembered per (tenant key, root, source
+// manifest digest, options that shape the output): the same source pushed
+// again with the same options into the same root makes the same image, so
+// its earlier reference can be returned without reading a layer. The record
+// (docs/formats/store-layout.md) is named and authenticated with an HMAC
+// under the root's salt: store readers without the salt can neither tell
+// which images a tenant pulled nor forge a record.
+//
+// The earlier push of `source` whose manifest is still in the store, if any.
+Result<std::optional<PushResult>> FindEarlierPush(const image::Digest& source,
+                                                  const PushOptions& options,
+                                                  keys::KeyService& keys,
+                                                  store::ObjectStore& store);
+// Records `result` as the push of `source` (after its manifest is durable).
+Status RecordPush(const image::Digest& source, const PushOptions& options, const PushResult& result,
+                  keys::KeyService& keys, store::ObjectStore& store);
 
 }  // namespace lode::push

@@ -14,6 +14,10 @@ std::string ManifestKey(const std::string& root, const std::string& manifest_id)
   return root + "/manifests/" + manifest_id;
 }
 
+std::string SourceKey(const std::string& root, const std::string& id_hex) {
+  return root + "/sources/" + id_hex;
+}
+
 std::string TagKey(const std::string& tenant, const std::string& tag) {
   return TagPrefix(tenant) + tag;
 }

@@ -1,6 +1,7 @@
 #include "util/sha256.h"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <cstdlib>
 #include <utility>
@@ -13,6 +14,16 @@ void Check(int ok) {
   if (ok != 1) std::abort();
 }
 }  // namespace
+
+Sha256Digest HmacSha256(std::span<const uint8_t> key, std::span<const uint8_t> data) {
+  Sha256Digest out;
+  unsigned int len = 0;
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), data.data(), data.size(),
+           out.data(), &len) == nullptr) {
+    std::abort();
+  }
+  return out;
+}
 
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
   if (ctx_ == nullptr) std::abort();

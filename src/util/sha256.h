@@ -35,6 +35,9 @@ class Sha256 {
   evp_md_ctx_st* ctx_;
 };
 
+// HMAC-SHA256 of `data` under `key`.
+Sha256Digest HmacSha256(std::span<const uint8_t> key, std::span<const uint8_t> data);
+
 // Lower-case hex of arbitrary bytes.
 std::string ToHex(std::span<const uint8_t> bytes);
 
