@@ -18,7 +18,11 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxManifestBytes = 4 << 20;
 constexpr size_t kMaxSmallBlobBytes = 16 << 20;
 constexpr int kMaxRedirects = 5;
+// A blob stream is resumed after a failure as long as the attempt before it
+// made progress, at most this many times in all: a peer that keeps cutting
+// transfers short is given up on.
 constexpr int kMaxStreamFailuresWithoutProgress = 4;
+constexpr int kMaxStreamResumes = 10;
 
 const std::string kManifestAccept = "Accept: " + std::string(kOciManifest) + ", " +
                                     std::string(kOciIndex) + ", " + std::string(kDockerManifest) +
@@ -156,7 +160,7 @@ Status RegistryClient::Ping() {
   // A server that does not speak TLS at all answers the handshake in plain
   // HTTP; only then, and only where plain http is acceptable, try it.
   bool plain_allowed = IsLoopbackHost(host) || !options_.tls_verify;
-  if (sent.response.curl_code == 35 /* CURLE_SSL_CONNECT_ERROR */ && plain_allowed) {
+  if (sent.response.tls_handshake_failed() && plain_allowed) {
     base_ = "http://" + host;
     sent = ExchangeWithRetries(NewRequest("GET", "/v2/"), false);
   }
@@ -365,7 +369,8 @@ Status RegistryClient::ErrorOf(const Sent& sent, const std::string& what) const 
                               "): trust its CA with --cert-dir or /etc/containers/certs.d/" +
                               ref_.ApiHost() + "/, or pass --tls-verify=false");
     }
-    return Status::Unavailable(prefix + ": " + OriginOf(sent.url) + " unreachable (" +
+    return Status::Unavailable(prefix + ": " + OriginOf(sent.url) +
+                               (r.connect_failed() ? " unreachable (" : " transfer failed (") +
                                OneLine(r.curl_error) + ")");
   }
   std::string detail = RegistryErrorOf(r.body);
@@ -442,23 +447,29 @@ Result<std::string> RegistryClient::GetSmallBlob(const Digest& digest, uint64_t 
   if (size > kMaxSmallBlobBytes) {
     return Status::InvalidArgument(Describe() + ": " + name + " is larger than 16 MiB");
   }
-  http::Request request =
-      NewRequest("GET", "/v2/" + ref_.repository + "/blobs/" + digest.ToString());
-  request.max_body = static_cast<size_t>(size);
-  Sent sent = ExchangeWithRetries(request, true);
-  const http::Response& r = sent.response;
-  if (r.body_too_large) {
-    return Status::Corruption(Describe() + ": " + name + " is larger than its descriptor's size");
+  std::string body;
+  bool too_large = false;
+  Status streamed = StreamBlob(digest, 0, [&](std::span<const uint8_t> bytes) {
+    too_large = body.size() + bytes.size() > size;
+    if (!too_large) body.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    return !too_large;
+  });
+  if (too_large) {
+    return Status::Corruption(Describe() + ": " + name + ": larger than its descriptor's size " +
+                              std::to_string(size));
   }
-  if (!sent.auth_error.ok() || !r.completed() || r.status != 200) return ErrorOf(sent, name);
+  LODE_RETURN_IF_ERROR(streamed);
+  if (body.size() != size) {
+    return Status::Corruption(Describe() + ": " + name + ": size " + std::to_string(body.size()) +
+                              " does not match its descriptor's size " + std::to_string(size));
+  }
   Digest got;
-  got.bytes = Sha256::Of(std::span(reinterpret_cast<const uint8_t*>(r.body.data()), r.body.size()));
-  if (r.body.size() != size || !(got == digest)) {
+  got.bytes = Sha256::Of(std::span(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
+  if (!(got == digest)) {
     return Status::Corruption(Describe() + ": " + name + ": digest mismatch: expected " +
-                              digest.ToString() + ", content is " + got.ToString() + " (" +
-                              std::to_string(r.body.size()) + " bytes)");
+                              digest.ToString() + ", content is " + got.ToString());
   }
-  return r.body;
+  return body;
 }
 
 Status RegistryClient::StreamBlob(const Digest& digest, uint64_t offset,
@@ -466,7 +477,7 @@ Status RegistryClient::StreamBlob(const Digest& digest, uint64_t offset,
   std::string what = "blob " + digest.ToString();
   uint64_t position = offset;
   int failures = 0;
-  while (true) {
+  for (int resumes = 0;; ++resumes) {
     http::Request request =
         NewRequest("GET", "/v2/" + ref_.repository + "/blobs/" + digest.ToString());
     if (position > 0) request.headers.push_back("Range: bytes=" + std::to_string(position) + "-");
@@ -506,9 +517,9 @@ Status RegistryClient::StreamBlob(const Digest& digest, uint64_t offset,
     }
     if (!sent.auth_error.ok() || !r.transient()) return ErrorOf(sent, what);
     failures = position > before ? 0 : failures + 1;
-    if (failures >= kMaxStreamFailuresWithoutProgress ||
+    if (failures >= kMaxStreamFailuresWithoutProgress || resumes >= kMaxStreamResumes ||
         !retry_.WaitBeforeRetry(failures + 1, RetryAfter(r))) {
-      return ErrorOf(sent, what).WithContext("after " + std::to_string(failures + 1) + " attempts");
+      return ErrorOf(sent, what).WithContext("after " + std::to_string(resumes + 1) + " attempts");
     }
   }
 }

@@ -254,7 +254,11 @@ const char* LayerMediaType(TestCompression c) {
 
 std::string ConfigJson(const ImageSpec& spec) {
   nlohmann::json diff_ids = nlohmann::json::array();
-  for (const std::string& l : spec.layers) diff_ids.push_back("sha256:" + Sha256Hex(l));
+  nlohmann::json history = nlohmann::json::array();
+  for (const std::string& l : spec.layers) {
+    diff_ids.push_back("sha256:" + Sha256Hex(l));
+    history.push_back({{"created_by", "lode test layer " + std::to_string(history.size())}});
+  }
   nlohmann::json config = {{"architecture", "amd64"},
                            {"os", "linux"},
                            {"config",
@@ -262,7 +266,8 @@ std::string ConfigJson(const ImageSpec& spec) {
                              {"Cmd", spec.cmd},
                              {"Env", spec.env},
                              {"WorkingDir", spec.working_dir}}},
-                           {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}};
+                           {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}},
+                           {"history", history}};
   return config.dump();
 }
 

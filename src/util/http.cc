@@ -132,6 +132,13 @@ bool Response::tls_failed() const {
          curl_code == CURLE_SSL_CACERT_BADFILE || curl_code == CURLE_SSL_CERTPROBLEM;
 }
 
+bool Response::tls_handshake_failed() const { return curl_code == CURLE_SSL_CONNECT_ERROR; }
+
+bool Response::connect_failed() const {
+  return curl_code == CURLE_COULDNT_RESOLVE_HOST || curl_code == CURLE_COULDNT_CONNECT ||
+         curl_code == CURLE_OPERATION_TIMEDOUT;
+}
+
 bool Response::transient() const {
   if (curl_code != CURLE_OK) {
     return curl_code == CURLE_COULDNT_CONNECT || curl_code == CURLE_OPERATION_TIMEDOUT ||

@@ -67,6 +67,10 @@ struct Response {
   std::vector<std::string> HeaderValues(const std::string& name) const;
   // A TLS failure: untrusted or mismatched certificate, handshake refused.
   bool tls_failed() const;
+  // The TLS handshake itself failed (for one, the peer speaks plain HTTP).
+  bool tls_handshake_failed() const;
+  // No connection: name not resolved, refused, or timed out.
+  bool connect_failed() const;
   // Worth retrying: connection refused/reset/timed out, a cut-off body, or
   // HTTP 408, 429, 5xx.
   bool transient() const;
