@@ -263,7 +263,10 @@ void ParseChallengeValue(const std::string& v, std::vector<AuthChallenge>* out) 
   };
   auto token = [&] {
     size_t start = i;
-    while (i < v.size() && v[i] != ' ' && v[i] != '\t' && v[i] != ',' && v[i] != '=') ++i;
+    while (i < v.size() && v[i] != ' ' && v[i] != '\t' && v[i] != ',' && v[i] != '=' &&
+           v[i] != '"') {
+      ++i;
+    }
     return v.substr(start, i - start);
   };
   while (true) {
@@ -288,6 +291,8 @@ void ParseChallengeValue(const std::string& v, std::vector<AuthChallenge>* out) 
       out->back().params[LowerCase(word)] = value;
     } else if (!word.empty()) {
       out->push_back({LowerCase(word), {}});
+    } else {
+      ++i;  // a stray '=' or quote: skip it
     }
   }
 }
