@@ -146,6 +146,7 @@ http::Request RegistryClient::NewRequest(const std::string& method, const std::s
   r.connect_timeout_ms = options_.connect_timeout_ms;
   r.stall_timeout_seconds = options_.stall_timeout_seconds;
   r.tls = tls_;
+  r.headers.push_back("User-Agent: lode/0.1");
   return r;
 }
 
