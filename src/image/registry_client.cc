@@ -248,32 +248,8 @@ Status RegistryClient::FetchToken() {
     return Status::Rejected(Describe() + ": token realm '" + OneLine(realm) +
                             "' is not https (refused: credentials would travel in the clear)");
   }
-  http::Request r = NewRequest("GET", "");
-  std::vector<std::pair<std::string, std::string>> fields;
-  if (!service.empty()) fields.emplace_back("service", service);
-  if (creds_ && !creds_->identity_token.empty()) {
-    r.method = "POST";
-    r.url = realm;
-    fields.emplace_back("grant_type", "refresh_token");
-    fields.emplace_back("refresh_token", creds_->identity_token);
-    fields.emplace_back("client_id", "lode");
-    std::string joined;
-    for (const std::string& s : scopes) joined += (joined.empty() ? "" : " ") + s;
-    fields.emplace_back("scope", joined);
-  } else {
-    for (const std::string& s : scopes) fields.emplace_back("scope", s);
-    r.url = realm + (realm.find('?') == std::string::npos ? "?" : "&") + FormEncode(fields);
-    fields.clear();
-    if (creds_ && !creds_->username.empty()) {
-      r.headers.push_back("Authorization: Basic " +
-                          Base64Encode(creds_->username + ":" + creds_->password));
-    }
-  }
-  std::string form = FormEncode(fields);
-  if (r.method == "POST") {
-    r.body = std::span(reinterpret_cast<const uint8_t*>(form.data()), form.size());
-    r.headers.push_back("Content-Type: application/x-www-form-urlencoded");
-  }
+  std::string form;
+  http::Request r = TokenRequest(realm, service, scopes, &form);
   http::Response response;
   for (int attempt = 0; attempt < retry_.max_attempts(); ++attempt) {
     if (attempt > 0 && !retry_.WaitBeforeRetry(attempt, RetryAfter(response))) break;
@@ -314,6 +290,37 @@ Status RegistryClient::FetchToken() {
   // to expire.
   token_expiry_ = Clock::now() + std::chrono::seconds(lifetime - lifetime / 10);
   return Status::Ok();
+}
+
+// GET realm?service=..&scope=.. with Basic credentials (or none: an
+// anonymous token), or an OAuth2 refresh-token POST for identity tokens.
+http::Request RegistryClient::TokenRequest(const std::string& realm, const std::string& service,
+                                           const std::vector<std::string>& scopes,
+                                           std::string* form) const {
+  http::Request r = NewRequest("GET", "");
+  std::vector<std::pair<std::string, std::string>> fields;
+  if (!service.empty()) fields.emplace_back("service", service);
+  if (creds_ && !creds_->identity_token.empty()) {
+    std::string joined;
+    for (const std::string& s : scopes) joined += (joined.empty() ? "" : " ") + s;
+    fields.insert(fields.end(), {{"grant_type", "refresh_token"},
+                                 {"refresh_token", creds_->identity_token},
+                                 {"client_id", "lode"},
+                                 {"scope", joined}});
+    *form = FormEncode(fields);
+    r.method = "POST";
+    r.url = realm;
+    r.body = std::span(reinterpret_cast<const uint8_t*>(form->data()), form->size());
+    r.headers.push_back("Content-Type: application/x-www-form-urlencoded");
+    return r;
+  }
+  for (const std::string& s : scopes) fields.emplace_back("scope", s);
+  r.url = realm + (realm.find('?') == std::string::npos ? "?" : "&") + FormEncode(fields);
+  if (creds_ && !creds_->username.empty()) {
+    r.headers.push_back("Authorization: Basic " +
+                        Base64Encode(creds_->username + ":" + creds_->password));
+  }
+  return r;
 }
 
 RegistryClient::Sent RegistryClient::Exchange(http::Request request, bool follow_redirects) {

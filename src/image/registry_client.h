@@ -23,6 +23,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "image/image.h"
 #include "image/reference.h"
@@ -77,6 +78,9 @@ class RegistryClient {
   // After a 401: learns the challenge; true when a retry may succeed.
   bool HandleUnauthorized(const http::Response& response, const std::string& used);
   Status FetchToken();
+  // `form` keeps a POST body alive for the request.
+  http::Request TokenRequest(const std::string& realm, const std::string& service,
+                             const std::vector<std::string>& scopes, std::string* form) const;
   Status ErrorOf(const Sent& sent, const std::string& what) const;
   bool SameOrigin(const std::string& url) const;
 
