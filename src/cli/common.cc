@@ -27,7 +27,7 @@ void ImageArgs::Add(CLI::App* cmd) {
                   "registry (default: /etc/containers/certs.d/HOST, /etc/docker/certs.d/HOST)");
   cmd->add_option("--tls-verify", tls_verify,
                   "verify the registry's certificate; false also allows plain http")
-      ->capture_default_str();
+      ->default_str("true");
   cmd->add_option("--concurrent-downloads", concurrent_downloads, "layers downloaded at once")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
