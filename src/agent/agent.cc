@@ -5,6 +5,8 @@
 #include <filesystem>
 
 #include "catalog/catalog.h"
+#include "catalog/profile.h"
+#include "util/clock.h"
 
 namespace lode::agent {
 namespace {
@@ -62,7 +64,8 @@ std::string Agent::NewId() {
 }
 
 Result<std::shared_ptr<Attachment>> Agent::Attach(const std::string& ref_text,
-                                                  const std::string& tenant, bool writable) {
+                                                  const std::string& tenant, bool writable,
+                                                  bool prefetch) {
   LODE_ASSIGN_OR_RETURN(store::ImageRef ref, catalog::ResolveRef(*store_, tenant, ref_text));
   LODE_ASSIGN_OR_RETURN(manifest::Manifest m, catalog::OpenManifest(*store_, ref, *keys_, tenant));
   if (m.chunks.size() != m.ChunkCount() || m.chunk_size == 0) {
@@ -80,9 +83,12 @@ Result<std::shared_ptr<Attachment>> Agent::Attach(const std::string& ref_text,
     LODE_ASSIGN_OR_RETURN(overlay,
                           Overlay::Create(options_.cache_dir + "/overlays/" + id, m.fs_size));
   }
+  uint64_t chunk_count = m.chunks.size();
   auto attachment =
       std::make_shared<Attachment>(std::move(info), ref, std::move(m), reader_, std::move(overlay),
                                    [this](Attachment& a) { Follow(a); });
+  attachment->SetRecorder(std::make_shared<ProfileRecorder>(chunk_count));
+  if (prefetch && options_.prefetch_threads > 0) StartPrefetch(*attachment);
   std::lock_guard lock(mu_);
   attachments_[id] = attachment;
   return attachment;
@@ -101,7 +107,54 @@ Result<std::string> Agent::Detach(const std::string& id, bool keep) {
     a = it->second;
     attachments_.erase(it);
   }
+  SaveProfile(*a);
   return a->Close(keep);
+}
+
+void Agent::StartPrefetch(Attachment& a) {
+  Result<std::optional<catalog::StartupProfile>> profile =
+      catalog::GetProfile(*store_, a.ref(), a.info().chunks, *keys_, a.info().tenant);
+  if (!profile.ok()) {
+    Log("attachment " + a.info().id + ": no prefetch: " + profile.status().ToString());
+    return;
+  }
+  if (*profile) a.StartPrefetch(std::move((*profile)->chunks), options_.prefetch_threads);
+}
+
+void Agent::SaveQuietProfiles() {
+  int64_t now = MonotonicNanos();
+  int64_t quiet = std::chrono::nanoseconds(options_.profile_quiet).count();
+  int64_t max = std::chrono::nanoseconds(options_.profile_max).count();
+  for (const std::shared_ptr<Attachment>& a : List()) {
+    if (a->recorder()->ShouldStop(now, quiet, max)) SaveProfile(*a);
+  }
+}
+
+void Agent::SaveProfile(Attachment& a) {
+  std::optional<catalog::StartupProfile> recorded = a.recorder()->Stop();
+  if (!recorded) return;
+  store::ImageRef ref = a.ref();
+  const std::string& tenant = a.info().tenant;
+  Result<std::optional<catalog::StartupProfile>> stored =
+      catalog::GetProfile(*store_, ref, a.info().chunks, *keys_, tenant);
+  if (!stored.ok())
+    Log("attachment " + a.info().id +
+        ": replacing an unreadable profile: " + stored.status().ToString());
+  catalog::StartupProfile older = stored.ok() && *stored ? **stored : catalog::StartupProfile{};
+  catalog::StartupProfile merged = catalog::MergeProfiles(older, *recorded);
+  // A start that read nothing new leaves the profile alone: first-read
+  // orders vary a little between starts, not worth a store write each.
+  if (stored.ok() && *stored && merged.chunks.size() == older.chunks.size()) return;
+  Status saved = catalog::PutProfile(*store_, ref, merged, *keys_, tenant);
+  Log("attachment " + a.info().id + ": " +
+      (saved.ok() ? "startup profile of " + ref.ToString() + " saved (" +
+                        std::to_string(merged.chunks.size()) + " chunks, " +
+                        std::to_string(merged.chunks.size() - older.chunks.size()) + " new)"
+                  : "startup profile not saved: " + saved.ToString()));
+}
+
+void Agent::Log(const std::string& line) const {
+  if (options_.log) options_.log(line);
 }
 
 void Agent::DetachAll() {
@@ -110,7 +163,10 @@ void Agent::DetachAll() {
     std::lock_guard lock(mu_);
     all.swap(attachments_);
   }
-  for (auto& [id, a] : all) (void)a->Close(false);
+  for (auto& [id, a] : all) {
+    SaveProfile(*a);
+    (void)a->Close(false);
+  }
 }
 
 void Agent::Follow(Attachment& a) {
@@ -168,6 +224,11 @@ nlohmann::json AttachmentJson(const Attachment& a) {
           {"shared_fetches", c.shared_fetches.load()},
           {"fetched_bytes", c.fetched_bytes.load()},
           {"first_read_monotonic_ns", c.first_read_ns.load()},
+          {"prefetch_chunks", c.prefetch_chunks.load()},
+          {"prefetched", c.prefetched.load()},
+          {"prefetch_errors", c.prefetch_errors.load()},
+          {"prefetch_start_monotonic_ns", c.prefetch_start_ns.load()},
+          {"prefetch_done_monotonic_ns", c.prefetch_done_ns.load()},
           {"overlay_pages", a.overlay_pages()}};
 }
 

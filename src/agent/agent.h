@@ -35,6 +35,13 @@ struct AgentOptions {
   std::chrono::milliseconds admission_timeout{10000};
   std::chrono::seconds follow_interval{10};     // how often migrations are looked for
   std::function<void(const std::string&)> log;  // one line per event; may be empty
+  // Startup profiles (catalog/profile.h): each attachment records its
+  // start until no chunk is read for the first time for `profile_quiet`
+  // or for at most `profile_max`, then merges it into the image's profile.
+  std::chrono::milliseconds profile_quiet{2000};
+  std::chrono::milliseconds profile_max{30000};
+  // On attach, prefetch the image's profile on this many threads (0: off).
+  int prefetch_threads = 8;
 };
 
 class Agent {
@@ -43,9 +50,15 @@ class Agent {
                                                std::unique_ptr<store::ObjectStore> store,
                                                std::unique_ptr<keys::KeyService> keys);
 
-  // Attaches a tenant's image (a tag or ROOT/MANIFEST-ID).
+  // Attaches a tenant's image (a tag or ROOT/MANIFEST-ID); prefetches its
+  // startup profile if `prefetch` and the agent's options allow it. A
+  // profile that cannot be read is logged and ignored.
   Result<std::shared_ptr<Attachment>> Attach(const std::string& ref, const std::string& tenant,
-                                             bool writable);
+                                             bool writable, bool prefetch = true);
+  // Saves the startup profiles of attachments whose start went quiet (call
+  // periodically); Detach saves what is left.
+  void SaveQuietProfiles();
+
   // Ends an attachment; refused while its block file is open. Returns the
   // kept overlay's path, if `keep`.
   Result<std::string> Detach(const std::string& id, bool keep);
@@ -70,6 +83,10 @@ class Agent {
   std::string NewId();
   // Moves `a` onto the copy of its image if gc migrated it.
   void Follow(Attachment& a);
+  void StartPrefetch(Attachment& a);
+  // Ends `a`'s recording and merges it into the image's stored profile.
+  void SaveProfile(Attachment& a);
+  void Log(const std::string& line) const;
 
   AgentOptions options_;
   std::unique_ptr<store::ObjectStore> store_;

@@ -23,6 +23,46 @@ Attachment::Attachment(AttachmentInfo info, store::ImageRef ref, manifest::Manif
       overlay_(std::move(overlay)),
       relocate_(std::move(relocate)) {}
 
+Attachment::~Attachment() { StopPrefetch(); }
+
+void Attachment::StartPrefetch(std::vector<uint32_t> chunks, int parallelism) {
+  prefetch_ = std::move(chunks);
+  counters_.prefetch_chunks = prefetch_.size();
+  counters_.prefetch_start_ns = MonotonicNanos();
+  int threads = std::max(1, std::min<int>(parallelism, static_cast<int>(prefetch_.size())));
+  prefetch_running_ = threads;
+  for (int i = 0; i < threads; ++i) prefetch_threads_.emplace_back([this] { PrefetchWorker(); });
+}
+
+void Attachment::PrefetchWorker() {
+  while (!prefetch_cancel_.load(std::memory_order_relaxed)) {
+    size_t i = prefetch_next_.fetch_add(1);
+    if (i >= prefetch_.size()) break;
+    uint64_t index = prefetch_[i];
+    std::string root;
+    manifest::ChunkEntry entry;
+    {
+      std::shared_lock lock(mu_);
+      if (index >= manifest_.chunks.size()) continue;
+      root = ref_.root;
+      entry = manifest_.chunks[index];
+    }
+    if (entry.hole()) continue;
+    uint64_t start = index * manifest_.chunk_size;
+    size_t plain_size =
+        static_cast<size_t>(std::min<uint64_t>(manifest_.chunk_size, info_.size - start));
+    Result<PlainChunk> chunk = reader_.Read(root, entry, index, plain_size);
+    (chunk.ok() ? counters_.prefetched : counters_.prefetch_errors)++;
+  }
+  if (prefetch_running_.fetch_sub(1) == 1) counters_.prefetch_done_ns = MonotonicNanos();
+}
+
+void Attachment::StopPrefetch() {
+  prefetch_cancel_ = true;
+  for (std::thread& t : prefetch_threads_) t.join();
+  prefetch_threads_.clear();
+}
+
 Status Attachment::Read(uint64_t offset, std::span<uint8_t> out) {
   if (offset > info_.size || out.size() > info_.size - offset) {
     return Status::InvalidArgument("read beyond the end of the image");
@@ -88,6 +128,7 @@ Status Attachment::ReadBase(uint64_t offset, std::span<uint8_t> out) {
       std::memset(dst, 0, n);
     } else {
       size_t plain_size = static_cast<size_t>(std::min(chunk_size, info_.size - chunk_start));
+      if (recorder_) recorder_->Note(index, MonotonicNanos());
       LODE_ASSIGN_OR_RETURN(PlainChunk chunk, reader_.Read(ref_.root, entry, index, plain_size));
       switch (chunk.source) {
         case ChunkSource::kMemory:
@@ -165,6 +206,7 @@ Status Attachment::Flush() {
 }
 
 Result<std::string> Attachment::Close(bool keep) {
+  StopPrefetch();
   if (!overlay_) return std::string();
   std::unique_lock lock(mu_);
   if (keep) {

@@ -12,9 +12,12 @@
 #include <shared_mutex>
 #include <span>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "agent/chunk_reader.h"
 #include "agent/overlay.h"
+#include "agent/profile_recorder.h"
 #include "manifest/manifest.h"
 #include "store/layout.h"
 #include "util/status.h"
@@ -35,6 +38,12 @@ struct AttachmentCounters {
   std::atomic<uint64_t> shared_fetches = 0;  // joined another reader's fetch
   std::atomic<uint64_t> fetched_bytes = 0;   // stored bytes from L2 and the origin
   std::atomic<int64_t> first_read_ns = 0;    // CLOCK_MONOTONIC of the first read; 0 until then
+  // Prefetch of the startup profile (StartPrefetch).
+  std::atomic<uint64_t> prefetch_chunks = 0;  // in the profile
+  std::atomic<uint64_t> prefetched = 0;       // fetched (or found cached) by the prefetch
+  std::atomic<uint64_t> prefetch_errors = 0;
+  std::atomic<int64_t> prefetch_start_ns = 0;  // CLOCK_MONOTONIC; 0: no prefetch
+  std::atomic<int64_t> prefetch_done_ns = 0;   // 0 until every chunk was tried
 };
 
 struct AttachmentInfo {
@@ -55,6 +64,7 @@ class Attachment {
   // `overlay` is null for a read-only attachment.
   Attachment(AttachmentInfo info, store::ImageRef ref, manifest::Manifest manifest,
              ChunkReader& reader, std::unique_ptr<Overlay> overlay, Relocate relocate = nullptr);
+  ~Attachment();
 
   // Reads `out.size()` bytes at `offset`; the range must lie within the image.
   Status Read(uint64_t offset, std::span<uint8_t> out);
@@ -66,9 +76,19 @@ class Attachment {
   // Writes within the image; Rejected when the attachment is read-only.
   Status Write(uint64_t offset, std::span<const uint8_t> data);
   Status Flush();
-  // Ends the attachment: the overlay is removed unless `keep`; returns its
-  // path when kept.
+  // Ends the attachment (stopping its prefetch): the overlay is removed
+  // unless `keep`; returns its path when kept.
   Result<std::string> Close(bool keep);
+
+  // Records the chunks this start reads; set before the first read.
+  void SetRecorder(std::shared_ptr<ProfileRecorder> recorder) { recorder_ = std::move(recorder); }
+  ProfileRecorder* recorder() const { return recorder_.get(); }
+  // Reads `chunks` (a startup profile, in order) into the memory tier and L1
+  // on `parallelism` threads. Each takes an admission slot like a demand
+  // miss, so with few threads demand reads keep most slots; a demand read of
+  // a chunk being prefetched joins that fetch. Failures are counted, never
+  // fatal. Close() stops it.
+  void StartPrefetch(std::vector<uint32_t> chunks, int parallelism);
 
   const AttachmentInfo& info() const { return info_; }
   const AttachmentCounters& counters() const { return counters_; }
@@ -81,6 +101,8 @@ class Attachment {
   Status ReadLocked(uint64_t offset, std::span<uint8_t> out);
   Status ReadBase(uint64_t offset, std::span<uint8_t> out);
   Status ReadMixed(uint64_t offset, std::span<uint8_t> out);
+  void PrefetchWorker();
+  void StopPrefetch();
 
   AttachmentInfo info_;
   store::ImageRef ref_;  // guarded by mu_, like manifest_ and retargets_
@@ -92,6 +114,12 @@ class Attachment {
   mutable std::shared_mutex mu_;
   AttachmentCounters counters_;
   std::atomic<int> open_handles_ = 0;
+  std::shared_ptr<ProfileRecorder> recorder_;
+  std::vector<uint32_t> prefetch_;  // set before the prefetch threads start
+  std::atomic<size_t> prefetch_next_ = 0;
+  std::atomic<int> prefetch_running_ = 0;
+  std::atomic<bool> prefetch_cancel_ = false;
+  std::vector<std::thread> prefetch_threads_;
 };
 
 }  // namespace lode::agent

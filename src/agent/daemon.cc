@@ -26,7 +26,7 @@ nlohmann::json HandleRequest(Agent& agent, const std::string& mountpoint,
   if (op == "attach") {
     Result<std::shared_ptr<Attachment>> a =
         agent.Attach(request.at("ref").get<std::string>(), request.value("tenant", ""),
-                     request.value("writable", false));
+                     request.value("writable", false), request.value("prefetch", true));
     if (!a.ok()) return Fail(a.status());
     nlohmann::json reply = AttachmentJson(**a);
     reply["ok"] = true;
@@ -94,6 +94,7 @@ Status RunDaemon(const DaemonOptions& options, std::unique_ptr<store::ObjectStor
     signal = sigtimedwait(&stop_signals, nullptr, &tick);
     if (signal >= 0) break;
     int64_t now = MonotonicNanos();
+    agent->SaveQuietProfiles();
     if (now - last_follow >= follow_ns) {
       agent->FollowMigrations();
       last_follow = now;

@@ -50,6 +50,13 @@ void AgentDaemonArgs::Add(CLI::App* cmd, bool private_agent) {
   cmd->add_option("--admission-timeout-ms", admission_timeout_ms,
                   "how long a fetch waits for admission before failing")
       ->capture_default_str();
+  cmd->add_option("--prefetch", prefetch,
+                  "on attach, prefetch the image's startup profile (profile) or not (off)")
+      ->check(CLI::IsMember({"off", "profile"}))
+      ->capture_default_str();
+  cmd->add_option("--prefetch-threads", prefetch_threads, "chunks prefetched at once")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   if (private_agent) return;
   cmd->add_option("--follow-interval", follow_interval_s,
                   "seconds between looks for gc migrations of attached images")
@@ -62,9 +69,19 @@ void AgentDaemonArgs::Add(CLI::App* cmd, bool private_agent) {
 
 std::vector<std::string> AgentDaemonArgs::PrivateAgentArgs(const std::string& socket_path,
                                                            const std::string& mount) const {
-  std::vector<std::string> args = {"agent",        "--socket",      socket_path,
-                                   "--mountpoint", mount,           "--cache-size",
-                                   cache_size,     "--memory-size", memory_size};
+  std::vector<std::string> args = {"agent",
+                                   "--socket",
+                                   socket_path,
+                                   "--mountpoint",
+                                   mount,
+                                   "--cache-size",
+                                   cache_size,
+                                   "--memory-size",
+                                   memory_size,
+                                   "--prefetch",
+                                   prefetch,
+                                   "--prefetch-threads",
+                                   std::to_string(prefetch_threads)};
   for (const auto& [flag, value] : {std::pair{"--store", store.url},
                                     {"--keys", keys.dir},
                                     {"--cache", cache_dir},
@@ -84,6 +101,7 @@ agent::DaemonOptions AgentDaemonArgs::Options() const {
   o.agent.max_origin_fetches = max_origin_fetches;
   o.agent.admission_timeout = std::chrono::milliseconds(admission_timeout_ms);
   o.agent.follow_interval = std::chrono::seconds(follow_interval_s);
+  o.agent.prefetch_threads = prefetch == "off" ? 0 : prefetch_threads;
   if (!l2_url.empty()) {
     cache::L2Options l2;
     l2.servers = Check(cache::ParseMemcachedUrl(l2_url));

@@ -34,6 +34,8 @@ struct AgentDaemonArgs {
   int max_origin_fetches = 32;
   int admission_timeout_ms = 10000;
   int follow_interval_s = 10;
+  std::string prefetch = "profile";
+  int prefetch_threads = 8;
   std::string socket;
   std::string mountpoint;
   // `private_agent` leaves out --socket and --mountpoint (lode run picks its own).

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "catalog/profile.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/output.h"
@@ -25,6 +26,17 @@ void RegisterInspect(CLI::App& app) {
     const manifest::Manifest& m = p.manifest;
     const store::ImageRef& ref = p.ref;
     push::ManifestSummary s = Check(push::Summarize(*p.store, m, ref, *p.keys, a->image.tenant));
+    // A profile that cannot be opened is reported, not fatal: agents ignore it too.
+    Result<std::optional<catalog::StartupProfile>> profile =
+        catalog::GetProfile(*p.store, ref, m.chunks.size(), *p.keys, a->image.tenant);
+    nlohmann::json profile_chunks = nullptr;
+    std::string profile_text = "none";
+    if (!profile.ok()) {
+      profile_text = "unreadable (" + profile.status().ToString() + ")";
+    } else if (*profile) {
+      profile_chunks = (*profile)->chunks.size();
+      profile_text = std::to_string((*profile)->chunks.size()) + " chunks";
+    }
     if (a->json) {
       nlohmann::json j = {{"ref", ref.ToString()},
                           {"fs_size", m.fs_size},
@@ -38,7 +50,8 @@ void RegisterInspect(CLI::App& app) {
                           {"compressed", s.compressed},
                           {"stored_bytes", s.stored_bytes},
                           {"shared_with_other_images", s.shared},
-                          {"other_manifests_opened", s.other_manifests_opened}};
+                          {"other_manifests_opened", s.other_manifests_opened},
+                          {"profile_chunks", profile_chunks}};
       std::printf("%s\n", j.dump().c_str());
       return;
     }
@@ -55,6 +68,7 @@ void RegisterInspect(CLI::App& app) {
     std::printf("shared:       %llu chunks also named by %llu other images of this tenant in %s\n",
                 static_cast<unsigned long long>(s.shared),
                 static_cast<unsigned long long>(s.other_manifests_opened), m.root_id.c_str());
+    std::printf("profile:      %s\n", profile_text.c_str());
   });
 }
 

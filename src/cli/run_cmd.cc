@@ -121,6 +121,14 @@ struct AttachedImage {
   }
 };
 
+// From the start of the prefetch to its end (or to now, if still running).
+double PrefetchSeconds(const json& stats) {
+  int64_t start = stats.value("prefetch_start_monotonic_ns", int64_t{0});
+  int64_t done = stats.value("prefetch_done_monotonic_ns", int64_t{0});
+  if (start == 0) return 0;
+  return static_cast<double>((done ? done : MonotonicNanos()) - start) / 1e9;
+}
+
 json FindAttachment(const std::string& socket, const std::string& id) {
   json list = AskAgent(socket, {{"op", "list"}});
   for (const json& a : list["attachments"]) {
@@ -144,6 +152,16 @@ void ReportTimings(const json& t, bool human, const std::string& json_file) {
                  static_cast<unsigned long long>(t["chunks_total"].get<uint64_t>()),
                  FormatSize(fetched).c_str(), FormatSize(image).c_str(),
                  image ? 100.0 * static_cast<double>(fetched) / static_cast<double>(image) : 0.0);
+    if (t["prefetch_chunks"].get<uint64_t>() > 0) {
+      std::fprintf(stderr,
+                   "lode run: prefetched %llu of a %llu-chunk profile in %.3f s (%llu errors); "
+                   "%llu demand reads still waited\n",
+                   static_cast<unsigned long long>(t["prefetched"].get<uint64_t>()),
+                   static_cast<unsigned long long>(t["prefetch_chunks"].get<uint64_t>()),
+                   t["prefetch_seconds"].get<double>(),
+                   static_cast<unsigned long long>(t["prefetch_errors"].get<uint64_t>()),
+                   static_cast<unsigned long long>(t["demand_waits"].get<uint64_t>()));
+    }
   }
   if (!json_file.empty()) Check(WriteFileAtomically(json_file, t.dump(2) + "\n"));
 }
@@ -163,8 +181,11 @@ void Run(const RunArgs& a) {
   double agent_seconds = Since(start);
 
   Clock::time_point t = Clock::now();
-  json attached = AskAgent(
-      socket, {{"op", "attach"}, {"ref", a.ref}, {"tenant", a.tenant}, {"writable", a.writable}});
+  json attached = AskAgent(socket, {{"op", "attach"},
+                                    {"ref", a.ref},
+                                    {"tenant", a.tenant},
+                                    {"writable", a.writable},
+                                    {"prefetch", a.agent.prefetch != "off"}});
   AttachedImage image{socket, attached["id"]};
   double attach_seconds = Since(t);
 
@@ -193,6 +214,15 @@ void Run(const RunArgs& a) {
       {"l2_hits", stats.value("l2_hits", uint64_t{0})},
       {"origin_fetches", stats.value("origin_fetches", uint64_t{0})},
       {"bytes_read", stats.value("bytes_read", uint64_t{0})},
+      {"prefetch_chunks", stats.value("prefetch_chunks", uint64_t{0})},
+      {"prefetched", stats.value("prefetched", uint64_t{0})},
+      {"prefetch_errors", stats.value("prefetch_errors", uint64_t{0})},
+      {"prefetch_seconds", PrefetchSeconds(stats)},
+      // Demand reads that still waited for a remote tier or for the
+      // prefetch's fetch of the same chunk.
+      {"demand_waits", stats.value("origin_fetches", uint64_t{0}) +
+                           stats.value("l2_hits", uint64_t{0}) +
+                           stats.value("shared_fetches", uint64_t{0})},
       {"private_agent", private_agent != nullptr},
       {"agent_seconds", agent_seconds},
       {"attach_seconds", attach_seconds},

@@ -147,44 +147,57 @@ Result<Manifest> Decode(std::span<const uint8_t> bytes) {
   return m;
 }
 
-std::vector<uint8_t> Seal(const Manifest& m, const PublicKey& tenant) {
+std::vector<uint8_t> SealToTenant(const char (&magic)[8], std::span<const uint8_t> plaintext,
+                                  const PublicKey& tenant) {
   if (sodium_init() < 0) std::abort();
   chunk::AeadKey data_key;
   chunk::AeadIv iv;
   randombytes_buf(data_key.data(), data_key.size());
   randombytes_buf(iv.data(), iv.size());
   Writer w;
-  w.Bytes(kSealedMagic, sizeof kSealedMagic);
+  w.Bytes(magic, 8);
   w.U32(kVersion);
   size_t key_at = w.out.size();
   w.out.resize(key_at + kSealedKeyBytes);
   crypto_box_seal(w.out.data() + key_at, data_key.data(), data_key.size(), tenant.data());
   w.Bytes(iv.data(), iv.size());
   // The header (magic, version, sealed key, IV) is authenticated as AAD.
-  std::vector<uint8_t> body = chunk::AeadSeal(data_key, iv, w.out, Encode(m));
+  std::vector<uint8_t> body = chunk::AeadSeal(data_key, iv, w.out, plaintext);
   sodium_memzero(data_key.data(), data_key.size());
   w.Bytes(body.data(), body.size());
   return std::move(w.out);
 }
 
-Result<Manifest> Open(std::span<const uint8_t> sealed, const PublicKey& pub,
-                      const SecretKey& secret) {
+Result<std::vector<uint8_t>> OpenFromTenant(const char (&magic)[8], std::span<const uint8_t> sealed,
+                                            const PublicKey& pub, const SecretKey& secret,
+                                            const std::string& what) {
   if (sodium_init() < 0) return Status::Unavailable("libsodium failed to initialise");
-  if (sealed.size() < kSealedHeaderBytes || std::memcmp(sealed.data(), kSealedMagic, 8) != 0) {
-    return Status::Corruption("not a sealed lode manifest");
+  if (sealed.size() < kSealedHeaderBytes || std::memcmp(sealed.data(), magic, 8) != 0) {
+    return Status::Corruption("not a sealed lode " + what);
   }
   chunk::AeadKey data_key;
   if (crypto_box_seal_open(data_key.data(), sealed.data() + 12, kSealedKeyBytes, pub.data(),
                            secret.data()) != 0) {
-    return Status::Corruption("manifest is sealed to another tenant or tampered with");
+    return Status::Corruption(what + " is sealed to another tenant or tampered with");
   }
   chunk::AeadIv iv;
   std::copy_n(sealed.data() + 12 + kSealedKeyBytes, iv.size(), iv.begin());
   Result<std::vector<uint8_t>> body = chunk::AeadOpen(
       data_key, iv, sealed.first(kSealedHeaderBytes), sealed.subspan(kSealedHeaderBytes));
   sodium_memzero(data_key.data(), data_key.size());
-  if (!body.ok()) return Status::Corruption("manifest fails authentication (tampered)");
-  return Decode(*body);
+  if (!body.ok()) return Status::Corruption(what + " fails authentication (tampered)");
+  return body;
+}
+
+std::vector<uint8_t> Seal(const Manifest& m, const PublicKey& tenant) {
+  return SealToTenant(kSealedMagic, Encode(m), tenant);
+}
+
+Result<Manifest> Open(std::span<const uint8_t> sealed, const PublicKey& pub,
+                      const SecretKey& secret) {
+  LODE_ASSIGN_OR_RETURN(std::vector<uint8_t> body,
+                        OpenFromTenant(kSealedMagic, sealed, pub, secret, "manifest"));
+  return Decode(body);
 }
 
 std::string ManifestId(std::span<const uint8_t> sealed) { return ToHex(Sha256::Of(sealed)); }

@@ -55,6 +55,15 @@ std::vector<uint8_t> Seal(const Manifest& m, const PublicKey& tenant);
 Result<Manifest> Open(std::span<const uint8_t> sealed, const PublicKey& pub,
                       const SecretKey& secret);
 
+// The sealing both use, for any object only the tenant may read (startup
+// profiles too): `magic` names the kind of object, so one kind can never be
+// opened as another. Open errors name `what`.
+std::vector<uint8_t> SealToTenant(const char (&magic)[8], std::span<const uint8_t> plaintext,
+                                  const PublicKey& tenant);
+Result<std::vector<uint8_t>> OpenFromTenant(const char (&magic)[8], std::span<const uint8_t> sealed,
+                                            const PublicKey& pub, const SecretKey& secret,
+                                            const std::string& what);
+
 // The manifest's id: hex SHA-256 of its sealed bytes.
 std::string ManifestId(std::span<const uint8_t> sealed);
 

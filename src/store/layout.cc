@@ -18,6 +18,10 @@ std::string SourceKey(const std::string& root, const std::string& id_hex) {
   return root + "/sources/" + id_hex;
 }
 
+std::string ProfileKey(const std::string& root, const std::string& manifest_id) {
+  return root + "/profiles/" + manifest_id;
+}
+
 std::string TagKey(const std::string& tenant, const std::string& tag) {
   return TagPrefix(tenant) + tag;
 }

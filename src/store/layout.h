@@ -4,6 +4,7 @@
 //   <root>/chunks/<64 hex>       a sealed chunk (name = SHA-256 of its bytes)
 //   <root>/manifests/<64 hex>    a sealed manifest (id = SHA-256 of its bytes)
 //   <root>/sources/<64 hex>      which manifest a registry image was pushed as
+//   <root>/profiles/<64 hex>     the sealed startup profile of manifest <id>
 //   refs/<tenant>/<tag>          "<root>/<manifest id>": a tenant's named image
 //   gc/roots/<root>              a root's record (store/roots.h)
 //   gc/alarms/<root>/<alarm>     a read from the root after it expired
@@ -21,6 +22,7 @@ constexpr const char* kDefaultRoot = "root-0";
 std::string ChunkKey(const std::string& root, const std::string& name_hex);
 std::string ManifestKey(const std::string& root, const std::string& manifest_id);
 std::string SourceKey(const std::string& root, const std::string& id_hex);
+std::string ProfileKey(const std::string& root, const std::string& manifest_id);
 std::string TagKey(const std::string& tenant, const std::string& tag);
 std::string TagPrefix(const std::string& tenant);
 constexpr const char* kTagsPrefix = "refs/";

@@ -83,7 +83,8 @@ class AgentTest : public ::testing::Test {
     }
     fs::remove_all(*dir_ / "agent");
     fs::create_directories(*dir_ / "agent");
-    agent_ = std::make_unique<AgentProcess>(*dir_ / "agent", env_);
+    // These tests pin down the tiers: no prefetch (profile_test covers it).
+    agent_ = std::make_unique<AgentProcess>(*dir_ / "agent", env_, "--prefetch off");
     ASSERT_TRUE(agent_->Start()) << agent_->log();
   }
   void TearDown() override {
@@ -309,7 +310,7 @@ TEST_F(AgentTest, CorruptChunksInTheStoreOrL1AreNeverServed) {
 TEST_F(AgentTest, L2FleetServesChunksAnotherAgentFetchedEvenWithANodeDown) {
   MemcachedFleet fleet(5);
   ASSERT_TRUE(fleet.ok());
-  std::string l2 = "--l2 " + fleet.Url() + " --l2-code 4+1";
+  std::string l2 = "--l2 " + fleet.Url() + " --l2-code 4+1 --prefetch off";
   agent_ = std::make_unique<AgentProcess>(*dir_ / "agent/l2-first", env_, l2);
   fs::create_directories(*dir_ / "agent/l2-first");
   ASSERT_TRUE(agent_->Start()) << agent_->log();

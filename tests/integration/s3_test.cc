@@ -148,10 +148,10 @@ TEST_F(S3Test, PushAgentAndRunOverRgwWithAMemcachedL2) {
   ASSERT_TRUE(fleet.ok());
   std::string timings = *dir_ / "timings.json";
   auto run = [&](const std::string& cache) {
-    CommandResult r =
-        Lode(rgw_->Env(), "run deb --tenant runner " + store + " --l2 " + fleet.Url() +
-                              " --cache " + ShellQuote(*dir_ / cache) + " --timings-json " +
-                              ShellQuote(timings) + " -- python3 -c 'print(42)'");
+    CommandResult r = Lode(rgw_->Env(), "run deb --tenant runner --prefetch off " + store +
+                                            " --l2 " + fleet.Url() + " --cache " +
+                                            ShellQuote(*dir_ / cache) + " --timings-json " +
+                                            ShellQuote(timings) + " -- python3 -c 'print(42)'");
     EXPECT_EQ(r.exit_code, 0) << r.output;
     EXPECT_EQ(r.output, "42\n");
     std::ifstream in(timings);
