@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Cold start against native (issue 12), in one run, on the real Debian image
+# (bookworm + python3) pushed to a local dir:// store. `python3 -c
+# 'print(42)'`, RUNS runs of each (default 5), medians:
+#   native      chroot into a fully unpacked copy of the image (umoci raw
+#               unpack, done once), its files evicted from the page cache
+#   lode        lode run --runtime chroot against a running agent restarted
+#               on an empty cache (empty L1 and memory tier), prefetch off
+#   profile     the same with the image's startup profile prefetched
+#               (recorded by one untimed start beforehand)
+# Before every timed run the image's data (store, L1, unpacked copy) is
+# evicted from the page cache; binaries (lode, python3's own libraries in
+# the unpacked copy excepted) stay hot, as on a worker.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-5}
+source bench/common.sh
+bench_build lode lode-testgen
+bench_rootfs
+work="$cache/coldstart-bench"
+rm -rf "$work"
+mkdir -p "$work"
+export LODE_KEYS="$work/keys" LODE_STORE="dir://$work/store"
+$lode key create bench >/dev/null
+$testgen debian --rootfs "$rootfs" -o "$work/oci" --compression gzip >/dev/null
+$lode push "$work/oci" --tenant bench --tag app >/dev/null
+umoci raw unpack --image "$work/oci:latest" "$work/unpacked" 2>/dev/null
+
+now() { date +%s.%N; }
+evict() { # files under the given paths leave the page cache
+  sync
+  python3 - "$@" <<'PY'
+import os, sys
+for top in sys.argv[1:]:
+    for d, _, fs in os.walk(top):
+        for f in fs:
+            p = os.path.join(d, f)
+            if os.path.islink(p):
+                continue
+            try:
+                fd = os.open(p, os.O_RDONLY)
+            except OSError:
+                continue
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            os.close(fd)
+PY
+}
+py=(python3 -c 'print(42)')
+
+agent_pid=""
+start_agent() { # PREFETCH: an agent on a fresh cache
+  stop_agent
+  rm -rf "$work/cache"
+  $lode agent --socket "$work/sock" --mountpoint "$work/images" --cache "$work/cache" \
+    --prefetch "$1" 2>>"$work/agent.log" &
+  agent_pid=$!
+  for _ in $(seq 200); do $lode ps --socket "$work/sock" >/dev/null 2>&1 && return; sleep 0.05; done
+  echo "agent did not start" >&2
+  exit 1
+}
+stop_agent() {
+  if [ -n "$agent_pid" ]; then
+    kill "$agent_pid"
+    wait "$agent_pid" || true
+    agent_pid=""
+  fi
+}
+trap stop_agent EXIT
+
+run_native() {
+  local t0 t1
+  evict "$work/unpacked"
+  t0=$(now)
+  unshare -m -p -f chroot "$work/unpacked" "${py[@]}" >/dev/null
+  t1=$(now)
+  echo "$t1 - $t0" | bc
+}
+run_lode() { # PREFETCH: seconds, demand waits, prefetched chunks
+  local t0 t1
+  start_agent "$1"
+  evict "$work/store" "$work/cache"
+  t0=$(now)
+  $lode run app --tenant bench --socket "$work/sock" --runtime chroot \
+    --timings-json "$work/t.json" -- "${py[@]}" >/dev/null
+  t1=$(now)
+  python3 -c "import json; t=json.load(open('$work/t.json')); print($t1 - $t0, t['demand_waits'], t['prefetched'])"
+}
+
+# One untimed start records the profile (the agent saves it on detach).
+start_agent profile
+$lode run app --tenant bench --socket "$work/sock" --runtime chroot -- "${py[@]}" >/dev/null
+stop_agent
+profile_chunks=$($lode inspect app --tenant bench --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["profile_chunks"])')
+
+: >"$work/native" && : >"$work/lode" && : >"$work/profile"
+for ((i = 1; i <= RUNS; i++)); do
+  run_native >>"$work/native"
+  run_lode off >>"$work/lode"
+  run_lode profile >>"$work/profile"
+done
+stop_agent
+
+native=$(median <"$work/native")
+col() { awk "{print \$$2}" "$work/$1" | median; }
+echo "profile: $profile_chunks chunks; medians of $RUNS runs"
+echo
+echo "| start | seconds | vs native | demand reads that waited | prefetched |"
+echo "|---|---|---|---|---|"
+printf "| native: chroot into the unpacked image, cold | %.3f | +0 ms | - | - |\n" "$native"
+for v in lode profile; do
+  s=$(col "$v" 1)
+  printf "| lode run, %s, cold | %.3f | %+.0f ms | %s | %s |\n" \
+    "$([ $v = lode ] && echo "no prefetch" || echo "profile prefetched")" "$s" \
+    "$(echo "($s - $native) * 1000" | bc -l)" "$(col "$v" 2)" "$(col "$v" 3)"
+done
