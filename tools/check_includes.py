@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fails when a component includes a header of a component it may not use.
 
-The allowed edges mirror the component table in DESIGN.md: dependencies point
+The allowed edges mirror the component table in docs/design.md: dependencies point
 one way, and only cli (and the test helpers) may use everything.
 """
 import pathlib

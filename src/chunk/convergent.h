@@ -1,4 +1,4 @@
-// Convergent encryption of image chunks (DESIGN.md, "Chunks and convergent
+// Convergent encryption of image chunks (docs/design.md, "Chunks and convergent
 // encryption"). For a chunk P, optionally zstd-compressed first into P':
 //   key  = HMAC-SHA256(salt, P')
 //   C    = AES-256-GCM(key, iv = 0, P') || 16-byte tag

@@ -1,4 +1,4 @@
-// Root-based garbage collection (DESIGN.md, "Roots and garbage collection").
+// Root-based garbage collection (docs/design.md, "Roots and garbage collection").
 // Nothing is reference counted: the only deletion is a whole root, after
 // every tagged image in it was migrated to an active root, it expired, and
 // no read of it raised an alarm for a whole expiry period.

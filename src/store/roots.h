@@ -1,4 +1,4 @@
-// Roots: self-contained namespaces of chunks and manifests (DESIGN.md,
+// Roots: self-contained namespaces of chunks and manifests (docs/design.md,
 // "Roots and garbage collection"). Each root has a record in the store
 // (gc/roots/<root>, JSON) with its state, creation time and salt epoch. A
 // store without records has one implicit active root, root-0.
