@@ -14,8 +14,10 @@ Result<PlainChunk> ChunkReader::Read(const std::string& root, const manifest::Ch
   }
   std::string name = chunk::NameHex(entry.name);
   LODE_ASSIGN_OR_RETURN(cache::Fetched fetched, fetcher_.Fetch(root, name));
-  Result<std::vector<uint8_t>> plain = chunk::Open(*fetched.bytes, entry.name, entry.key,
-                                                   entry.flags & manifest::kCompressed, plain_size);
+  // The fetcher checked the bytes against the name on arrival; the GCM tag
+  // is checked here (docs/design.md, "Trust model").
+  Result<std::vector<uint8_t>> plain = chunk::OpenVerified(
+      *fetched.bytes, entry.key, entry.flags & manifest::kCompressed, plain_size);
   if (!plain.ok()) return plain.status().WithContext("chunk " + std::to_string(index));
   PlainChunk out{std::make_shared<const std::vector<uint8_t>>(std::move(*plain)),
                  ChunkSource::kOrigin};

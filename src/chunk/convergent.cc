@@ -32,13 +32,22 @@ SealedChunk SealPacked(std::span<const uint8_t> data, bool compressed, const Sal
 }
 
 // Checks the name, then authenticates and decrypts: the packed bytes.
-Result<std::vector<uint8_t>> Decrypt(std::span<const uint8_t> stored, const ChunkName& name,
-                                     const ChunkKey& key) {
-  if (Sha256::Of(stored) != name) return Status::Corruption("chunk bytes do not match its name");
+Result<std::vector<uint8_t>> Authenticate(std::span<const uint8_t> stored, const ChunkKey& key) {
   Result<std::vector<uint8_t>> opened = AeadOpen(key, kZeroIv, {}, stored);
   if (!opened.ok())
     return Status::Corruption("chunk fails authentication (wrong key or tampered bytes)");
   return opened;
+}
+
+Status CheckName(std::span<const uint8_t> stored, const ChunkName& name) {
+  if (Sha256::Of(stored) != name) return Status::Corruption("chunk bytes do not match its name");
+  return Status::Ok();
+}
+
+Result<std::vector<uint8_t>> Decrypt(std::span<const uint8_t> stored, const ChunkName& name,
+                                     const ChunkKey& key) {
+  LODE_RETURN_IF_ERROR(CheckName(stored, name));
+  return Authenticate(stored, key);
 }
 
 }  // namespace
@@ -78,7 +87,13 @@ Result<SealedChunk> Reseal(std::span<const uint8_t> stored, const ChunkName& nam
 
 Result<std::vector<uint8_t>> Open(std::span<const uint8_t> stored, const ChunkName& name,
                                   const ChunkKey& key, bool compressed, size_t plain_size) {
-  LODE_ASSIGN_OR_RETURN(std::vector<uint8_t> data, Decrypt(stored, name, key));
+  LODE_RETURN_IF_ERROR(CheckName(stored, name));
+  return OpenVerified(stored, key, compressed, plain_size);
+}
+
+Result<std::vector<uint8_t>> OpenVerified(std::span<const uint8_t> stored, const ChunkKey& key,
+                                          bool compressed, size_t plain_size) {
+  LODE_ASSIGN_OR_RETURN(std::vector<uint8_t> data, Authenticate(stored, key));
   if (!compressed) {
     if (data.size() != plain_size) return Status::Corruption("chunk has the wrong size");
     return data;

@@ -48,6 +48,11 @@ SealedChunk Seal(std::span<const uint8_t> plaintext, const Salt& salt, const Sea
 // Any mismatch is Corruption; nothing unverified is returned.
 Result<std::vector<uint8_t>> Open(std::span<const uint8_t> stored, const ChunkName& name,
                                   const ChunkKey& key, bool compressed, size_t plain_size);
+// Open for bytes whose name the caller has already checked (the agent's
+// fetcher verifies every chunk against its name as it arrives from any
+// tier): decrypts, authenticates and decompresses without hashing again.
+Result<std::vector<uint8_t>> OpenVerified(std::span<const uint8_t> stored, const ChunkKey& key,
+                                          bool compressed, size_t plain_size);
 
 // Seals a stored chunk (checked as Open does) under another salt without
 // decompressing it: the result equals Seal of its plaintext under `salt`
