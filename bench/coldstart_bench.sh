@@ -17,11 +17,7 @@ RUNS=${RUNS:-5}
 source bench/common.sh
 bench_build lode lode-testgen
 bench_rootfs
-work="$cache/coldstart-bench"
-rm -rf "$work"
-mkdir -p "$work"
-export LODE_KEYS="$work/keys" LODE_STORE="dir://$work/store"
-$lode key create bench >/dev/null
+bench_store coldstart-bench
 $testgen debian --rootfs "$rootfs" -o "$work/oci" --compression gzip >/dev/null
 $lode push "$work/oci" --tenant bench --tag app >/dev/null
 umoci raw unpack --image "$work/oci:latest" "$work/unpacked" 2>/dev/null

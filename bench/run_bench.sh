@@ -27,11 +27,7 @@ RUNS=${RUNS:-5}
 source bench/common.sh
 bench_build lode lode-testgen
 bench_rootfs
-work="$cache/run-bench"
-rm -rf "$work"
-mkdir -p "$work"
-export LODE_KEYS="$work/keys" LODE_STORE="dir://$work/store"
-$lode key create bench >/dev/null
+bench_store run-bench
 for v in 1 2 3; do
   $testgen debian --rootfs "$rootfs" --version "$v" -o "$work/v$v" --compression gzip
   $lode push "$work/v$v" --tenant bench --tag "v$v" >/dev/null
