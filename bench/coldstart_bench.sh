@@ -23,24 +23,6 @@ $lode push "$work/oci" --tenant bench --tag app >/dev/null
 umoci raw unpack --image "$work/oci:latest" "$work/unpacked" 2>/dev/null
 
 now() { date +%s.%N; }
-evict() { # files under the given paths leave the page cache
-  sync
-  python3 - "$@" <<'PY'
-import os, sys
-for top in sys.argv[1:]:
-    for d, _, fs in os.walk(top):
-        for f in fs:
-            p = os.path.join(d, f)
-            if os.path.islink(p):
-                continue
-            try:
-                fd = os.open(p, os.O_RDONLY)
-            except OSError:
-                continue
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            os.close(fd)
-PY
-}
 py=(python3 -c 'print(42)')
 
 agent_pid=""
@@ -65,7 +47,7 @@ trap stop_agent EXIT
 
 run_native() {
   local t0 t1
-  evict "$work/unpacked"
+  bench_evict "$work/unpacked"
   t0=$(now)
   unshare -m -p -f chroot "$work/unpacked" "${py[@]}" >/dev/null
   t1=$(now)
@@ -74,7 +56,7 @@ run_native() {
 run_lode() { # PREFETCH: seconds, demand waits, prefetched chunks
   local t0 t1
   start_agent "$1"
-  evict "$work/store" "$work/cache"
+  bench_evict "$work/store" "$work/cache"
   t0=$(now)
   $lode run app --tenant bench --socket "$work/sock" --runtime chroot \
     --timings-json "$work/t.json" -- "${py[@]}" >/dev/null

@@ -35,21 +35,7 @@ done
 $lode flatten "$work/v1" -o "$work/v1.ext4" >/dev/null
 
 now() { date +%s.%N; }
-drop_caches() {  # of the image's data only
-  sync
-  python3 - "$work/store" "$work/cache" "$work/v1" "$work/exported.ext4" <<'PY'
-import os, sys
-for top in sys.argv[1:]:
-    paths = [top] if os.path.isfile(top) else [os.path.join(d, f) for d, _, fs in os.walk(top) for f in fs]
-    for p in paths:
-        try:
-            fd = os.open(p, os.O_RDONLY)
-        except OSError:
-            continue
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        os.close(fd)
-PY
-}
+drop_caches() { bench_evict "$work/store" "$work/cache" "$work/v1" "$work/exported.ext4"; }
 py=(python3 -c 'print(42)')
 
 agent_dir="$work/agent"
