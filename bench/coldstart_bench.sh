@@ -8,6 +8,10 @@
 #               on an empty cache (empty L1 and memory tier), prefetch off
 #   profile     the same with the image's startup profile prefetched
 #               (recorded by one untimed start beforehand)
+#   rgw, rgw+profile  the same two from a one-node Ceph RGW (s3://,
+#               scripts/rgw.sh) behind bench/latency_proxy.py, which adds
+#               10 ms to every request (a real object store's first byte;
+#               this kernel has no netem); no L2. RGW=0 leaves these out.
 # Before every timed run the image's data (store, L1, unpacked copy) is
 # evicted from the page cache; binaries (lode, python3's own libraries in
 # the unpacked copy excepted) stay hot, as on a worker.
@@ -43,7 +47,14 @@ stop_agent() {
     agent_pid=""
   fi
 }
-trap stop_agent EXIT
+rgw_port=17680
+proxy_pid=""
+cleanup() {
+  stop_agent
+  if [ -n "$proxy_pid" ]; then kill "$proxy_pid" 2>/dev/null || true; fi
+  if [ -d "$work/rgw" ]; then bash scripts/rgw.sh stop "$work/rgw" >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
 
 run_native() {
   local t0 t1
@@ -64,30 +75,58 @@ run_lode() { # PREFETCH: seconds, demand waits, prefetched chunks
   python3 -c "import json; t=json.load(open('$work/t.json')); print($t1 - $t0, t['demand_waits'], t['prefetched'])"
 }
 
-# One untimed start records the profile (the agent saves it on detach).
-start_agent profile
-$lode run app --tenant bench --socket "$work/sock" --runtime chroot -- "${py[@]}" >/dev/null
-stop_agent
+record_profile() { # one untimed start; the agent saves the profile on detach
+  start_agent profile
+  $lode run app --tenant bench --socket "$work/sock" --runtime chroot -- "${py[@]}" >/dev/null
+  stop_agent
+}
+record_profile
 profile_chunks=$($lode inspect app --tenant bench --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["profile_chunks"])')
 
-: >"$work/native" && : >"$work/lode" && : >"$work/profile"
+variants=(native lode profile)
+results="$work/results"
+mkdir -p "$results"
 for ((i = 1; i <= RUNS; i++)); do
-  run_native >>"$work/native"
-  run_lode off >>"$work/lode"
-  run_lode profile >>"$work/profile"
+  run_native >>"$results/native"
+  run_lode off >>"$results/lode"
+  run_lode profile >>"$results/profile"
 done
 stop_agent
 
-native=$(median <"$work/native")
-col() { awk "{print \$$2}" "$work/$1" | median; }
+if [ "${RGW:-1}" = 1 ]; then
+  eval "$(bash scripts/rgw.sh start "$work/rgw" "$rgw_port" | sed 's/^/export /')"
+  LODE_STORE="$LODE_S3_URL" $lode push "$work/oci" --tenant bench --tag app >/dev/null
+  python3 bench/latency_proxy.py --upstream-port "$rgw_port" --delay-ms 10 \
+    --port-file "$work/proxy.port" &
+  proxy_pid=$!
+  for _ in $(seq 100); do [ -s "$work/proxy.port" ] && break; sleep 0.05; done
+  export LODE_STORE="${LODE_S3_URL/127.0.0.1:$rgw_port/127.0.0.1:$(cat "$work/proxy.port")}"
+  record_profile
+  variants+=(rgw rgw-profile)
+  for ((i = 1; i <= RUNS; i++)); do
+    run_lode off >>"$results/rgw"
+    run_lode profile >>"$results/rgw-profile"
+  done
+  stop_agent
+fi
+
+native=$(median <"$results/native")
+col() { awk "{print \$$2}" "$results/$1" | median; }
+label() {
+  case $1 in
+    lode) echo "lode run, local store, no prefetch" ;;
+    profile) echo "lode run, local store, profile prefetched" ;;
+    rgw) echo "lode run, RGW +10 ms/request, empty L1 and memory, no prefetch" ;;
+    rgw-profile) echo "lode run, RGW +10 ms/request, empty L1 and memory, profile prefetched" ;;
+  esac
+}
 echo "profile: $profile_chunks chunks; medians of $RUNS runs"
 echo
 echo "| start | seconds | vs native | demand reads that waited | prefetched |"
 echo "|---|---|---|---|---|"
 printf "| native: chroot into the unpacked image, cold | %.3f | +0 ms | - | - |\n" "$native"
-for v in lode profile; do
+for v in "${variants[@]:1}"; do
   s=$(col "$v" 1)
-  printf "| lode run, %s, cold | %.3f | %+.0f ms | %s | %s |\n" \
-    "$([ $v = lode ] && echo "no prefetch" || echo "profile prefetched")" "$s" \
+  printf "| %s, cold | %.3f | %+.0f ms | %s | %s |\n" "$(label "$v")" "$s" \
     "$(echo "($s - $native) * 1000" | bc -l)" "$(col "$v" 2)" "$(col "$v" 3)"
 done
