@@ -83,11 +83,10 @@ Result<std::shared_ptr<Attachment>> Agent::Attach(const std::string& ref_text,
     LODE_ASSIGN_OR_RETURN(overlay,
                           Overlay::Create(options_.cache_dir + "/overlays/" + id, m.fs_size));
   }
-  uint64_t chunk_count = m.chunks.size();
   auto attachment =
       std::make_shared<Attachment>(std::move(info), ref, std::move(m), reader_, std::move(overlay),
                                    [this](Attachment& a) { Follow(a); });
-  attachment->SetRecorder(std::make_shared<ProfileRecorder>(chunk_count));
+  attachment->SetRecorder(std::make_shared<ProfileRecorder>(attachment->info().chunks));
   if (prefetch && options_.prefetch_threads > 0) StartPrefetch(*attachment);
   std::lock_guard lock(mu_);
   attachments_[id] = attachment;
@@ -135,6 +134,8 @@ void Agent::SaveProfile(Attachment& a) {
   if (!recorded) return;
   store::ImageRef ref = a.ref();
   const std::string& tenant = a.info().tenant;
+  // Read again rather than reuse what attach read: other workers may have
+  // merged their starts into it meanwhile.
   Result<std::optional<catalog::StartupProfile>> stored =
       catalog::GetProfile(*store_, ref, a.info().chunks, *keys_, tenant);
   if (!stored.ok())

@@ -42,19 +42,22 @@ void Attachment::PrefetchWorker() {
     std::string root;
     manifest::ChunkEntry entry;
     {
+      // Profiles are checked against the chunk count when opened, and a
+      // retarget keeps the table's shape: the index is in range.
       std::shared_lock lock(mu_);
-      if (index >= manifest_.chunks.size()) continue;
       root = ref_.root;
       entry = manifest_.chunks[index];
     }
     if (entry.hole()) continue;
-    uint64_t start = index * manifest_.chunk_size;
-    size_t plain_size =
-        static_cast<size_t>(std::min<uint64_t>(manifest_.chunk_size, info_.size - start));
-    Result<PlainChunk> chunk = reader_.Read(root, entry, index, plain_size);
+    Result<PlainChunk> chunk = reader_.Read(root, entry, index, PlainSize(index));
     (chunk.ok() ? counters_.prefetched : counters_.prefetch_errors)++;
   }
   if (prefetch_running_.fetch_sub(1) == 1) counters_.prefetch_done_ns = MonotonicNanos();
+}
+
+size_t Attachment::PlainSize(uint64_t index) const {
+  uint64_t start = index * manifest_.chunk_size;
+  return static_cast<size_t>(std::min<uint64_t>(manifest_.chunk_size, info_.size - start));
 }
 
 void Attachment::StopPrefetch() {
@@ -127,9 +130,9 @@ Status Attachment::ReadBase(uint64_t offset, std::span<uint8_t> out) {
     if (entry.hole()) {
       std::memset(dst, 0, n);
     } else {
-      size_t plain_size = static_cast<size_t>(std::min(chunk_size, info_.size - chunk_start));
-      if (recorder_) recorder_->Note(index, MonotonicNanos());
-      LODE_ASSIGN_OR_RETURN(PlainChunk chunk, reader_.Read(ref_.root, entry, index, plain_size));
+      if (recorder_) recorder_->Note(index);
+      LODE_ASSIGN_OR_RETURN(PlainChunk chunk,
+                            reader_.Read(ref_.root, entry, index, PlainSize(index)));
       switch (chunk.source) {
         case ChunkSource::kMemory:
           counters_.memory_hits++;

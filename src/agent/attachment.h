@@ -101,6 +101,8 @@ class Attachment {
   Status ReadLocked(uint64_t offset, std::span<uint8_t> out);
   Status ReadBase(uint64_t offset, std::span<uint8_t> out);
   Status ReadMixed(uint64_t offset, std::span<uint8_t> out);
+  // Bytes of chunk `index` (the last one may be short).
+  size_t PlainSize(uint64_t index) const;
   void PrefetchWorker();
   void StopPrefetch();
 

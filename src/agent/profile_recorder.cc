@@ -2,10 +2,11 @@
 
 namespace lode::agent {
 
-void ProfileRecorder::Note(uint64_t index, int64_t now_ns) {
+void ProfileRecorder::Note(uint64_t index) {
   if (!active_.load(std::memory_order_relaxed)) return;
   std::lock_guard lock(mu_);
   if (index >= seen_.size() || seen_[index] || order_.size() >= catalog::kMaxProfileChunks) return;
+  int64_t now_ns = MonotonicNanos();
   seen_[index] = true;
   order_.push_back(static_cast<uint32_t>(index));
   if (first_ns_ == 0) first_ns_ = now_ns;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "catalog/profile.h"
+#include "util/clock.h"
 
 namespace lode::agent {
 
@@ -20,7 +21,9 @@ class ProfileRecorder {
  public:
   explicit ProfileRecorder(uint64_t chunk_count) : seen_(chunk_count, false) {}
 
-  void Note(uint64_t index, int64_t now_ns);
+  // A read of chunk `index`: the clock is read and the lock taken only
+  // while recording.
+  void Note(uint64_t index);
   // True while recording and, at `now_ns`, no new chunk was read for
   // `quiet_ns` after the first one, or the first read is `max_ns` old.
   bool ShouldStop(int64_t now_ns, int64_t quiet_ns, int64_t max_ns) const;

@@ -87,8 +87,13 @@ void Run(const PushArgs& a) {
     image::Image img = a.input.Open(source.get());
     ProgressLine progress;
     r = Check(push::Push(img, o, *keys, *store, FlattenProgressReporter(progress, "push", img)));
+    // The image is pushed whether or not the record lands: without it the
+    // next push of the same image downloads it again, nothing worse.
     if (source != nullptr && source->remote()) {
-      Check(push::RecordPush(*source->manifest_digest(), o, *r, *keys, *store));
+      Status recorded = push::RecordPush(*source->manifest_digest(), o, *r, *keys, *store);
+      if (!recorded.ok()) {
+        std::fprintf(stderr, "lode: warning: %s\n", recorded.ToString().c_str());
+      }
     }
   }
   if (!a.tag.empty()) Check(catalog::SetTag(*store, a.tenant, a.tag, r->ref));

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/file.h"
+#include "util/text.h"
 
 extern char** environ;
 
@@ -24,22 +25,17 @@ using nlohmann::json;
 constexpr size_t kMaxAuthFile = 1 << 20;
 constexpr size_t kMaxHelperOutput = 1 << 20;
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-
 std::vector<std::string> DefaultAuthFiles() {
   std::vector<std::string> files;
-  if (std::string f = Env("REGISTRY_AUTH_FILE"); !f.empty()) files.push_back(f);
-  if (std::string r = Env("XDG_RUNTIME_DIR"); !r.empty()) {
+  if (std::string f = GetEnv("REGISTRY_AUTH_FILE"); !f.empty()) files.push_back(f);
+  if (std::string r = GetEnv("XDG_RUNTIME_DIR"); !r.empty()) {
     files.push_back(r + "/containers/auth.json");
   }
-  std::string home = Env("HOME");
-  std::string config_home = Env("XDG_CONFIG_HOME");
+  std::string home = GetEnv("HOME");
+  std::string config_home = GetEnv("XDG_CONFIG_HOME");
   if (config_home.empty() && !home.empty()) config_home = home + "/.config";
   if (!config_home.empty()) files.push_back(config_home + "/containers/auth.json");
-  if (std::string d = Env("DOCKER_CONFIG"); !d.empty()) {
+  if (std::string d = GetEnv("DOCKER_CONFIG"); !d.empty()) {
     files.push_back(d + "/config.json");
   } else if (!home.empty()) {
     files.push_back(home + "/.docker/config.json");
@@ -250,11 +246,6 @@ std::string AuthChallenge::Param(const std::string& name) const {
 
 namespace {
 
-std::string LowerCase(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // Parses one header value: `Scheme k=v, k="v", Scheme2 k=v`.
 void ParseChallengeValue(const std::string& v, std::vector<AuthChallenge>* out) {
   size_t i = 0;
@@ -288,9 +279,9 @@ void ParseChallengeValue(const std::string& v, std::vector<AuthChallenge>* out) 
         value = v.substr(start, i - start);
         while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
       }
-      out->back().params[LowerCase(word)] = value;
+      out->back().params[AsciiLower(word)] = value;
     } else if (!word.empty()) {
-      out->push_back({LowerCase(word), {}});
+      out->push_back({AsciiLower(word), {}});
     } else {
       ++i;  // a stray '=' or quote: skip it
     }

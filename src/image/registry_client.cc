@@ -8,6 +8,7 @@
 
 #include "image/image_internal.h"
 #include "util/file.h"
+#include "util/text.h"
 
 namespace lode::image {
 namespace {
@@ -40,9 +41,7 @@ std::string OriginOf(const std::string& url) {
   size_t scheme_end = url.find("://");
   if (scheme_end == std::string::npos) return "";
   size_t path = url.find_first_of("/?#", scheme_end + 3);
-  std::string origin = url.substr(0, path);
-  for (char& c : origin) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return origin;
+  return AsciiLower(url.substr(0, path));
 }
 
 std::string MediaTypeOf(const http::Response& r) {
@@ -421,8 +420,7 @@ Result<FetchedManifest> RegistryClient::GetManifest(const std::string& reference
   if (!sent.auth_error.ok() || !r.completed() || r.status != 200) return ErrorOf(sent, what);
   FetchedManifest m;
   m.bytes = r.body;
-  m.digest.bytes =
-      Sha256::Of(std::span(reinterpret_cast<const uint8_t*>(m.bytes.data()), m.bytes.size()));
+  m.digest.bytes = Sha256::Of(m.bytes);
   m.media_type = MediaTypeOf(r);
   if (m.media_type.empty() || m.media_type == "application/json" || m.media_type == "text/plain" ||
       m.media_type == "application/octet-stream") {
@@ -472,7 +470,7 @@ Result<std::string> RegistryClient::GetSmallBlob(const Digest& digest, uint64_t 
                               " does not match its descriptor's size " + std::to_string(size));
   }
   Digest got;
-  got.bytes = Sha256::Of(std::span(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
+  got.bytes = Sha256::Of(body);
   if (!(got == digest)) {
     return Status::Corruption(Describe() + ": " + name + ": digest mismatch: expected " +
                               digest.ToString() + ", content is " + got.ToString());

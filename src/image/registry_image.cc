@@ -14,12 +14,12 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <cstdlib>
 #include <mutex>
 #include <thread>
 
 #include "image/image_internal.h"
 #include "image/registry_client.h"
+#include "util/text.h"
 
 namespace lode::image {
 namespace {
@@ -38,8 +38,8 @@ Result<UniqueFd> CreateSpoolFile(const std::string& dir) {
 
 std::string SpoolDir(const RegistryOptions& options) {
   if (!options.spool_dir.empty()) return options.spool_dir;
-  const char* tmp = std::getenv("TMPDIR");
-  return tmp && *tmp ? tmp : "/var/tmp";
+  std::string tmp = GetEnv("TMPDIR");
+  return tmp.empty() ? "/var/tmp" : tmp;
 }
 
 // One layer blob being downloaded into a spool file.

@@ -13,6 +13,7 @@
 
 #include "util/http.h"
 #include "util/sha256.h"
+#include "util/text.h"
 
 namespace lode::store {
 namespace {
@@ -26,23 +27,13 @@ struct Credentials {
   std::string access_key, secret_key, session_token;
 };
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-
-std::string Trim(std::string s) {
-  s.erase(0, s.find_first_not_of(" \t\r"));
-  s.erase(s.find_last_not_of(" \t\r") + 1);
-  return s;
-}
-
 Result<Credentials> LoadCredentials() {
-  Credentials c{Env("AWS_ACCESS_KEY_ID"), Env("AWS_SECRET_ACCESS_KEY"), Env("AWS_SESSION_TOKEN")};
+  Credentials c{GetEnv("AWS_ACCESS_KEY_ID"), GetEnv("AWS_SECRET_ACCESS_KEY"),
+                GetEnv("AWS_SESSION_TOKEN")};
   if (!c.access_key.empty() && !c.secret_key.empty()) return c;
-  std::string file = Env("AWS_SHARED_CREDENTIALS_FILE");
-  if (file.empty()) file = Env("HOME") + "/.aws/credentials";
-  std::string profile = Env("AWS_PROFILE");
+  std::string file = GetEnv("AWS_SHARED_CREDENTIALS_FILE");
+  if (file.empty()) file = GetEnv("HOME") + "/.aws/credentials";
+  std::string profile = GetEnv("AWS_PROFILE");
   if (profile.empty()) profile = "default";
   std::ifstream in(file);
   std::string line, section;
@@ -282,7 +273,7 @@ Result<std::unique_ptr<ObjectStore>> OpenS3Store(const std::string& url) {
   if (bucket.empty()) return Status::InvalidArgument("store URL '" + url + "' has no bucket");
   std::map<std::string, std::string> params = ParseQuery(query);
   std::string endpoint = params.count("endpoint") ? params["endpoint"] : "";
-  std::string region = params.count("region") ? params["region"] : Env("AWS_REGION");
+  std::string region = params.count("region") ? params["region"] : GetEnv("AWS_REGION");
   if (region.empty()) region = "us-east-1";
   if (endpoint.empty()) endpoint = "https://s3." + region + ".amazonaws.com";
   while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();

@@ -6,6 +6,8 @@
 #include <cctype>
 #include <thread>
 
+#include "util/text.h"
+
 namespace lode::http {
 namespace {
 
@@ -14,17 +16,6 @@ struct Exchange {
   Response* response;
   CURL* handle;
 };
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string Trim(const std::string& s) {
-  size_t start = s.find_first_not_of(" \t\r\n");
-  if (start == std::string::npos) return "";
-  return s.substr(start, s.find_last_not_of(" \t\r\n") - start + 1);
-}
 
 size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   auto* x = static_cast<Exchange*>(user);
@@ -35,7 +26,7 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   }
   size_t colon = line.find(':');
   if (colon != std::string::npos) {
-    x->response->headers.emplace_back(Lower(Trim(line.substr(0, colon))),
+    x->response->headers.emplace_back(AsciiLower(Trim(line.substr(0, colon))),
                                       Trim(line.substr(colon + 1)));
   }
   return size * n;
