@@ -43,7 +43,6 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
       x->response->aborted = true;
       return 0;
     }
-    x->response->streamed_bytes += bytes;
     return bytes;
   }
   if (x->response->body.size() + bytes > x->request->max_body) {

@@ -57,7 +57,6 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string redirect_url;     // a 3xx answer's Location, made absolute
   std::string body;             // when not streamed to on_body
-  uint64_t streamed_bytes = 0;  // bytes handed to on_body
   bool body_too_large = false;
   bool aborted = false;  // on_body returned false
 
