@@ -12,6 +12,8 @@
 #               scripts/rgw.sh) behind bench/latency_proxy.py, which adds
 #               10 ms to every request (a real object store's first byte;
 #               this kernel has no netem); no L2. RGW=0 leaves these out.
+#   l2, l2+profile  the same with a warm L2 (5 local memcached servers,
+#               4+1, filled by an untimed start before each timed one)
 # Before every timed run the image's data (store, L1, unpacked copy) is
 # evicted from the page cache; binaries (lode, python3's own libraries in
 # the unpacked copy excepted) stay hot, as on a worker.
@@ -30,11 +32,11 @@ now() { date +%s.%N; }
 py=(python3 -c 'print(42)')
 
 agent_pid=""
-start_agent() { # PREFETCH: an agent on a fresh cache
+start_agent() { # PREFETCH [AGENT FLAGS]: an agent on a fresh cache
   stop_agent
   rm -rf "$work/cache"
   $lode agent --socket "$work/sock" --mountpoint "$work/images" --cache "$work/cache" \
-    --prefetch "$1" 2>>"$work/agent.log" &
+    --prefetch "$@" 2>>"$work/agent.log" &
   agent_pid=$!
   for _ in $(seq 200); do $lode ps --socket "$work/sock" >/dev/null 2>&1 && return; sleep 0.05; done
   echo "agent did not start" >&2
@@ -49,8 +51,10 @@ stop_agent() {
 }
 rgw_port=17680
 proxy_pid=""
+memcached_pids=()
 cleanup() {
   stop_agent
+  if [ ${#memcached_pids[@]} -gt 0 ]; then kill "${memcached_pids[@]}" 2>/dev/null || true; fi
   if [ -n "$proxy_pid" ]; then kill "$proxy_pid" 2>/dev/null || true; fi
   if [ -d "$work/rgw" ]; then bash scripts/rgw.sh stop "$work/rgw" >/dev/null 2>&1 || true; fi
 }
@@ -64,9 +68,9 @@ run_native() {
   t1=$(now)
   echo "$t1 - $t0" | bc
 }
-run_lode() { # PREFETCH: seconds, demand waits, prefetched chunks
+run_lode() { # PREFETCH [AGENT FLAGS]: seconds, demand waits, prefetched chunks
   local t0 t1
-  start_agent "$1"
+  start_agent "$@"
   bench_evict "$work/store" "$work/cache"
   t0=$(now)
   $lode run app --tenant bench --socket "$work/sock" --runtime chroot \
@@ -102,10 +106,25 @@ if [ "${RGW:-1}" = 1 ]; then
   for _ in $(seq 100); do [ -s "$work/proxy.port" ] && break; sleep 0.05; done
   export LODE_STORE="${LODE_S3_URL/127.0.0.1:$rgw_port/127.0.0.1:$(cat "$work/proxy.port")}"
   record_profile
-  variants+=(rgw rgw-profile)
+  l2=memcached://
+  for port in 17720 17721 17722 17723 17724; do
+    memcached -l 127.0.0.1 -p "$port" -U 0 -m 256 -u root &
+    memcached_pids+=($!)
+    l2+="127.0.0.1:$port,"
+  done
+  l2=${l2%,}
+  fill_l2() { # one untimed start that leaves the image's chunks in L2
+    start_agent off --l2 "$l2"
+    $lode run app --tenant bench --socket "$work/sock" --runtime chroot -- "${py[@]}" >/dev/null
+  }
+  variants+=(rgw rgw-profile l2 l2-profile)
   for ((i = 1; i <= RUNS; i++)); do
     run_lode off >>"$results/rgw"
     run_lode profile >>"$results/rgw-profile"
+    fill_l2
+    run_lode off --l2 "$l2" >>"$results/l2"
+    fill_l2
+    run_lode profile --l2 "$l2" >>"$results/l2-profile"
   done
   stop_agent
 fi
@@ -118,6 +137,8 @@ label() {
     profile) echo "lode run, local store, profile prefetched" ;;
     rgw) echo "lode run, RGW +10 ms/request, empty L1 and memory, no prefetch" ;;
     rgw-profile) echo "lode run, RGW +10 ms/request, empty L1 and memory, profile prefetched" ;;
+    l2) echo "lode run, RGW +10 ms/request, empty L1 and memory, warm L2, no prefetch" ;;
+    l2-profile) echo "lode run, RGW +10 ms/request, empty L1 and memory, warm L2, profile prefetched" ;;
   esac
 }
 echo "profile: $profile_chunks chunks; medians of $RUNS runs"

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <future>
 
 #include "catalog/catalog.h"
 #include "catalog/profile.h"
@@ -67,6 +68,14 @@ Result<std::shared_ptr<Attachment>> Agent::Attach(const std::string& ref_text,
                                                   const std::string& tenant, bool writable,
                                                   bool prefetch) {
   LODE_ASSIGN_OR_RETURN(store::ImageRef ref, catalog::ResolveRef(*store_, tenant, ref_text));
+  prefetch = prefetch && options_.prefetch_threads > 0;
+  // The profile is fetched while the manifest is: one store round trip
+  // fewer before prefetching starts.
+  std::future<Result<std::optional<std::vector<uint8_t>>>> profile;
+  if (prefetch) {
+    profile = std::async(std::launch::async,
+                         [this, &ref] { return catalog::FetchProfile(*store_, ref); });
+  }
   LODE_ASSIGN_OR_RETURN(manifest::Manifest m, catalog::OpenManifest(*store_, ref, *keys_, tenant));
   if (m.chunks.size() != m.ChunkCount() || m.chunk_size == 0) {
     return Status::Corruption("manifest " + ref.ToString() + " has an inconsistent chunk table");
@@ -87,7 +96,7 @@ Result<std::shared_ptr<Attachment>> Agent::Attach(const std::string& ref_text,
       std::make_shared<Attachment>(std::move(info), ref, std::move(m), reader_, std::move(overlay),
                                    [this](Attachment& a) { Follow(a); });
   attachment->SetRecorder(std::make_shared<ProfileRecorder>(attachment->info().chunks));
-  if (prefetch && options_.prefetch_threads > 0) StartPrefetch(*attachment);
+  if (prefetch) StartPrefetch(*attachment, profile.get());
   std::lock_guard lock(mu_);
   attachments_[id] = attachment;
   return attachment;
@@ -110,9 +119,10 @@ Result<std::string> Agent::Detach(const std::string& id, bool keep) {
   return a->Close(keep);
 }
 
-void Agent::StartPrefetch(Attachment& a) {
+void Agent::StartPrefetch(Attachment& a,
+                          const Result<std::optional<std::vector<uint8_t>>>& fetched) {
   Result<std::optional<catalog::StartupProfile>> profile =
-      catalog::GetProfile(*store_, a.ref(), a.info().chunks, *keys_, a.info().tenant);
+      catalog::OpenProfile(fetched, a.ref(), a.info().chunks, *keys_, a.info().tenant);
   if (!profile.ok()) {
     Log("attachment " + a.info().id + ": no prefetch: " + profile.status().ToString());
     return;
@@ -132,6 +142,12 @@ void Agent::SaveQuietProfiles() {
 void Agent::SaveProfile(Attachment& a) {
   std::optional<catalog::StartupProfile> recorded = a.recorder()->Stop();
   if (!recorded) return;
+  // A start that read nothing beyond the profile it prefetched leaves the
+  // profile as it is, without a store round trip before detach answers.
+  catalog::StartupProfile prefetched{a.prefetch_profile()};
+  if (catalog::MergeProfiles(prefetched, *recorded).chunks.size() == prefetched.chunks.size()) {
+    return;
+  }
   store::ImageRef ref = a.ref();
   const std::string& tenant = a.info().tenant;
   // Read again rather than reuse what attach read: other workers may have

@@ -41,7 +41,7 @@ struct AgentOptions {
   std::chrono::milliseconds profile_quiet{2000};
   std::chrono::milliseconds profile_max{30000};
   // On attach, prefetch the image's profile on this many threads (0: off).
-  int prefetch_threads = 8;
+  int prefetch_threads = 16;
 };
 
 class Agent {
@@ -83,7 +83,7 @@ class Agent {
   std::string NewId();
   // Moves `a` onto the copy of its image if gc migrated it.
   void Follow(Attachment& a);
-  void StartPrefetch(Attachment& a);
+  void StartPrefetch(Attachment& a, const Result<std::optional<std::vector<uint8_t>>>& fetched);
   // Ends `a`'s recording and merges it into the image's stored profile.
   void SaveProfile(Attachment& a);
   void Log(const std::string& line) const;

@@ -89,6 +89,8 @@ class Attachment {
   // a chunk being prefetched joins that fetch. Failures are counted, never
   // fatal. Close() stops it.
   void StartPrefetch(std::vector<uint32_t> chunks, int parallelism);
+  // The profile StartPrefetch was given (empty if none).
+  const std::vector<uint32_t>& prefetch_profile() const { return prefetch_; }
 
   const AttachmentInfo& info() const { return info_; }
   const AttachmentCounters& counters() const { return counters_; }

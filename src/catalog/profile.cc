@@ -71,20 +71,35 @@ StartupProfile MergeProfiles(const StartupProfile& older, const StartupProfile& 
   return {std::move(order)};
 }
 
-Result<std::optional<StartupProfile>> GetProfile(store::ObjectStore& store,
-                                                 const store::ImageRef& ref, uint64_t chunk_count,
-                                                 keys::KeyService& keys,
-                                                 const std::string& tenant) {
+Result<std::optional<std::vector<uint8_t>>> FetchProfile(store::ObjectStore& store,
+                                                         const store::ImageRef& ref) {
   Result<std::vector<uint8_t>> sealed = store.Get(store::ProfileKey(ref.root, ref.manifest_id));
-  if (sealed.status().code() == StatusCode::kNotFound) return std::optional<StartupProfile>();
+  if (sealed.status().code() == StatusCode::kNotFound) {
+    return std::optional<std::vector<uint8_t>>();
+  }
   LODE_RETURN_IF_ERROR(sealed.status());
+  return std::optional(std::move(*sealed));
+}
+
+Result<std::optional<StartupProfile>> OpenProfile(
+    const Result<std::optional<std::vector<uint8_t>>>& fetched, const store::ImageRef& ref,
+    uint64_t chunk_count, keys::KeyService& keys, const std::string& tenant) {
+  LODE_RETURN_IF_ERROR(fetched.status());
+  if (!*fetched) return std::optional<StartupProfile>();
   LODE_ASSIGN_OR_RETURN(keys::KeyPair kp, keys.TenantKeyPair(tenant));
   Result<std::vector<uint8_t>> plain = manifest::OpenFromTenant(
-      kSealedProfileMagic, *sealed, kp.public_key, kp.secret_key, "startup profile");
+      kSealedProfileMagic, **fetched, kp.public_key, kp.secret_key, "startup profile");
   if (!plain.ok()) return plain.status().WithContext("image " + ref.ToString());
   Result<StartupProfile> p = DecodeProfile(*plain, chunk_count);
   if (!p.ok()) return p.status().WithContext("image " + ref.ToString());
   return std::optional(*p);
+}
+
+Result<std::optional<StartupProfile>> GetProfile(store::ObjectStore& store,
+                                                 const store::ImageRef& ref, uint64_t chunk_count,
+                                                 keys::KeyService& keys,
+                                                 const std::string& tenant) {
+  return OpenProfile(FetchProfile(store, ref), ref, chunk_count, keys, tenant);
 }
 
 Status PutProfile(store::ObjectStore& store, const store::ImageRef& ref, const StartupProfile& p,

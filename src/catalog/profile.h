@@ -40,6 +40,13 @@ StartupProfile MergeProfiles(const StartupProfile& older, const StartupProfile& 
 Result<std::optional<StartupProfile>> GetProfile(store::ObjectStore& store,
                                                  const store::ImageRef& ref, uint64_t chunk_count,
                                                  keys::KeyService& keys, const std::string& tenant);
+// GetProfile in two steps, for a caller that fetches the profile while it
+// opens the manifest: the sealed bytes (nullopt: none), then opened.
+Result<std::optional<std::vector<uint8_t>>> FetchProfile(store::ObjectStore& store,
+                                                         const store::ImageRef& ref);
+Result<std::optional<StartupProfile>> OpenProfile(
+    const Result<std::optional<std::vector<uint8_t>>>& fetched, const store::ImageRef& ref,
+    uint64_t chunk_count, keys::KeyService& keys, const std::string& tenant);
 // Seals `p` to the tenant and stores it as the image's profile (replacing
 // an older one: merge first).
 Status PutProfile(store::ObjectStore& store, const store::ImageRef& ref, const StartupProfile& p,

@@ -35,7 +35,7 @@ struct AgentDaemonArgs {
   int admission_timeout_ms = 10000;
   int follow_interval_s = 10;
   std::string prefetch = "profile";
-  int prefetch_threads = 8;
+  int prefetch_threads = 16;
   std::string socket;
   std::string mountpoint;
   // `private_agent` leaves out --socket and --mountpoint (lode run picks its own).

@@ -3,9 +3,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <future>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 
 #include "store/layout.h"
@@ -55,51 +57,76 @@ Result<RootRecord> ReadRecord(ObjectStore& store, const std::string& key) {
 RootRecord ImplicitRoot() { return RootRecord{kDefaultRoot, RootState::kActive, 0, 0, 0}; }
 
 // The state is read after the object: a read that raced with the expiry
-// counts as after it. Only "active" is cached (for the TTL; expiring takes
-// longer than that after retiring, see gc/gc.h), and alarming states (they
-// never change back); a retired root's state is read every time.
+// counts as after it. Only "active" is cached (for the TTL, counted from
+// when the state read began; expiring takes longer than that after
+// retiring, see gc/gc.h), and alarming states (they never change back); a
+// retired root's state is read every time. An uncached state is read while
+// the object is, to save a round trip on first reads: a result that is
+// active is still within its TTL when the object arrives, and any other
+// is read again after the object.
 class AlarmingStore : public ForwardingStore {
  public:
   AlarmingStore(std::unique_ptr<ObjectStore> inner, std::chrono::milliseconds ttl)
       : ForwardingStore(std::move(inner)), ttl_ns_(std::chrono::nanoseconds(ttl).count()) {}
 
   Result<std::vector<uint8_t>> Get(const std::string& key) override {
-    Result<std::vector<uint8_t>> object = ForwardingStore::Get(key);
     std::string root = RootOfKey(key);
-    if (!root.empty()) {
-      LODE_ASSIGN_OR_RETURN(bool alarming, Alarming(root));
-      if (alarming) LODE_RETURN_IF_ERROR(RecordAlarm(inner(), root, key));
+    if (root.empty()) return ForwardingStore::Get(key);
+    std::future<Result<bool>> early;
+    if (!Cached(root) && WorthReadingEarly(root))
+      early = std::async(std::launch::async, [this, &root] { return Read(root); });
+    Result<std::vector<uint8_t>> object = ForwardingStore::Get(key);
+    if (early.valid()) early.wait();
+    std::optional<bool> cached = Cached(root);
+    bool alarming;
+    if (cached) {
+      alarming = *cached;
+    } else {
+      LODE_ASSIGN_OR_RETURN(alarming, Read(root));
     }
+    if (alarming) LODE_RETURN_IF_ERROR(RecordAlarm(inner(), root, key));
     return object;
   }
 
  private:
-  struct Cached {
+  struct CacheEntry {
     bool alarming = false;
     int64_t until_ns = 0;
+    bool active = false;
   };
 
-  Result<bool> Alarming(const std::string& root) {
+  std::optional<bool> Cached(const std::string& root) {
     int64_t now = MonotonicNanos();
-    {
-      std::lock_guard lock(mu_);
-      auto it = cache_.find(root);
-      if (it != cache_.end() && now < it->second.until_ns) return it->second.alarming;
-    }
-    Result<RootRecord> record = GetRoot(inner(), root);
-    // A root without a record is not managed by gc: never alarming.
+    std::lock_guard lock(mu_);
+    auto it = cache_.find(root);
+    if (it != cache_.end() && now < it->second.until_ns) return it->second.alarming;
+    return std::nullopt;
+  }
+
+  // A retired root would be read again after the object anyway.
+  bool WorthReadingEarly(const std::string& root) {
+    std::lock_guard lock(mu_);
+    auto it = cache_.find(root);
+    return it == cache_.end() || it->second.active;
+  }
+
+  Result<bool> Read(const std::string& root) {
+    int64_t now = MonotonicNanos();
+    // A root without a record is not managed by gc: never alarming (so
+    // unlike GetRoot, no listing to tell the implicit root apart).
+    Result<RootRecord> record = ReadRecord(inner(), RootRecordKey(root));
     if (!record.ok() && record.status().code() != StatusCode::kNotFound) return record.status();
     RootState state = record.ok() ? record->state : RootState::kActive;
     bool alarming = state == RootState::kExpired || state == RootState::kDeleted;
     int64_t until = alarming ? INT64_MAX : state == RootState::kActive ? now + ttl_ns_ : now;
     std::lock_guard lock(mu_);
-    cache_[root] = {alarming, until};
+    cache_[root] = {alarming, until, state == RootState::kActive};
     return alarming;
   }
 
   int64_t ttl_ns_;
   std::mutex mu_;
-  std::map<std::string, Cached> cache_;
+  std::map<std::string, CacheEntry> cache_;
 };
 
 }  // namespace
