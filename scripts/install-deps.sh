@@ -9,7 +9,7 @@ packages=(
   build-essential cmake pkg-config clang-format
   # libraries
   libarchive-dev libisal-dev libzstd-dev libssl-dev libsodium-dev
-  libfuse3-dev fuse3 libcurl4-openssl-dev libmemcached-dev
+  fuse3 libcurl4-openssl-dev libmemcached-dev
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev
   # test oracles and tools

@@ -59,11 +59,6 @@ Result<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& options,
       new Agent(options, std::move(store), std::move(keys), std::move(l1), std::move(l2)));
 }
 
-std::string Agent::NewId() {
-  // Unique across restarts too: a kept overlay is named after its attachment.
-  return std::to_string(::getpid()) + "-" + std::to_string(next_id_++);
-}
-
 Result<std::shared_ptr<Attachment>> Agent::Attach(const std::string& ref_text,
                                                   const std::string& tenant, bool writable,
                                                   bool prefetch) {
@@ -77,29 +72,87 @@ Result<std::shared_ptr<Attachment>> Agent::Attach(const std::string& ref_text,
                          [this, &ref] { return catalog::FetchProfile(*store_, ref); });
   }
   LODE_ASSIGN_OR_RETURN(manifest::Manifest m, catalog::OpenManifest(*store_, ref, *keys_, tenant));
+  std::string id;
+  uint64_t node;
+  {
+    std::lock_guard lock(mu_);
+    node = next_node_++;
+    // Unique across restarts too: a kept overlay is named after its attachment.
+    id = std::to_string(::getpid()) + "-" + std::to_string(node);
+  }
+  LODE_ASSIGN_OR_RETURN(std::shared_ptr<Attachment> attachment,
+                        Add(id, node, tenant, writable, ref, std::move(m), false));
+  if (prefetch) StartPrefetch(*attachment, profile.get());
+  return attachment;
+}
+
+Result<std::shared_ptr<Attachment>> Agent::Add(const std::string& id, uint64_t node,
+                                               const std::string& tenant, bool writable,
+                                               const store::ImageRef& ref, manifest::Manifest m,
+                                               bool restored) {
   if (m.chunks.size() != m.ChunkCount() || m.chunk_size == 0) {
     return Status::Corruption("manifest " + ref.ToString() + " has an inconsistent chunk table");
   }
-  std::string id;
-  {
-    std::lock_guard lock(mu_);
-    id = NewId();
-  }
-  AttachmentInfo info{id, tenant, m.fs_size, m.chunks.size(), 0, writable};
+  AttachmentInfo info{id, node, tenant, m.fs_size, m.chunks.size(), 0, writable};
   for (const manifest::ChunkEntry& e : m.chunks) info.holes += e.hole();
   std::unique_ptr<Overlay> overlay;
   if (writable) {
-    LODE_ASSIGN_OR_RETURN(overlay,
-                          Overlay::Create(options_.cache_dir + "/overlays/" + id, m.fs_size));
+    std::string path = options_.cache_dir + "/overlays/" + id;
+    LODE_ASSIGN_OR_RETURN(
+        overlay, restored ? Overlay::Open(path, m.fs_size) : Overlay::Create(path, m.fs_size));
   }
   auto attachment =
       std::make_shared<Attachment>(std::move(info), ref, std::move(m), reader_, std::move(overlay),
                                    [this](Attachment& a) { Follow(a); });
-  attachment->SetRecorder(std::make_shared<ProfileRecorder>(attachment->info().chunks));
-  if (prefetch) StartPrefetch(*attachment, profile.get());
+  auto recorder = std::make_shared<ProfileRecorder>(attachment->info().chunks);
+  if (restored) recorder->Stop();  // not a start: its start was recorded before
+  attachment->SetRecorder(std::move(recorder));
   std::lock_guard lock(mu_);
   attachments_[id] = attachment;
+  next_node_ = std::max(next_node_, node + 1);
   return attachment;
+}
+
+nlohmann::json Agent::State() const {
+  nlohmann::json list = nlohmann::json::array();
+  for (const std::shared_ptr<Attachment>& a : List()) {
+    list.push_back({{"id", a->info().id},
+                    {"node", a->info().node},
+                    {"ref", a->ref().ToString()},
+                    {"tenant", a->info().tenant},
+                    {"writable", a->info().writable}});
+  }
+  return {{"attachments", list}};
+}
+
+void Agent::Restore(const nlohmann::json& state) {
+  if (!state.contains("attachments") || !state["attachments"].is_array()) return;
+  for (const nlohmann::json& j : state["attachments"]) {
+    std::string id = "?";
+    Status s = [&]() -> Status {
+      try {
+        id = j.at("id").get<std::string>();
+        LODE_ASSIGN_OR_RETURN(store::ImageRef ref,
+                              store::ParseImageRef(j.at("ref").get<std::string>()));
+        std::string tenant = j.at("tenant").get<std::string>();
+        LODE_ASSIGN_OR_RETURN(manifest::Manifest m,
+                              catalog::OpenManifest(*store_, ref, *keys_, tenant));
+        return Add(id, j.at("node").get<uint64_t>(), tenant, j.at("writable").get<bool>(), ref,
+                   std::move(m), true)
+            .status();
+      } catch (const nlohmann::json::exception& e) {
+        return Status::Corruption(std::string("malformed state entry: ") + e.what());
+      }
+    }();
+    Log("attachment " + id + (s.ok() ? ": restored" : ": not restored: " + s.ToString()));
+  }
+}
+
+void Agent::SyncOverlays() {
+  for (const std::shared_ptr<Attachment>& a : List()) {
+    Status s = a->Flush();
+    if (!s.ok()) Log("attachment " + a->info().id + ": " + s.ToString());
+  }
 }
 
 Result<std::string> Agent::Detach(const std::string& id, bool keep) {

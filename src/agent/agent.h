@@ -66,6 +66,16 @@ class Agent {
   // discarded.
   void DetachAll();
 
+  // What a successor needs to serve the same attachments: ids, nodes,
+  // images, tenants, writability (the agent's part of the state file).
+  nlohmann::json State() const;
+  // Re-creates the attachments of an earlier agent's State() (their
+  // overlays as their last sync left them). One that cannot be restored is
+  // logged and left out: reads of its block file fail.
+  void Restore(const nlohmann::json& state);
+  // Makes every overlay's writes durable (before a handover).
+  void SyncOverlays();
+
   // Moves attachments whose image gc migrated to another root onto the
   // copy (catalog::FindMigration), so reads leave retired roots before they
   // expire. Logs each move or failure.
@@ -80,7 +90,11 @@ class Agent {
   Agent(const AgentOptions& options, std::unique_ptr<store::ObjectStore> store,
         std::unique_ptr<keys::KeyService> keys, std::unique_ptr<cache::DiskCache> l1,
         std::unique_ptr<cache::MemcachedL2> l2);
-  std::string NewId();
+  // Adds an attachment of `m` (opened from `ref`) as `id`, `node`.
+  Result<std::shared_ptr<Attachment>> Add(const std::string& id, uint64_t node,
+                                          const std::string& tenant, bool writable,
+                                          const store::ImageRef& ref, manifest::Manifest m,
+                                          bool restored);
   // Moves `a` onto the copy of its image if gc migrated it.
   void Follow(Attachment& a);
   void StartPrefetch(Attachment& a, const Result<std::optional<std::vector<uint8_t>>>& fetched);
@@ -98,7 +112,7 @@ class Agent {
   ChunkReader reader_;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Attachment>> attachments_;
-  uint64_t next_id_ = 1;
+  uint64_t next_node_ = 2;  // node 1 is the mount's root directory
 };
 
 // Attachment fields and counters as JSON (`lode ps`, `lode stats`).

@@ -9,20 +9,12 @@
 #include <cstring>
 #include <filesystem>
 
+#include "util/unix_socket.h"
+
 namespace lode::agent {
 namespace {
 
 constexpr size_t kMaxRequest = 1 << 20;
-
-Result<sockaddr_un> AddressOf(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) {
-    return Status::InvalidArgument("socket path too long: " + path);
-  }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return addr;
-}
 
 Status SendAll(int fd, const std::string& text) {
   size_t done = 0;
@@ -58,14 +50,17 @@ nlohmann::json Error(const std::string& message) {
 
 }  // namespace
 
-ApiServer::ApiServer(std::string path, UniqueFd fd, Handler handler)
-    : path_(std::move(path)), listen_fd_(std::move(fd)), handler_(std::move(handler)) {
+ApiServer::ApiServer(std::string path, ino_t inode, UniqueFd fd, Handler handler)
+    : path_(std::move(path)),
+      inode_(inode),
+      listen_fd_(std::move(fd)),
+      handler_(std::move(handler)) {
   thread_ = std::thread([this] { Serve(); });
 }
 
 Result<std::unique_ptr<ApiServer>> ApiServer::Start(const std::string& socket_path,
                                                     Handler handler) {
-  LODE_ASSIGN_OR_RETURN(sockaddr_un addr, AddressOf(socket_path));
+  LODE_ASSIGN_OR_RETURN(sockaddr_un addr, UnixAddress(socket_path));
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(socket_path).parent_path(), ec);
   if (ec) return Status::IOError("create directory for " + socket_path + ": " + ec.message());
@@ -80,14 +75,19 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const std::string& socket_pa
   ::umask(old);
   if (bound != 0) return Status::FromErrno(errno, "bind " + socket_path);
   if (::listen(fd.get(), 64) != 0) return Status::FromErrno(errno, "listen on " + socket_path);
-  return std::unique_ptr<ApiServer>(new ApiServer(socket_path, std::move(fd), std::move(handler)));
+  struct stat st {};
+  ::stat(socket_path.c_str(), &st);
+  return std::unique_ptr<ApiServer>(
+      new ApiServer(socket_path, st.st_ino, std::move(fd), std::move(handler)));
 }
 
 ApiServer::~ApiServer() {
   stopping_ = true;
   ::shutdown(listen_fd_.get(), SHUT_RDWR);
   if (thread_.joinable()) thread_.join();
-  ::unlink(path_.c_str());
+  // After an upgrade the path may be the new agent's socket already.
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) == 0 && st.st_ino == inode_) ::unlink(path_.c_str());
 }
 
 void ApiServer::Serve() {
@@ -116,7 +116,7 @@ void ApiServer::Serve() {
 }
 
 Result<nlohmann::json> CallAgent(const std::string& socket_path, const nlohmann::json& request) {
-  LODE_ASSIGN_OR_RETURN(sockaddr_un addr, AddressOf(socket_path));
+  LODE_ASSIGN_OR_RETURN(sockaddr_un addr, UnixAddress(socket_path));
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return Status::FromErrno(errno, "create socket");
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {

@@ -4,6 +4,8 @@
 // "one line"}. The socket is created 0600: only its owner may attach images.
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -25,10 +27,11 @@ class ApiServer {
   ~ApiServer();  // stops serving and removes the socket file
 
  private:
-  ApiServer(std::string path, UniqueFd fd, Handler handler);
+  ApiServer(std::string path, ino_t inode, UniqueFd fd, Handler handler);
   void Serve();
 
   std::string path_;
+  ino_t inode_;  // of the socket file it created
   UniqueFd listen_fd_;
   Handler handler_;
   std::atomic<bool> stopping_ = false;

@@ -48,6 +48,7 @@ struct AttachmentCounters {
 
 struct AttachmentInfo {
   std::string id;
+  uint64_t node = 0;  // its FUSE node id, unique for the life of the mount
   std::string tenant;
   uint64_t size = 0;
   uint64_t chunks = 0;

@@ -1,30 +1,23 @@
-#define FUSE_USE_VERSION 312
 #include "agent/block_fs.h"
 
-#include <fuse.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 
 namespace lode::agent {
 namespace {
 
-constexpr unsigned kMaxRequest = 1 << 20;  // above 1 MiB max_write breaks the mount
-constexpr unsigned kMaxThreads = 16;
-
-BlockFs& Self() { return *static_cast<BlockFs*>(fuse_get_context()->private_data); }
-
-// Open files carry their attachment, so a read never looks up a path.
-std::shared_ptr<Attachment>& Handle(fuse_file_info* fi) {
-  return *reinterpret_cast<std::shared_ptr<Attachment>*>(fi->fh);
-}
-
-std::shared_ptr<Attachment> FindPath(const char* path) {
-  if (path == nullptr || path[0] != '/' || path[1] == '\0') return nullptr;
-  return Self().hooks().find(path + 1);
-}
+constexpr unsigned kThreads = 16;
+constexpr uint64_t kRootNode = FUSE_ROOT_ID;
+constexpr uint32_t kOurMinor = 38;  // the uapi header these structs come from
+constexpr uint32_t kOldestMinor = 31;
 
 int ErrnoOf(const Status& s) {
   switch (s.code()) {
@@ -37,157 +30,312 @@ int ErrnoOf(const Status& s) {
   }
 }
 
-void* Init(fuse_conn_info* conn, fuse_config* cfg) {
-  conn->max_read = kMaxRequest;
-  conn->max_write = kMaxRequest;
-  conn->max_readahead = kMaxRequest;
-  cfg->entry_timeout = 0;  // a detached image disappears at once
-  cfg->attr_timeout = 1;
-  cfg->negative_timeout = 0;
-  return fuse_get_context()->private_data;
+fuse_attr DirAttr() {
+  fuse_attr attr{};
+  attr.ino = kRootNode;
+  attr.mode = S_IFDIR | 0755;
+  attr.nlink = 2;
+  attr.blksize = 4096;
+  return attr;
 }
 
-int GetAttr(const char* path, struct stat* st, fuse_file_info* fi) {
-  std::memset(st, 0, sizeof(*st));
-  bool open_file = fi != nullptr && fi->fh != 0;
-  if (!open_file && std::strcmp(path, "/") == 0) {
-    st->st_mode = S_IFDIR | 0755;
-    st->st_nlink = 2;
-    return 0;
-  }
-  std::shared_ptr<Attachment> a = open_file ? Handle(fi) : FindPath(path);
-  if (!a) return -ENOENT;
-  st->st_mode = S_IFREG | (a->info().writable ? 0644 : 0444);
-  st->st_nlink = 1;
-  st->st_size = static_cast<off_t>(a->info().size);
-  st->st_blksize = 4096;
-  st->st_blocks = static_cast<blkcnt_t>(a->info().size / 512);
-  return 0;
+fuse_attr FileAttr(const Attachment& a) {
+  fuse_attr attr{};
+  attr.ino = a.info().node;
+  attr.mode = S_IFREG | (a.info().writable ? 0644 : 0444);
+  attr.nlink = 1;
+  attr.size = a.info().size;
+  attr.blocks = a.info().size / 512;
+  attr.blksize = 4096;
+  return attr;
 }
 
-int ReadDir(const char* path, void* buf, fuse_fill_dir_t fill, off_t, fuse_file_info*,
-            fuse_readdir_flags) {
-  if (std::strcmp(path, "/") != 0) return -ENOTDIR;
-  fill(buf, ".", nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
-  fill(buf, "..", nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
-  for (const auto& a : Self().hooks().list()) {
-    fill(buf, a->info().id.c_str(), nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
-  }
-  return 0;
+fuse_attr_out AttrOut(const fuse_attr& attr) {
+  fuse_attr_out out{};
+  out.attr_valid = 1;  // the size of an image never changes
+  out.attr = attr;
+  return out;
 }
 
-int Open(const char* path, fuse_file_info* fi) {
-  std::shared_ptr<Attachment> a = FindPath(path);
-  if (!a) return -ENOENT;
-  if ((fi->flags & O_ACCMODE) != O_RDONLY && !a->info().writable) return -EROFS;
-  if (fi->flags & O_TRUNC) return -EPERM;
-  a->open_handles()++;
-  fi->fh = reinterpret_cast<uint64_t>(new std::shared_ptr<Attachment>(std::move(a)));
-  fi->keep_cache = 1;
-  return 0;
-}
-
-int Release(const char*, fuse_file_info* fi) {
-  auto* handle = reinterpret_cast<std::shared_ptr<Attachment>*>(fi->fh);
-  (*handle)->open_handles()--;
-  delete handle;
-  return 0;
-}
-
-int Read(const char*, char* buf, size_t size, off_t off, fuse_file_info* fi) {
-  Attachment& a = *Handle(fi);
-  uint64_t offset = static_cast<uint64_t>(off);
-  if (off < 0) return -EINVAL;
-  if (offset >= a.info().size) return 0;
-  size_t n = static_cast<size_t>(std::min<uint64_t>(size, a.info().size - offset));
-  Status s = a.Read(offset, std::span(reinterpret_cast<uint8_t*>(buf), n));
-  if (!s.ok()) {
-    Self().hooks().log("read of " + a.info().id + " at " + std::to_string(offset) + ": " +
-                       s.ToString());
-    return -EIO;
-  }
-  return static_cast<int>(n);
-}
-
-int Write(const char*, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
-  Attachment& a = *Handle(fi);
-  if (off < 0) return -EINVAL;
-  Status s =
-      a.Write(static_cast<uint64_t>(off), std::span(reinterpret_cast<const uint8_t*>(buf), size));
-  if (!s.ok()) {
-    if (s.code() != StatusCode::kRejected) {
-      Self().hooks().log("write to " + a.info().id + " at " + std::to_string(off) + ": " +
-                         s.ToString());
-    }
-    return -ErrnoOf(s);
-  }
-  return static_cast<int>(size);
-}
-
-int Flush(const char*, fuse_file_info* fi) {
-  Status s = Handle(fi)->Flush();
-  return s.ok() ? 0 : -EIO;
-}
-
-int Fsync(const char*, int, fuse_file_info* fi) { return Flush(nullptr, fi); }
-
-// The block file keeps its size: only "truncating" to it is allowed.
-int Truncate(const char* path, off_t size, fuse_file_info* fi) {
-  std::shared_ptr<Attachment> a = fi != nullptr && fi->fh != 0 ? Handle(fi) : FindPath(path);
-  if (!a) return -ENOENT;
-  return static_cast<uint64_t>(size) == a->info().size ? 0 : -EPERM;
-}
-
-fuse_operations Operations() {
-  fuse_operations ops{};
-  ops.init = Init;
-  ops.getattr = GetAttr;
-  ops.readdir = ReadDir;
-  ops.open = Open;
-  ops.release = Release;
-  ops.read = Read;
-  ops.write = Write;
-  ops.flush = Flush;
-  ops.fsync = Fsync;
-  ops.truncate = Truncate;
-  return ops;
+// A name as its bytes: the request body up to its NUL.
+std::string NameOf(const fuse::Request& r) {
+  const char* p = reinterpret_cast<const char*>(r.body.data());
+  return std::string(p, strnlen(p, r.body.size()));
 }
 
 }  // namespace
 
-Result<std::unique_ptr<BlockFs>> BlockFs::Mount(const std::string& mountpoint, BlockFsHooks hooks) {
-  std::error_code ec;
-  std::filesystem::create_directories(mountpoint, ec);
-  if (ec) return Status::IOError("create mountpoint " + mountpoint + ": " + ec.message());
-  std::unique_ptr<BlockFs> fs(new BlockFs(std::move(hooks)));
-  std::string options =
-      "fsname=lode,subtype=lode,default_permissions,max_read=" + std::to_string(kMaxRequest);
-  std::vector<char*> argv = {const_cast<char*>("lode"), const_cast<char*>("-o"), options.data()};
-  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
-  fuse_operations ops = Operations();
-  fs->fuse_ = fuse_new(&args, &ops, sizeof(ops), fs.get());
-  fuse_opt_free_args(&args);
-  if (fs->fuse_ == nullptr) return Status::IOError("cannot set up the FUSE file system");
-  if (fuse_mount(fs->fuse_, mountpoint.c_str()) != 0) {
-    fuse_destroy(fs->fuse_);
-    fs->fuse_ = nullptr;
-    return Status::IOError("cannot mount FUSE at " + mountpoint + " (is /dev/fuse available?)");
+BlockFs::BlockFs(int fuse_fd, BlockFsHooks hooks, UniqueFd stop_event)
+    : fd_(fuse_fd), hooks_(std::move(hooks)), stop_event_(std::move(stop_event)) {}
+
+Result<std::unique_ptr<BlockFs>> BlockFs::Serve(int fuse_fd, BlockFsHooks hooks,
+                                                const std::map<uint64_t, std::string>& handles) {
+  UniqueFd stop_event(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!stop_event.valid()) return Status::FromErrno(errno, "eventfd");
+  std::unique_ptr<BlockFs> fs(new BlockFs(fuse_fd, std::move(hooks), std::move(stop_event)));
+  for (const auto& [fh, id] : handles) {
+    std::shared_ptr<Attachment> a = fs->hooks_.find(id);
+    if (!a) continue;  // its attachment could not be restored: reads get EBADF
+    a->open_handles()++;
+    fs->handles_[fh] = std::move(a);
+    fs->next_handle_ = std::max(fs->next_handle_, fh + 1);
   }
-  fs->loop_ = std::thread([f = fs->fuse_] {
-    fuse_loop_config* cfg = fuse_loop_cfg_create();
-    fuse_loop_cfg_set_max_threads(cfg, kMaxThreads);
-    fuse_loop_mt(f, cfg);
-    fuse_loop_cfg_destroy(cfg);
-  });
+  for (unsigned i = 0; i < kThreads; ++i) fs->threads_.emplace_back([f = fs.get()] { f->Loop(); });
   return fs;
 }
 
-BlockFs::~BlockFs() {
-  if (fuse_ == nullptr) return;
-  fuse_exit(fuse_);
-  fuse_unmount(fuse_);
-  if (loop_.joinable()) loop_.join();
-  fuse_destroy(fuse_);
+BlockFs::~BlockFs() { Stop(); }
+
+void BlockFs::Stop() {
+  stopping_ = true;
+  uint64_t one = 1;
+  (void)!::write(stop_event_.get(), &one, sizeof(one));
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+}
+
+std::map<uint64_t, std::string> BlockFs::Handles() const {
+  std::lock_guard lock(mu_);
+  std::map<uint64_t, std::string> out;
+  for (const auto& [fh, a] : handles_) out[fh] = a->info().id;
+  return out;
+}
+
+void BlockFs::Loop() {
+  std::vector<uint8_t> buffer(fuse::kRequestBufferSize);
+  std::vector<uint8_t> reply(fuse::kMaxPayload);
+  while (!stopping_.load()) {
+    pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_event_.get(), POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;
+    if (fds[1].revents != 0 || stopping_.load()) return;
+    if (fds[0].revents & (POLLERR | POLLHUP)) return;  // unmounted
+    Result<std::optional<fuse::Request>> r = fuse::ReadRequest(fd_, buffer);
+    if (!r.ok()) {
+      if (r.status().code() != StatusCode::kUnavailable) hooks_.log(r.status().ToString());
+      return;
+    }
+    if (*r) Dispatch(**r, reply);
+  }
+}
+
+void BlockFs::Sent(const Status& s) {
+  if (!s.ok()) hooks_.log(s.ToString());
+}
+
+void BlockFs::Answer(uint64_t unique, int error) { Sent(fuse::Reply(fd_, unique, error)); }
+
+void BlockFs::Dispatch(const fuse::Request& r, std::vector<uint8_t>& reply) {
+  switch (r.header.opcode) {
+    case FUSE_INIT:
+      return Init(r);
+    case FUSE_LOOKUP:
+      return Lookup(r);
+    case FUSE_GETATTR:
+      return GetAttr(r);
+    case FUSE_SETATTR:
+      return SetAttr(r);
+    case FUSE_OPEN:
+      return Open(r);
+    case FUSE_RELEASE:
+      return Release(r);
+    case FUSE_READ:
+      return Read(r, reply);
+    case FUSE_WRITE:
+      return Write(r);
+    case FUSE_FLUSH:
+      if (const auto* in = r.Arg<fuse_flush_in>()) return Sync(r, in->fh);
+      return Answer(r.header.unique, EINVAL);
+    case FUSE_FSYNC:
+      if (const auto* in = r.Arg<fuse_fsync_in>()) return Sync(r, in->fh);
+      return Answer(r.header.unique, EINVAL);
+    case FUSE_OPENDIR:
+      return Sent(fuse::ReplyStruct(fd_, r.header.unique, fuse_open_out{}));
+    case FUSE_READDIR:
+      return ReadDir(r, reply);
+    case FUSE_RELEASEDIR:
+    case FUSE_DESTROY:
+      return Answer(r.header.unique, 0);
+    case FUSE_STATFS: {
+      fuse_statfs_out out{};
+      out.st.bsize = out.st.frsize = 4096;
+      out.st.namelen = 255;
+      return Sent(fuse::ReplyStruct(fd_, r.header.unique, out));
+    }
+    default:
+      if (fuse::ExpectsReply(r.header.opcode)) Answer(r.header.unique, ENOSYS);
+  }
+}
+
+void BlockFs::Init(const fuse::Request& r) {
+  const auto* in = r.Arg<fuse_init_in>();
+  if (in == nullptr || in->major != FUSE_KERNEL_VERSION || in->minor < kOldestMinor) {
+    return Answer(r.header.unique, EPROTO);
+  }
+  if (hooks_.initializing) hooks_.initializing();
+  fuse_init_out out{};
+  out.major = FUSE_KERNEL_VERSION;
+  out.minor = std::min(in->minor, kOurMinor);
+  out.max_readahead = std::min(in->max_readahead, fuse::kMaxPayload);
+  out.flags = in->flags & (FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_ASYNC_DIO | FUSE_MAX_PAGES |
+                           FUSE_PARALLEL_DIROPS);
+  out.max_background = 64;
+  out.congestion_threshold = 48;
+  out.max_write = fuse::kMaxPayload;
+  out.time_gran = 1;
+  out.max_pages = fuse::kMaxPayload / 4096;
+  Sent(fuse::ReplyStruct(fd_, r.header.unique, out));
+}
+
+std::shared_ptr<Attachment> BlockFs::ByNode(uint64_t node) const {
+  for (std::shared_ptr<Attachment>& a : hooks_.list()) {
+    if (a->info().node == node) return a;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<Attachment> BlockFs::ByHandle(uint64_t fh) const {
+  std::lock_guard lock(mu_);
+  auto it = handles_.find(fh);
+  return it == handles_.end() ? nullptr : it->second;
+}
+
+void BlockFs::Lookup(const fuse::Request& r) {
+  std::shared_ptr<Attachment> a = r.header.nodeid == kRootNode ? hooks_.find(NameOf(r)) : nullptr;
+  if (!a) return Answer(r.header.unique, ENOENT);
+  fuse_entry_out out{};
+  out.nodeid = a->info().node;
+  out.attr_valid = 1;
+  out.attr = FileAttr(*a);  // entry_valid 0: a detached image disappears at once
+  Sent(fuse::ReplyStruct(fd_, r.header.unique, out));
+}
+
+void BlockFs::GetAttr(const fuse::Request& r) {
+  if (r.header.nodeid == kRootNode) {
+    return Sent(fuse::ReplyStruct(fd_, r.header.unique, AttrOut(DirAttr())));
+  }
+  const auto* in = r.Arg<fuse_getattr_in>();
+  std::shared_ptr<Attachment> a =
+      in && (in->getattr_flags & FUSE_GETATTR_FH) ? ByHandle(in->fh) : nullptr;
+  if (!a) a = ByNode(r.header.nodeid);
+  if (!a) return Answer(r.header.unique, ENOENT);
+  Sent(fuse::ReplyStruct(fd_, r.header.unique, AttrOut(FileAttr(*a))));
+}
+
+// The block file keeps its size, mode and owner: only "truncating" to its
+// size (and times, which are not kept) is allowed.
+void BlockFs::SetAttr(const fuse::Request& r) {
+  const auto* in = r.Arg<fuse_setattr_in>();
+  std::shared_ptr<Attachment> a = r.header.nodeid == kRootNode ? nullptr : ByNode(r.header.nodeid);
+  if (!in || !a) return Answer(r.header.unique, in ? ENOENT : EINVAL);
+  if ((in->valid & (FATTR_MODE | FATTR_UID | FATTR_GID)) ||
+      ((in->valid & FATTR_SIZE) && in->size != a->info().size)) {
+    return Answer(r.header.unique, EPERM);
+  }
+  Sent(fuse::ReplyStruct(fd_, r.header.unique, AttrOut(FileAttr(*a))));
+}
+
+void BlockFs::Open(const fuse::Request& r) {
+  const auto* in = r.Arg<fuse_open_in>();
+  std::shared_ptr<Attachment> a = ByNode(r.header.nodeid);
+  if (!in || !a) return Answer(r.header.unique, in ? ENOENT : EINVAL);
+  if ((in->flags & O_ACCMODE) != O_RDONLY && !a->info().writable) {
+    return Answer(r.header.unique, EROFS);
+  }
+  if (in->flags & O_TRUNC) return Answer(r.header.unique, EPERM);
+  fuse_open_out out{};
+  out.open_flags = FOPEN_KEEP_CACHE;
+  {
+    std::lock_guard lock(mu_);
+    out.fh = next_handle_++;
+    a->open_handles()++;
+    handles_[out.fh] = std::move(a);
+  }
+  if (hooks_.handles_changed) hooks_.handles_changed();
+  Sent(fuse::ReplyStruct(fd_, r.header.unique, out));
+}
+
+// Idempotent: a release resent after a restart finds its handle gone.
+void BlockFs::Release(const fuse::Request& r) {
+  const auto* in = r.Arg<fuse_release_in>();
+  if (in) {
+    std::lock_guard lock(mu_);
+    auto it = handles_.find(in->fh);
+    if (it != handles_.end()) {
+      it->second->open_handles()--;
+      handles_.erase(it);
+    }
+  }
+  if (hooks_.handles_changed) hooks_.handles_changed();
+  Answer(r.header.unique, 0);
+}
+
+void BlockFs::Read(const fuse::Request& r, std::vector<uint8_t>& reply) {
+  const auto* in = r.Arg<fuse_read_in>();
+  std::shared_ptr<Attachment> a = in ? ByHandle(in->fh) : nullptr;
+  if (!a) return Answer(r.header.unique, in ? EBADF : EINVAL);
+  uint64_t size = a->info().size;
+  if (in->offset >= size) return Answer(r.header.unique, 0);
+  size_t n = static_cast<size_t>(
+      std::min<uint64_t>({in->size, size - in->offset, static_cast<uint64_t>(reply.size())}));
+  std::span<uint8_t> out(reply.data(), n);
+  Status s = a->Read(in->offset, out);
+  if (!s.ok()) {
+    hooks_.log("read of " + a->info().id + " at " + std::to_string(in->offset) + ": " +
+               s.ToString());
+    return Answer(r.header.unique, EIO);
+  }
+  Sent(fuse::Reply(fd_, r.header.unique, 0, {out}));
+}
+
+void BlockFs::Write(const fuse::Request& r) {
+  const auto* in = r.Arg<fuse_write_in>();
+  std::shared_ptr<Attachment> a = in ? ByHandle(in->fh) : nullptr;
+  if (!a) return Answer(r.header.unique, in ? EBADF : EINVAL);
+  std::span<const uint8_t> data = r.body.subspan(sizeof(fuse_write_in));
+  if (data.size() < in->size) return Answer(r.header.unique, EINVAL);
+  Status s = a->Write(in->offset, data.first(in->size));
+  if (!s.ok()) {
+    if (s.code() != StatusCode::kRejected) {
+      hooks_.log("write to " + a->info().id + " at " + std::to_string(in->offset) + ": " +
+                 s.ToString());
+    }
+    return Answer(r.header.unique, ErrnoOf(s));
+  }
+  fuse_write_out out{};
+  out.size = in->size;
+  Sent(fuse::ReplyStruct(fd_, r.header.unique, out));
+}
+
+void BlockFs::Sync(const fuse::Request& r, uint64_t fh) {
+  std::shared_ptr<Attachment> a = ByHandle(fh);
+  if (!a) return Answer(r.header.unique, EBADF);
+  Answer(r.header.unique, a->Flush().ok() ? 0 : EIO);
+}
+
+void BlockFs::ReadDir(const fuse::Request& r, std::vector<uint8_t>& reply) {
+  const auto* in = r.Arg<fuse_read_in>();
+  if (!in || r.header.nodeid != kRootNode) return Answer(r.header.unique, in ? ENOTDIR : EINVAL);
+  std::vector<std::pair<std::string, uint64_t>> entries = {{".", kRootNode}, {"..", kRootNode}};
+  for (const std::shared_ptr<Attachment>& a : hooks_.list()) {
+    entries.emplace_back(a->info().id, a->info().node);
+  }
+  size_t limit = std::min<size_t>(in->size, reply.size());
+  size_t used = 0;
+  for (uint64_t i = in->offset; i < entries.size(); ++i) {
+    const auto& [name, node] = entries[i];
+    size_t record = FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET + name.size());
+    if (used + record > limit) break;
+    fuse_dirent d{};
+    d.ino = node;
+    d.off = i + 1;
+    d.namelen = static_cast<uint32_t>(name.size());
+    d.type = node == kRootNode ? DT_DIR : DT_REG;
+    std::memset(reply.data() + used, 0, record);
+    std::memcpy(reply.data() + used, &d, FUSE_NAME_OFFSET);
+    std::memcpy(reply.data() + used + FUSE_NAME_OFFSET, name.data(), name.size());
+    used += record;
+  }
+  Sent(fuse::Reply(fd_, r.header.unique, 0, {std::span<const uint8_t>(reply.data(), used)}));
 }
 
 }  // namespace lode::agent

@@ -1,11 +1,16 @@
 // `lode agent`: the agent with its FUSE file system and socket API, until
 // SIGTERM or SIGINT; then every attachment is detached and the file system
-// unmounted.
+// unmounted. The FUSE connection lives in a holder process
+// (fuse/holder.h): an agent that dies leaves it there, and the next one
+// (same options) takes it over with the attachments and open handles the
+// state file (<cache>/agent-state.json) lists. `upgrade` asks the running
+// agent to hand over first, so no request fails.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "agent/agent.h"
 
@@ -16,6 +21,9 @@ struct DaemonOptions {
   std::string socket_path;
   std::string mountpoint;
   std::function<void(const std::string&)> log;  // one line per event
+  std::string holder_socket;                    // where the FUSE holder listens
+  std::vector<std::string> holder_argv;         // how to start one if none does
+  bool upgrade = false;                         // take over from the running agent
 };
 
 // Blocks SIGTERM and SIGINT in the calling thread (and so in every thread it

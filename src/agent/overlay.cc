@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <bit>
+#include <cstring>
+
 namespace lode::agent {
 
 Overlay::Overlay(std::string path, UniqueFd fd, uint64_t size)
@@ -16,6 +19,22 @@ Result<std::unique_ptr<Overlay>> Overlay::Create(const std::string& path, uint64
     return Status::FromErrno(errno, "size overlay " + path);
   }
   return std::unique_ptr<Overlay>(new Overlay(path, std::move(owned), size));
+}
+
+Result<std::unique_ptr<Overlay>> Overlay::Open(const std::string& path, uint64_t size) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno(errno, "open overlay " + path);
+  UniqueFd owned(fd);
+  std::unique_ptr<Overlay> overlay(new Overlay(path, std::move(owned), size));
+  Result<std::string> bits = ReadFileToString(path + ".pages");
+  if (!bits.ok() && bits.status().code() == StatusCode::kNotFound) return overlay;
+  LODE_RETURN_IF_ERROR(bits.status());
+  if (bits->size() != overlay->bits_.size() * 8) {
+    return Status::Corruption("overlay page map " + path + ".pages does not fit the image");
+  }
+  std::memcpy(overlay->bits_.data(), bits->data(), bits->size());
+  for (uint64_t word : overlay->bits_) overlay->pages_written_ += std::popcount(word);
+  return overlay;
 }
 
 bool Overlay::AnyWritten(uint64_t offset, uint64_t length) const {

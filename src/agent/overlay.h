@@ -22,6 +22,9 @@ class Overlay {
 
   // Creates an empty overlay for an image of `size` bytes at `path`.
   static Result<std::unique_ptr<Overlay>> Create(const std::string& path, uint64_t size);
+  // Opens the overlay an earlier agent left at `path`: the pages its last
+  // Sync() recorded (pages written after it read from the image again).
+  static Result<std::unique_ptr<Overlay>> Open(const std::string& path, uint64_t size);
 
   bool Written(uint64_t page) const { return (bits_[page / 64] >> (page % 64)) & 1; }
   // True when any page overlapping [offset, offset + length) was written.

@@ -65,6 +65,14 @@ void AgentDaemonArgs::Add(CLI::App* cmd, bool private_agent) {
   AddSocketOption(cmd, socket);
   cmd->add_option("--mountpoint", mountpoint,
                   "where block files appear; default " + RuntimeDir() + "/images");
+  cmd->add_flag("--upgrade", upgrade,
+                "replace the agent running on --socket: it hands its FUSE connection and "
+                "attachments over to this one, and exits");
+  cmd->add_option("--orphan-timeout-ms", orphan_timeout_ms,
+                  "with no agent serving for this long (a crash with no restart), reads of "
+                  "block files fail with EIO instead of waiting")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
 }
 
 std::vector<std::string> AgentDaemonArgs::PrivateAgentArgs(const std::string& socket_path,
@@ -98,6 +106,16 @@ agent::DaemonOptions AgentDaemonArgs::Options() const {
   o.agent.memory_bytes = Check(ParseSize(memory_size));
   o.socket_path = socket.empty() ? DefaultAgentSocket() : socket;
   o.mountpoint = mountpoint.empty() ? RuntimeDir() + "/images" : mountpoint;
+  o.upgrade = upgrade;
+  o.holder_socket = o.socket_path + ".holder";
+  o.holder_argv = {"/proc/self/exe",
+                   "fuse-holder",
+                   "--socket",
+                   o.holder_socket,
+                   "--mountpoint",
+                   o.mountpoint,
+                   "--orphan-timeout-ms",
+                   std::to_string(orphan_timeout_ms)};
   o.agent.max_origin_fetches = max_origin_fetches;
   o.agent.admission_timeout = std::chrono::milliseconds(admission_timeout_ms);
   o.agent.follow_interval = std::chrono::seconds(follow_interval_s);

@@ -38,6 +38,8 @@ struct AgentDaemonArgs {
   int prefetch_threads = 16;
   std::string socket;
   std::string mountpoint;
+  bool upgrade = false;
+  int orphan_timeout_ms = 30000;
   // `private_agent` leaves out --socket and --mountpoint (lode run picks its own).
   void Add(CLI::App* cmd, bool private_agent = false);
   agent::DaemonOptions Options() const;  // throws CommandFailed on a bad size

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "agent/daemon.h"
@@ -12,16 +13,20 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/output.h"
+#include "fuse/holder.h"
 #include "util/size.h"
 
 namespace lode::cli {
 namespace {
 
-void LogLine(const std::string& message) {
-  std::time_t now = std::time(nullptr);
-  char stamp[32];
-  std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  std::fprintf(stderr, "%s lode agent: %s\n", stamp, message.c_str());
+// Log lines on stderr: "TIME lode WHO: MESSAGE".
+std::function<void(const std::string&)> Logger(const char* who) {
+  return [who](const std::string& message) {
+    std::time_t now = std::time(nullptr);
+    char stamp[32];
+    std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    std::fprintf(stderr, "%s lode %s: %s\n", stamp, who, message.c_str());
+  };
 }
 
 std::string Short(const std::string& ref) {
@@ -36,10 +41,30 @@ void RegisterAgentDaemon(CLI::App& app) {
   a->Add(cmd);
   cmd->callback([a] {
     agent::DaemonOptions options = a->Options();
-    options.log = LogLine;
+    options.log = Logger("agent");
     Check(agent::RunDaemon(options, a->store.Open(), a->keys.Open(), [&] {
-      LogLine("serving on " + options.socket_path + ", block files under " + options.mountpoint);
+      options.log("serving on " + options.socket_path + ", block files under " +
+                  options.mountpoint);
     }));
+  });
+}
+
+// Started by `lode agent`, not by hand: see fuse/holder.h.
+void RegisterFuseHolder(CLI::App& app) {
+  auto o = std::make_shared<fuse::HolderOptions>();
+  auto timeout_ms = std::make_shared<int>(30000);
+  CLI::App* cmd = app.add_subcommand(
+      "fuse-holder",
+      "Hold the agent's FUSE connection across agent restarts (started by lode agent)");
+  cmd->add_option("--socket", o->socket_path, "where agents take the connection")->required();
+  cmd->add_option("--mountpoint", o->mountpoint, "where the file system is mounted")->required();
+  cmd->add_option("--orphan-timeout-ms", *timeout_ms,
+                  "with no agent for this long, answer requests with EIO")
+      ->capture_default_str();
+  cmd->callback([o, timeout_ms] {
+    o->orphan_timeout = std::chrono::milliseconds(*timeout_ms);
+    o->log = Logger("fuse-holder");
+    Check(fuse::RunHolder(*o));
   });
 }
 
@@ -195,6 +220,7 @@ void RegisterStats(CLI::App& app) {
 
 void RegisterAgent(CLI::App& app) {
   RegisterAgentDaemon(app);
+  RegisterFuseHolder(app);
   RegisterAttach(app);
   RegisterDetach(app);
   RegisterPs(app);

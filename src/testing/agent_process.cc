@@ -23,11 +23,32 @@ AgentProcess::AgentProcess(std::string dir, std::string env, std::string extra_a
 
 AgentProcess::~AgentProcess() { Stop(); }
 
-bool AgentProcess::Start() {
+bool AgentProcess::Start() { return Launch(""); }
+
+bool AgentProcess::Upgrade() {
+  pid_t old = pid_;
+  if (!Launch("--upgrade")) return false;
+  int status;
+  while (::waitpid(old, &status, 0) < 0 && errno == EINTR) {
+  }
+  return Answers();
+}
+
+bool AgentProcess::Answers() const {
+  for (int i = 0; i < 500; ++i) {
+    if (RunCommand(LodeBinary() + " ps " + SocketArg() + " >/dev/null 2>&1").exit_code == 0) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+bool AgentProcess::Launch(const std::string& flags) {
   std::string command = "exec env " + env_ + LodeBinary() + " agent --socket " +
                         ShellQuote(socket_) + " --mountpoint " + ShellQuote(mountpoint_) +
-                        " --cache " + ShellQuote(cache_) + " " + extra_args_ + " 2>>" +
-                        ShellQuote(dir_ + "/agent.log");
+                        " --cache " + ShellQuote(cache_) + " " + extra_args_ + " " + flags +
+                        " 2>>" + ShellQuote(dir_ + "/agent.log");
   pid_ = ::fork();
   if (pid_ == 0) {
     ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
@@ -55,7 +76,10 @@ void AgentProcess::Wait() {
 }
 
 void AgentProcess::Stop() {
-  if (pid_ <= 0) return;
+  if (pid_ <= 0) {
+    RunCommand("umount -l " + ShellQuote(mountpoint_) + " 2>/dev/null");
+    return;
+  }
   ::kill(pid_, SIGTERM);
   Wait();
 }
@@ -64,7 +88,6 @@ void AgentProcess::Kill() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);
   Wait();
-  RunCommand("umount -l " + ShellQuote(mountpoint_) + " 2>/dev/null");
 }
 
 std::string AgentProcess::SocketArg() const { return "--socket " + ShellQuote(socket_); }

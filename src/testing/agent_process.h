@@ -1,6 +1,8 @@
 // A `lode agent` child process for tests, with its socket, mountpoint and
 // cache under one directory. Stopped with SIGTERM on destruction; Kill()
-// simulates a crash (SIGKILL), after which its FUSE mount is detached.
+// simulates a crash (SIGKILL): the FUSE connection stays with the agent's
+// holder until Start() brings a successor (or destruction detaches the
+// mount, which ends the holder).
 #pragma once
 
 #include <sys/types.h>
@@ -20,8 +22,11 @@ class AgentProcess {
 
   // Starts the agent and waits until it answers; false (with log()) if not.
   bool Start();
-  void Stop();  // SIGTERM, wait
-  void Kill();  // SIGKILL, wait, detach the dead mount
+  void Stop();  // SIGTERM, wait; if none runs, detach a mount a killed one left
+  void Kill();  // SIGKILL, wait
+  // Starts a successor with --upgrade and waits for this one to exit.
+  bool Upgrade();
+  pid_t pid() const { return pid_; }
 
   // "--socket S": for lode verbs talking to this agent.
   std::string SocketArg() const;
@@ -33,6 +38,8 @@ class AgentProcess {
 
  private:
   void Wait();
+  bool Launch(const std::string& flags);
+  bool Answers() const;  // within 10 s
   std::string dir_, env_, extra_args_;
   std::string socket_, mountpoint_, cache_;
   pid_t pid_ = -1;
