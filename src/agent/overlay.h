@@ -1,15 +1,16 @@
 // Copy-on-write overlay of one writable attachment: a sparse file of the
 // image's size holding the 4 KiB pages written so far, and a bitset saying
-// which pages those are. The image's chunks are never modified. Sync() makes
-// both durable (the bitset goes to PATH.pages), so a kept overlay is whole.
-// Not thread-safe: the attachment serializes writers against readers.
+// which pages those are (PATH.pages, mapped shared: a page's bit is in the
+// kernel's page cache as soon as the page is, so both outlive a crash of
+// the agent). The image's chunks are never modified. Sync() makes both
+// durable on disk. Not thread-safe: the attachment serializes writers
+// against readers.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
-#include <vector>
 
 #include "util/file.h"
 #include "util/status.h"
@@ -22,9 +23,12 @@ class Overlay {
 
   // Creates an empty overlay for an image of `size` bytes at `path`.
   static Result<std::unique_ptr<Overlay>> Create(const std::string& path, uint64_t size);
-  // Opens the overlay an earlier agent left at `path`: the pages its last
-  // Sync() recorded (pages written after it read from the image again).
+  // Opens the overlay an earlier agent left at `path`, every page it wrote.
   static Result<std::unique_ptr<Overlay>> Open(const std::string& path, uint64_t size);
+
+  ~Overlay();
+  Overlay(const Overlay&) = delete;
+  Overlay& operator=(const Overlay&) = delete;
 
   bool Written(uint64_t page) const { return (bits_[page / 64] >> (page % 64)) & 1; }
   // True when any page overlapping [offset, offset + length) was written.
@@ -41,11 +45,15 @@ class Overlay {
   uint64_t pages_written() const { return pages_written_; }
 
  private:
-  Overlay(std::string path, UniqueFd fd, uint64_t size);
+  Overlay(std::string path, UniqueFd fd, UniqueFd bits_fd, std::span<uint64_t> bits);
+  // Opens (creating if asked) PATH and PATH.pages for an image of `size`.
+  static Result<std::unique_ptr<Overlay>> OpenFiles(const std::string& path, uint64_t size,
+                                                    bool create);
 
   std::string path_;
   UniqueFd fd_;
-  std::vector<uint64_t> bits_;
+  UniqueFd bits_fd_;
+  std::span<uint64_t> bits_;  // PATH.pages, mapped
   uint64_t pages_written_ = 0;
 };
 

@@ -1,0 +1,222 @@
+// Agent restarts under load: fio reads and writes through a mounted block
+// file (the loop driver and ext4 on top, as in a sandbox) while the agent is
+// SIGKILLed and restarted, or upgraded. Judged by fio's own verification
+// (crc32c headers in every 4 KiB block), its error counts and latencies,
+// and e2fsck.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "sandbox/mount.h"
+#include "testing/agent_process.h"
+#include "testing/layer_builder.h"
+#include "testing/process.h"
+#include "testing/scratch_dir.h"
+
+namespace lode::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kRestarts = 20;
+
+class HandoverTest : public ::testing::Test {
+ protected:
+  // An image holding /data/fio: 32 MiB that fio wrote with a verification
+  // header in every 4 KiB block.
+  static void SetUpTestSuite() {
+    dir_ = new ScratchDir("lode-handover");
+    env_ = "LODE_KEYS=" + ShellQuote(*dir_ / "keys") +
+           " LODE_STORE=" + ShellQuote("dir://" + dir_->path() + "/store") + " ";
+    Lode("key create acme");
+    std::string data = *dir_ / "fio.data";
+    ASSERT_EQ(RunCommand("fio --name=w --filename=" + ShellQuote(data) + " " + kReadJob +
+                         " --rw=write --do_verify=0 >/dev/null")
+                  .exit_code,
+              0);
+    std::ifstream in(data, std::ios::binary);
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_EQ(content.size(), 32u << 20);
+    ImageSpec spec;
+    spec.layers.push_back(LayerBuilder().Dir("data").File("data/fio", content).Finish());
+    WriteOciLayout(*dir_ / "oci", spec, TestCompression::kGzip);
+    Lode("push " + ShellQuote(*dir_ / "oci") + " --tenant acme --tag fio");
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+
+  static CommandResult Lode(const std::string& args) {
+    CommandResult r = RunCommand(env_ + LodeBinary() + " " + args);
+    EXPECT_EQ(r.exit_code, 0) << args << ": " << r.output;
+    return r;
+  }
+
+  std::unique_ptr<AgentProcess> StartAgent(const std::string& name, const std::string& flags) {
+    fs::create_directories(*dir_ / name);
+    auto agent = std::make_unique<AgentProcess>(*dir_ / name, env_, "--prefetch off " + flags);
+    EXPECT_TRUE(agent->Start()) << agent->log();
+    return agent;
+  }
+
+  std::string Attach(AgentProcess& agent, const std::string& flags = "") {
+    CommandResult r = Lode("attach fio --tenant acme " + flags + " " + agent.SocketArg());
+    return r.output.substr(0, r.output.find('\n'));
+  }
+
+  // SIGKILLs and restarts the agent kRestarts times while `busy` holds;
+  // returns the longest restart (kill to answering again).
+  static Clock::duration CrashRepeatedly(AgentProcess& agent, int pause_ms) {
+    Clock::duration longest{};
+    for (int i = 0; i < kRestarts; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+      Clock::time_point t0 = Clock::now();
+      agent.Kill();
+      EXPECT_TRUE(agent.Start()) << agent.log();
+      longest = std::max(longest, Clock::now() - t0);
+    }
+    return longest;
+  }
+
+  // fio's JSON report: every job error-free; returns the longest latency
+  // of any I/O in nanoseconds.
+  static uint64_t CheckFioReport(const CommandResult& r) {
+    EXPECT_EQ(r.exit_code, 0) << r.output.substr(0, 4000);
+    size_t start = r.output.find('{');
+    json report =
+        json::parse(r.output.substr(start == std::string::npos ? 0 : start), nullptr, false);
+    EXPECT_TRUE(report.is_object()) << r.output.substr(0, 4000);
+    if (!report.is_object()) return 0;
+    uint64_t longest = 0, ios = 0;
+    for (const json& job : report["jobs"]) {
+      EXPECT_EQ(job["error"].get<int>(), 0) << job.dump();
+      for (const char* dir : {"read", "write"}) {
+        ios += job[dir]["total_ios"].get<uint64_t>();
+        longest = std::max(longest, job[dir]["lat_ns"]["max"].get<uint64_t>());
+      }
+    }
+    EXPECT_GT(ios, 0u);
+    return longest;
+  }
+
+  // Every block of /data/fio carries fio's crc32c header.
+  static constexpr const char* kReadJob =
+      "--bs=4k --size=32M --verify=crc32c --verify_state_save=0 --ioengine=psync";
+
+  static ScratchDir* dir_;
+  static std::string env_;
+};
+
+ScratchDir* HandoverTest::dir_ = nullptr;
+std::string HandoverTest::env_;
+
+TEST_F(HandoverTest, VerifiedReadsCrossTwentyAgentCrashes) {
+  std::unique_ptr<AgentProcess> agent = StartAgent("reads", "");
+  std::string block = Attach(*agent);
+  Result<std::unique_ptr<sandbox::Mount>> mount =
+      sandbox::Mount::Ext4(block, *dir_ / "reads-mnt", false);
+  ASSERT_TRUE(mount.ok()) << mount.status().ToString();
+  std::string file = ShellQuote(*dir_ / "reads-mnt/data/fio");
+  CommandResult fio;
+  std::thread load([&] {
+    std::string job = std::string(" --filename=") + file + " " + kReadJob +
+                      " --verify_only=1 --direct=1 --time_based --runtime=12";
+    fio = RunCommand("fio --output-format=json --name=random --rw=randread --numjobs=2" + job +
+                     " --name=sequential --rw=read --numjobs=2" + job + " 2>&1");
+  });
+  Clock::duration restart = CrashRepeatedly(*agent, 150);
+  load.join();
+  uint64_t longest_ns = CheckFioReport(fio);
+  uint64_t bound_ns = std::chrono::nanoseconds(restart).count() + 1'000'000'000;
+  std::printf("longest restart %.3f s, longest read %.3f s\n",
+              std::chrono::duration<double>(restart).count(), longest_ns / 1e9);
+  EXPECT_LE(longest_ns, bound_ns) << "a read waited longer than a restart plus 1 s";
+  EXPECT_TRUE((*mount)->Unmount().ok());
+}
+
+TEST_F(HandoverTest, FsyncedWritesSurviveTwentyAgentCrashes) {
+  std::unique_ptr<AgentProcess> agent = StartAgent("writes", "");
+  std::string block = Attach(*agent, "--rw");
+  std::string mnt = *dir_ / "writes-mnt";
+  Result<std::unique_ptr<sandbox::Mount>> mount = sandbox::Mount::Ext4(block, mnt, true);
+  ASSERT_TRUE(mount.ok()) << mount.status().ToString();
+  // Two writers, each of its own new file, fsyncing after every write.
+  std::string jobs;
+  for (const char* name : {"w1", "w2"}) {
+    jobs += std::string(" --name=") + name + " --filename=" + ShellQuote(mnt + "/data/" + name) +
+            " --rw=randwrite --bs=4k --size=6M --verify=crc32c --verify_state_save=0" +
+            " --randseed=42 --ioengine=psync";
+  }
+  CommandResult fio;
+  std::thread load([&] {
+    fio = RunCommand("fio --output-format=json --fsync=1 --do_verify=0" + jobs + " 2>&1");
+  });
+  CrashRepeatedly(*agent, 100);
+  load.join();
+  CheckFioReport(fio);
+  // Once more with nothing cached above the agent: unmount, crash, remount.
+  ASSERT_TRUE((*mount)->Unmount().ok());
+  agent->Kill();
+  ASSERT_TRUE(agent->Start()) << agent->log();
+  mount = sandbox::Mount::Ext4(block, mnt, true);
+  ASSERT_TRUE(mount.ok()) << mount.status().ToString();
+  CheckFioReport(RunCommand("fio --output-format=json --verify_only=1" + jobs + " 2>&1"));
+  ASSERT_TRUE((*mount)->Unmount().ok());
+  CommandResult fsck = RunCommand("e2fsck -fn " + ShellQuote(block) + " 2>&1");
+  EXPECT_EQ(fsck.exit_code, 0) << fsck.output;
+}
+
+TEST_F(HandoverTest, UpgradeUnderLoadFailsNoRead) {
+  std::unique_ptr<AgentProcess> agent = StartAgent("upgrade", "");
+  std::string block = Attach(*agent);
+  Result<std::unique_ptr<sandbox::Mount>> mount =
+      sandbox::Mount::Ext4(block, *dir_ / "upgrade-mnt", false);
+  ASSERT_TRUE(mount.ok()) << mount.status().ToString();
+  CommandResult fio;
+  std::thread load([&] {
+    fio = RunCommand("fio --output-format=json --name=random --rw=randread --numjobs=4 " +
+                     std::string("--filename=") + ShellQuote(*dir_ / "upgrade-mnt/data/fio") + " " +
+                     kReadJob + " --verify_only=1 --direct=1 --time_based --runtime=6 2>&1");
+  });
+  for (int i = 0; i < 5; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    EXPECT_TRUE(agent->Upgrade()) << agent->log();
+  }
+  load.join();
+  CheckFioReport(fio);
+  EXPECT_TRUE((*mount)->Unmount().ok());
+}
+
+TEST_F(HandoverTest, WithNoAgentReadsFailAfterTheBoundAndALaterAgentTakesOver) {
+  std::unique_ptr<AgentProcess> agent = StartAgent("orphan", "--orphan-timeout-ms 1500");
+  std::string block = Attach(*agent);
+  std::string read = "dd if=" + ShellQuote(block) + " of=/dev/null bs=1M count=8 status=none";
+  std::string drop = "dd if=" + ShellQuote(block) + " iflag=nocache count=0 status=none";
+  std::string before = RunCommand("sha256sum < " + ShellQuote(block)).output;
+  RunCommand(drop);
+  Clock::time_point t0 = Clock::now();
+  agent->Kill();
+  CommandResult failed = RunCommand(read + " 2>&1");
+  double waited = std::chrono::duration<double>(Clock::now() - t0).count();
+  EXPECT_NE(failed.exit_code, 0) << failed.output;
+  EXPECT_NE(failed.output.find("Input/output error"), std::string::npos) << failed.output;
+  EXPECT_GE(waited, 1.0);
+  EXPECT_LE(waited, 3.0);
+  ASSERT_TRUE(agent->Start()) << agent->log();
+  RunCommand(drop);
+  EXPECT_EQ(RunCommand(read).exit_code, 0);
+  EXPECT_EQ(RunCommand("sha256sum < " + ShellQuote(block)).output, before);
+}
+
+}  // namespace
+}  // namespace lode::testing
