@@ -16,7 +16,7 @@ packages=(
   e2fsprogs libext2fs-dev umoci mmdebstrap zstd gzip tar attr python3
   util-linux time isal bc
   # running containers (lode run), benchmarks (iproute2: shaped links)
-  crun fio iproute2
+  crun fio iproute2 prometheus
   # the L2 tier: memcached servers started by tests
   memcached
   # a real S3 server for the s3:// store: a one-node Ceph with RGW (scripts/rgw.sh)

@@ -22,7 +22,8 @@ nlohmann::json TierJson(const cache::TierSnapshot& t) {
           {"errors", t.errors},
           {"latency_us_p50", cache::QuantileMicros(t.latency, 0.5)},
           {"latency_us_p99", cache::QuantileMicros(t.latency, 0.99)},
-          {"latency_us_log2_buckets", t.latency}};
+          {"latency_us_log2_buckets", t.latency},
+          {"latency_sum_seconds", static_cast<double>(t.latency_sum_ns) / 1e9}};
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "agent/api.h"
 #include "agent/block_fs.h"
+#include "agent/metrics.h"
 #include "fuse/holder.h"
 #include "fuse/wire.h"
 #include "util/clock.h"
@@ -88,6 +89,7 @@ class Daemon {
         state = nlohmann::json::object();
       }
       agent_->Restore(state.value("agent", nlohmann::json::object()));
+      handovers_ = state.value("handovers", uint64_t{0}) + 1;
       nlohmann::json open = state.value("handles", nlohmann::json::object());
       for (const auto& [fh, id] : open.items()) {
         if (id.is_string()) handles[std::strtoull(fh.c_str(), nullptr, 10)] = id;
@@ -121,6 +123,7 @@ class Daemon {
   }
 
   bool handed_over() const { return handed_over_; }
+  uint64_t handovers() const { return handovers_; }
   Agent& agent() { return *agent_; }
 
   // Clean stop: every attachment detached, the file system unmounted.
@@ -154,7 +157,8 @@ class Daemon {
     if (fs_) {
       for (const auto& [fh, id] : fs_->Handles()) handles[std::to_string(fh)] = id;
     }
-    nlohmann::json state = {{"agent", agent_->State()}, {"handles", handles}};
+    nlohmann::json state = {
+        {"agent", agent_->State()}, {"handles", handles}, {"handovers", handovers_}};
     Status s = WriteFileAtomically(state_path_, state.dump() + "\n");
     if (!s.ok()) options_.log("state not saved: " + s.ToString());
   }
@@ -166,6 +170,7 @@ class Daemon {
   std::unique_ptr<BlockFs> fs_;
   std::mutex state_mu_;
   std::atomic<bool> handed_over_ = false;
+  uint64_t handovers_ = 0;  // agents before this one that served the mount
 };
 
 // The API socket; during an upgrade the old agent may still hold it a moment.
@@ -217,6 +222,12 @@ Status RunDaemon(const DaemonOptions& options, std::unique_ptr<store::ObjectStor
   Daemon d(options, std::move(agent), std::move(holder));
   LODE_RETURN_IF_ERROR(d.Start());
   LODE_ASSIGN_OR_RETURN(std::unique_ptr<ApiServer> api, StartApi(options, d));
+  std::unique_ptr<MetricsServer> metrics;
+  if (!options.metrics_listen.empty()) {
+    LODE_ASSIGN_OR_RETURN(metrics, MetricsServer::Start(options.metrics_listen, [&d] {
+                            return RenderPrometheus(d.agent().Stats(), d.handovers());
+                          }));
+  }
   ready();
   int signal = -1;
   timespec tick{1, 0};
@@ -242,6 +253,7 @@ Status RunDaemon(const DaemonOptions& options, std::unique_ptr<store::ObjectStor
       last_trim = now;
     }
   }
+  metrics.reset();
   api.reset();
   if (d.handed_over()) {
     options.log("exiting after the handover");

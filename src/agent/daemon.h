@@ -24,6 +24,7 @@ struct DaemonOptions {
   std::string holder_socket;                    // where the FUSE holder listens
   std::vector<std::string> holder_argv;         // how to start one if none does
   bool upgrade = false;                         // take over from the running agent
+  std::string metrics_listen;                   // HOST:PORT for Prometheus; empty: none
 };
 
 // Blocks SIGTERM and SIGINT in the calling thread (and so in every thread it

@@ -10,6 +10,7 @@ void LatencyHistogram::Record(std::chrono::nanoseconds latency) {
   int bucket = micros == 0 ? 0 : static_cast<int>(std::bit_width(micros)) - 1;
   if (bucket >= kBuckets) bucket = kBuckets - 1;
   buckets_[static_cast<size_t>(bucket)].fetch_add(1, std::memory_order_relaxed);
+  sum_ns_.fetch_add(static_cast<uint64_t>(latency.count()), std::memory_order_relaxed);
 }
 
 std::array<uint64_t, LatencyHistogram::kBuckets> LatencyHistogram::Snapshot() const {
@@ -33,8 +34,8 @@ uint64_t QuantileMicros(const std::array<uint64_t, LatencyHistogram::kBuckets>& 
 }
 
 TierSnapshot TierMetrics::Snapshot(std::string tier) const {
-  return {std::move(tier), hits.load(),   misses.load(),
-          bytes.load(),    errors.load(), latency.Snapshot()};
+  return {std::move(tier), hits.load(),        misses.load(),     bytes.load(),
+          errors.load(),   latency.Snapshot(), latency.SumNanos()};
 }
 
 }  // namespace lode::cache

@@ -17,9 +17,11 @@ class LatencyHistogram {
   static constexpr int kBuckets = 24;
   void Record(std::chrono::nanoseconds latency);
   std::array<uint64_t, kBuckets> Snapshot() const;
+  uint64_t SumNanos() const { return sum_ns_.load(std::memory_order_relaxed); }
 
  private:
   std::array<std::atomic<uint64_t>, kBuckets> buckets_{};
+  std::atomic<uint64_t> sum_ns_ = 0;
 };
 
 // The upper bound, in microseconds, below which `quantile` (0..1) of the
@@ -34,6 +36,7 @@ struct TierSnapshot {
   uint64_t bytes = 0;  // bytes served from this tier
   uint64_t errors = 0;
   std::array<uint64_t, LatencyHistogram::kBuckets> latency{};
+  uint64_t latency_sum_ns = 0;
 };
 
 struct TierMetrics {

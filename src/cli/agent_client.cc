@@ -73,6 +73,8 @@ void AgentDaemonArgs::Add(CLI::App* cmd, bool private_agent) {
                   "block files fail with EIO instead of waiting")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--metrics-listen", metrics_listen,
+                  "serve Prometheus metrics on HOST:PORT (GET /metrics); off by default");
 }
 
 std::vector<std::string> AgentDaemonArgs::PrivateAgentArgs(const std::string& socket_path,
@@ -107,6 +109,7 @@ agent::DaemonOptions AgentDaemonArgs::Options() const {
   o.socket_path = socket.empty() ? DefaultAgentSocket() : socket;
   o.mountpoint = mountpoint.empty() ? RuntimeDir() + "/images" : mountpoint;
   o.upgrade = upgrade;
+  o.metrics_listen = metrics_listen;
   o.holder_socket = o.socket_path + ".holder";
   o.holder_argv = {"/proc/self/exe",
                    "fuse-holder",

@@ -40,6 +40,7 @@ struct AgentDaemonArgs {
   std::string mountpoint;
   bool upgrade = false;
   int orphan_timeout_ms = 30000;
+  std::string metrics_listen;
   // `private_agent` leaves out --socket and --mountpoint (lode run picks its own).
   void Add(CLI::App* cmd, bool private_agent = false);
   agent::DaemonOptions Options() const;  // throws CommandFailed on a bad size

@@ -4,6 +4,7 @@
 // (crc32c headers in every 4 KiB block), its error counts and latencies,
 // and e2fsck.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <chrono>
@@ -12,11 +13,13 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "sandbox/mount.h"
 #include "testing/agent_process.h"
 #include "testing/layer_builder.h"
+#include "testing/ports.h"
 #include "testing/process.h"
 #include "testing/scratch_dir.h"
 
@@ -216,6 +219,64 @@ TEST_F(HandoverTest, WithNoAgentReadsFailAfterTheBoundAndALaterAgentTakesOver) {
   RunCommand(drop);
   EXPECT_EQ(RunCommand(read).exit_code, 0);
   EXPECT_EQ(RunCommand("sha256sum < " + ShellQuote(block)).output, before);
+}
+
+// A real Prometheus scrapes the agent; the values it stored match `lode
+// stats`, and the handover counter counts a takeover.
+TEST_F(HandoverTest, PrometheusScrapesTheAgent) {
+  int metrics_port = FreeLoopbackPorts(1);
+  std::string target = "127.0.0.1:" + std::to_string(metrics_port);
+  std::unique_ptr<AgentProcess> agent = StartAgent("metrics", "--metrics-listen " + target);
+  std::string block = Attach(*agent);
+  ASSERT_EQ(RunCommand("cat " + ShellQuote(block) + " >/dev/null").exit_code, 0);
+  CommandResult lint =
+      RunCommand("curl -sf http://" + target + "/metrics | promtool check metrics 2>&1");
+  EXPECT_EQ(lint.exit_code, 0) << lint.output;
+
+  std::string prom_dir = *dir_ / "prometheus";
+  fs::create_directories(prom_dir);
+  {
+    std::ofstream config(prom_dir + "/prometheus.yml");
+    config << "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: lode\n"
+           << "    static_configs:\n      - targets: ['" << target << "']\n";
+  }
+  int web_port = FreeLoopbackPorts(1);
+  std::string web = "127.0.0.1:" + std::to_string(web_port);
+  CommandResult started = RunCommand(
+      "prometheus --config.file=" + ShellQuote(prom_dir + "/prometheus.yml") +
+      " --storage.tsdb.path=" + ShellQuote(prom_dir + "/data") + " --web.listen-address=" + web +
+      " >" + ShellQuote(prom_dir + "/log") + " 2>&1 & echo $!");
+  pid_t prometheus = std::stoi(started.output);
+  // The newest value of `query` Prometheus holds, once it has one.
+  auto query = [&](const std::string& expr) -> std::optional<double> {
+    for (int i = 0; i < 300; ++i) {
+      CommandResult r = RunCommand("curl -sf http://" + web + "/api/v1/query --data-urlencode " +
+                                   ShellQuote("query=" + expr));
+      json j = json::parse(r.output, nullptr, false);
+      if (j.is_object() && j["status"] == "success" && !j["data"]["result"].empty()) {
+        return std::stod(j["data"]["result"][0]["value"][1].get<std::string>());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return std::nullopt;
+  };
+  json stats = json::parse(Lode("stats --json " + agent->SocketArg()).output);
+  const json& attachment = stats["attachments"][0];
+  std::string id = attachment["id"];
+  std::optional<double> read_bytes =
+      query("lode_attachment_read_bytes_total{attachment=\"" + id + "\"}");
+  ASSERT_TRUE(read_bytes.has_value()) << RunCommand("cat " + ShellQuote(prom_dir + "/log")).output;
+  EXPECT_EQ(*read_bytes, attachment["bytes_read"].get<double>());
+  std::optional<double> fetched =
+      query("lode_attachment_chunks_fetched_total{attachment=\"" + id + "\"}");
+  EXPECT_EQ(fetched, attachment["chunks_fetched"].get<double>());
+  EXPECT_GT(query("lode_tier_fetch_duration_seconds_count{tier=\"origin\"}").value_or(0), 0);
+  EXPECT_EQ(query("lode_agent_handovers_total"), 0.0);
+  agent->Kill();
+  ASSERT_TRUE(agent->Start()) << agent->log();
+  EXPECT_EQ(query("lode_agent_handovers_total == 1"), 1.0);
+  ::kill(prometheus, SIGTERM);
+  RunCommand("while kill -0 " + std::to_string(prometheus) + " 2>/dev/null; do sleep 0.05; done");
 }
 
 }  // namespace
