@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <initializer_list>
 #include <iomanip>
 #include <sstream>
 
@@ -94,50 +95,58 @@ void Tiers(Writer& w, const json& tiers) {
   }
 }
 
+// Metrics without labels, each one field of `j`.
+struct Single {
+  const char* key;
+  const char* name;
+  const char* type;
+  const char* help;
+};
+
+void Singles(Writer& w, const json& j, std::initializer_list<Single> metrics) {
+  for (const Single& m : metrics) {
+    w.Family(m.name, m.type, m.help);
+    w.Sample(m.name, "", U(j, m.key));
+  }
+}
+
 void L2(Writer& w, const json& tiers) {
-  const std::pair<const char*, const char*> counters[] = {
-      {"stripes_late", "Stripes that arrived after the chunk was decoded without them."},
-      {"stripes_missing", "Stripes a server did not have or could not send."},
-      {"fills", "Chunks written to L2 after a miss."},
-      {"stripes_stored", "Stripes written to L2 servers."},
-      {"fills_dropped", "L2 fills dropped because too many were queued."}};
   for (const json& t : tiers) {
     if (t["tier"] != "l2" || !t.contains("fills")) continue;
-    for (const auto& [key, help] : counters) {
-      std::string name = std::string("lode_l2_") + key + "_total";
-      w.Family(name, "counter", help);
-      w.Sample(name, "", U(t, key));
-    }
+    Singles(w, t,
+            {{"stripes_late", "lode_l2_stripes_late_total", "counter",
+              "Stripes that arrived after the chunk was decoded without them."},
+             {"stripes_missing", "lode_l2_stripes_missing_total", "counter",
+              "Stripes a server did not have or could not send."},
+             {"fills", "lode_l2_fills_total", "counter", "Chunks written to L2 after a miss."},
+             {"stripes_stored", "lode_l2_stripes_stored_total", "counter",
+              "Stripes written to L2 servers."},
+             {"fills_dropped", "lode_l2_fills_dropped_total", "counter",
+              "L2 fills dropped because too many were queued."}});
   }
 }
 
 void Admission(Writer& w, const json& tiers) {
   for (const json& t : tiers) {
     if (!t.contains("admission")) continue;
-    const json& a = t["admission"];
-    w.Family("lode_admission_limit", "gauge", "Origin fetches allowed in flight at once.");
-    w.Sample("lode_admission_limit", "", U(a, "limit"));
-    w.Family("lode_admission_in_flight", "gauge", "Origin fetches in flight.");
-    w.Sample("lode_admission_in_flight", "", U(a, "in_flight"));
-    w.Family("lode_admission_admitted_total", "counter", "Origin fetches admitted.");
-    w.Sample("lode_admission_admitted_total", "", U(a, "admitted"));
-    w.Family("lode_admission_waits_total", "counter", "Origin fetches that waited for a slot.");
-    w.Sample("lode_admission_waits_total", "", U(a, "waited"));
-    w.Family("lode_admission_rejections_total", "counter",
-             "Origin fetches that gave up waiting for a slot.");
-    w.Sample("lode_admission_rejections_total", "", U(a, "rejected"));
+    Singles(
+        w, t["admission"],
+        {{"limit", "lode_admission_limit", "gauge", "Origin fetches allowed in flight at once."},
+         {"in_flight", "lode_admission_in_flight", "gauge", "Origin fetches in flight."},
+         {"admitted", "lode_admission_admitted_total", "counter", "Origin fetches admitted."},
+         {"waited", "lode_admission_waits_total", "counter",
+          "Origin fetches that waited for a slot."},
+         {"rejected", "lode_admission_rejections_total", "counter",
+          "Origin fetches that gave up waiting for a slot."}});
   }
 }
 
 void L1(Writer& w, const json& l1) {
-  w.Family("lode_l1_chunks", "gauge", "Chunks in the L1 disk cache.");
-  w.Sample("lode_l1_chunks", "", U(l1, "entries"));
-  w.Family("lode_l1_bytes", "gauge", "Bytes in the L1 disk cache.");
-  w.Sample("lode_l1_bytes", "", U(l1, "bytes"));
-  w.Family("lode_l1_budget_bytes", "gauge", "The L1 disk cache's budget.");
-  w.Sample("lode_l1_budget_bytes", "", U(l1, "budget"));
-  w.Family("lode_l1_evictions_total", "counter", "Chunks evicted from L1.");
-  w.Sample("lode_l1_evictions_total", "", U(l1, "evictions"));
+  Singles(w, l1,
+          {{"entries", "lode_l1_chunks", "gauge", "Chunks in the L1 disk cache."},
+           {"bytes", "lode_l1_bytes", "gauge", "Bytes in the L1 disk cache."},
+           {"budget", "lode_l1_budget_bytes", "gauge", "The L1 disk cache's budget."},
+           {"evictions", "lode_l1_evictions_total", "counter", "Chunks evicted from L1."}});
 }
 
 void Attachments(Writer& w, const json& attachments) {
