@@ -8,6 +8,15 @@ out=$1
 mkdir -p "$(dirname "$out")"
 tmp="$out.partial.tar"
 rm -rf "$tmp"
+# The machine's own apt sources, wherever they are: deb822 in
+# sources.list.d (Debian 12's default) or one-line sources.list (upgraded
+# and minimal installs); with neither, mmdebstrap's default mirror.
+sources=()
+if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+  sources=(/etc/apt/sources.list.d/debian.sources)
+elif [ -f /etc/apt/sources.list ] && grep -qE '^\s*deb\s' /etc/apt/sources.list; then
+  sources=(/etc/apt/sources.list)
+fi
 mmdebstrap --quiet --format=tar --variant=minbase --include=python3 bookworm "$tmp" \
-  /etc/apt/sources.list.d/debian.sources
+  "${sources[@]}"
 mv "$tmp" "$out"
