@@ -12,7 +12,6 @@ namespace {
 
 // FROZEN: stored profiles carry these.
 constexpr char kProfileMagic[8] = {'L', 'O', 'D', 'E', 'P', 'R', 'F', '1'};
-constexpr char kSealedProfileMagic[8] = {'L', 'O', 'D', 'E', 'S', 'P', '1', '\0'};
 
 void PutU32(std::vector<uint8_t>& out, uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));

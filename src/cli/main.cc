@@ -13,6 +13,10 @@ int main(int argc, char** argv) {
   CLI::App app{"lode: start containers from large images by loading image data on demand"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "lode 0.1.0");
+  // Subcommands inherit this: an option a verb's parent defines (`lode key
+  // --keys DIR create`) is accepted after the verb too (`lode key create
+  // --keys DIR`).
+  app.fallthrough();
   lode::cli::RegisterFlatten(app);
   lode::cli::RegisterKey(app);
   lode::cli::RegisterPush(app);
@@ -24,8 +28,10 @@ int main(int argc, char** argv) {
   lode::cli::RegisterGc(app);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help, --version
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return lode::cli::UsageError(app, e);
   } catch (const lode::cli::ExitStatus& e) {
     return e.code;
   } catch (const lode::cli::CommandFailed& e) {

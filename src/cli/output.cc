@@ -2,9 +2,27 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace lode::cli {
+
+int UsageError(const CLI::App& app, const CLI::ParseError& e) {
+  std::string verb = "lode";
+  for (const CLI::App* at = &app;;) {
+    const CLI::App* next = nullptr;
+    for (const CLI::App* sub : at->get_subcommands()) {
+      if (sub->parsed()) next = sub;
+    }
+    if (next == nullptr) break;
+    verb += " " + next->get_name();
+    at = next;
+  }
+  std::string message = e.what();
+  std::replace(message.begin(), message.end(), '\n', ' ');
+  std::fprintf(stderr, "lode: %s (see %s --help)\n", message.c_str(), verb.c_str());
+  return 2;
+}
 
 void Check(const Status& status) {
   if (!status.ok()) throw CommandFailed(status);

@@ -1,6 +1,7 @@
 // Shared CLI plumbing: failing a command with one line, progress on a terminal.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <stdexcept>
 #include <string>
 
@@ -14,6 +15,10 @@ class CommandFailed : public std::runtime_error {
   explicit CommandFailed(const Status& status) : std::runtime_error(status.ToString()) {}
   int exit_code() const { return 1; }
 };
+
+// Exit status 2 for a command line lode cannot use: one line naming the
+// problem, with a hint at --help for the verb it was meant for.
+int UsageError(const CLI::App& app, const CLI::ParseError& e);
 
 // Thrown by a verb that has reported everything itself and must exit with
 // `code` (lode run passes on its command's exit status).

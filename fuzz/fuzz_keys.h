@@ -1,0 +1,28 @@
+// The fixed keys the sealed-object fuzz target opens with, and its seeds
+// are sealed with.
+#pragma once
+
+#include <sodium.h>
+
+#include "chunk/convergent.h"
+#include "manifest/manifest.h"
+
+namespace lode::fuzz {
+
+struct Keys {
+  manifest::PublicKey tenant_public;
+  manifest::SecretKey tenant_secret;
+  chunk::ChunkKey chunk_key;
+};
+
+inline Keys FixedKeys() {
+  Keys k;
+  unsigned char seed[crypto_box_SEEDBYTES];
+  for (size_t i = 0; i < sizeof(seed); ++i) seed[i] = static_cast<unsigned char>(i);
+  if (sodium_init() < 0) __builtin_trap();
+  crypto_box_seed_keypair(k.tenant_public.data(), k.tenant_secret.data(), seed);
+  k.chunk_key.fill(7);
+  return k;
+}
+
+}  // namespace lode::fuzz

@@ -1,0 +1,95 @@
+// The command line behaves the same for every verb: options after the verb
+// at any depth, --help everywhere, exit status 2 with one line for a
+// command line lode cannot use, 1 with one line for a command that failed.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "testing/process.h"
+#include "testing/scratch_dir.h"
+
+namespace lode::testing {
+namespace {
+
+CommandResult Lode(const std::string& args) {
+  return RunCommand("env -u LODE_KEYS -u LODE_STORE " + LodeBinary() + " " + args + " 2>&1");
+}
+
+size_t Lines(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
+
+TEST(CliTest, OptionsOfAParentAreAcceptedAfterTheVerb) {
+  ScratchDir dir("lode-cli");
+  std::string keys = ShellQuote(dir / "keys");
+  EXPECT_EQ(Lode("key create t1 --keys " + keys).exit_code, 0);
+  EXPECT_EQ(Lode("key --keys " + keys + " create t2").exit_code, 0);
+  CommandResult list = Lode("key list --keys " + keys);
+  EXPECT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_EQ(list.output, "t1\nt2\n");
+  EXPECT_EQ(Lode("key export-public t1 --keys " + keys).exit_code, 0);
+}
+
+TEST(CliTest, EveryVerbHasHelp) {
+  for (const char* verb : {"",
+                           "flatten",
+                           "key",
+                           "key create",
+                           "key list",
+                           "key rotate-salt",
+                           "key export-public",
+                           "push",
+                           "export",
+                           "inspect",
+                           "tag",
+                           "untag",
+                           "ls",
+                           "agent",
+                           "fuse-holder",
+                           "attach",
+                           "detach",
+                           "ps",
+                           "stats",
+                           "run",
+                           "gc",
+                           "gc status",
+                           "gc rotate",
+                           "gc migrate",
+                           "gc expire",
+                           "gc sweep",
+                           "gc alarms"}) {
+    CommandResult r = Lode(std::string(verb) + " --help");
+    EXPECT_EQ(r.exit_code, 0) << verb << ": " << r.output;
+    EXPECT_NE(r.output.find("Usage:"), std::string::npos) << verb;
+  }
+}
+
+TEST(CliTest, UsageErrorsExitTwoWithOneLineAndAHint) {
+  for (const std::string& args :
+       std::vector<std::string>{"", "nosuchverb", "push", "push image --tenant t --nosuchflag",
+                                "key", "key create", "gc sweep", "agent --prefetch-threads 999",
+                                "run app --runtime nosuch", "flatten a b c"}) {
+    CommandResult r = Lode(args);
+    EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
+    EXPECT_EQ(Lines(r.output), 1u) << args << ": " << r.output;
+    EXPECT_NE(r.output.find("--help"), std::string::npos) << args << ": " << r.output;
+  }
+  CommandResult nested = Lode("key create");
+  EXPECT_NE(nested.output.find("lode key create --help"), std::string::npos) << nested.output;
+}
+
+TEST(CliTest, FailedCommandsExitOneWithOneLine) {
+  ScratchDir dir("lode-cli");
+  for (const std::string& args :
+       std::vector<std::string>{"push /nonexistent --tenant t --keys " + ShellQuote(dir / "keys") +
+                                    " --store " + ShellQuote("dir://" + dir / "store"),
+                                "key export-public nobody --keys " + ShellQuote(dir / "keys"),
+                                "ps --socket " + ShellQuote(dir / "no.sock")}) {
+    CommandResult r = Lode(args);
+    EXPECT_EQ(r.exit_code, 1) << args << ": " << r.output;
+    EXPECT_EQ(Lines(r.output), 1u) << args << ": " << r.output;
+  }
+}
+
+}  // namespace
+}  // namespace lode::testing
