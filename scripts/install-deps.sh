@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential cmake pkg-config clang-format
+  build-essential cmake pkg-config clang-format clang libclang-rt-14-dev
   # libraries
   libarchive-dev libisal-dev libzstd-dev libssl-dev libsodium-dev
   fuse3 libcurl4-openssl-dev libmemcached-dev

@@ -22,3 +22,5 @@ echo "== Release build and tests"
 run_suite build -DCMAKE_BUILD_TYPE=Release
 echo "== Debug + ASan/UBSan build and tests"
 run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DLODE_ASAN=ON
+echo "== Fuzz smoke: every libFuzzer target for 20 s on its corpus"
+bash scripts/fuzz.sh 20
