@@ -18,11 +18,11 @@ bench_store handover-bench
 w=$work
 fio --name=w --filename="$w/fio.data" --rw=write --bs=4k --size=32M --verify=crc32c \
   --do_verify=0 --verify_state_save=0 >/dev/null
-mkdir -p "$w/root/data"
-mv "$w/fio.data" "$w/root/data/fio"
-tar -C "$w/root" -cf "$w/root.tar" data
+mkdir -p "$w/tree/data"
+mv "$w/fio.data" "$w/tree/data/fio"
+tar -C "$w/tree" -cf "$w/tree.tar" data
 # The rootfs is just the file; testgen adds its two small application layers.
-$testgen debian --rootfs "$w/root.tar" -o "$w/oci" >/dev/null
+$testgen debian --rootfs "$w/tree.tar" -o "$w/oci" >/dev/null
 $lode push "$w/oci" --tenant bench --tag fio >/dev/null
 
 agent_args=(--socket "$w/sock" --mountpoint "$w/images" --cache "$w/cache" --prefetch off)
@@ -30,8 +30,7 @@ start_agent() { # [FLAGS]: starts an agent, waits until one answers
   $lode agent "${agent_args[@]}" "$@" 2>>"$w/agent.log" &
   agent_pid=$!
   for _ in $(seq 500); do
-    pid=$($lode ps --socket "$w/sock" --json >/dev/null 2>&1 && echo ok || true)
-    [ -n "$pid" ] && return
+    $lode ps --socket "$w/sock" >/dev/null 2>&1 && return
     sleep 0.01
   done
   echo "agent did not start" >&2

@@ -82,15 +82,22 @@ Result<std::shared_ptr<Attachment>> Agent::Attach(const std::string& ref_text,
     id = std::to_string(::getpid()) + "-" + std::to_string(node);
   }
   LODE_ASSIGN_OR_RETURN(std::shared_ptr<Attachment> attachment,
-                        Add(id, node, tenant, writable, ref, std::move(m), false));
+                        Make(id, node, tenant, writable, ref, std::move(m), false));
   if (prefetch) StartPrefetch(*attachment, profile.get());
+  Publish(attachment);
   return attachment;
 }
 
-Result<std::shared_ptr<Attachment>> Agent::Add(const std::string& id, uint64_t node,
-                                               const std::string& tenant, bool writable,
-                                               const store::ImageRef& ref, manifest::Manifest m,
-                                               bool restored) {
+void Agent::Publish(const std::shared_ptr<Attachment>& a) {
+  std::lock_guard lock(mu_);
+  attachments_[a->info().id] = a;
+  next_node_ = std::max(next_node_, a->info().node + 1);
+}
+
+Result<std::shared_ptr<Attachment>> Agent::Make(const std::string& id, uint64_t node,
+                                                const std::string& tenant, bool writable,
+                                                const store::ImageRef& ref, manifest::Manifest m,
+                                                bool restored) {
   if (m.chunks.size() != m.ChunkCount() || m.chunk_size == 0) {
     return Status::Corruption("manifest " + ref.ToString() + " has an inconsistent chunk table");
   }
@@ -108,9 +115,6 @@ Result<std::shared_ptr<Attachment>> Agent::Add(const std::string& id, uint64_t n
   auto recorder = std::make_shared<ProfileRecorder>(attachment->info().chunks);
   if (restored) recorder->Stop();  // not a start: its start was recorded before
   attachment->SetRecorder(std::move(recorder));
-  std::lock_guard lock(mu_);
-  attachments_[id] = attachment;
-  next_node_ = std::max(next_node_, node + 1);
   return attachment;
 }
 
@@ -138,9 +142,11 @@ void Agent::Restore(const nlohmann::json& state) {
         std::string tenant = j.at("tenant").get<std::string>();
         LODE_ASSIGN_OR_RETURN(manifest::Manifest m,
                               catalog::OpenManifest(*store_, ref, *keys_, tenant));
-        return Add(id, j.at("node").get<uint64_t>(), tenant, j.at("writable").get<bool>(), ref,
-                   std::move(m), true)
-            .status();
+        LODE_ASSIGN_OR_RETURN(std::shared_ptr<Attachment> a,
+                              Make(id, j.at("node").get<uint64_t>(), tenant,
+                                   j.at("writable").get<bool>(), ref, std::move(m), true));
+        Publish(a);
+        return Status::Ok();
       } catch (const nlohmann::json::exception& e) {
         return Status::Corruption(std::string("malformed state entry: ") + e.what());
       }

@@ -90,11 +90,13 @@ class Agent {
   Agent(const AgentOptions& options, std::unique_ptr<store::ObjectStore> store,
         std::unique_ptr<keys::KeyService> keys, std::unique_ptr<cache::DiskCache> l1,
         std::unique_ptr<cache::MemcachedL2> l2);
-  // Adds an attachment of `m` (opened from `ref`) as `id`, `node`.
-  Result<std::shared_ptr<Attachment>> Add(const std::string& id, uint64_t node,
-                                          const std::string& tenant, bool writable,
-                                          const store::ImageRef& ref, manifest::Manifest m,
-                                          bool restored);
+  // An attachment of `m` (opened from `ref`) as `id`, `node`; not yet in
+  // the table (Publish), so nothing sees it half set up.
+  Result<std::shared_ptr<Attachment>> Make(const std::string& id, uint64_t node,
+                                           const std::string& tenant, bool writable,
+                                           const store::ImageRef& ref, manifest::Manifest m,
+                                           bool restored);
+  void Publish(const std::shared_ptr<Attachment>& a);
   // Moves `a` onto the copy of its image if gc migrated it.
   void Follow(Attachment& a);
   void StartPrefetch(Attachment& a, const Result<std::optional<std::vector<uint8_t>>>& fetched);

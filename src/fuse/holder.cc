@@ -110,12 +110,12 @@ class Holder {
                        {fuse_fd_.get(), static_cast<short>(failing_ ? POLLIN : 0), 0}};
       int timeout = -1;
       if (!agent_.valid() && !failing_) {
-        int64_t left = orphaned_ns_ + std::chrono::nanoseconds(options_.orphan_timeout).count() -
-                       MonotonicNanos();
-        timeout = static_cast<int>(std::max<int64_t>(0, left / 1'000'000) + 1);
+        timeout = static_cast<int>(std::max<int64_t>(0, OrphanNanosLeft() / 1'000'000) + 1);
       }
       if (::poll(fds, 3, timeout) < 0 && errno != EINTR) return Status::FromErrno(errno, "poll");
-      if (!agent_.valid() && !failing_ && OrphanTimeUp()) LODE_RETURN_IF_ERROR(StartFailing());
+      if (!agent_.valid() && !failing_ && OrphanNanosLeft() <= 0) {
+        LODE_RETURN_IF_ERROR(StartFailing());
+      }
       if (fds[2].revents & (POLLERR | POLLHUP | POLLNVAL)) {
         Log("the file system is gone");
         return Status::Ok();
@@ -137,9 +137,11 @@ class Holder {
     if (options_.log) options_.log(line);
   }
 
-  bool OrphanTimeUp() const {
-    return MonotonicNanos() - orphaned_ns_ >=
-           std::chrono::nanoseconds(options_.orphan_timeout).count();
+  // Until the holder fails requests itself, counted from when the last
+  // agent went.
+  int64_t OrphanNanosLeft() const {
+    return orphaned_ns_ + std::chrono::nanoseconds(options_.orphan_timeout).count() -
+           MonotonicNanos();
   }
 
   Status StartFailing() {

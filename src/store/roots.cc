@@ -73,11 +73,12 @@ class AlarmingStore : public ForwardingStore {
     std::string root = RootOfKey(key);
     if (root.empty()) return ForwardingStore::Get(key);
     std::future<Result<bool>> early;
-    if (!Cached(root) && WorthReadingEarly(root))
+    if (Lookup(root).read_early) {
       early = std::async(std::launch::async, [this, &root] { return Read(root); });
+    }
     Result<std::vector<uint8_t>> object = ForwardingStore::Get(key);
     if (early.valid()) early.wait();
-    std::optional<bool> cached = Cached(root);
+    std::optional<bool> cached = Lookup(root).alarming;
     bool alarming;
     if (cached) {
       alarming = *cached;
@@ -94,20 +95,20 @@ class AlarmingStore : public ForwardingStore {
     int64_t until_ns = 0;
     bool active = false;
   };
+  struct Cached {
+    std::optional<bool> alarming;  // while the cached state is valid
+    // Not cached and worth reading beside the object: a retired root is
+    // read again after the object anyway.
+    bool read_early = false;
+  };
 
-  std::optional<bool> Cached(const std::string& root) {
+  Cached Lookup(const std::string& root) {
     int64_t now = MonotonicNanos();
     std::lock_guard lock(mu_);
     auto it = cache_.find(root);
-    if (it != cache_.end() && now < it->second.until_ns) return it->second.alarming;
-    return std::nullopt;
-  }
-
-  // A retired root would be read again after the object anyway.
-  bool WorthReadingEarly(const std::string& root) {
-    std::lock_guard lock(mu_);
-    auto it = cache_.find(root);
-    return it == cache_.end() || it->second.active;
+    if (it == cache_.end()) return {std::nullopt, true};
+    if (now < it->second.until_ns) return {it->second.alarming, false};
+    return {std::nullopt, it->second.active};
   }
 
   Result<bool> Read(const std::string& root) {

@@ -34,10 +34,15 @@ bool AgentProcess::Upgrade() {
   return Answers();
 }
 
-bool AgentProcess::Answers() const {
+bool AgentProcess::Answers() {
   for (int i = 0; i < 500; ++i) {
     if (RunCommand(LodeBinary() + " ps " + SocketArg() + " >/dev/null 2>&1").exit_code == 0) {
       return true;
+    }
+    int status;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -54,18 +59,7 @@ bool AgentProcess::Launch(const std::string& flags) {
     ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
-  for (int i = 0; i < 500; ++i) {
-    if (RunCommand(LodeBinary() + " ps " + SocketArg() + " >/dev/null 2>&1").exit_code == 0) {
-      return true;
-    }
-    int status;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
+  return Answers();
 }
 
 void AgentProcess::Wait() {

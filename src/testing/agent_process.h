@@ -39,7 +39,8 @@ class AgentProcess {
  private:
   void Wait();
   bool Launch(const std::string& flags);
-  bool Answers() const;  // within 10 s
+  // Some agent answers on the socket within 10 s, and this one still runs.
+  bool Answers();
   std::string dir_, env_, extra_args_;
   std::string socket_, mountpoint_, cache_;
   pid_t pid_ = -1;

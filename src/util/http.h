@@ -55,8 +55,8 @@ struct Response {
   long status = 0;         // HTTP status of the answer
   // The answer's headers, names lower-cased, in order.
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string redirect_url;     // a 3xx answer's Location, made absolute
-  std::string body;             // when not streamed to on_body
+  std::string redirect_url;  // a 3xx answer's Location, made absolute
+  std::string body;          // when not streamed to on_body
   bool body_too_large = false;
   bool aborted = false;  // on_body returned false
 

@@ -116,6 +116,13 @@ class HandoverTest : public ::testing::Test {
   static constexpr const char* kReadJob =
       "--bs=4k --size=32M --verify=crc32c --verify_state_save=0 --ioengine=psync";
 
+  // fio options of a job verifying /data/fio under `mnt` with O_DIRECT
+  // reads for `seconds`.
+  static std::string VerifyJob(const std::string& mnt, int seconds) {
+    return " --filename=" + ShellQuote(mnt + "/data/fio") + " " + kReadJob +
+           " --verify_only=1 --direct=1 --time_based --runtime=" + std::to_string(seconds);
+  }
+
   static ScratchDir* dir_;
   static std::string env_;
 };
@@ -129,11 +136,9 @@ TEST_F(HandoverTest, VerifiedReadsCrossTwentyAgentCrashes) {
   Result<std::unique_ptr<sandbox::Mount>> mount =
       sandbox::Mount::Ext4(block, *dir_ / "reads-mnt", false);
   ASSERT_TRUE(mount.ok()) << mount.status().ToString();
-  std::string file = ShellQuote(*dir_ / "reads-mnt/data/fio");
   CommandResult fio;
   std::thread load([&] {
-    std::string job = std::string(" --filename=") + file + " " + kReadJob +
-                      " --verify_only=1 --direct=1 --time_based --runtime=12";
+    std::string job = VerifyJob(*dir_ / "reads-mnt", 12);
     fio = RunCommand("fio --output-format=json --name=random --rw=randread --numjobs=2" + job +
                      " --name=sequential --rw=read --numjobs=2" + job + " 2>&1");
   });
@@ -187,9 +192,8 @@ TEST_F(HandoverTest, UpgradeUnderLoadFailsNoRead) {
   ASSERT_TRUE(mount.ok()) << mount.status().ToString();
   CommandResult fio;
   std::thread load([&] {
-    fio = RunCommand("fio --output-format=json --name=random --rw=randread --numjobs=4 " +
-                     std::string("--filename=") + ShellQuote(*dir_ / "upgrade-mnt/data/fio") + " " +
-                     kReadJob + " --verify_only=1 --direct=1 --time_based --runtime=6 2>&1");
+    fio = RunCommand("fio --output-format=json --name=random --rw=randread --numjobs=4" +
+                     VerifyJob(*dir_ / "upgrade-mnt", 6) + " 2>&1");
   });
   for (int i = 0; i < 5; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
