@@ -99,20 +99,24 @@ void ApiServer::Serve() {
     timeval timeout{5, 0};  // a client that sends nothing cannot stall the agent
     ::setsockopt(conn.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
     Result<std::string> line = ReceiveLine(conn.get());
-    nlohmann::json reply;
     if (!line.ok()) continue;
-    nlohmann::json request = nlohmann::json::parse(*line, nullptr, false);
-    if (request.is_discarded() || !request.is_object()) {
-      reply = Error("request is not a JSON object");
-    } else {
-      try {
-        reply = handler_(request);
-      } catch (const nlohmann::json::exception& e) {
-        reply = Error(std::string("bad request: ") + e.what());
-      }
-    }
-    (void)SendAll(conn.get(), reply.dump() + "\n");
+    (void)SendAll(conn.get(), AnswerRequest(*line, handler_));
   }
+}
+
+std::string AnswerRequest(const std::string& line, const ApiServer::Handler& handler) {
+  nlohmann::json request = nlohmann::json::parse(line, nullptr, false);
+  nlohmann::json reply;
+  if (request.is_discarded() || !request.is_object()) {
+    reply = Error("request is not a JSON object");
+  } else {
+    try {
+      reply = handler(request);
+    } catch (const nlohmann::json::exception& e) {
+      reply = Error(std::string("bad request: ") + e.what());
+    }
+  }
+  return reply.dump() + "\n";
 }
 
 Result<nlohmann::json> CallAgent(const std::string& socket_path, const nlohmann::json& request) {

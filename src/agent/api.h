@@ -38,6 +38,11 @@ class ApiServer {
   std::thread thread_;
 };
 
+// The answer line (with its newline) to one request line as received: the
+// handler's answer to a JSON object, an error answer to anything else or to
+// a request of the wrong shape.
+std::string AnswerRequest(const std::string& line, const ApiServer::Handler& handler);
+
 // Sends one request and returns the agent's answer; Unavailable when no
 // agent listens on `socket_path`, the agent's error as a Status otherwise.
 Result<nlohmann::json> CallAgent(const std::string& socket_path, const nlohmann::json& request);

@@ -54,6 +54,21 @@ image::Image ImageArgs::Open(image::ImageSource* source) const {
   return Check(source->Open());
 }
 
+void FlattenArgs::Add(CLI::App* cmd) {
+  cmd->add_option("--headroom", headroom, "free space left in the filesystem for writes")
+      ->capture_default_str();
+  cmd->add_option("--max-size", max_size,
+                  "refuse images whose layers uncompress to more than this (bomb guard)")
+      ->capture_default_str();
+}
+
+flatten::FlattenOptions FlattenArgs::Options() const {
+  flatten::FlattenOptions o;
+  o.headroom_bytes = Check(ParseSize(headroom));
+  o.max_tar_bytes = Check(ParseSize(max_size));
+  return o;
+}
+
 void StoreArgs::Add(CLI::App* cmd) {
   cmd->add_option("--store", url,
                   "object store URL (dir://PATH); default $LODE_STORE or a local store");

@@ -34,6 +34,14 @@ struct ImageArgs {
   image::Image Open(image::ImageSource* source) const;  // throws CommandFailed
 };
 
+// What shapes the ext4 image: --headroom, and --max-size, the input limit.
+struct FlattenArgs {
+  std::string headroom = "64MiB";
+  std::string max_size = "64GiB";
+  void Add(CLI::App* cmd);
+  flatten::FlattenOptions Options() const;  // throws CommandFailed
+};
+
 // --store URL (default $LODE_STORE, else a dir:// store in the data directory).
 struct StoreArgs {
   std::string url;

@@ -14,10 +14,10 @@
 namespace lode::cli {
 namespace {
 
-struct FlattenArgs {
+struct FlattenCmdArgs {
   ImageArgs input;
   std::string output;
-  std::string headroom = "64MiB";
+  FlattenArgs flatten;
   bool json = false;
 };
 
@@ -35,12 +35,11 @@ nlohmann::json RunConfigJson(const image::Image& img, const image::ImageSource* 
   return j;
 }
 
-void Run(const FlattenArgs& args) {
+void Run(const FlattenCmdArgs& args) {
   auto start = std::chrono::steady_clock::now();
   std::unique_ptr<image::ImageSource> source = args.input.Resolve();
   image::Image img = args.input.Open(source.get());
-  flatten::FlattenOptions options;
-  options.headroom_bytes = Check(ParseSize(args.headroom));
+  flatten::FlattenOptions options = args.flatten.Options();
   std::string config_path = args.output + ".config.json";
   auto sink = Check(flatten::NewFileSink(args.output));
   ProgressLine progress;
@@ -84,15 +83,14 @@ void Run(const FlattenArgs& args) {
 }  // namespace
 
 void RegisterFlatten(CLI::App& app) {
-  auto args = std::make_shared<FlattenArgs>();
+  auto args = std::make_shared<FlattenCmdArgs>();
   CLI::App* cmd =
       app.add_subcommand("flatten", "Turn an OCI image into a deterministic ext4 image");
   args->input.Add(cmd);
   cmd->add_option("-o,--output", args->output,
                   "ext4 image to write (the run config goes to OUTPUT.config.json)")
       ->required();
-  cmd->add_option("--headroom", args->headroom, "free space left for writes")
-      ->capture_default_str();
+  args->flatten.Add(cmd);
   cmd->add_flag("--json", args->json, "print one JSON object instead of text");
   cmd->callback([args] { Run(*args); });
 }

@@ -6,13 +6,17 @@
 #include <string>
 
 #include "util/status.h"
+#include "util/text.h"
 
 namespace lode::cli {
 
-// Thrown by a verb's callback; main prints "lode: <message>" and exits non-zero.
+// Thrown by a verb's callback; main prints "lode: <message>" and exits
+// non-zero. Messages quote names from images and peers: control characters
+// are escaped, so the message stays one line.
 class CommandFailed : public std::runtime_error {
  public:
-  explicit CommandFailed(const Status& status) : std::runtime_error(status.ToString()) {}
+  explicit CommandFailed(const Status& status)
+      : std::runtime_error(EscapeControl(status.ToString())) {}
   int exit_code() const { return 1; }
 };
 

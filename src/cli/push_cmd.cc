@@ -24,7 +24,7 @@ struct PushArgs {
   std::string salt_domain = "default";
   std::string root;
   std::string tag;
-  std::string headroom = "64MiB";
+  FlattenArgs flatten;
   bool json = false;
 };
 
@@ -78,7 +78,7 @@ void Run(const PushArgs& a) {
   if (a.compress != "zstd" && a.compress != "none")
     Check(Status::InvalidArgument("--compress is zstd or none"));
   o.compress = a.compress == "zstd";
-  o.flatten.headroom_bytes = Check(ParseSize(a.headroom));
+  o.flatten = a.flatten.Options();
   auto keys = a.keys.Open();
   auto store = a.store.Open();
   std::unique_ptr<image::ImageSource> source = a.input.Resolve();
@@ -116,8 +116,7 @@ void RegisterPush(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--root", a->root, "active root to push to (default: the newest active root)");
   cmd->add_option("--tag", a->tag, "also name the image (lode tag)");
-  cmd->add_option("--headroom", a->headroom, "free space left in the filesystem for writes")
-      ->capture_default_str();
+  a->flatten.Add(cmd);
   cmd->add_flag("--json", a->json, "print one JSON object");
   cmd->callback([a] { Run(*a); });
 }

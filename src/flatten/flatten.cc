@@ -5,8 +5,11 @@
 #include "flatten/block_region.h"
 #include "flatten/ext4/format.h"
 #include "flatten/ext4/writer.h"
+#include "flatten/limits.h"
 #include "image/layer_stream.h"
 #include "image/tar_reader.h"
+#include "util/size.h"
+#include "util/text.h"
 
 namespace lode::flatten {
 namespace {
@@ -18,6 +21,7 @@ Status ValidateOptions(const FlattenOptions& o) {
   if (a < kBlockSize || (a & (a - 1)) != 0) {
     return Status::InvalidArgument("layer alignment must be a power of two of at least 4096");
   }
+  if (o.max_tar_bytes == 0) return Status::InvalidArgument("the image size limit must be positive");
   return Status::Ok();
 }
 
@@ -50,6 +54,10 @@ class Flattener {
 
   Result<FlattenResult> Run() {
     LODE_RETURN_IF_ERROR(ValidateOptions(options_));
+    if (image_.layers.size() > kMaxLayers) {
+      return Status::InvalidArgument("the image has " + std::to_string(image_.layers.size()) +
+                                     " layers (the limit is " + std::to_string(kMaxLayers) + ")");
+    }
     int n = static_cast<int>(image_.layers.size());
     result_.diff_ids.resize(static_cast<size_t>(n));
     for (int top = 0; top < n; ++top) {
@@ -92,9 +100,15 @@ class Flattener {
       Result<bool> more = reader->Next(&entry);
       if (!more.ok()) return PreferDigestError(stream, more.status());
       if (!*more) break;
+      // A file over the limit is refused before its data is read; the sum
+      // is checked after each file.
+      if (entry.size > options_.max_tar_bytes) return TooLarge(layer, stream, entry);
       Status s = ApplyEntry(*reader, entry, top);
-      if (!s.ok()) return PreferDigestError(stream, s.WithContext(layer.name + ": " + entry.path));
+      if (!s.ok()) {
+        return PreferDigestError(stream, s.WithContext(layer.name + ": " + Excerpt(entry.path)));
+      }
       result_.tar_bytes = base_bytes + stream.bytes_read();
+      if (result_.tar_bytes > options_.max_tar_bytes) return TooLarge(layer, stream, entry);
       ReportProgress(top, false);
     }
     LODE_RETURN_IF_ERROR(image::Drain(stream));
@@ -131,6 +145,19 @@ class Flattener {
   static Status PreferDigestError(image::LayerStream& stream, Status error) {
     Status drained = image::Drain(stream);
     return stream.blob_mismatched() ? drained : error;
+  }
+
+  // Over the size limit (at `entry`, or with its data to come): says how far
+  // the layer expanded, which tells a decompression bomb (thousands of times
+  // its stored size) from a big image.
+  Status TooLarge(const image::Layer& layer, const image::LayerStream& stream,
+                  const image::TarEntry& entry) const {
+    uint64_t stored = std::max<uint64_t>(stream.blob_bytes_read(), 1);
+    return Status::InvalidArgument(
+        layer.name + ": " + Excerpt(entry.path) + " (" + FormatSize(entry.size) +
+        "): the layers uncompress to more than " + FormatSize(options_.max_tar_bytes) +
+        " (--max-size); this layer " + FormatSize(stream.bytes_read()) + " so far from " +
+        FormatSize(stored) + " stored (" + std::to_string(stream.bytes_read() / stored) + "x)");
   }
 
   Status ApplyEntry(image::TarReader& reader, const image::TarEntry& entry, int top) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "flatten/layer_tree.h"
+#include "flatten/limits.h"
 #include "flatten/sink.h"
 #include "image/image.h"
 #include "util/status.h"
@@ -23,6 +24,10 @@ struct FlattenOptions {
   // Free inodes for files created later; 0 picks one per 16 KiB of headroom
   // (at least 1024).
   uint32_t extra_inodes = 0;
+  // Uncompressed bytes of all layers together; more is an error that names
+  // the layer and how much it expanded (a decompression bomb). Other input
+  // limits are fixed (flatten/limits.h).
+  uint64_t max_tar_bytes = kDefaultMaxTarBytes;
 };
 
 struct FlattenProgress {

@@ -5,6 +5,8 @@
 #include <queue>
 
 #include "flatten/ext4/format.h"
+#include "flatten/limits.h"
+#include "util/text.h"
 
 namespace lode::flatten {
 
@@ -75,6 +77,10 @@ LayerTree::LayerTree() : root_(std::make_unique<Node>()) { root_->inode = NewDir
 LayerTree::~LayerTree() = default;
 
 Result<std::vector<std::string>> LayerTree::SplitPath(const std::string& path) {
+  if (path.size() > kMaxPathBytes) {
+    return Status::InvalidArgument("path of " + std::to_string(path.size()) +
+                                   " bytes (the limit is " + std::to_string(kMaxPathBytes) + ")");
+  }
   std::vector<std::string> comps;
   size_t pos = 0;
   while (pos <= path.size()) {
@@ -84,11 +90,20 @@ Result<std::vector<std::string>> LayerTree::SplitPath(const std::string& path) {
     pos = slash + 1;
     if (c.empty() || c == ".") continue;
     if (c == "..") {
-      if (comps.empty()) return Status::InvalidArgument("path escapes the image root: " + path);
+      if (comps.empty()) return Status::InvalidArgument("path escapes the image root");
       comps.pop_back();
       continue;
     }
+    if (c.size() > kMaxNameBytes) {
+      return Status::InvalidArgument("file name of " + std::to_string(c.size()) +
+                                     " bytes (ext4 allows " + std::to_string(kMaxNameBytes) + ")");
+    }
     comps.push_back(std::move(c));
+  }
+  if (comps.size() > kMaxPathDepth) {
+    return Status::InvalidArgument("path " + std::to_string(comps.size()) +
+                                   " directories deep (the limit is " +
+                                   std::to_string(kMaxPathDepth) + ")");
   }
   return comps;
 }
@@ -266,6 +281,26 @@ Result<bool> LayerTree::ResolveRequests(const std::string& key, int layer, Inode
   return resolved;
 }
 
+Status LayerTree::CountXattrs(const TarEntry& e) {
+  // A later value of a name replaces an earlier one (archives may carry
+  // both a SCHILY and a LIBARCHIVE record of each).
+  std::map<std::string_view, size_t> sizes;
+  for (const auto& [name, value] : e.xattrs) sizes[name] = name.size() + value.size();
+  size_t bytes = 0;
+  for (const auto& [name, size] : sizes) bytes += size;
+  if (bytes > kMaxXattrBytesPerEntry) {
+    return Status::InvalidArgument("extended attributes of " + std::to_string(bytes) +
+                                   " bytes (the limit is " +
+                                   std::to_string(kMaxXattrBytesPerEntry) + " per file)");
+  }
+  xattr_bytes_ += bytes;
+  if (xattr_bytes_ > kMaxXattrBytes) {
+    return Status::InvalidArgument("more than " + std::to_string(kMaxXattrBytes >> 20) +
+                                   " MiB of extended attributes in the image (the limit)");
+  }
+  return Status::Ok();
+}
+
 Result<LayerTree::Decision> LayerTree::Apply(const TarEntry& e, int layer) {
   if (layer != current_layer_) {
     current_layer_ = layer;
@@ -274,7 +309,11 @@ Result<LayerTree::Decision> LayerTree::Apply(const TarEntry& e, int layer) {
   } else {
     ++layer_entry_;
   }
-  ++stats_.entries;
+  if (++stats_.entries > kMaxEntries) {
+    return Status::InvalidArgument("more than " + std::to_string(kMaxEntries) +
+                                   " entries in the image's layers (the limit)");
+  }
+  LODE_RETURN_IF_ERROR(CountXattrs(e));
   LODE_ASSIGN_OR_RETURN(std::vector<std::string> comps, SplitPath(e.path));
   if (!comps.empty() && comps.back().rfind(kWhiteoutPrefix, 0) == 0) {
     LODE_RETURN_IF_ERROR(ApplyWhiteout(comps, layer));
@@ -286,7 +325,8 @@ Result<LayerTree::Decision> LayerTree::Apply(const TarEntry& e, int layer) {
   if (e.type == EntryType::kHardlink) {
     ++stats_.hardlinks;
     Result<std::vector<std::string>> target = SplitPath(e.link_target);
-    if (!target.ok()) return target.status().WithContext("hardlink " + e.path);
+    if (!target.ok())
+      return target.status().WithContext("hardlink target " + Excerpt(e.link_target));
     std::string target_key = Join(*target);
     auto same_layer = layer_inodes_.find(target_key);
     if (same_layer != layer_inodes_.end()) {

@@ -81,6 +81,8 @@ class LayerTree {
     std::string link_path;
   };
 
+  // Counts the entry's extended attributes against the limits (limits.h).
+  Status CountXattrs(const image::TarEntry& entry);
   Inode* NewInode(const image::TarEntry& entry);
   Inode* NewDirInode();
   static Inode* Find(Inode* inode);
@@ -97,6 +99,7 @@ class LayerTree {
   std::unordered_map<std::string, Inode*> layer_inodes_;  // this layer's non-directories
   int current_layer_ = -1;
   uint64_t layer_entry_ = 0;  // position of the entry being applied in its layer
+  uint64_t xattr_bytes_ = 0;  // of every entry applied
   TreeStats stats_;
 };
 

@@ -36,7 +36,7 @@ struct Layer {
   std::optional<Digest> digest;   // expected digest of the stored blob
   std::optional<uint64_t> size;   // expected size of the stored blob
   std::optional<Digest> diff_id;  // expected digest of the uncompressed tar
-  // Opens the stored blob (OpenLayer adds the checks).
+  // Opens the stored blob (LayerStream::Open adds the checks).
   std::function<Result<std::unique_ptr<ByteSource>>()> open_blob;
 };
 

@@ -98,8 +98,9 @@ struct LayerStream::Shared {
   Queue to_reader, to_hasher;
   std::thread producer, hasher;
   bool blob_mismatched = false;  // written by the producer before its last message
-  Digest diff;                   // written by the hasher before it ends
-  Status diff_status;            // likewise
+  std::atomic<uint64_t> blob_bytes{0};
+  Digest diff;         // written by the hasher before it ends
+  Status diff_status;  // likewise
   Block current;
   size_t offset = 0;
   bool ended = false;
@@ -118,6 +119,7 @@ struct LayerStream::Shared {
         break;
       }
       if (*n == 0) break;
+      blob_bytes.store(blob->size(), std::memory_order_relaxed);
       buf->size = *n;
       Block block = std::move(buf);
       if (!to_hasher.Push({.data = block}) || !to_reader.Push({.data = block})) return;
@@ -209,5 +211,9 @@ Result<std::span<const uint8_t>> LayerStream::NextView(size_t max) {
 
 const Digest& LayerStream::diff_id() const { return shared_->diff; }
 bool LayerStream::blob_mismatched() const { return shared_->blob_mismatched; }
+
+uint64_t LayerStream::blob_bytes_read() const {
+  return shared_->blob_bytes.load(std::memory_order_relaxed);
+}
 
 }  // namespace lode::image

@@ -29,6 +29,9 @@ class LayerStream : public ByteSource {
 
   // Uncompressed bytes handed to the reader so far. Thread-safe.
   uint64_t bytes_read() const { return bytes_read_.load(std::memory_order_relaxed); }
+  // Stored (compressed) bytes decoded so far; runs ahead of bytes_read() by
+  // what is queued. Thread-safe.
+  uint64_t blob_bytes_read() const;
   // Once Read has returned 0: the uncompressed digest.
   const Digest& diff_id() const;
   // Once the stream has ended (Read returned 0 or an error from the end of

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "image/image_internal.h"
+#include "image/registry_response.h"
 #include "util/file.h"
 #include "util/text.h"
 
@@ -29,39 +30,12 @@ const std::string kManifestAccept = "Accept: " + std::string(kOciManifest) + ", 
                                     std::string(kOciIndex) + ", " + std::string(kDockerManifest) +
                                     ", " + std::string(kDockerList);
 
-std::string OneLine(std::string s) {
-  std::replace_if(
-      s.begin(), s.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
-  if (s.size() > 200) s = s.substr(0, 200) + "...";
-  return s;
-}
-
 // scheme://host[:port] of a URL.
 std::string OriginOf(const std::string& url) {
   size_t scheme_end = url.find("://");
   if (scheme_end == std::string::npos) return "";
   size_t path = url.find_first_of("/?#", scheme_end + 3);
   return AsciiLower(url.substr(0, path));
-}
-
-std::string MediaTypeOf(const http::Response& r) {
-  std::string type = r.Header("content-type");
-  type = type.substr(0, type.find(';'));
-  while (!type.empty() && type.back() == ' ') type.pop_back();
-  return type;
-}
-
-// The first {"errors":[{"code":..,"message":..}]} entry of an error body.
-std::string RegistryErrorOf(const std::string& body) {
-  json doc = json::parse(body, nullptr, false);
-  if (!doc.is_object() || !doc.contains("errors") || !doc["errors"].is_array() ||
-      doc["errors"].empty() || !doc["errors"][0].is_object()) {
-    return "";
-  }
-  const json& e = doc["errors"][0];
-  std::string code = e.value("code", json("")).is_string() ? e.value("code", "") : "";
-  std::string message = e.value("message", json("")).is_string() ? e.value("message", "") : "";
-  return OneLine(code + (message.empty() ? "" : ": " + message));
 }
 
 std::chrono::milliseconds RetryAfter(const http::Response& r) {
@@ -244,7 +218,7 @@ Status RegistryClient::FetchToken() {
   }
   if (!realm.starts_with("https://") &&
       !(realm.starts_with("http://") && base_.starts_with("http://"))) {
-    return Status::Rejected(Describe() + ": token realm '" + OneLine(realm) +
+    return Status::Rejected(Describe() + ": token realm '" + Excerpt(realm) +
                             "' is not https (refused: credentials would travel in the clear)");
   }
   std::string form;
@@ -268,23 +242,15 @@ Status RegistryClient::FetchToken() {
     return Status::Rejected(Describe() + ": token server " + origin +
                             " refused anonymous access: give --creds or --authfile");
   }
-  json doc = json::parse(response.body, nullptr, false);
-  std::string token;
-  if (response.status == 200 && doc.is_object()) {
-    for (const char* key : {"token", "access_token"}) {
-      if (doc.contains(key) && doc[key].is_string() && token.empty()) token = doc[key];
-    }
-  }
-  if (token.empty()) {
+  std::optional<Token> answer =
+      response.status == 200 ? ParseTokenAnswer(response.body) : std::nullopt;
+  if (!answer) {
     return Status::Unavailable(Describe() + ": token server " + origin + " answered HTTP " +
                                std::to_string(response.status) + " without a token");
   }
-  long lifetime = doc.contains("expires_in") && doc["expires_in"].is_number_integer()
-                      ? doc["expires_in"].get<long>()
-                      : 60;
-  lifetime = std::max(lifetime, 60L);
+  long lifetime = answer->lifetime_seconds;
   std::lock_guard lock(mu_);
-  token_ = token;
+  token_ = answer->token;
   // Renewed a little early, so a request does not leave with a token about
   // to expire.
   token_expiry_ = Clock::now() + std::chrono::seconds(lifetime - lifetime / 10);
@@ -372,13 +338,13 @@ Status RegistryClient::ErrorOf(const Sent& sent, const std::string& what) const 
   if (!r.completed()) {
     if (r.tls_failed()) {
       return Status::Rejected(prefix + ": TLS with " + OriginOf(sent.url) + " failed (" +
-                              OneLine(r.curl_error) +
+                              Excerpt(r.curl_error) +
                               "): trust its CA with --cert-dir or /etc/containers/certs.d/" +
                               ref_.ApiHost() + "/, or pass --tls-verify=false");
     }
     return Status::Unavailable(prefix + ": " + OriginOf(sent.url) +
                                (r.connect_failed() ? " unreachable (" : " transfer failed (") +
-                               OneLine(r.curl_error) + ")");
+                               Excerpt(r.curl_error) + ")");
   }
   std::string detail = RegistryErrorOf(r.body);
   std::string suffix = detail.empty() ? "" : " (" + detail + ")";
@@ -418,33 +384,8 @@ Result<FetchedManifest> RegistryClient::GetManifest(const std::string& reference
   }
   const http::Response& r = sent.response;
   if (!sent.auth_error.ok() || !r.completed() || r.status != 200) return ErrorOf(sent, what);
-  FetchedManifest m;
-  m.bytes = r.body;
-  m.digest.bytes = Sha256::Of(m.bytes);
-  m.media_type = MediaTypeOf(r);
-  if (m.media_type.empty() || m.media_type == "application/json" || m.media_type == "text/plain" ||
-      m.media_type == "application/octet-stream") {
-    json doc = json::parse(m.bytes, nullptr, false);
-    if (doc.is_object() && doc.value("schemaVersion", json(0)) == json(1)) {
-      m.media_type = std::string(kDockerSchema1);
-    } else if (doc.is_object() && doc.contains("mediaType") && doc["mediaType"].is_string()) {
-      m.media_type = doc["mediaType"];
-    }
-  }
-  if (m.media_type.starts_with(kDockerSchema1)) {
-    return Status::InvalidArgument(Describe() + ": " + what +
-                                   " is a Docker schema 1 manifest, which lode does not read "
-                                   "(deprecated): push the image again with a current tool");
-  }
-  Result<Digest> pinned = ParseDigest(reference);
-  std::string claimed = r.Header("docker-content-digest");
-  if (pinned.ok() && !(m.digest == *pinned)) {
-    return Status::Corruption(Describe() + ": " + what + ": content is " + m.digest.ToString());
-  }
-  if (!pinned.ok() && !claimed.empty() && claimed != m.digest.ToString()) {
-    return Status::Corruption(Describe() + ": " + what + ": the registry says " + OneLine(claimed) +
-                              " but the content is " + m.digest.ToString());
-  }
+  Result<FetchedManifest> m = ReadManifestAnswer(r, reference);
+  if (!m.ok()) return m.status().WithContext(Describe());
   return m;
 }
 

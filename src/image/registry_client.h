@@ -28,15 +28,10 @@
 #include "image/image.h"
 #include "image/reference.h"
 #include "image/registry_auth.h"
+#include "image/registry_response.h"
 #include "util/http.h"
 
 namespace lode::image {
-
-struct FetchedManifest {
-  std::string media_type;  // from Content-Type, else the body's mediaType
-  std::string bytes;
-  Digest digest;  // sha256 of bytes
-};
 
 class RegistryClient {
  public:

@@ -135,21 +135,15 @@ class S3Store : public ObjectStore {
       query += "list-type=2&prefix=" + http::PercentEncode(prefix_ + prefix, false);
       http::Response r = Call("GET", "/" + bucket_, query, {}, "");
       LODE_RETURN_IF_ERROR(Check(r, "list " + prefix));
-      std::vector<std::string> keys = Elements(r.body, "Key");
-      std::vector<std::string> sizes = Elements(r.body, "Size");
-      if (sizes.size() != keys.size()) return Status::IOError("list " + prefix + ": bad response");
-      for (size_t i = 0; i < keys.size(); ++i) {
-        ObjectInfo info{keys[i].substr(prefix_.size()), 0};
-        const std::string& size = sizes[i];
-        auto [end, ec] = std::from_chars(size.data(), size.data() + size.size(), info.size);
-        if (ec != std::errc() || end != size.data() + size.size()) {
-          return Status::IOError("list " + prefix + ": bad size '" + size + "'");
-        }
+      Result<ListPage> page = ParseListPage(r.body, prefix_);
+      if (!page.ok()) return page.status().WithContext("list " + prefix);
+      for (ObjectInfo& info : page->objects) {
         if (ValidateKey(info.key).ok()) out.push_back(std::move(info));
       }
-      std::vector<std::string> truncated = Elements(r.body, "IsTruncated");
-      std::vector<std::string> next = Elements(r.body, "NextContinuationToken");
-      token = !truncated.empty() && truncated[0] == "true" && !next.empty() ? next[0] : "";
+      if (!page->next_token.empty() && page->next_token == token) {
+        return Status::IOError("list " + prefix + ": the store sent the same page token again");
+      }
+      token = page->next_token;
     } while (!token.empty());
     std::sort(out.begin(), out.end());
     return out;
@@ -258,6 +252,30 @@ std::map<std::string, std::string> ParseQuery(const std::string& q) {
 }
 
 }  // namespace
+
+Result<ListPage> ParseListPage(const std::string& xml, const std::string& key_prefix) {
+  std::vector<std::string> keys = Elements(xml, "Key");
+  std::vector<std::string> sizes = Elements(xml, "Size");
+  if (sizes.size() != keys.size()) return Status::IOError("bad response (keys without sizes)");
+  ListPage page;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!keys[i].starts_with(key_prefix)) continue;
+    ObjectInfo info{keys[i].substr(key_prefix.size()), 0};
+    const std::string& size = sizes[i];
+    auto [end, ec] = std::from_chars(size.data(), size.data() + size.size(), info.size);
+    if (ec != std::errc() || end != size.data() + size.size()) {
+      return Status::IOError("bad size '" + size.substr(0, 40) + "'");
+    }
+    page.objects.push_back(std::move(info));
+  }
+  std::vector<std::string> truncated = Elements(xml, "IsTruncated");
+  std::vector<std::string> next = Elements(xml, "NextContinuationToken");
+  if (!truncated.empty() && truncated[0] == "true") {
+    if (next.empty() || next[0].empty()) return Status::IOError("truncated page without a token");
+    page.next_token = next[0];
+  }
+  return page;
+}
 
 Result<std::unique_ptr<ObjectStore>> OpenS3Store(const std::string& url) {
   std::string rest = url.substr(std::string_view("s3://").size());

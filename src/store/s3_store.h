@@ -8,11 +8,21 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "store/object_store.h"
 
 namespace lode::store {
 
 Result<std::unique_ptr<ObjectStore>> OpenS3Store(const std::string& url);
+
+// One page of a ListObjectsV2 answer: the objects whose keys start with
+// `key_prefix` (the prefix removed; others are skipped) and the token of the
+// next page ("" on the last). A malformed page is IOError.
+struct ListPage {
+  std::vector<ObjectInfo> objects;
+  std::string next_token;
+};
+Result<ListPage> ParseListPage(const std::string& xml, const std::string& key_prefix);
 
 }  // namespace lode::store

@@ -21,4 +21,25 @@ std::string GetEnv(const char* name) {
   return v ? v : "";
 }
 
+std::string EscapeControl(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c != 0x7f) {
+      out.push_back(static_cast<char>(c));
+      continue;
+    }
+    static const char kHex[] = "0123456789abcdef";
+    out += "\\x";
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+std::string Excerpt(const std::string& s, size_t max) {
+  if (s.size() <= max) return EscapeControl(s);
+  return EscapeControl(s.substr(0, max)) + "...";
+}
+
 }  // namespace lode

@@ -10,6 +10,14 @@ namespace lode {
 std::string AsciiLower(std::string s);
 // Without leading and trailing spaces, tabs, CR and LF.
 std::string Trim(const std::string& s);
+// `s` with control characters (newlines, escapes) shown as \xNN: text
+// from an image or a peer printed inside a one-line message.
+std::string EscapeControl(const std::string& s);
+
+// At most `max` bytes of `s` (then "..."), control characters escaped:
+// a name or a peer's text quoted in a message.
+std::string Excerpt(const std::string& s, size_t max = 200);
+
 // The environment variable's value, "" when unset.
 std::string GetEnv(const char* name);
 

@@ -167,6 +167,61 @@ TEST_F(FlattenBadInputTest, HardlinkToNothing) {
   EXPECT_NE(err.find("does not exist"), std::string::npos) << err;
 }
 
+// Input limits (flatten/limits.h): each one refuses with one line naming it.
+TEST_F(FlattenBadInputTest, PathsTooLongTooDeepOrWithTooLongNames) {
+  std::string deep;
+  for (int i = 0; i < 1025; ++i) deep += "d/";
+  struct Case {
+    std::string path, expected;
+  } cases[] = {{std::string(5000, 'p'), "path of 5000 bytes (the limit is 4096)"},
+               {"etc/" + std::string(256, 'n'), "file name of 256 bytes (ext4 allows 255)"},
+               {deep + "f", "path 1026 directories deep (the limit is 1024)"}};
+  for (const Case& c : cases) {
+    WriteAll(dir_ / "layer.tar", LayerBuilder().File(c.path, "x").Finish());
+    std::string err = ExpectFailure("--layer " + ShellQuote(dir_ / "layer.tar"));
+    EXPECT_NE(err.find(c.expected), std::string::npos) << err;
+    EXPECT_LT(err.size(), 600u) << "the path is quoted in full";
+  }
+}
+
+TEST_F(FlattenBadInputTest, ExtendedAttributesBeyondWhatExt4Holds) {
+  EntryMeta meta;
+  meta.xattrs = {{"user.big", std::string(9000, 'v')}};
+  WriteAll(dir_ / "layer.tar", LayerBuilder().File("f", "x", meta).Finish());
+  std::string err = ExpectFailure("--layer " + ShellQuote(dir_ / "layer.tar"));
+  EXPECT_NE(err.find("extended attributes of 9008 bytes (the limit is 8192 per file)"),
+            std::string::npos)
+      << err;
+}
+
+TEST_F(FlattenBadInputTest, TooManyLayers) {
+  WriteAll(dir_ / "layer.tar", LayerBuilder().File("f", "x").Finish());
+  std::string args;
+  for (int i = 0; i < 257; ++i) args += " --layer " + ShellQuote(dir_ / "layer.tar");
+  std::string err = ExpectFailure(args);
+  EXPECT_NE(err.find("the image has 257 layers (the limit is 256)"), std::string::npos) << err;
+}
+
+TEST_F(FlattenBadInputTest, LayersExpandingPastTheSizeLimitAreABomb) {
+  // 3 MiB of zeros stored in a few KiB of gzip, against a 2 MiB limit: the
+  // second file would cross it; the message gives the expansion ratio.
+  std::string zeros(1536 * 1024, '\0');
+  WriteAll(dir_ / "bomb.tar.gz", Compress(LayerBuilder().File("a", zeros).File("b", zeros).Finish(),
+                                          TestCompression::kGzip));
+  std::string err = ExpectFailure("--max-size 2MiB --layer " + ShellQuote(dir_ / "bomb.tar.gz"));
+  EXPECT_NE(err.find("b (1.5 MiB): the layers uncompress to more than 2.0 MiB (--max-size)"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("x)"), std::string::npos) << err;
+}
+
+TEST_F(FlattenBadInputTest, NamesWithControlCharactersStayOnOneLine) {
+  WriteAll(dir_ / "evil.tar",
+           LayerBuilder().File("a\nlode: fake second line/../../x", "x").Finish());
+  std::string err = ExpectFailure("--layer " + ShellQuote(dir_ / "evil.tar"));
+  EXPECT_NE(err.find("a\\x0alode: fake"), std::string::npos) << err;
+}
+
 TEST_F(FlattenBadInputTest, NotAnImage) {
   WriteAll(dir_ / "junk", "this is not an image");
   ExpectFailure(ShellQuote(dir_ / "junk"));
