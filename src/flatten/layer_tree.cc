@@ -314,6 +314,10 @@ Result<LayerTree::Decision> LayerTree::Apply(const TarEntry& e, int layer) {
                                    " entries in the image's layers (the limit)");
   }
   LODE_RETURN_IF_ERROR(CountXattrs(e));
+  if (e.type == EntryType::kSymlink && e.link_target.empty()) {
+    // Linux cannot make one (symlink(2) fails) and ext4 holds none.
+    return Status::InvalidArgument("symlink with an empty target");
+  }
   LODE_ASSIGN_OR_RETURN(std::vector<std::string> comps, SplitPath(e.path));
   if (!comps.empty() && comps.back().rfind(kWhiteoutPrefix, 0) == 0) {
     LODE_RETURN_IF_ERROR(ApplyWhiteout(comps, layer));

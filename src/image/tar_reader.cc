@@ -27,6 +27,7 @@ Result<std::unique_ptr<TarReader>> TarReader::Open(ByteSource* source, std::stri
 
 long TarReader::ReadCallback(struct archive* a, void* self, const void** buffer) {
   auto* r = static_cast<TarReader*>(self);
+  if (!r->source_error_.ok()) return -1;  // a failed skip (see SkipCallback)
   Result<std::span<const uint8_t>> view = r->source_->ReadView(r->buffer_);
   if (!view.ok()) {
     r->source_error_ = view.status();
@@ -39,11 +40,15 @@ long TarReader::ReadCallback(struct archive* a, void* self, const void** buffer)
 
 int64_t TarReader::SkipCallback(struct archive* a, void* self, int64_t request) {
   auto* r = static_cast<TarReader*>(self);
+  // Never negative: libarchive 3.6 adds a negative result to what is left to
+  // skip and asks again, forever. Skipping nothing makes it read instead,
+  // and the read reports the error.
+  if (!r->source_error_.ok()) return 0;
   Result<uint64_t> n = r->source_->Skip(static_cast<uint64_t>(request));
   if (!n.ok()) {
     r->source_error_ = n.status();
     archive_set_error(a, EIO, "%s", n.status().message().c_str());
-    return ARCHIVE_FATAL;
+    return 0;
   }
   return static_cast<int64_t>(*n);
 }
