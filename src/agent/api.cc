@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 
@@ -15,6 +16,7 @@ namespace lode::agent {
 namespace {
 
 constexpr size_t kMaxRequest = 1 << 20;
+constexpr int kRequestTimeoutMs = 5000;
 
 Status SendAll(int fd, const std::string& text) {
   size_t done = 0;
@@ -27,11 +29,21 @@ Status SendAll(int fd, const std::string& text) {
   return Status::Ok();
 }
 
-// Reads up to the first newline (or the peer closing).
-Result<std::string> ReceiveLine(int fd) {
+// Reads up to the first newline (or the peer closing), within `timeout_ms`
+// in all when it is not negative.
+Result<std::string> ReceiveLine(int fd, int timeout_ms = -1) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   std::string line;
   char buf[4096];
   while (line.find('\n') == std::string::npos) {
+    if (timeout_ms >= 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      pollfd p{fd, POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) == 0) {
+        return Status::Unavailable("agent request not received in time");
+      }
+    }
     ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Status::FromErrno(errno, "read from agent socket");
@@ -96,9 +108,8 @@ void ApiServer::Serve() {
     if (::poll(&p, 1, 200) <= 0) continue;
     UniqueFd conn(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (!conn.valid()) continue;
-    timeval timeout{5, 0};  // a client that sends nothing cannot stall the agent
-    ::setsockopt(conn.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    Result<std::string> line = ReceiveLine(conn.get());
+    // A client that sends slowly or nothing cannot stall the agent.
+    Result<std::string> line = ReceiveLine(conn.get(), kRequestTimeoutMs);
     if (!line.ok()) continue;
     (void)SendAll(conn.get(), AnswerRequest(*line, handler_));
   }

@@ -6,6 +6,8 @@
 // e2fsck and the store's files.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -411,6 +413,29 @@ TEST_F(AgentTest, BadRequestsGetOneLine) {
   one_line(LodeMayFail("detach 999-9 " + agent_->SocketArg()), "no attachment");
   one_line(LodeMayFail("ps --socket " + ShellQuote(*dir_ / "nothing.sock")), "no agent");
   one_line(LodeMayFail("attach " + ref + " --tenant 'Bad Name' " + agent_->SocketArg()), "tenant");
+}
+
+// A client that sends its request a byte a second holds the socket for at
+// most the 5 s a request may take in all, not for as long as it drips.
+TEST_F(AgentTest, ASlowClientCannotStallTheSocket) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", agent_->socket().c_str());
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  std::thread drip([fd] {
+    for (int i = 0; i < 12; ++i) {
+      if (::send(fd, "{", 1, MSG_NOSIGNAL) != 1) return;  // the agent gave up on it
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto start = std::chrono::steady_clock::now();
+  Lode("ps " + agent_->SocketArg());
+  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  drip.join();
+  ::close(fd);
+  EXPECT_LT(waited, 8.0) << "lode ps waited for the dripping client";
 }
 
 }  // namespace
