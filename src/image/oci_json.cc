@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "image/image_internal.h"
+#include "util/json_int.h"
 
 namespace lode::image {
 namespace {
@@ -47,7 +48,7 @@ Result<Descriptor> ParseDescriptor(const json& j) {
   Descriptor d;
   d.media_type = j.value("mediaType", "");
   LODE_ASSIGN_OR_RETURN(d.digest, ParseDigest(j.at("digest").get<std::string>()));
-  d.size = j.at("size").get<uint64_t>();
+  d.size = IntegerOf<uint64_t>(j.at("size"));
   d.annotations = j.value("annotations", json::object());
   d.platform = j.value("platform", json::object());
   return d;

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "push/push.h"
+#include "util/json_int.h"
 #include "util/sha256.h"
 
 namespace lode::push {
@@ -64,9 +65,9 @@ Result<std::optional<PushResult>> FindEarlierPush(const image::Digest& source,
   try {
     PushResult r;
     LODE_ASSIGN_OR_RETURN(r.ref, store::ParseImageRef(record.at("ref").get<std::string>()));
-    r.image_bytes = record.at("image_bytes").get<uint64_t>();
-    r.chunks_total = record.at("chunks_total").get<uint64_t>();
-    r.chunks_holes = record.at("chunks_holes").get<uint64_t>();
+    r.image_bytes = IntegerOf<uint64_t>(record.at("image_bytes"));
+    r.chunks_total = IntegerOf<uint64_t>(record.at("chunks_total"));
+    r.chunks_holes = IntegerOf<uint64_t>(record.at("chunks_holes"));
     r.chunks_existing = r.chunks_total - r.chunks_holes;
     r.reused = true;
     // A manifest gone with its root (gc) is pushed again.

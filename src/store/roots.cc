@@ -12,6 +12,7 @@
 
 #include "store/layout.h"
 #include "util/clock.h"
+#include "util/json_int.h"
 
 namespace lode::store {
 namespace {
@@ -43,9 +44,9 @@ Result<RootRecord> ReadRecord(ObjectStore& store, const std::string& key) {
                            [&](RootState s) { return state == RootStateName(s); });
     if (it == std::end(kStates)) return Status::Corruption(key + ": unknown state " + state);
     r.state = *it;
-    r.created = j.at("created").get<int64_t>();
-    r.changed = j.at("changed").get<int64_t>();
-    r.salt_epoch = j.at("salt_epoch").get<uint32_t>();
+    r.created = IntegerOf<int64_t>(j.at("created"));
+    r.changed = IntegerOf<int64_t>(j.at("changed"));
+    r.salt_epoch = IntegerOf<uint32_t>(j.at("salt_epoch"));
     LODE_RETURN_IF_ERROR(ValidateRootId(r.id));
     if (RootRecordKey(r.id) != key) return Status::Corruption(key + " names root " + r.id);
     return r;
@@ -219,9 +220,13 @@ Result<std::vector<Alarm>> ListAlarms(ObjectStore& store, const std::string& roo
     Result<json> j = GetJson(store, key);
     if (!j.ok() && j.status().code() == StatusCode::kNotFound) continue;  // cleared meanwhile
     LODE_RETURN_IF_ERROR(j.status());
-    Alarm a{key, j->value("root", ""), j->value("object", ""), j->value("time", int64_t{0}),
-            j->value("reader", "")};
-    alarms.push_back(std::move(a));
+    try {
+      Alarm a{key, j->value("root", ""), j->value("object", ""),
+              j->contains("time") ? IntegerOf<int64_t>((*j)["time"]) : 0, j->value("reader", "")};
+      alarms.push_back(std::move(a));
+    } catch (const json::exception& e) {
+      return Status::Corruption(key + ": " + e.what());
+    }
   }
   return alarms;
 }
