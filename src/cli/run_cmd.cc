@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "agent/api.h"
@@ -21,7 +22,12 @@
 #include "sandbox/container.h"
 #include "sandbox/mount.h"
 #include "util/clock.h"
+#include "util/file.h"
 #include "util/size.h"
+#include "vm/accel.h"
+#include "vm/initramfs.h"
+#include "vm/machine.h"
+#include "vm/run_spec.h"
 
 namespace lode::cli {
 namespace {
@@ -35,7 +41,28 @@ struct RunArgs {
   std::string socket, ref, tenant, timings_json, runtime = "auto";
   bool writable = false, timings = false;
   std::vector<std::string> command;
+  // --vm: a microVM instead of a container
+  bool vm = false;
+  int vm_memory_mib = 512, vm_cpus = 1;
+  std::string accel = "auto", kernel;
 };
+
+// What --vm needs before anything is attached, so that a missing QEMU,
+// kernel or accelerator fails fast.
+struct VmPlan {
+  vm::AccelChoice accel;
+  vm::GuestKernel kernel;
+};
+
+VmPlan PlanVm(const RunArgs& a) {
+  VmPlan plan;
+  vm::Accel wanted = Check(vm::ParseAccel(a.accel));
+  Check(vm::CheckQemu("qemu-system-x86_64"));
+  plan.kernel = Check(vm::FindGuestKernel(a.kernel));
+  plan.accel = Check(vm::ChooseAccel(wanted));
+  if (!plan.accel.notice.empty()) std::fprintf(stderr, "lode run: %s\n", plan.accel.notice.c_str());
+  return plan;
+}
 
 double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -139,13 +166,23 @@ json FindAttachment(const std::string& socket, const std::string& id) {
 
 void ReportTimings(const json& t, bool human, const std::string& json_file) {
   if (human) {
-    std::fprintf(stderr,
-                 "lode run: attach %.3f s, mount %.3f s (first read %.3f s), process start "
-                 "%.3f s, exit %.3f s; total %.3f s (%s)\n",
-                 t["attach_seconds"].get<double>(), t["mount_seconds"].get<double>(),
-                 t["first_read_seconds"].get<double>(), t["process_start_seconds"].get<double>(),
-                 t["exit_seconds"].get<double>(), t["total_seconds"].get<double>(),
-                 t["runtime"].get<std::string>().c_str());
+    if (t.contains("vmm_seconds")) {
+      std::fprintf(stderr,
+                   "lode run: attach %.3f s, VMM %.3f s, kernel to init %.3f s (first read "
+                   "%.3f s), command start %.3f s, exit %.3f s; total %.3f s (%s)\n",
+                   t["attach_seconds"].get<double>(), t["vmm_seconds"].get<double>(),
+                   t["boot_seconds"].get<double>(), t["first_read_seconds"].get<double>(),
+                   t["process_start_seconds"].get<double>(), t["exit_seconds"].get<double>(),
+                   t["total_seconds"].get<double>(), t["runtime"].get<std::string>().c_str());
+    } else {
+      std::fprintf(stderr,
+                   "lode run: attach %.3f s, mount %.3f s (first read %.3f s), process start "
+                   "%.3f s, exit %.3f s; total %.3f s (%s)\n",
+                   t["attach_seconds"].get<double>(), t["mount_seconds"].get<double>(),
+                   t["first_read_seconds"].get<double>(), t["process_start_seconds"].get<double>(),
+                   t["exit_seconds"].get<double>(), t["total_seconds"].get<double>(),
+                   t["runtime"].get<std::string>().c_str());
+    }
     uint64_t image = t["image_bytes"], fetched = t["fetched_bytes"];
     std::fprintf(stderr, "lode run: fetched %llu of %llu chunks, %s of a %s image (%.2f%%)\n",
                  static_cast<unsigned long long>(t["chunks_fetched"].get<uint64_t>()),
@@ -166,9 +203,61 @@ void ReportTimings(const json& t, bool human, const std::string& json_file) {
   if (!json_file.empty()) Check(WriteFileAtomically(json_file, t.dump(2) + "\n"));
 }
 
+// Mounts the block file and runs the command in a container on it; the
+// phases' timings and the exit code.
+json RunInContainer(const RunArgs& a, sandbox::Runtime runtime, const json& attached, RunDir& dir) {
+  Clock::time_point t = Clock::now();
+  int64_t mount_start_ns = MonotonicNanos();
+  std::string rootfs = dir.path() + "/rootfs";
+  std::unique_ptr<sandbox::Mount> mount =
+      Check(sandbox::Mount::Ext4(attached["path"], rootfs, a.writable));
+  double mount_seconds = Since(t);
+  sandbox::ProcessSpec process =
+      Check(sandbox::ProcessFromConfig(attached["config"], a.command, rootfs));
+  sandbox::ContainerRun run =
+      Check(sandbox::RunContainer(rootfs, process, a.writable, dir.path(), runtime));
+  if (!mount->Unmount().ok()) dir.Keep();
+  return {{"runner_start_monotonic_ns", mount_start_ns},
+          {"mount_seconds", mount_seconds},
+          {"process_start_seconds", run.start_seconds},
+          {"exit_seconds", run.run_seconds},
+          {"runtime", run.runtime == sandbox::Runtime::kCrun ? "crun" : "chroot"},
+          {"exit_code", run.exit_code}};
+}
+
+// Boots a microVM on the block file (read-only; --rw writes go to a tmpfs
+// overlay inside the guest) and runs the command in it.
+json RunInVm(const RunArgs& a, const VmPlan& plan, const json& attached, const std::string& dir) {
+  int64_t start_ns = MonotonicNanos();
+  Clock::time_point t = Clock::now();
+  std::string base = Check(vm::BaseInitramfs(plan.kernel, DataDir() + "/vm"));
+  vm::RunSpec spec{attached["config"], a.command, a.writable};
+  vm::VmConfig config;
+  config.kernel = plan.kernel.image;
+  config.initramfs = dir + "/initramfs.cpio";
+  Check(vm::WriteRunInitramfs(base, spec, config.initramfs));
+  double initramfs_seconds = Since(t);
+  config.disk = attached["path"];
+  config.accel = plan.accel.accel;
+  config.memory_mib = a.vm_memory_mib;
+  config.cpus = a.vm_cpus;
+  config.work_dir = dir;
+  vm::VmRun run = Check(vm::RunVm(config));
+  return {{"runner_start_monotonic_ns", start_ns},
+          {"initramfs_seconds", initramfs_seconds},
+          {"vmm_seconds", run.vmm_seconds},
+          {"boot_seconds", run.boot_seconds},
+          {"process_start_seconds", run.start_seconds},
+          {"exit_seconds", run.run_seconds},
+          {"runtime", std::string("vm-") + vm::AccelName(plan.accel.accel)},
+          {"exit_code", run.exit_code}};
+}
+
 void Run(const RunArgs& a) {
   Clock::time_point start = Clock::now();
   sandbox::Runtime runtime = Check(sandbox::ParseRuntime(a.runtime));
+  std::optional<VmPlan> vm_plan;
+  if (a.vm) vm_plan = PlanVm(a);
   Check(sandbox::EnterPrivateMountNamespace());
   RunDir dir;
   std::string socket = a.socket.empty() ? DefaultAgentSocket() : a.socket;
@@ -184,26 +273,15 @@ void Run(const RunArgs& a) {
   json attached = AskAgent(socket, {{"op", "attach"},
                                     {"ref", a.ref},
                                     {"tenant", a.tenant},
-                                    {"writable", a.writable},
+                                    // a VM's writes stay in the guest
+                                    {"writable", a.writable && !a.vm},
                                     {"prefetch", a.agent.prefetch != "off"}});
   AttachedImage image{socket, attached["id"]};
   double attach_seconds = Since(t);
 
-  t = Clock::now();
-  int64_t mount_start_ns = MonotonicNanos();
-  std::string rootfs = dir.path() + "/rootfs";
-  std::unique_ptr<sandbox::Mount> mount =
-      Check(sandbox::Mount::Ext4(attached["path"], rootfs, a.writable));
-  double mount_seconds = Since(t);
-
-  sandbox::ProcessSpec process =
-      Check(sandbox::ProcessFromConfig(attached["config"], a.command, rootfs));
-  sandbox::ContainerRun run =
-      Check(sandbox::RunContainer(rootfs, process, a.writable, dir.path(), runtime));
-
-  if (!mount->Unmount().ok()) dir.Keep();
+  json phases =
+      a.vm ? RunInVm(a, *vm_plan, attached, dir.path()) : RunInContainer(a, runtime, attached, dir);
   json stats = FindAttachment(socket, image.id);
-  int64_t first_read_ns = stats.value("first_read_monotonic_ns", int64_t{0});
   json timings = {
       {"image_bytes", attached["image_bytes"]},
       {"chunks_total", attached["chunks"]},
@@ -226,18 +304,17 @@ void Run(const RunArgs& a) {
       {"private_agent", private_agent != nullptr},
       {"agent_seconds", agent_seconds},
       {"attach_seconds", attach_seconds},
-      {"mount_seconds", mount_seconds},
-      {"first_read_seconds", first_read_ns > mount_start_ns
-                                 ? static_cast<double>(first_read_ns - mount_start_ns) / 1e9
-                                 : 0.0},
-      {"process_start_seconds", run.start_seconds},
-      {"exit_seconds", run.run_seconds},
-      {"runtime", run.runtime == sandbox::Runtime::kCrun ? "crun" : "chroot"},
-      {"exit_code", run.exit_code},
   };
+  timings.update(phases);
+  int64_t first_read_ns = stats.value("first_read_monotonic_ns", int64_t{0});
+  int64_t runner_start_ns = phases["runner_start_monotonic_ns"];
+  timings.erase("runner_start_monotonic_ns");
+  timings["first_read_seconds"] = first_read_ns > runner_start_ns
+                                      ? static_cast<double>(first_read_ns - runner_start_ns) / 1e9
+                                      : 0.0;
   timings["total_seconds"] = Since(start);
   ReportTimings(timings, a.timings, a.timings_json);
-  throw ExitStatus{run.exit_code};
+  throw ExitStatus{timings["exit_code"].get<int>()};
 }
 
 }  // namespace
@@ -256,6 +333,19 @@ void RegisterRun(CLI::App& app) {
   cmd->add_option("--runtime", a->runtime,
                   "crun, chroot (PID namespace + chroot, no cgroups) or auto: crun if installed")
       ->capture_default_str();
+  cmd->add_flag("--vm", a->vm,
+                "run in a microVM (QEMU) whose disk is the image; --rw writes stay in the guest");
+  cmd->add_option("--vm-memory", a->vm_memory_mib, "microVM memory in MiB")
+      ->capture_default_str()
+      ->check(CLI::Range(64, 1 << 20));
+  cmd->add_option("--vm-cpus", a->vm_cpus, "microVM vCPUs")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--accel", a->accel, "auto (KVM where the CPU virtualizes, else TCG), kvm or tcg")
+      ->capture_default_str();
+  cmd->add_option("--kernel", a->kernel,
+                  "guest kernel bzImage (default: the newest /boot/vmlinuz-*; its modules from "
+                  "/lib/modules)");
   AddSocketOption(cmd, a->socket);
   a->agent.Add(cmd, /*private_agent=*/true);
   cmd->callback([a] { Run(*a); });

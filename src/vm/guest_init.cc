@@ -1,0 +1,251 @@
+// The microVM's PID 1, a static binary in lode's initramfs: it loads the
+// kernel modules lode put beside it, mounts the image's disk (read-only,
+// or under a tmpfs overlay with --rw), gives the command /proc, /sys, /dev
+// and /tmp, runs it with the image's env, working directory and user and
+// its stdio on virtio-serial ports, reaps every process, reports the exit
+// status on the status port and resets the VM (QEMU runs with -no-reboot,
+// so a reset ends it). It relies on nothing inside the image.
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "sandbox/container.h"
+#include "util/file.h"
+#include "vm/run_spec.h"
+
+namespace lode::vm {
+namespace {
+
+constexpr const char* kNewRoot = "/newroot";
+
+// One line on the status port; the host reads them as events.
+class StatusPort {
+ public:
+  void Open(int fd) { fd_ = fd; }
+  void Say(const std::string& line) const {
+    if (fd_ < 0) return;
+    std::string text = line + "\n";
+    (void)!::write(fd_, text.data(), text.size());
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+StatusPort status_port;
+
+[[noreturn]] void PowerOff() {
+  ::sync();
+  ::reboot(RB_AUTOBOOT);  // -no-reboot turns the reset into QEMU's exit
+  for (;;) ::pause();
+}
+
+[[noreturn]] void Fail(const std::string& message) {
+  status_port.Say("error=" + message);
+  PowerOff();
+}
+
+void Check(const Status& s) {
+  if (!s.ok()) Fail(s.message());
+}
+
+void MountOrFail(const char* source, const std::string& target, const char* type,
+                 unsigned long flags, const char* data) {
+  ::mkdir(target.c_str(), 0755);
+  if (::mount(source, target.c_str(), type, flags, data) != 0) {
+    Fail(std::string("mount ") + type + " on " + target + ": " + std::strerror(errno));
+  }
+}
+
+bool WaitForPath(const std::string& path, std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (::access(path.c_str(), F_OK) != 0) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// Loads lode/modules/*.ko in name order (lode numbers them so that every
+// module comes after the ones it needs).
+void LoadModules() {
+  std::map<std::string, std::string> modules;
+  std::string dir = std::string("/") + kGuestModuleDir;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] != '.') modules[e->d_name] = dir + "/" + e->d_name;
+    }
+    ::closedir(d);
+  }
+  for (const auto& [name, path] : modules) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) Fail("open " + path + ": " + std::strerror(errno));
+    if (::syscall(SYS_finit_module, fd, "", 0) != 0 && errno != EEXIST) {
+      Fail("load module " + name + ": " + std::strerror(errno));
+    }
+    ::close(fd);
+  }
+}
+
+// The virtio-serial port named `name`, opened with `flags`; the devices
+// appear asynchronously after virtio_console loads.
+int OpenPort(const std::string& name, int flags) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (DIR* d = ::opendir("/sys/class/virtio-ports")) {
+      while (dirent* e = ::readdir(d)) {
+        std::string dev = e->d_name;
+        Result<std::string> port_name =
+            ReadFileToString("/sys/class/virtio-ports/" + dev + "/name");
+        if (!port_name.ok() || port_name->substr(0, port_name->find('\n')) != name) continue;
+        ::closedir(d);
+        if (!WaitForPath("/dev/" + dev, std::chrono::seconds(5))) Fail("no /dev/" + dev);
+        int fd = ::open(("/dev/" + dev).c_str(), flags | O_CLOEXEC);
+        if (fd < 0) Fail("open port " + name + ": " + std::strerror(errno));
+        return fd;
+      }
+      ::closedir(d);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  Fail("virtio-serial port " + name + " did not appear");
+}
+
+// The image's file system at kNewRoot: the disk read-only, or with a tmpfs
+// overlay taking the writes (they vanish with the VM).
+void MountRoot(bool writable) {
+  if (!WaitForPath("/dev/vda", std::chrono::seconds(10))) Fail("the root disk did not appear");
+  std::string lower = writable ? "/lode/lower" : kNewRoot;
+  MountOrFail("/dev/vda", lower, "ext4", MS_RDONLY, "noload");
+  if (!writable) return;
+  MountOrFail("tmpfs", "/lode/rw", "tmpfs", 0, "mode=0755");
+  ::mkdir("/lode/rw/upper", 0755);
+  ::mkdir("/lode/rw/work", 0755);
+  MountOrFail("overlay", kNewRoot, "overlay", 0,
+              "lowerdir=/lode/lower,upperdir=/lode/rw/upper,workdir=/lode/rw/work");
+}
+
+bool IsDir(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// What a container gets: /proc, /sys, /dev (with pts and shm), /tmp; each
+// only where the image has the directory (a read-only root cannot grow one).
+void MountApiFileSystems() {
+  std::string root = kNewRoot;
+  auto mount_if_dir = [&](const char* source, const std::string& dir, const char* type,
+                          unsigned long flags, const char* data) {
+    if (IsDir(root + dir)) MountOrFail(source, root + dir, type, flags, data);
+  };
+  mount_if_dir("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+  mount_if_dir("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, nullptr);
+  mount_if_dir("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+  mount_if_dir("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=0620,ptmxmode=0666");
+  mount_if_dir("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  mount_if_dir("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+}
+
+// In the child, on stderr: the command could not be run.
+[[noreturn]] void Die(const std::string& what, int code) {
+  std::string line = "lode: " + what + "\n";
+  (void)!::write(2, line.data(), line.size());
+  _exit(code);
+}
+
+// In the child: becomes the command. Exit 127 when it cannot be found,
+// 126 when it cannot be run, as a shell would.
+[[noreturn]] void Exec(const sandbox::ProcessSpec& p, int in, int out, int err) {
+  ::dup2(in, 0);
+  ::dup2(out, 1);
+  ::dup2(err, 2);
+  if (::chroot(kNewRoot) != 0 || ::chdir("/") != 0)
+    Die("chroot: " + std::string(strerror(errno)), 1);
+  if (::chdir(p.cwd.c_str()) != 0) Die("working directory " + p.cwd + ": " + strerror(errno), 1);
+  if (::setgroups(0, nullptr) != 0 || ::setgid(p.gid) != 0 || ::setuid(p.uid) != 0) {
+    Die("switch to user " + std::to_string(p.uid) + ": " + strerror(errno), 1);
+  }
+  ::clearenv();
+  for (const std::string& e : p.env) ::putenv(const_cast<char*>(e.c_str()));
+  std::vector<char*> argv;
+  for (const std::string& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  ::execvp(argv[0], argv.data());
+  int e = errno;
+  Die(p.args[0] + ": " + strerror(e), e == ENOENT ? 127 : 126);
+}
+
+int ExitCodeOf(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + WTERMSIG(status);
+}
+
+// Waits for `child`, reaping every other process that ends meanwhile (PID
+// 1 inherits orphans); then ends whatever is left.
+int WaitAndReap(pid_t child) {
+  int code = 1;
+  while (true) {
+    int status;
+    pid_t pid = ::waitpid(-1, &status, 0);
+    if (pid < 0 && errno == EINTR) continue;
+    if (pid < 0) break;
+    if (pid == child) {
+      code = ExitCodeOf(status);
+      break;
+    }
+  }
+  ::kill(-1, SIGKILL);
+  while (::waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
+  }
+  return code;
+}
+
+[[noreturn]] void Main() {
+  MountOrFail("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+  MountOrFail("proc", "/proc", "proc", 0, nullptr);
+  MountOrFail("sysfs", "/sys", "sysfs", 0, nullptr);
+  LoadModules();
+  status_port.Open(OpenPort(kStatusPort, O_WRONLY));
+  status_port.Say("init");
+  Result<std::string> text = ReadFileToString(std::string("/") + kGuestSpecPath);
+  Check(text.status());
+  Result<RunSpec> spec = DecodeRunSpec(*text);
+  Check(spec.status());
+  int in = OpenPort(kStdinPort, O_RDONLY);
+  int out = OpenPort(kStdoutPort, O_WRONLY);
+  int err = OpenPort(kStderrPort, O_WRONLY);
+  MountRoot(spec->writable);
+  Result<sandbox::ProcessSpec> process =
+      sandbox::ProcessFromConfig(spec->config_json, spec->command, kNewRoot);
+  Check(process.status());
+  MountApiFileSystems();
+  status_port.Say("start");
+  pid_t child = ::fork();
+  if (child < 0) Fail(std::string("fork: ") + std::strerror(errno));
+  if (child == 0) Exec(*process, in, out, err);
+  int code = WaitAndReap(child);
+  ::fsync(out);
+  ::fsync(err);
+  status_port.Say("exit=" + std::to_string(code));
+  PowerOff();
+}
+
+}  // namespace
+}  // namespace lode::vm
+
+int main() { lode::vm::Main(); }

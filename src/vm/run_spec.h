@@ -1,0 +1,35 @@
+// What a microVM's guest init needs from lode, and the names both sides
+// agree on. The spec reaches the guest as a file of a small initramfs
+// appended per run, so the image itself is never modified.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace lode::vm {
+
+struct RunSpec {
+  std::string config_json;           // the image's run config (entrypoint, cmd, env, ...)
+  std::vector<std::string> command;  // replaces entrypoint and cmd when not empty
+  bool writable = false;             // a tmpfs overlay over the read-only disk
+};
+
+std::string EncodeRunSpec(const RunSpec& spec);
+Result<RunSpec> DecodeRunSpec(const std::string& text);
+
+// Files of the guest's initramfs.
+inline constexpr const char* kGuestInitPath = "init";
+inline constexpr const char* kGuestSpecPath = "lode/run.json";
+inline constexpr const char* kGuestModuleDir = "lode/modules";  // NN-name.ko, loaded in name order
+
+// virtio-serial port names: the command's stdio, and the status channel
+// on which the init reports one line per event: "init" when it starts,
+// "start" when the command is about to run, then "exit=N" or "error=TEXT".
+inline constexpr const char* kStdinPort = "lode.stdin";
+inline constexpr const char* kStdoutPort = "lode.stdout";
+inline constexpr const char* kStderrPort = "lode.stderr";
+inline constexpr const char* kStatusPort = "lode.status";
+
+}  // namespace lode::vm
