@@ -17,6 +17,8 @@ packages=(
   util-linux time isal bc
   # running containers (lode run), benchmarks (iproute2: shaped links)
   crun fio iproute2 prometheus
+  # microVMs (lode run --vm): QEMU and Debian's guest kernel with its modules
+  qemu-system-x86 linux-image-amd64
   # the L2 tier: memcached servers started by tests
   memcached
   # a real S3 server for the s3:// store: a one-node Ceph with RGW (scripts/rgw.sh)

@@ -22,6 +22,7 @@ ALLOWED = {
     "agent": {"cache", "catalog", "manifest", "keys", "chunk", "store", "fuse", "util"},
     "push": {"flatten", "image", "chunk", "manifest", "keys", "catalog", "store", "util"},
     "sandbox": {"util"},
+    "vm": {"sandbox", "util"},
     "gc": {"catalog", "store", "manifest", "chunk", "keys", "util"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/')
