@@ -19,6 +19,7 @@
 #include "util/file.h"
 #include "util/text.h"
 #include "util/unix_socket.h"
+#include "vm/qmp.h"
 #include "vm/run_spec.h"
 
 namespace lode::vm {
@@ -77,11 +78,12 @@ std::vector<std::string> QemuArgs(const VmConfig& c, const std::vector<Port>& po
       "-serial",
       "file:" + c.work_dir + "/console.log",
       "-drive",
-      "id=root,file=" + c.disk + ",format=raw,if=none,readonly=on,cache=none",
+      "id=root,file=" + c.disk + ",format=raw,if=none,readonly=on,cache=none,rerror=stop",
       "-device",
       "virtio-blk-device,drive=root",
       "-device",
       "virtio-serial-device"};
+  args.insert(args.end(), {"-qmp", "unix:" + c.work_dir + "/qmp.sock,server=on,wait=off"});
   for (size_t i = 0; i < ports.size(); ++i) {
     std::string id = "port" + std::to_string(i);
     args.insert(args.end(),
@@ -182,8 +184,10 @@ bool WriteAll(int fd, const char* data, size_t n) {
 // when each status line arrived.
 class Relay {
  public:
-  Relay(Qemu& qemu, UniqueFd in, UniqueFd out, UniqueFd err, UniqueFd status, int signal_fd)
+  Relay(Qemu& qemu, QmpClient& qmp, UniqueFd in, UniqueFd out, UniqueFd err, UniqueFd status,
+        int signal_fd)
       : qemu_(qemu),
+        qmp_(qmp),
         in_(std::move(in)),
         out_(std::move(out)),
         err_(std::move(err)),
@@ -202,6 +206,7 @@ class Relay {
       watch(status_.get(), POLLIN);
       if (in_.valid()) watch(pending_.empty() ? 0 : in_.get(), pending_.empty() ? POLLIN : POLLOUT);
       watch(signal_fd_, POLLIN);
+      watch(qmp_open_ ? qmp_.fd() : -1, POLLIN);
       watch(qemu_.pidfd(), POLLIN);
       if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) return;
       for (const pollfd& p : fds) {
@@ -217,9 +222,11 @@ class Relay {
 
   const std::vector<std::pair<std::string, Clock::time_point>>& events() const { return events_; }
   int stopped_by() const { return stopped_by_; }
+  const std::string& io_error() const { return io_error_; }
 
  private:
   void Handle(int fd) {
+    if (qmp_open_ && fd == qmp_.fd()) return ReadQmp();
     if (fd == out_.get()) return Forward(out_, 1);
     if (fd == err_.get()) return Forward(err_, 2);
     if (fd == status_.get()) return ReadStatus();
@@ -259,7 +266,11 @@ class Relay {
     ssize_t n = ::read(0, buf, sizeof(buf));
     if (n < 0 && errno == EINTR) return;
     if (n <= 0) {
-      in_.Reset();  // the guest reads end of file
+      // Half-closed, not closed: QEMU drops what the socket still holds
+      // when its peer hangs up before the guest opened the port; with only
+      // our side shut it delivers the rest, then the guest reads EOF.
+      in_shut_ = std::move(in_);
+      ::shutdown(in_shut_.get(), SHUT_WR);
       return;
     }
     pending_.assign(buf, static_cast<size_t>(n));
@@ -274,6 +285,23 @@ class Relay {
       return;
     }
     pending_.erase(0, static_cast<size_t>(n));
+  }
+
+  // The disk runs with rerror=stop: a read of the image that failed (the
+  // agent could not fetch a chunk) pauses the VM rather than handing the
+  // guest an error; lode ends it and says so.
+  void ReadQmp() {
+    Result<std::vector<nlohmann::json>> events = qmp_.ReadEvents();
+    if (!events.ok()) {
+      qmp_open_ = false;
+      return;
+    }
+    for (const nlohmann::json& e : *events) {
+      if (e.value("event", "") != "BLOCK_IO_ERROR" || !io_error_.empty()) continue;
+      nlohmann::json data = e.value("data", nlohmann::json::object());
+      io_error_ = data.value("reason", std::string("I/O error"));
+      qemu_.Kill();
+    }
   }
 
   void Stop() {
@@ -292,7 +320,11 @@ class Relay {
   }
 
   Qemu& qemu_;
+  QmpClient& qmp_;
+  bool qmp_open_ = true;
+  std::string io_error_;
   UniqueFd in_, out_, err_, status_;
+  UniqueFd in_shut_;  // stdin after its end: shut for writing, kept open
   int signal_fd_;
   std::string pending_;  // stdin bytes not yet taken by the guest
   std::string status_text_;
@@ -353,6 +385,11 @@ Result<VmRun> Outcome(const Relay& relay, int qemu_status, Clock::time_point spa
     run.exit_code = 128 + relay.stopped_by();
     return run;
   }
+  if (!relay.io_error().empty()) {
+    return Status::Unavailable("the VM was stopped: reading the image failed (" +
+                               Excerpt(relay.io_error()) +
+                               "): the agent could not fetch its data (see its log)");
+  }
   if (exited) return run;
   if (!error.empty()) return Status::Unavailable("the VM's init failed: " + Excerpt(error));
   std::string said = LastLine(work_dir + "/qemu.log");
@@ -400,8 +437,11 @@ Result<VmRun> RunVm(const VmConfig& config) {
     fds.push_back(std::move(*fd));
   }
   Clock::time_point ready = Clock::now();
-  Relay relay(qemu, std::move(fds[2]), std::move(fds[0]), std::move(fds[1]), std::move(fds[3]),
-              signals.fd());
+  Result<QmpClient> qmp =
+      QmpClient::Connect(config.work_dir + "/qmp.sock", std::chrono::seconds(30));
+  if (!qmp.ok()) return qmp.status();
+  Relay relay(qemu, *qmp, std::move(fds[2]), std::move(fds[0]), std::move(fds[1]),
+              std::move(fds[3]), signals.fd());
   relay.Run();
   int qemu_status = qemu.Wait();
   return Outcome(relay, qemu_status, spawned, ready, config.work_dir);
