@@ -265,7 +265,8 @@ std::string ConfigJson(const ImageSpec& spec) {
                             {{"Entrypoint", spec.entrypoint},
                              {"Cmd", spec.cmd},
                              {"Env", spec.env},
-                             {"WorkingDir", spec.working_dir}}},
+                             {"WorkingDir", spec.working_dir},
+                             {"User", spec.user}}},
                            {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}},
                            {"history", history}};
   return config.dump();

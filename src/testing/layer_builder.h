@@ -61,6 +61,7 @@ struct ImageSpec {
   std::vector<std::string> cmd;
   std::vector<std::string> env{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
   std::string working_dir = "/";
+  std::string user;  // empty: root
   std::string ref = "latest";
 };
 
