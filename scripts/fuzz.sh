@@ -19,6 +19,7 @@ mkdir -p build-fuzz/crashes
 for t in "${targets[@]}"; do
   scratch="build-fuzz/corpus/$t"
   mkdir -p "$scratch"
+  rm -f "build-fuzz/crashes/$t-"*  # findings of an earlier run are in the corpus or fixed
   echo "== $t ($seconds s)"
   # -rss_limit_mb and -timeout turn bombs and hangs into findings.
   "build-fuzz/fuzz/${t}_fuzz" "$scratch" "fuzz/corpus/$t" -max_total_time="$seconds" \
