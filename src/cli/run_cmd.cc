@@ -148,6 +148,21 @@ struct AttachedImage {
   }
 };
 
+// A flattened image on local disk (`lode flatten -o PATH` wrote its run
+// config to PATH.config.json) in place of an attachment: the baseline the
+// lazily loaded image is measured against.
+json LocalImage(const std::string& path) {
+  std::string config = Check(ReadFileToString(path + ".config.json"));
+  std::error_code ec;
+  uint64_t size = fs::file_size(path, ec);
+  if (ec) Check(Status::NotFound(path + ": " + ec.message()));
+  return {{"path", fs::absolute(path).string()},
+          {"config", config},
+          {"image_bytes", size},
+          {"chunks", 0},
+          {"holes", 0}};
+}
+
 // From the start of the prefetch to its end (or to now, if still running).
 double PrefetchSeconds(const json& stats) {
   int64_t start = stats.value("prefetch_start_monotonic_ns", int64_t{0});
@@ -258,11 +273,16 @@ void Run(const RunArgs& a) {
   sandbox::Runtime runtime = Check(sandbox::ParseRuntime(a.runtime));
   std::optional<VmPlan> vm_plan;
   if (a.vm) vm_plan = PlanVm(a);
+  bool local = a.ref.rfind("file:", 0) == 0;
+  if (local && a.writable && !a.vm) {
+    Check(Status::InvalidArgument("--rw on a file: image needs --vm (the file is never written)"));
+  }
+  if (!local && a.tenant.empty()) throw CLI::RequiredError("--tenant");
   Check(sandbox::EnterPrivateMountNamespace());
   RunDir dir;
   std::string socket = a.socket.empty() ? DefaultAgentSocket() : a.socket;
   std::unique_ptr<PrivateAgent> private_agent;
-  if (!agent::CallAgent(socket, {{"op", "ping"}}).ok()) {
+  if (!local && !agent::CallAgent(socket, {{"op", "ping"}}).ok()) {
     if (!a.socket.empty()) AskAgent(socket, {{"op", "ping"}});  // the one asked for: fail
     private_agent = std::make_unique<PrivateAgent>(a.agent, dir.path());
     socket = private_agent->socket();
@@ -270,18 +290,19 @@ void Run(const RunArgs& a) {
   double agent_seconds = Since(start);
 
   Clock::time_point t = Clock::now();
-  json attached = AskAgent(socket, {{"op", "attach"},
-                                    {"ref", a.ref},
-                                    {"tenant", a.tenant},
-                                    // a VM's writes stay in the guest
-                                    {"writable", a.writable && !a.vm},
-                                    {"prefetch", a.agent.prefetch != "off"}});
-  AttachedImage image{socket, attached["id"]};
+  json attached = local ? LocalImage(a.ref.substr(5))
+                        : AskAgent(socket, {{"op", "attach"},
+                                            {"ref", a.ref},
+                                            {"tenant", a.tenant},
+                                            // a VM's writes stay in the guest
+                                            {"writable", a.writable && !a.vm},
+                                            {"prefetch", a.agent.prefetch != "off"}});
+  AttachedImage image{local ? "" : socket, attached.value("id", "")};
   double attach_seconds = Since(t);
 
   json phases =
       a.vm ? RunInVm(a, *vm_plan, attached, dir.path()) : RunInContainer(a, runtime, attached, dir);
-  json stats = FindAttachment(socket, image.id);
+  json stats = local ? json::object() : FindAttachment(socket, image.id);
   json timings = {
       {"image_bytes", attached["image_bytes"]},
       {"chunks_total", attached["chunks"]},
@@ -323,10 +344,13 @@ void RegisterRun(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
   CLI::App* cmd = app.add_subcommand(
       "run", "Run a command in a container on a pushed image, loading it on demand");
-  cmd->add_option("ref", a->ref, "ROOT/MANIFEST-ID or a tag")->required();
+  cmd->add_option("ref", a->ref,
+                  "ROOT/MANIFEST-ID, a tag, or file:PATH for an image `lode flatten` wrote")
+      ->required();
   cmd->add_option("command", a->command,
                   "command and arguments, after --; default the image's entrypoint and cmd");
-  cmd->add_option("--tenant", a->tenant, "tenant whose key opens the manifest")->required();
+  cmd->add_option("--tenant", a->tenant,
+                  "tenant whose key opens the manifest (required but for file: images)");
   cmd->add_flag("--rw", a->writable, "writable root file system (a copy-on-write overlay)");
   cmd->add_flag("--timings", a->timings, "print the cold-start breakdown on stderr");
   cmd->add_option("--timings-json", a->timings_json, "write the breakdown as JSON to FILE");
