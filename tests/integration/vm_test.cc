@@ -213,6 +213,23 @@ TEST_F(VmTest, MissingCommandIsOneLineAndExit127) {
   EXPECT_EQ(err, "lode: /no/such/command: No such file or directory\n");
 }
 
+// Before anything is attached: one line, exit 1, for a missing QEMU, a
+// file that is no kernel, and KVM asked for where it cannot run a guest.
+TEST_F(VmTest, MissingPartsFailFastWithOneLine) {
+  auto one_line = [](const CommandResult& r, const std::string& needle) {
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+    EXPECT_NE(r.output.find(needle), std::string::npos) << r.output;
+  };
+  std::string run = LodeBinary() + " run deb --tenant acme --vm ";
+  one_line(RunCommand("PATH=/nonexistent " + env_ + run + "-- true"),
+           "qemu-system-x86_64 not found");
+  one_line(RunCommand(env_ + run + "--kernel /etc/hostname -- true"),
+           "/etc/hostname is not a Linux kernel image");
+  CommandResult kvm = RunCommand(env_ + run + "--accel kvm -- true");
+  if (kvm.exit_code != 0) one_line(kvm, "--accel kvm: ");  // no usable KVM here (PVM, none)
+}
+
 TEST_F(VmTest, StoreFailingDuringBootStopsTheVmWithAnError) {
   // Attach reads the manifest; the boot then finds the chunks gone.
   fs::copy(*dir_ / "store", *dir_ / "store-doomed", fs::copy_options::recursive);
