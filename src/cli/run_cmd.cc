@@ -356,7 +356,8 @@ void RegisterRun(CLI::App& app) {
   cmd->add_option("--timings-json", a->timings_json, "write the breakdown as JSON to FILE");
   cmd->add_option("--runtime", a->runtime,
                   "crun, chroot (PID namespace + chroot, no cgroups) or auto: crun if installed")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "crun", "chroot"}));
   cmd->add_flag("--vm", a->vm,
                 "run in a microVM (QEMU) whose disk is the image; --rw writes stay in the guest");
   cmd->add_option("--vm-memory", a->vm_memory_mib, "microVM memory in MiB")
@@ -366,7 +367,8 @@ void RegisterRun(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
   cmd->add_option("--accel", a->accel, "auto (KVM where the CPU virtualizes, else TCG), kvm or tcg")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
   cmd->add_option("--kernel", a->kernel,
                   "guest kernel bzImage (default: the newest /boot/vmlinuz-*; its modules from "
                   "/lib/modules)");

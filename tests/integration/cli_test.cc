@@ -65,10 +65,10 @@ TEST(CliTest, EveryVerbHasHelp) {
 }
 
 TEST(CliTest, UsageErrorsExitTwoWithOneLineAndAHint) {
-  for (const std::string& args :
-       std::vector<std::string>{"", "nosuchverb", "push", "push image --tenant t --nosuchflag",
-                                "key", "key create", "gc sweep", "agent --prefetch-threads 999",
-                                "run app --runtime nosuch", "flatten a b c"}) {
+  for (const std::string& args : std::vector<std::string>{
+           "", "nosuchverb", "push", "push image --tenant t --nosuchflag", "key", "key create",
+           "gc sweep", "agent --prefetch-threads 999", "run app --runtime nosuch",
+           "run app --vm --accel nosuch", "run app", "flatten a b c"}) {
     CommandResult r = Lode(args);
     EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
     EXPECT_EQ(Lines(r.output), 1u) << args << ": " << r.output;
