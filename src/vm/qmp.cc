@@ -21,14 +21,7 @@ Result<QmpClient> QmpClient::Connect(const std::string& socket, std::chrono::mil
       QmpClient client(std::move(fd));
       LODE_ASSIGN_OR_RETURN(nlohmann::json greeting, client.Next(timeout));
       if (!greeting.contains("QMP")) return Status::IOError("QMP: no greeting");
-      std::string request = R"({"execute":"qmp_capabilities"})"
-                            "\n";
-      if (::send(client.fd(), request.data(), request.size(), MSG_NOSIGNAL) !=
-          static_cast<ssize_t>(request.size())) {
-        return Status::FromErrno(errno, "QMP");
-      }
-      LODE_ASSIGN_OR_RETURN(nlohmann::json answer, client.Next(timeout));
-      if (!answer.contains("return")) return Status::IOError("QMP: " + answer.dump());
+      LODE_RETURN_IF_ERROR(client.Execute("qmp_capabilities", {}, timeout).status());
       return client;
     }
     if (Clock::now() > deadline) return Status::Unavailable("QEMU's QMP socket did not open");
@@ -66,9 +59,36 @@ Result<nlohmann::json> QmpClient::Next(std::chrono::milliseconds timeout) {
   return j;
 }
 
+Result<nlohmann::json> QmpClient::Execute(const std::string& command,
+                                          const nlohmann::json& arguments,
+                                          std::chrono::milliseconds timeout) {
+  nlohmann::json request = {{"execute", command}};
+  if (!arguments.empty()) request["arguments"] = arguments;
+  std::string line = request.dump() + "\n";
+  if (::send(fd_.get(), line.data(), line.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(line.size())) {
+    return Status::FromErrno(errno, "QMP " + command);
+  }
+  auto deadline = Clock::now() + timeout;
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    LODE_ASSIGN_OR_RETURN(nlohmann::json answer,
+                          Next(std::max(left, std::chrono::milliseconds(1))));
+    if (answer.contains("event")) {
+      events_.push_back(std::move(answer));
+    } else if (answer.contains("error")) {
+      return Status::Unavailable("QEMU refused " + command + ": " +
+                                 answer["error"].value("desc", answer.dump()));
+    } else if (answer.contains("return")) {
+      return answer["return"];
+    }
+  }
+}
+
 Result<std::vector<nlohmann::json>> QmpClient::ReadEvents() {
   LODE_RETURN_IF_ERROR(Receive(-1));
-  std::vector<nlohmann::json> events;
+  std::vector<nlohmann::json> events = std::move(events_);
+  events_.clear();
   for (nlohmann::json& j : objects_) {
     if (j.contains("event")) events.push_back(std::move(j));
   }

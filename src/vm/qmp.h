@@ -20,6 +20,11 @@ class QmpClient {
   static Result<QmpClient> Connect(const std::string& socket, std::chrono::milliseconds timeout);
 
   int fd() const { return fd_.get(); }
+  // Runs `command` and returns its "return" value; QEMU's "error" as an
+  // error. Events that arrive meanwhile are kept for ReadEvents.
+  Result<nlohmann::json> Execute(const std::string& command,
+                                 const nlohmann::json& arguments = nlohmann::json::object(),
+                                 std::chrono::milliseconds timeout = std::chrono::seconds(30));
   // The events among what can be read without blocking; Unavailable once
   // QEMU closed the connection.
   Result<std::vector<nlohmann::json>> ReadEvents();
@@ -35,6 +40,7 @@ class QmpClient {
   UniqueFd fd_;
   std::string partial_;                 // an incomplete line
   std::deque<nlohmann::json> objects_;  // complete, not yet taken
+  std::vector<nlohmann::json> events_;  // set aside by Execute
 };
 
 }  // namespace lode::vm
