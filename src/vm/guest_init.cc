@@ -146,7 +146,8 @@ bool IsDir(const std::string& path) {
 }
 
 // What a container gets: /proc, /sys, /dev (with pts and shm), /tmp; each
-// only where the image has the directory (a read-only root cannot grow one).
+// only where the image has the directory (a read-only root cannot grow one;
+// /dev/pts and /dev/shm are made in the fresh devtmpfs).
 void MountApiFileSystems() {
   std::string root = kNewRoot;
   auto mount_if_dir = [&](const char* source, const std::string& dir, const char* type,
@@ -156,6 +157,8 @@ void MountApiFileSystems() {
   mount_if_dir("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
   mount_if_dir("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, nullptr);
   mount_if_dir("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+  ::mkdir((root + "/dev/pts").c_str(), 0755);  // devtmpfs has neither
+  ::mkdir((root + "/dev/shm").c_str(), 01777);
   mount_if_dir("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=0620,ptmxmode=0666");
   mount_if_dir("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   mount_if_dir("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
