@@ -137,7 +137,9 @@ TEST_F(GcTest, CycleMovesTagsAndAReadAfterExpiryBlocksTheSweep) {
 
   // Readers cache an active state for a second: no expiry right after retiring.
   EXPECT_EQ(Json("gc expire")["too_recent"], json::array({"root-0"}));
-  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  // Retirement is timed in whole seconds of the wall clock, which on some
+  // VMs runs slower than the sleep's steady clock: a margin of a second.
+  std::this_thread::sleep_for(std::chrono::milliseconds(3100));
   EXPECT_EQ(Json("gc expire")["expired"], json::array({"root-0"}));
   // A read of the expired root is served, and raises an alarm.
   EXPECT_TRUE(ExportsAs(old_ref, "app"));
@@ -190,7 +192,9 @@ TEST_F(GcTest, KilledMigrationsResumeAndTheLastRunCompletes) {
   EXPECT_EQ(Files("store/root-1/chunks", false), chunks);
   EXPECT_NE(Lode("ls --tenant acme").output.find("big\troot-1/"), std::string::npos);
   EXPECT_TRUE(ExportsAs("big", "big"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  // Retirement is timed in whole seconds of the wall clock, which on some
+  // VMs runs slower than the sleep's steady clock: a margin of a second.
+  std::this_thread::sleep_for(std::chrono::milliseconds(3100));
   EXPECT_EQ(Json("gc expire")["expired"], json::array({"root-0"}));
 }
 
@@ -209,7 +213,9 @@ TEST_F(GcTest, AnAttachedImageFollowsItsMigrationAndOutlivesTheOldRoot) {
     ref = ps.empty() ? "" : ps[0]["ref"].get<std::string>();
   }
   EXPECT_EQ(ref.rfind("root-1/", 0), 0u) << agent.log();
-  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  // Retirement is timed in whole seconds of the wall clock, which on some
+  // VMs runs slower than the sleep's steady clock: a margin of a second.
+  std::this_thread::sleep_for(std::chrono::milliseconds(3100));
   EXPECT_EQ(Json("gc expire")["expired"], json::array({"root-0"}));
   // Reads now come from the copy: the expired root is never read.
   EXPECT_TRUE(BlockIsApp(block));
