@@ -236,7 +236,7 @@ TEST_F(GcTest, AnAttachmentThatSleptThroughTheCycleFindsItsImageOnTheNextRead) {
   ASSERT_FALSE(block.empty()) << agent.log();
   Lode("gc rotate");
   Lode("gc migrate");
-  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  std::this_thread::sleep_for(std::chrono::milliseconds(3100));
   Lode("gc expire");
   EXPECT_EQ(Json("gc sweep --older-than 0s")["deleted"], json::array({"root-0"}));
   EXPECT_TRUE(BlockIsApp(block)) << agent.log();
@@ -268,7 +268,7 @@ TEST_F(GcTest, ADamagedImageStaysBehindAndTheOthersMove) {
   EXPECT_NE(tags.find("app\troot-1/"), std::string::npos) << tags;
   EXPECT_NE(tags.find("big\troot-0/"), std::string::npos) << tags;
   EXPECT_TRUE(ExportsAs("app", "app"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  std::this_thread::sleep_for(std::chrono::milliseconds(3100));
   EXPECT_EQ(Json("gc expire")["still_tagged"], json::array({"root-0"}));
 }
 
