@@ -31,32 +31,11 @@ umoci raw unpack --image "$work/oci:latest" "$work/unpacked" 2>/dev/null
 now() { date +%s.%N; }
 py=(python3 -c 'print(42)')
 
-agent_pid=""
-start_agent() { # PREFETCH [AGENT FLAGS]: an agent on a fresh cache
-  stop_agent
-  rm -rf "$work/cache"
-  $lode agent --socket "$work/sock" --mountpoint "$work/images" --cache "$work/cache" \
-    --prefetch "$@" 2>>"$work/agent.log" &
-  agent_pid=$!
-  for _ in $(seq 200); do $lode ps --socket "$work/sock" >/dev/null 2>&1 && return; sleep 0.05; done
-  echo "agent did not start" >&2
-  exit 1
-}
-stop_agent() {
-  if [ -n "$agent_pid" ]; then
-    kill "$agent_pid"
-    wait "$agent_pid" || true
-    agent_pid=""
-  fi
-}
-rgw_port=17680
-proxy_pid=""
+start_agent() { bench_start_agent --prefetch "$@"; } # PREFETCH [AGENT FLAGS]
 memcached_pids=()
 cleanup() {
-  stop_agent
+  bench_cleanup
   if [ ${#memcached_pids[@]} -gt 0 ]; then kill "${memcached_pids[@]}" 2>/dev/null || true; fi
-  if [ -n "$proxy_pid" ]; then kill "$proxy_pid" 2>/dev/null || true; fi
-  if [ -d "$work/rgw" ]; then bash scripts/rgw.sh stop "$work/rgw" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 
@@ -82,7 +61,7 @@ run_lode() { # PREFETCH [AGENT FLAGS]: seconds, demand waits, prefetched chunks
 record_profile() { # one untimed start; the agent saves the profile on detach
   start_agent profile
   $lode run app --tenant bench --socket "$work/sock" --runtime chroot -- "${py[@]}" >/dev/null
-  stop_agent
+  bench_stop_agent
 }
 record_profile
 profile_chunks=$($lode inspect app --tenant bench --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["profile_chunks"])')
@@ -95,16 +74,10 @@ for ((i = 1; i <= RUNS; i++)); do
   run_lode off >>"$results/lode"
   run_lode profile >>"$results/profile"
 done
-stop_agent
+bench_stop_agent
 
 if [ "${RGW:-1}" = 1 ]; then
-  eval "$(bash scripts/rgw.sh start "$work/rgw" "$rgw_port" | sed 's/^/export /')"
-  LODE_STORE="$LODE_S3_URL" $lode push "$work/oci" --tenant bench --tag app >/dev/null
-  python3 bench/latency_proxy.py --upstream-port "$rgw_port" --delay-ms 10 \
-    --port-file "$work/proxy.port" &
-  proxy_pid=$!
-  for _ in $(seq 100); do [ -s "$work/proxy.port" ] && break; sleep 0.05; done
-  export LODE_STORE="${LODE_S3_URL/127.0.0.1:$rgw_port/127.0.0.1:$(cat "$work/proxy.port")}"
+  bench_rgw_store 17680
   record_profile
   l2=memcached://
   for port in 17720 17721 17722 17723 17724; do
@@ -126,7 +99,7 @@ if [ "${RGW:-1}" = 1 ]; then
     fill_l2
     run_lode profile --l2 "$l2" >>"$results/l2-profile"
   done
-  stop_agent
+  bench_stop_agent
 fi
 
 native=$(median <"$results/native")

@@ -7,6 +7,13 @@
 #   bench_evict PATH...     drops the files under PATHs (files or directories,
 #                           symlinks skipped) from the page cache
 #   median                  median of the numbers on stdin, one per line
+#   bench_start_agent FLAG...  (re)starts an agent on a fresh cache in
+#                           $work (socket $work/sock); bench_stop_agent
+#   bench_rgw_store PORT    a one-node Ceph RGW on PORT holding $work/oci as
+#                           tenant bench's tag app, behind
+#                           bench/latency_proxy.py (+10 ms per request);
+#                           exports LODE_STORE pointing at the proxy
+#   bench_cleanup           stops the agent, the proxy and RGW (trap it)
 
 bench_build() {
   bash scripts/install-deps.sh
@@ -50,3 +57,41 @@ PY
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+agent_pid=""
+bench_start_agent() {
+  bench_stop_agent
+  rm -rf "$work/cache"
+  $lode agent --socket "$work/sock" --mountpoint "$work/images" --cache "$work/cache" \
+    "$@" 2>>"$work/agent.log" &
+  agent_pid=$!
+  for _ in $(seq 200); do $lode ps --socket "$work/sock" >/dev/null 2>&1 && return; sleep 0.05; done
+  echo "agent did not start" >&2
+  exit 1
+}
+
+bench_stop_agent() {
+  if [ -n "$agent_pid" ]; then
+    kill "$agent_pid"
+    wait "$agent_pid" || true
+    agent_pid=""
+  fi
+}
+
+proxy_pid=""
+bench_rgw_store() {
+  local port=$1
+  eval "$(bash scripts/rgw.sh start "$work/rgw" "$port" | sed 's/^/export /')"
+  LODE_STORE="$LODE_S3_URL" $lode push "$work/oci" --tenant bench --tag app >/dev/null
+  python3 bench/latency_proxy.py --upstream-port "$port" --delay-ms 10 \
+    --port-file "$work/proxy.port" &
+  proxy_pid=$!
+  for _ in $(seq 100); do [ -s "$work/proxy.port" ] && break; sleep 0.05; done
+  export LODE_STORE="${LODE_S3_URL/127.0.0.1:$port/127.0.0.1:$(cat "$work/proxy.port")}"
+}
+
+bench_cleanup() {
+  bench_stop_agent
+  if [ -n "$proxy_pid" ]; then kill "$proxy_pid" 2>/dev/null || true; fi
+  if [ -d "$work/rgw" ]; then bash scripts/rgw.sh stop "$work/rgw" >/dev/null 2>&1 || true; fi
+}

@@ -25,32 +25,7 @@ $lode flatten "$work/oci" -o "$work/image.ext4" >/dev/null
 
 py=(python3 -c "print('up', flush=True); import json, email.mime.text, http.client, sqlite3, decimal, asyncio")
 
-agent_pid=""
-start_agent() { # an agent on a fresh cache, no prefetch
-  stop_agent
-  rm -rf "$work/cache"
-  $lode agent --socket "$work/sock" --mountpoint "$work/images" --cache "$work/cache" \
-    --prefetch off 2>>"$work/agent.log" &
-  agent_pid=$!
-  for _ in $(seq 200); do $lode ps --socket "$work/sock" >/dev/null 2>&1 && return; sleep 0.05; done
-  echo "agent did not start" >&2
-  exit 1
-}
-stop_agent() {
-  if [ -n "$agent_pid" ]; then
-    kill "$agent_pid"
-    wait "$agent_pid" || true
-    agent_pid=""
-  fi
-}
-rgw_port=17690
-proxy_pid=""
-cleanup() {
-  stop_agent
-  if [ -n "$proxy_pid" ]; then kill "$proxy_pid" 2>/dev/null || true; fi
-  if [ -d "$work/rgw" ]; then bash scripts/rgw.sh stop "$work/rgw" >/dev/null 2>&1 || true; fi
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 
 measure() { # RESULT-NAME lode-run-args...: first-output and exit seconds, fetched bytes
   local name=$1
@@ -62,9 +37,9 @@ measure() { # RESULT-NAME lode-run-args...: first-output and exit seconds, fetch
     >>"$results/$name"
 }
 lazy() { # RESULT-NAME [--vm]: from the store through a fresh agent
-  start_agent
+  bench_start_agent --prefetch off
   measure "$1" app --tenant bench --socket "$work/sock" "${@:2}"
-  stop_agent
+  bench_stop_agent
 }
 
 results="$work/results"
@@ -81,13 +56,7 @@ for ((i = 1; i <= RUNS; i++)); do
 done
 
 if [ "${RGW:-1}" = 1 ]; then
-  eval "$(bash scripts/rgw.sh start "$work/rgw" "$rgw_port" | sed 's/^/export /')"
-  LODE_STORE="$LODE_S3_URL" $lode push "$work/oci" --tenant bench --tag app >/dev/null
-  python3 bench/latency_proxy.py --upstream-port "$rgw_port" --delay-ms 10 \
-    --port-file "$work/proxy.port" &
-  proxy_pid=$!
-  for _ in $(seq 100); do [ -s "$work/proxy.port" ] && break; sleep 0.05; done
-  export LODE_STORE="${LODE_S3_URL/127.0.0.1:$rgw_port/127.0.0.1:$(cat "$work/proxy.port")}"
+  bench_rgw_store 17690
   variants+=(vm-rgw container-rgw)
   for ((i = 1; i <= RUNS; i++)); do
     lazy vm-rgw --vm

@@ -25,8 +25,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
-constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
 // Field 3 (uid or gid) and field 4 (primary gid) of the line named `name`
 // in an /etc/passwd- or /etc/group-style file.
 std::optional<std::pair<uint32_t, uint32_t>> LookUp(const std::string& file,
@@ -79,12 +77,6 @@ Status ResolveUser(const std::string& user, const std::string& rootfs, ProcessSp
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-int ExitCodeOf(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 1;
-}
-
 // Runs argv (looked up in PATH) and waits for it; its stdio is ours.
 Result<int> RunAndWait(const std::vector<std::string>& argv) {
   std::vector<char*> args;
@@ -101,15 +93,6 @@ Result<int> RunAndWait(const std::vector<std::string>& argv) {
     if (errno != EINTR) return Status::FromErrno(errno, "wait for " + argv[0]);
   }
   return ExitCodeOf(status);
-}
-
-bool CrunAvailable() {
-  const char* path = std::getenv("PATH");
-  std::stringstream ss(path ? path : kDefaultPath);
-  for (std::string dir; std::getline(ss, dir, ':');) {
-    if (::access((dir + "/crun").c_str(), X_OK) == 0) return true;
-  }
-  return false;
 }
 
 json OciConfig(const std::string& rootfs, const ProcessSpec& p, bool writable) {
@@ -257,6 +240,12 @@ Result<ContainerRun> RunWithChroot(const std::string& rootfs, const ProcessSpec&
 
 }  // namespace
 
+int ExitCodeOf(int wait_status) {
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return 1;
+}
+
 Result<ProcessSpec> ProcessFromConfig(const std::string& config_json,
                                       const std::vector<std::string>& command,
                                       const std::string& rootfs) {
@@ -278,7 +267,7 @@ Result<ProcessSpec> ProcessFromConfig(const std::string& config_json,
   }
   bool has_path = false;
   for (const std::string& e : p.env) has_path |= e.rfind("PATH=", 0) == 0;
-  if (!has_path) p.env.push_back(std::string("PATH=") + kDefaultPath);
+  if (!has_path) p.env.push_back(std::string("PATH=") + kDefaultSearchPath);
   std::string wd = c.value("working_dir", "");
   if (!wd.empty()) p.cwd = wd;
   LODE_RETURN_IF_ERROR(ResolveUser(c.value("user", ""), rootfs, &p));
@@ -287,7 +276,7 @@ Result<ProcessSpec> ProcessFromConfig(const std::string& config_json,
 
 Result<ContainerRun> RunContainer(const std::string& rootfs, const ProcessSpec& process,
                                   bool writable, const std::string& work_dir, Runtime runtime) {
-  bool crun = CrunAvailable();
+  bool crun = IsExecutableOnPath("crun");
   if (runtime == Runtime::kAuto) runtime = crun ? Runtime::kCrun : Runtime::kChroot;
   if (runtime == Runtime::kChroot) return RunWithChroot(rootfs, process);
   if (!crun) return Status::InvalidArgument("crun is not installed (try --runtime chroot)");

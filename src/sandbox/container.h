@@ -28,6 +28,10 @@ Result<ProcessSpec> ProcessFromConfig(const std::string& config_json,
                                       const std::vector<std::string>& command,
                                       const std::string& rootfs);
 
+// A waitpid status as a shell reports it: the exit code, or 128 + the
+// signal that killed the process.
+int ExitCodeOf(int wait_status);
+
 enum class Runtime { kAuto, kCrun, kChroot };  // kAuto: crun when installed
 
 struct ContainerRun {

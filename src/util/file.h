@@ -77,6 +77,14 @@ class AtomicFile {
   bool committed_ = false;
 };
 
+// The usual system directories: PATH where none is set.
+inline constexpr const char* kDefaultSearchPath =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// True when `program` can be executed: a path, or a name found in $PATH
+// (kDefaultSearchPath when PATH is unset).
+bool IsExecutableOnPath(const std::string& program);
+
 // lode's per-user data directory: $XDG_DATA_HOME/lode, else ~/.local/share/lode.
 std::string DataDir();
 

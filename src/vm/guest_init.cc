@@ -193,11 +193,6 @@ void MountApiFileSystems() {
   Die(p.args[0] + ": " + strerror(e), e == ENOENT ? 127 : 126);
 }
 
-int ExitCodeOf(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return 128 + WTERMSIG(status);
-}
-
 // Waits for `child`, reaping every other process that ends meanwhile (PID
 // 1 inherits orphans); then ends whatever is left.
 int WaitAndReap(pid_t child) {
@@ -208,7 +203,7 @@ int WaitAndReap(pid_t child) {
     if (pid < 0 && errno == EINTR) continue;
     if (pid < 0) break;
     if (pid == child) {
-      code = ExitCodeOf(status);
+      code = sandbox::ExitCodeOf(status);
       break;
     }
   }

@@ -12,10 +12,11 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
-#include <sstream>
+#include <optional>
 #include <thread>
 #include <vector>
 
+#include "sandbox/container.h"
 #include "util/file.h"
 #include "util/text.h"
 #include "util/unix_socket.h"
@@ -148,7 +149,7 @@ class Qemu {
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
     pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return sandbox::ExitCodeOf(status);
   }
 
  private:
@@ -235,26 +236,26 @@ class Relay {
     if (fd == in_.get()) return WriteStdin();
   }
 
-  void Forward(UniqueFd& from, int to) {
+  // What `fd` holds now ("" when interrupted); nothing at its end or on an
+  // error.
+  static std::optional<std::string> ReadSome(int fd) {
     char buf[65536];
-    ssize_t n = ::read(from.get(), buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) return;
-    if (n <= 0) {
-      from.Reset();
-      return;
-    }
-    (void)WriteAll(to, buf, static_cast<size_t>(n));
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) return std::string();
+    if (n <= 0) return std::nullopt;
+    return std::string(buf, static_cast<size_t>(n));
+  }
+
+  void Forward(UniqueFd& from, int to) {
+    std::optional<std::string> bytes = ReadSome(from.get());
+    if (!bytes) return from.Reset();
+    (void)WriteAll(to, bytes->data(), bytes->size());
   }
 
   void ReadStatus() {
-    char buf[4096];
-    ssize_t n = ::read(status_.get(), buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) return;
-    if (n <= 0) {
-      status_.Reset();
-      return;
-    }
-    status_text_.append(buf, static_cast<size_t>(n));
+    std::optional<std::string> bytes = ReadSome(status_.get());
+    if (!bytes) return status_.Reset();
+    status_text_ += *bytes;
     for (size_t nl; (nl = status_text_.find('\n')) != std::string::npos;) {
       events_.emplace_back(status_text_.substr(0, nl), Clock::now());
       status_text_.erase(0, nl + 1);
@@ -262,10 +263,8 @@ class Relay {
   }
 
   void ReadStdin() {
-    char buf[65536];
-    ssize_t n = ::read(0, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) return;
-    if (n <= 0) {
+    std::optional<std::string> bytes = ReadSome(0);
+    if (!bytes) {
       // Half-closed, not closed: QEMU drops what the socket still holds
       // when its peer hangs up before the guest opened the port; with only
       // our side shut it delivers the rest, then the guest reads EOF.
@@ -273,7 +272,7 @@ class Relay {
       ::shutdown(in_shut_.get(), SHUT_WR);
       return;
     }
-    pending_.assign(buf, static_cast<size_t>(n));
+    pending_ = std::move(*bytes);
   }
 
   void WriteStdin() {
@@ -401,18 +400,7 @@ Result<VmRun> Outcome(const Relay& relay, int qemu_status, Clock::time_point spa
 }  // namespace
 
 Status CheckQemu(const std::string& qemu) {
-  std::string path = qemu;
-  if (path.find('/') == std::string::npos) {
-    std::istringstream dirs(GetEnv("PATH").empty() ? "/usr/bin:/bin" : GetEnv("PATH"));
-    path.clear();
-    for (std::string dir; std::getline(dirs, dir, ':');) {
-      if (::access((dir + "/" + qemu).c_str(), X_OK) == 0) {
-        path = dir + "/" + qemu;
-        break;
-      }
-    }
-  }
-  if (path.empty() || ::access(path.c_str(), X_OK) != 0) {
+  if (!IsExecutableOnPath(qemu)) {
     return Status::NotFound(qemu + " not found: install qemu-system-x86 (scripts/install-deps.sh)");
   }
   return Status::Ok();
