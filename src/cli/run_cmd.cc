@@ -181,23 +181,21 @@ json FindAttachment(const std::string& socket, const std::string& id) {
 
 void ReportTimings(const json& t, bool human, const std::string& json_file) {
   if (human) {
-    if (t.contains("vmm_seconds")) {
-      std::fprintf(stderr,
-                   "lode run: attach %.3f s, VMM %.3f s, kernel to init %.3f s (first read "
-                   "%.3f s), command start %.3f s, exit %.3f s; total %.3f s (%s)\n",
-                   t["attach_seconds"].get<double>(), t["vmm_seconds"].get<double>(),
-                   t["boot_seconds"].get<double>(), t["first_read_seconds"].get<double>(),
-                   t["process_start_seconds"].get<double>(), t["exit_seconds"].get<double>(),
-                   t["total_seconds"].get<double>(), t["runtime"].get<std::string>().c_str());
+    auto sec = [&](const char* key) { return t[key].get<double>(); };
+    bool vm = t.contains("vmm_seconds");
+    char runner[96];
+    if (vm) {
+      std::snprintf(runner, sizeof(runner), "VMM %.3f s, kernel to init %.3f s", sec("vmm_seconds"),
+                    sec("boot_seconds"));
     } else {
-      std::fprintf(stderr,
-                   "lode run: attach %.3f s, mount %.3f s (first read %.3f s), process start "
-                   "%.3f s, exit %.3f s; total %.3f s (%s)\n",
-                   t["attach_seconds"].get<double>(), t["mount_seconds"].get<double>(),
-                   t["first_read_seconds"].get<double>(), t["process_start_seconds"].get<double>(),
-                   t["exit_seconds"].get<double>(), t["total_seconds"].get<double>(),
-                   t["runtime"].get<std::string>().c_str());
+      std::snprintf(runner, sizeof(runner), "mount %.3f s", sec("mount_seconds"));
     }
+    std::fprintf(stderr,
+                 "lode run: attach %.3f s, %s (first read %.3f s), %s start %.3f s, exit %.3f s; "
+                 "total %.3f s (%s)\n",
+                 sec("attach_seconds"), runner, sec("first_read_seconds"),
+                 vm ? "command" : "process", sec("process_start_seconds"), sec("exit_seconds"),
+                 sec("total_seconds"), t["runtime"].get<std::string>().c_str());
     uint64_t image = t["image_bytes"], fetched = t["fetched_bytes"];
     std::fprintf(stderr, "lode run: fetched %llu of %llu chunks, %s of a %s image (%.2f%%)\n",
                  static_cast<unsigned long long>(t["chunks_fetched"].get<uint64_t>()),

@@ -71,4 +71,12 @@ std::string CachedDebianRootfs() {
   return r.exit_code == 0 ? tar : "";
 }
 
+void PublishTestImage(const std::string& env, const std::string& dir, const ImageSpec& spec) {
+  WriteOciLayout(dir + "/oci", spec, TestCompression::kGzip);
+  RunCommand(env + LodeBinary() + " key create acme");
+  RunCommand(env + LodeBinary() + " push " + ShellQuote(dir + "/oci") + " --tenant acme --tag deb");
+  RunCommand(LodeBinary() + " flatten " + ShellQuote(dir + "/oci") + " -o " +
+             ShellQuote(dir + "/deb.ext4"));
+}
+
 }  // namespace lode::testing

@@ -19,4 +19,9 @@ ImageSpec BuildDebianImage(const std::string& rootfs_tar, int version = 1);
 // when building it failed.
 std::string CachedDebianRootfs();
 
+// Writes `spec` as an OCI layout in DIR/oci, creates tenant acme and pushes
+// the image as its tag "deb" (with `env`, the LODE_KEYS/LODE_STORE prefix of
+// commands), and flattens it to DIR/deb.ext4, the oracle of a pushed copy.
+void PublishTestImage(const std::string& env, const std::string& dir, const ImageSpec& spec);
+
 }  // namespace lode::testing

@@ -32,12 +32,7 @@ class RunDebianTest : public ::testing::Test {
            " LODE_STORE=" + ShellQuote("dir://" + dir_->path() + "/store") + " ";
     std::string rootfs = CachedDebianRootfs();
     if (rootfs.empty()) return;
-    WriteOciLayout(*dir_ / "oci", BuildDebianImage(rootfs), TestCompression::kGzip);
-    RunCommand(env_ + LodeBinary() + " key create acme");
-    RunCommand(env_ + LodeBinary() + " push " + ShellQuote(*dir_ / "oci") +
-               " --tenant acme --tag deb");
-    RunCommand(LodeBinary() + " flatten " + ShellQuote(*dir_ / "oci") + " -o " +
-               ShellQuote(*dir_ / "deb.ext4"));
+    PublishTestImage(env_, dir_->path(), BuildDebianImage(rootfs));
   }
   static void TearDownTestSuite() {
     delete dir_;

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "testing/debian_image.h"
+#include "testing/files.h"
 #include "testing/layer_builder.h"
 #include "testing/mount.h"
 #include "testing/process.h"
@@ -49,11 +50,6 @@ sys.exit(3)
 const char* const kHashedFiles[] = {"/usr/bin/python3.11", "/usr/lib/x86_64-linux-gnu/libc.so.6",
                                     "/opt/app/main.py"};
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
 class VmTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -69,12 +65,7 @@ class VmTest : public ::testing::Test {
     spec.env.push_back("LODE_GREETING=hello-from-the-image");
     spec.working_dir = "/opt/app";
     spec.user = "nobody";
-    WriteOciLayout(*dir_ / "oci", spec, TestCompression::kGzip);
-    RunCommand(env_ + LodeBinary() + " key create acme");
-    RunCommand(env_ + LodeBinary() + " push " + ShellQuote(*dir_ / "oci") +
-               " --tenant acme --tag deb");
-    RunCommand(LodeBinary() + " flatten " + ShellQuote(*dir_ / "oci") + " -o " +
-               ShellQuote(*dir_ / "deb.ext4"));
+    PublishTestImage(env_, dir_->path(), spec);
   }
   static void TearDownTestSuite() {
     delete dir_;
