@@ -238,9 +238,9 @@ void BlockFs::Open(const fuse::Request& r) {
   const auto* in = r.Arg<fuse_open_in>();
   std::shared_ptr<Attachment> a = ByNode(r.header.nodeid);
   if (!in || !a) return Answer(r.header.unique, in ? ENOENT : EINVAL);
-  if ((in->flags & O_ACCMODE) != O_RDONLY && !a->info().writable) {
-    return Answer(r.header.unique, EROFS);
-  }
+  // A read-only attachment may still be opened for writing: QEMU maps
+  // snapshot memory privately (copy-on-write, nothing reaches the file)
+  // from a file it opens read-write. Its writes fail (EROFS) all the same.
   if (in->flags & O_TRUNC) return Answer(r.header.unique, EPERM);
   fuse_open_out out{};
   out.open_flags = FOPEN_KEEP_CACHE;

@@ -14,5 +14,6 @@ void RegisterTag(CLI::App& app);
 void RegisterAgent(CLI::App& app);
 void RegisterRun(CLI::App& app);
 void RegisterGc(CLI::App& app);
+void RegisterSnapshot(CLI::App& app);
 
 }  // namespace lode::cli

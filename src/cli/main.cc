@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   lode::cli::RegisterAgent(app);
   lode::cli::RegisterRun(app);
   lode::cli::RegisterGc(app);
+  lode::cli::RegisterSnapshot(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

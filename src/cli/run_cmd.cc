@@ -19,21 +19,24 @@
 #include "cli/agent_client.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/session.h"
 #include "sandbox/container.h"
 #include "sandbox/mount.h"
 #include "util/clock.h"
 #include "util/file.h"
 #include "util/size.h"
+#include "util/text.h"
 #include "vm/accel.h"
 #include "vm/initramfs.h"
 #include "vm/machine.h"
 #include "vm/run_spec.h"
+#include "vm/snapshot_info.h"
 
 namespace lode::cli {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using Clock = SteadyClock;
 using nlohmann::json;
 
 struct RunArgs {
@@ -45,107 +48,8 @@ struct RunArgs {
   bool vm = false;
   int vm_memory_mib = 512, vm_cpus = 1;
   std::string accel = "auto", kernel;
-};
-
-// What --vm needs before anything is attached, so that a missing QEMU,
-// kernel or accelerator fails fast.
-struct VmPlan {
-  vm::AccelChoice accel;
-  vm::GuestKernel kernel;
-};
-
-VmPlan PlanVm(const RunArgs& a) {
-  VmPlan plan;
-  vm::Accel wanted = Check(vm::ParseAccel(a.accel));
-  Check(vm::CheckQemu("qemu-system-x86_64"));
-  plan.kernel = Check(vm::FindGuestKernel(a.kernel));
-  plan.accel = Check(vm::ChooseAccel(wanted));
-  if (!plan.accel.notice.empty()) std::fprintf(stderr, "lode run: %s\n", plan.accel.notice.c_str());
-  return plan;
-}
-
-double Since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-// A scratch directory for the run; removed at the end unless something is
-// still mounted in it.
-class RunDir {
- public:
-  RunDir() {
-    std::string tmpl = (fs::temp_directory_path() / "lode-run-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) Check(Status::FromErrno(errno, "create " + tmpl));
-    path_ = tmpl;
-  }
-  ~RunDir() {
-    if (!keep_) {
-      std::error_code ec;
-      fs::remove_all(path_, ec);
-    }
-  }
-  const std::string& path() const { return path_; }
-  void Keep() { keep_ = true; }
-
- private:
-  std::string path_;
-  bool keep_ = false;
-};
-
-// An agent of this run's own, stopped (SIGTERM) when the run ends.
-class PrivateAgent {
- public:
-  PrivateAgent(const AgentDaemonArgs& args, const std::string& dir)
-      : socket_(dir + "/agent.sock"), log_(dir + "/agent.log") {
-    std::vector<std::string> argv = {"lode"};
-    for (std::string& a : args.PrivateAgentArgs(socket_, dir + "/images")) argv.push_back(a);
-    std::vector<char*> c_argv;
-    for (std::string& a : argv) c_argv.push_back(a.data());
-    c_argv.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ < 0) Check(Status::FromErrno(errno, "fork the agent"));
-    if (pid_ == 0) {
-      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      if (fd >= 0) ::dup2(fd, STDERR_FILENO);
-      ::dup2(STDERR_FILENO, STDOUT_FILENO);
-      ::execv("/proc/self/exe", c_argv.data());
-      _exit(127);
-    }
-    WaitUntilServing();
-  }
-  ~PrivateAgent() {
-    ::kill(pid_, SIGTERM);
-    int status;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-  }
-  const std::string& socket() const { return socket_; }
-
- private:
-  void WaitUntilServing() {
-    for (int i = 0; i < 1500; ++i) {
-      if (agent::CallAgent(socket_, {{"op", "ping"}}).ok()) return;
-      int status;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        std::ifstream in(log_);
-        std::string line, last;
-        while (std::getline(in, line)) last = line;
-        pid_ = -1;
-        Check(Status::Unavailable("the private agent did not start: " + last));
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    Check(Status::Unavailable("the private agent did not answer within 15 s"));
-  }
-  std::string socket_, log_;
-  pid_t pid_ = -1;
-};
-
-// Detaches at the end of the run, whatever happened.
-struct AttachedImage {
-  std::string socket, id;
-  ~AttachedImage() {
-    if (!id.empty()) (void)agent::CallAgent(socket, {{"op", "detach"}, {"id", id}});
-  }
+  std::string snapshot;  // --snapshot: restore this instead of booting
+  CLI::Option *vm_memory_option = nullptr, *vm_cpus_option = nullptr;
 };
 
 // A flattened image on local disk (`lode flatten -o PATH` wrote its run
@@ -171,36 +75,33 @@ double PrefetchSeconds(const json& stats) {
   return static_cast<double>((done ? done : MonotonicNanos()) - start) / 1e9;
 }
 
-json FindAttachment(const std::string& socket, const std::string& id) {
-  json list = AskAgent(socket, {{"op", "list"}});
-  for (const json& a : list["attachments"]) {
-    if (a["id"] == id) return a;
-  }
-  return json::object();
-}
-
 void ReportTimings(const json& t, bool human, const std::string& json_file) {
   if (human) {
     auto sec = [&](const char* key) { return t[key].get<double>(); };
     bool vm = t.contains("vmm_seconds");
+    bool restore = t.value("restored", false);
     char runner[96];
     if (vm) {
-      std::snprintf(runner, sizeof(runner), "VMM %.3f s, kernel to init %.3f s", sec("vmm_seconds"),
-                    sec("boot_seconds"));
+      std::snprintf(runner, sizeof(runner), "VMM %.3f s, %s %.3f s", sec("vmm_seconds"),
+                    restore ? "restore" : "kernel to init", sec("boot_seconds"));
     } else {
       std::snprintf(runner, sizeof(runner), "mount %.3f s", sec("mount_seconds"));
     }
     std::fprintf(stderr,
-                 "lode run: attach %.3f s, %s (first read %.3f s), %s start %.3f s, exit %.3f s; "
+                 "lode run: attach %.3f s, %s (first read %.3f s), %s %.3f s, exit %.3f s; "
                  "total %.3f s (%s)\n",
                  sec("attach_seconds"), runner, sec("first_read_seconds"),
-                 vm ? "command" : "process", sec("process_start_seconds"), sec("exit_seconds"),
-                 sec("total_seconds"), t["runtime"].get<std::string>().c_str());
+                 restore ? "reseed"
+                 : vm    ? "command start"
+                         : "process start",
+                 sec("process_start_seconds"), sec("exit_seconds"), sec("total_seconds"),
+                 t["runtime"].get<std::string>().c_str());
     uint64_t image = t["image_bytes"], fetched = t["fetched_bytes"];
-    std::fprintf(stderr, "lode run: fetched %llu of %llu chunks, %s of a %s image (%.2f%%)\n",
+    std::fprintf(stderr, "lode run: fetched %llu of %llu chunks, %s of a %s %s (%.2f%%)\n",
                  static_cast<unsigned long long>(t["chunks_fetched"].get<uint64_t>()),
                  static_cast<unsigned long long>(t["chunks_total"].get<uint64_t>()),
                  FormatSize(fetched).c_str(), FormatSize(image).c_str(),
+                 restore ? "snapshot" : "image",
                  image ? 100.0 * static_cast<double>(fetched) / static_cast<double>(image) : 0.0);
     if (t["prefetch_chunks"].get<uint64_t>() > 0) {
       std::fprintf(stderr,
@@ -224,7 +125,7 @@ json RunInContainer(const RunArgs& a, sandbox::Runtime runtime, const json& atta
   std::string rootfs = dir.path() + "/rootfs";
   std::unique_ptr<sandbox::Mount> mount =
       Check(sandbox::Mount::Ext4(attached["path"], rootfs, a.writable));
-  double mount_seconds = Since(t);
+  double mount_seconds = SecondsSince(t);
   sandbox::ProcessSpec process =
       Check(sandbox::ProcessFromConfig(attached["config"], a.command, rootfs));
   sandbox::ContainerRun run =
@@ -238,68 +139,167 @@ json RunInContainer(const RunArgs& a, sandbox::Runtime runtime, const json& atta
           {"exit_code", run.exit_code}};
 }
 
+// The VM both a boot and a restore run (and a snapshot was taken of).
+vm::VmConfig VmConfigFor(const VmPlan& plan, const std::string& dir, int memory_mib, int cpus) {
+  vm::VmConfig config;
+  config.kernel = plan.kernel.image;
+  config.initramfs = dir + "/initramfs.cpio";
+  config.accel = plan.accel.accel;
+  config.memory_mib = memory_mib;
+  config.cpus = cpus;
+  config.work_dir = dir;
+  return config;
+}
+
+json VmPhases(const vm::VmRun& run, const VmPlan& plan, int64_t start_ns) {
+  json phases = {{"runner_start_monotonic_ns", start_ns},
+                 {"vmm_seconds", run.vmm_seconds},
+                 {"boot_seconds", run.boot_seconds},
+                 {"process_start_seconds", run.start_seconds},
+                 {"exit_seconds", run.run_seconds},
+                 {"runtime", std::string("vm-") + vm::AccelName(plan.accel.accel)},
+                 {"exit_code", run.exit_code}};
+  if (!run.forked.empty()) phases["reseed"] = run.forked;
+  return phases;
+}
+
 // Boots a microVM on the block file (read-only; --rw writes go to a tmpfs
 // overlay inside the guest) and runs the command in it.
 json RunInVm(const RunArgs& a, const VmPlan& plan, const json& attached, const std::string& dir) {
   int64_t start_ns = MonotonicNanos();
   Clock::time_point t = Clock::now();
+  vm::VmConfig config = VmConfigFor(plan, dir, a.vm_memory_mib, a.vm_cpus);
   std::string base = Check(vm::BaseInitramfs(plan.kernel, DataDir() + "/vm"));
-  vm::RunSpec spec{attached["config"], a.command, a.writable};
-  vm::VmConfig config;
-  config.kernel = plan.kernel.image;
-  config.initramfs = dir + "/initramfs.cpio";
-  Check(vm::WriteRunInitramfs(base, spec, config.initramfs));
-  double initramfs_seconds = Since(t);
+  Check(vm::WriteRunInitramfs(base, {attached["config"], a.command, a.writable}, config.initramfs));
+  double initramfs_seconds = SecondsSince(t);
   config.disk = attached["path"];
-  config.accel = plan.accel.accel;
-  config.memory_mib = a.vm_memory_mib;
-  config.cpus = a.vm_cpus;
-  config.work_dir = dir;
-  vm::VmRun run = Check(vm::RunVm(config));
-  return {{"runner_start_monotonic_ns", start_ns},
-          {"initramfs_seconds", initramfs_seconds},
-          {"vmm_seconds", run.vmm_seconds},
-          {"boot_seconds", run.boot_seconds},
-          {"process_start_seconds", run.start_seconds},
-          {"exit_seconds", run.run_seconds},
-          {"runtime", std::string("vm-") + vm::AccelName(plan.accel.accel)},
-          {"exit_code", run.exit_code}};
+  json phases = VmPhases(Check(vm::RunVm(config)), plan, start_ns);
+  phases["initramfs_seconds"] = initramfs_seconds;
+  return phases;
+}
+
+// The attachment's snapshot description; nullopt for an image.
+Result<std::optional<vm::SnapshotInfo>> SnapshotOf(const json& attached) {
+  return vm::DecodeSnapshotInfo(attached["config"], attached["image_bytes"]);
+}
+
+// A restore needs QEMU to build the device set the snapshot was taken
+// with; QEMU's own check ("Unknown savevm section") comes late and says
+// little.
+void CheckSameDevices(const vm::SnapshotInfo& info, const vm::VmConfig& config) {
+  std::string here = Check(vm::DeviceSignature(config));
+  if (here == info.device_signature) return;
+  std::vector<std::string> taken = Split(info.device_signature, ' '), now = Split(here, ' ');
+  size_t i = 0;
+  while (i < taken.size() && i < now.size() && taken[i] == now[i]) ++i;
+  auto word = [&](const std::vector<std::string>& words) {
+    return i < words.size() ? "'" + Excerpt(words[i]) + "'" : std::string("nothing");
+  };
+  Check(Status::InvalidArgument("the snapshot was taken on another VM (" + word(taken) +
+                                " where this one has " + word(now) +
+                                "): restore it with the QEMU and devices it was taken with"));
+}
+
+// Copies `length` bytes at `offset` of `from` to a new file `to`.
+Status CopyRange(const std::string& from, uint64_t offset, uint64_t length, const std::string& to) {
+  LODE_ASSIGN_OR_RETURN(UniqueFd in, OpenForRead(from));
+  std::vector<uint8_t> bytes(length);
+  LODE_RETURN_IF_ERROR(PReadAll(in.get(), bytes, offset, from));
+  return WriteFileAtomically(
+      to, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+// Restores the snapshot attached as `attached` (memory, device state and
+// disk in one block file): the VM must be the one it was taken of.
+json RestoreVm(const RunArgs& a, const VmPlan& plan, const json& attached, const std::string& dir) {
+  int64_t start_ns = MonotonicNanos();
+  std::string file = attached["path"];
+  std::optional<vm::SnapshotInfo> snapshot = Check(SnapshotOf(attached));
+  if (!snapshot) Check(Status::InvalidArgument(a.snapshot + " is an image, not a snapshot"));
+  const vm::SnapshotInfo& info = *snapshot;
+  if (info.accel != vm::AccelName(plan.accel.accel)) {
+    Check(Status::InvalidArgument("the snapshot was taken under " + info.accel +
+                                  " and cannot be restored under " +
+                                  vm::AccelName(plan.accel.accel)));
+  }
+  auto differs = [](const CLI::Option* option, int asked, int taken) {
+    return option != nullptr && option->count() > 0 && asked != taken;
+  };
+  if (differs(a.vm_memory_option, a.vm_memory_mib, info.memory_mib) ||
+      differs(a.vm_cpus_option, a.vm_cpus, info.cpus)) {
+    Check(Status::InvalidArgument("the snapshot's VM has " + std::to_string(info.memory_mib) +
+                                  " MiB and " + std::to_string(info.cpus) +
+                                  " vCPUs; a restore cannot change them"));
+  }
+  vm::VmConfig config = VmConfigFor(plan, dir, info.memory_mib, info.cpus);
+  // The guest booted long ago: the initramfs is only what QEMU expects to
+  // be handed, never read again.
+  config.initramfs = Check(vm::BaseInitramfs(plan.kernel, DataDir() + "/vm"));
+  config.disk = file;
+  config.disk_offset = info.disk_offset;
+  config.disk_bytes = info.disk_bytes;
+  config.memory_file = file;
+  config.memory_shared = false;
+  CheckSameDevices(info, config);
+  config.incoming_state = dir + "/state";
+  Check(CopyRange(file, info.state_offset, info.state_bytes, config.incoming_state));
+  json phases = VmPhases(Check(vm::RunVm(config)), plan, start_ns);
+  phases["restored"] = true;
+  return phases;
+}
+
+// Usage errors of combinations CLI11 cannot express.
+void CheckArgs(const RunArgs& a, bool local) {
+  if (!a.snapshot.empty()) {
+    if (!a.vm) throw CLI::ValidationError("--snapshot", "restores a microVM: add --vm");
+    if (!a.ref.empty()) throw CLI::ValidationError("--snapshot", "replaces REF: give one of them");
+    if (!a.command.empty() || a.writable) {
+      throw CLI::ValidationError("--snapshot",
+                                 "the restored VM goes on with the snapshot's command: no command "
+                                 "or --rw");
+    }
+  } else if (a.ref.empty()) {
+    throw CLI::RequiredError("ref");
+  }
+  if (local && a.writable && !a.vm) {
+    Check(Status::InvalidArgument("--rw on a file: image needs --vm (the file is never written)"));
+  }
+  if (!local && a.tenant.empty()) throw CLI::RequiredError("--tenant");
 }
 
 void Run(const RunArgs& a) {
   Clock::time_point start = Clock::now();
   sandbox::Runtime runtime = Check(sandbox::ParseRuntime(a.runtime));
-  std::optional<VmPlan> vm_plan;
-  if (a.vm) vm_plan = PlanVm(a);
   bool local = a.ref.rfind("file:", 0) == 0;
-  if (local && a.writable && !a.vm) {
-    Check(Status::InvalidArgument("--rw on a file: image needs --vm (the file is never written)"));
-  }
-  if (!local && a.tenant.empty()) throw CLI::RequiredError("--tenant");
+  bool restore = !a.snapshot.empty();
+  CheckArgs(a, local);
+  std::optional<VmPlan> vm_plan;
+  if (a.vm) vm_plan = PlanVm(a.accel, a.kernel, "run");
   Check(sandbox::EnterPrivateMountNamespace());
   RunDir dir;
-  std::string socket = a.socket.empty() ? DefaultAgentSocket() : a.socket;
-  std::unique_ptr<PrivateAgent> private_agent;
-  if (!local && !agent::CallAgent(socket, {{"op", "ping"}}).ok()) {
-    if (!a.socket.empty()) AskAgent(socket, {{"op", "ping"}});  // the one asked for: fail
-    private_agent = std::make_unique<PrivateAgent>(a.agent, dir.path());
-    socket = private_agent->socket();
-  }
-  double agent_seconds = Since(start);
+  SessionAgent agent;
+  if (!local) agent = ReachAgent(a.socket, a.agent, dir.path());
+  const std::string& socket = agent.socket;
+  double agent_seconds = SecondsSince(start);
 
   Clock::time_point t = Clock::now();
   json attached = local ? LocalImage(a.ref.substr(5))
                         : AskAgent(socket, {{"op", "attach"},
-                                            {"ref", a.ref},
+                                            {"ref", restore ? a.snapshot : a.ref},
                                             {"tenant", a.tenant},
                                             // a VM's writes stay in the guest
                                             {"writable", a.writable && !a.vm},
                                             {"prefetch", a.agent.prefetch != "off"}});
-  AttachedImage image{local ? "" : socket, attached.value("id", "")};
-  double attach_seconds = Since(t);
+  AttachedImage image(local ? "" : socket, attached.value("id", ""));
+  double attach_seconds = SecondsSince(t);
+  if (!restore && Check(SnapshotOf(attached)).has_value()) {
+    Check(Status::InvalidArgument(
+        a.ref + " is a snapshot: restore it with lode run --vm --snapshot " + a.ref));
+  }
 
-  json phases =
-      a.vm ? RunInVm(a, *vm_plan, attached, dir.path()) : RunInContainer(a, runtime, attached, dir);
+  json phases = restore ? RestoreVm(a, *vm_plan, attached, dir.path())
+                : a.vm  ? RunInVm(a, *vm_plan, attached, dir.path())
+                        : RunInContainer(a, runtime, attached, dir);
   json stats = local ? json::object() : FindAttachment(socket, image.id);
   json timings = {
       {"image_bytes", attached["image_bytes"]},
@@ -320,7 +320,7 @@ void Run(const RunArgs& a) {
       {"demand_waits", stats.value("origin_fetches", uint64_t{0}) +
                            stats.value("l2_hits", uint64_t{0}) +
                            stats.value("shared_fetches", uint64_t{0})},
-      {"private_agent", private_agent != nullptr},
+      {"private_agent", agent.private_agent != nullptr},
       {"agent_seconds", agent_seconds},
       {"attach_seconds", attach_seconds},
   };
@@ -331,7 +331,7 @@ void Run(const RunArgs& a) {
   timings["first_read_seconds"] = first_read_ns > runner_start_ns
                                       ? static_cast<double>(first_read_ns - runner_start_ns) / 1e9
                                       : 0.0;
-  timings["total_seconds"] = Since(start);
+  timings["total_seconds"] = SecondsSince(start);
   ReportTimings(timings, a.timings, a.timings_json);
   throw ExitStatus{timings["exit_code"].get<int>()};
 }
@@ -343,8 +343,7 @@ void RegisterRun(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "run", "Run a command in a container on a pushed image, loading it on demand");
   cmd->add_option("ref", a->ref,
-                  "ROOT/MANIFEST-ID, a tag, or file:PATH for an image `lode flatten` wrote")
-      ->required();
+                  "ROOT/MANIFEST-ID, a tag, or file:PATH for an image `lode flatten` wrote");
   cmd->add_option("command", a->command,
                   "command and arguments, after --; default the image's entrypoint and cmd");
   cmd->add_option("--tenant", a->tenant,
@@ -358,12 +357,15 @@ void RegisterRun(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "crun", "chroot"}));
   cmd->add_flag("--vm", a->vm,
                 "run in a microVM (QEMU) whose disk is the image; --rw writes stay in the guest");
-  cmd->add_option("--vm-memory", a->vm_memory_mib, "microVM memory in MiB")
-      ->capture_default_str()
-      ->check(CLI::Range(64, 1 << 20));
-  cmd->add_option("--vm-cpus", a->vm_cpus, "microVM vCPUs")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 64));
+  a->vm_memory_option = cmd->add_option("--vm-memory", a->vm_memory_mib, "microVM memory in MiB")
+                            ->capture_default_str()
+                            ->check(CLI::Range(64, 1 << 20));
+  a->vm_cpus_option = cmd->add_option("--vm-cpus", a->vm_cpus, "microVM vCPUs")
+                          ->capture_default_str()
+                          ->check(CLI::Range(1, 64));
+  cmd->add_option("--snapshot", a->snapshot,
+                  "with --vm: restore this snapshot (`lode snapshot create`) instead of booting; "
+                  "its memory loads on demand");
   cmd->add_option("--accel", a->accel, "auto (KVM where the CPU virtualizes, else TCG), kvm or tcg")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "kvm", "tcg"}));

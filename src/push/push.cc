@@ -2,11 +2,11 @@
 
 #include <map>
 #include <mutex>
-#include <thread>
 
 #include "chunk/convergent.h"
 #include "manifest/manifest.h"
 #include "push/chunk_uploader.h"
+#include "push/target.h"
 
 namespace lode::push {
 namespace {
@@ -37,15 +37,13 @@ class ChunkingSink : public flatten::ImageSink {
   Status Finish() override { return Flush(meta_); }
 
   // After the uploader has finished: the chunk table of the whole image.
-  std::vector<manifest::ChunkEntry> Table(uint64_t* holes) const {
+  std::vector<manifest::ChunkEntry> Table() const {
     uint64_t count = (total_bytes_ + chunk_size_ - 1) / chunk_size_;
     std::vector<manifest::ChunkEntry> table(count);
     for (auto& e : table) e.flags = manifest::kHole;
     std::lock_guard lock(mu_);
     for (const auto& [i, e] : meta_.entries) table[i] = e;
     for (const auto& [i, e] : data_.entries) table[data_first_chunk_ + i] = e;
-    *holes = 0;
-    for (const auto& e : table) *holes += e.hole() ? 1 : 0;
     return table;
   }
   uint64_t total_bytes() const { return total_bytes_; }
@@ -101,17 +99,8 @@ Result<PushResult> Push(const image::Image& image, const PushOptions& options,
   uint32_t cs = options.chunk_size;
   if (cs < 4096 || (cs & (cs - 1)) != 0)
     return Status::InvalidArgument("chunk size must be a power of two >= 4096");
-  LODE_RETURN_IF_ERROR(keys::ValidateTenant(options.tenant));
-  LODE_ASSIGN_OR_RETURN(keys::PublicKey tenant_key, keys.TenantPublicKey(options.tenant));
-  LODE_ASSIGN_OR_RETURN(store::RootRecord root, store::PushRoot(store, options.root));
-  LODE_ASSIGN_OR_RETURN(uint32_t epoch, keys.CurrentSaltEpoch(root.id, options.salt_domain));
-  keys::SaltId salt_id{root.id, options.salt_domain, epoch};
-  LODE_ASSIGN_OR_RETURN(keys::Salt salt, keys.GetOrCreateSalt(salt_id));
-  int threads = options.threads > 0
-                    ? options.threads
-                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-
-  ChunkUploader uploader(store, root.id, salt, options.compress, threads);
+  LODE_ASSIGN_OR_RETURN(PushTarget target, PrepareTarget(options, options.root, keys, store));
+  ChunkUploader uploader(store, target.root.id, target.salt, options.compress, target.threads);
   ChunkingSink sink(uploader, cs);
   flatten::FlattenOptions fopts = options.flatten;
   fopts.layer_alignment = std::max(fopts.layer_alignment, cs);
@@ -124,30 +113,11 @@ Result<PushResult> Push(const image::Image& image, const PushOptions& options,
   m.fs_size = sink.total_bytes();
   m.chunk_size = cs;
   if (image.config_digest) m.config_digest = image.config_digest->bytes;
-  m.salt_id = salt_id.ToString();
-  m.root_id = root.id;
+  m.salt_id = target.salt_id.ToString();
+  m.root_id = target.root.id;
   m.image_config = image::RunConfigToJson(image.run_config);
-  PushResult result;
-  m.chunks = sink.Table(&result.chunks_holes);
-  std::vector<uint8_t> sealed = manifest::Seal(m, tenant_key);
-  result.ref = {root.id, manifest::ManifestId(sealed)};
-  // A root retired meanwhile may already be migrated: a manifest landing
-  // there now would not be.
-  LODE_ASSIGN_OR_RETURN(root, store::GetRoot(store, root.id));
-  if (root.state != store::RootState::kActive) {
-    return Status::Rejected("root " + root.id + " was " + store::RootStateName(root.state) +
-                            " during the push: push again");
-  }
-  // Last: every chunk the manifest names is already durable.
-  LODE_RETURN_IF_ERROR(
-      store.Put(store::ManifestKey(result.ref.root, result.ref.manifest_id), sealed));
-  UploadStats stats = uploader.stats();
-  result.image_bytes = m.fs_size;
-  result.chunks_total = m.chunks.size();
-  result.chunks_existing = stats.existing;
-  result.chunks_new = stats.uploaded;
-  result.bytes_uploaded = stats.bytes_uploaded + sealed.size();
-  return result;
+  m.chunks = sink.Table();
+  return PublishManifest(m, target, uploader.stats(), store);
 }
 
 }  // namespace lode::push

@@ -42,4 +42,16 @@ std::string Excerpt(const std::string& s, size_t max) {
   return EscapeControl(s.substr(0, max)) + "...";
 }
 
+std::vector<std::string> Split(const std::string& s, char separator) {
+  std::vector<std::string> pieces(1);
+  for (char c : s) {
+    if (c == separator) {
+      pieces.emplace_back();
+    } else {
+      pieces.back() += c;
+    }
+  }
+  return pieces;
+}
+
 }  // namespace lode

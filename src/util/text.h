@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace lode {
 
@@ -17,6 +18,9 @@ std::string EscapeControl(const std::string& s);
 // At most `max` bytes of `s` (then "..."), control characters escaped:
 // a name or a peer's text quoted in a message.
 std::string Excerpt(const std::string& s, size_t max = 200);
+
+// The pieces of `s` between `separator`s (empty ones too).
+std::vector<std::string> Split(const std::string& s, char separator);
 
 // The environment variable's value, "" when unset.
 std::string GetEnv(const char* name);

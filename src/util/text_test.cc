@@ -22,5 +22,11 @@ TEST(TrimTest, RemovesSurroundingWhitespaceOnly) {
   EXPECT_EQ(Trim(""), "");
 }
 
+TEST(TextTest, SplitKeepsEmptyPieces) {
+  EXPECT_EQ(Split("a b", ' '), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(Split(" a  b ", ' '), (std::vector<std::string>{"", "a", "", "b", ""}));
+  EXPECT_EQ(Split("", ' '), (std::vector<std::string>{""}));
+}
+
 }  // namespace
 }  // namespace lode

@@ -8,9 +8,13 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/random.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -21,6 +25,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -37,6 +42,7 @@ constexpr const char* kNewRoot = "/newroot";
 class StatusPort {
  public:
   void Open(int fd) { fd_ = fd; }
+  int fd() const { return fd_; }
   void Say(const std::string& line) const {
     if (fd_ < 0) return;
     std::string text = line + "\n";
@@ -193,24 +199,93 @@ void MountApiFileSystems() {
   Die(p.args[0] + ": " + strerror(e), e == ENOENT ? 127 : 126);
 }
 
-// Waits for `child`, reaping every other process that ends meanwhile (PID
-// 1 inherits orphans); then ends whatever is left.
-int WaitAndReap(pid_t child) {
-  int code = 1;
-  while (true) {
-    int status;
-    pid_t pid = ::waitpid(-1, &status, 0);
-    if (pid < 0 && errno == EINTR) continue;
-    if (pid < 0) break;
-    if (pid == child) {
-      code = sandbox::ExitCodeOf(status);
-      break;
+// Appends `line` to the kernel's log, where the guest's own tools
+// (dmesg) find it.
+void LogToKernel(const std::string& line) {
+  int fd = ::open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  std::string record = "<5>lode-init: " + line + "\n";  // 5: notice
+  (void)!::write(fd, record.data(), record.size());
+  ::close(fd);
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// The host restored this VM from a snapshot and sent fresh entropy: mix it
+// into the kernel's input pool and reseed the CRNG at once, so no random
+// bytes handed out from now on repeat those of another clone of the same
+// snapshot. (What the kernel does itself on a new VM generation ID, which
+// QEMU's microvm machine cannot deliver: it builds no ACPI table for it.)
+void Reseed(const std::string& hex) {
+  constexpr size_t kBytes = 32;
+  if (hex.size() != 2 * kBytes) Fail("bad reseed request from the host");
+  // rand_pool_info ends in a flexible array: the bytes follow its header.
+  alignas(rand_pool_info) uint8_t request[sizeof(rand_pool_info) + kBytes];
+  auto* entropy = reinterpret_cast<rand_pool_info*>(request);
+  entropy->entropy_count = 8 * kBytes;
+  entropy->buf_size = kBytes;
+  uint8_t* bytes = request + sizeof(rand_pool_info);
+  for (size_t i = 0; i < kBytes; ++i) {
+    int high = HexDigit(hex[2 * i]), low = HexDigit(hex[2 * i + 1]);
+    if (high < 0 || low < 0) Fail("bad reseed request from the host");
+    bytes[i] = static_cast<uint8_t>(high << 4 | low);
+  }
+  int fd = ::open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || ::ioctl(fd, RNDADDENTROPY, entropy) != 0 || ::ioctl(fd, RNDRESEEDCRNG) != 0) {
+    Fail(std::string("reseed the kernel RNG: ") + std::strerror(errno));
+  }
+  ::close(fd);
+  std::string line = std::string(kReseedLogLine) + " (generation " + hex.substr(0, 16) + ")";
+  LogToKernel(line);
+  status_port.Say(std::string(kForkedEvent) + "=" + line);
+}
+
+// Requests from the host on the status port, one per line.
+void ReadHostRequests(int port, std::string& pending) {
+  char buf[512];
+  ssize_t n = ::read(port, buf, sizeof(buf));
+  if (n <= 0) return;
+  pending.append(buf, static_cast<size_t>(n));
+  for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+    std::string request = pending.substr(0, nl);
+    pending.erase(0, nl + 1);
+    if (request.rfind(kReseedRequest, 0) == 0) Reseed(request.substr(std::strlen(kReseedRequest)));
+  }
+}
+
+// Reaps every process that ended (PID 1 inherits orphans); the exit code
+// of `child` once it is among them.
+std::optional<int> Reap(pid_t child) {
+  std::optional<int> code;
+  int status;
+  for (pid_t pid; (pid = ::waitpid(-1, &status, WNOHANG)) > 0;) {
+    if (pid == child) code = sandbox::ExitCodeOf(status);
+  }
+  return code;
+}
+
+// Waits for `child`, reaping everything else and serving the host's
+// requests meanwhile; then ends whatever is left.
+int WaitAndReap(pid_t child, int sigchld, int port) {
+  std::optional<int> code;
+  std::string requests;
+  while (!code) {
+    pollfd fds[2] = {{sigchld, POLLIN, 0}, {port, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
+    if (fds[1].revents & POLLIN) ReadHostRequests(port, requests);
+    signalfd_siginfo info;
+    while (::read(sigchld, &info, sizeof(info)) == sizeof(info)) {
     }
+    code = Reap(child);
   }
   ::kill(-1, SIGKILL);
   while (::waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
   }
-  return code;
+  return code.value_or(1);
 }
 
 [[noreturn]] void Main() {
@@ -218,7 +293,7 @@ int WaitAndReap(pid_t child) {
   MountOrFail("proc", "/proc", "proc", 0, nullptr);
   MountOrFail("sysfs", "/sys", "sysfs", 0, nullptr);
   LoadModules();
-  status_port.Open(OpenPort(kStatusPort, O_WRONLY));
+  status_port.Open(OpenPort(kStatusPort, O_RDWR));
   status_port.Say("init");
   Result<std::string> text = ReadFileToString(std::string("/") + kGuestSpecPath);
   Check(text.status());
@@ -232,11 +307,22 @@ int WaitAndReap(pid_t child) {
       sandbox::ProcessFromConfig(spec->config_json, spec->command, kNewRoot);
   Check(process.status());
   MountApiFileSystems();
+  // SIGCHLD arrives on a descriptor (blocked before the fork, unblocked in
+  // the child) so one poll serves children and the host's requests.
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  ::sigprocmask(SIG_BLOCK, &chld, nullptr);
+  int sigchld = ::signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (sigchld < 0) Fail(std::string("signalfd: ") + std::strerror(errno));
   status_port.Say("start");
   pid_t child = ::fork();
   if (child < 0) Fail(std::string("fork: ") + std::strerror(errno));
-  if (child == 0) Exec(*process, in, out, err);
-  int code = WaitAndReap(child);
+  if (child == 0) {
+    ::sigprocmask(SIG_UNBLOCK, &chld, nullptr);
+    Exec(*process, in, out, err);
+  }
+  int code = WaitAndReap(child, sigchld, status_port.fd());
   ::fsync(out);
   ::fsync(err);
   status_port.Say("exit=" + std::to_string(code));

@@ -3,14 +3,18 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <thread>
@@ -18,6 +22,7 @@
 
 #include "sandbox/container.h"
 #include "util/file.h"
+#include "util/sha256.h"
 #include "util/text.h"
 #include "util/unix_socket.h"
 #include "vm/qmp.h"
@@ -46,52 +51,86 @@ struct Port {
   std::string socket;
 };
 
-std::vector<std::string> QemuArgs(const VmConfig& c, const std::vector<Port>& ports) {
+// A path for /bin/sh (QEMU runs exec: migration URIs with it).
+std::string ShellWord(const std::string& path) {
+  std::string out = "'";
+  for (char c : path) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// QEMU's arguments. With `signature` every path, and what differs between
+// taking a snapshot and restoring it by design, is left out: what remains
+// shapes the device state.
+std::vector<std::string> QemuArgs(const VmConfig& c, const std::vector<Port>& ports,
+                                  bool signature = false) {
+  auto path = [&](const std::string& p) { return signature ? std::string("-") : p; };
   bool kvm = c.accel == Accel::kKvm;
+  bool snapshots = !c.memory_file.empty();
   std::string append = "console=ttyS0 quiet panic=-1 reboot=t random.trust_cpu=on";
   if (!kvm) {
     std::string khz = TscKhz();
     if (!khz.empty()) append += " tsc_early_khz=" + khz;
   }
-  std::vector<std::string> args = {
-      c.qemu,
-      "-M",
-      "microvm",
-      "-accel",
-      kvm ? "kvm" : "tcg",
-      "-cpu",
-      kvm ? "host" : "max",
-      "-m",
-      std::to_string(c.memory_mib),
-      "-smp",
-      std::to_string(c.cpus),
-      "-nodefaults",
-      "-no-user-config",
-      "-display",
-      "none",
-      "-no-reboot",
-      "-kernel",
-      c.kernel,
-      "-initrd",
-      c.initramfs,
-      "-append",
-      append,
-      "-serial",
-      "file:" + c.work_dir + "/console.log",
-      "-drive",
-      "id=root,file=" + c.disk + ",format=raw,if=none,readonly=on,cache=none,rerror=stop",
-      "-device",
-      "virtio-blk-device,drive=root",
-      "-device",
-      "virtio-serial-device"};
-  args.insert(args.end(), {"-qmp", "unix:" + c.work_dir + "/qmp.sock,server=on,wait=off"});
+  std::string drive =
+      "id=root,file=" + path(c.disk) + ",format=raw,if=none,readonly=on,cache=none,rerror=stop";
+  if (c.disk_bytes > 0 && !signature) {  // where the disk lies in its file is no device's
+    drive += ",offset=" + std::to_string(c.disk_offset) + ",size=" + std::to_string(c.disk_bytes);
+  }
+  std::vector<std::string> args = {c.qemu,
+                                   "-M",
+                                   snapshots ? "microvm,memory-backend=mem" : "microvm",
+                                   "-accel",
+                                   kvm ? "kvm" : "tcg",
+                                   "-cpu",
+                                   kvm ? "host" : "max",
+                                   "-m",
+                                   std::to_string(c.memory_mib),
+                                   "-smp",
+                                   std::to_string(c.cpus),
+                                   "-nodefaults",
+                                   "-no-user-config",
+                                   "-display",
+                                   "none",
+                                   "-no-reboot",
+                                   "-kernel",
+                                   path(c.kernel),
+                                   "-initrd",
+                                   path(c.initramfs),
+                                   "-append",
+                                   path(append),
+                                   "-serial",
+                                   "file:" + path(c.work_dir + "/console.log"),
+                                   "-drive",
+                                   drive,
+                                   "-device",
+                                   "virtio-blk-device,drive=root",
+                                   "-device",
+                                   "virtio-serial-device"};
+  if (snapshots) {
+    args.insert(args.end(),
+                {"-object", "memory-backend-file,id=mem,size=" + std::to_string(c.memory_mib) +
+                                "M,mem-path=" + path(c.memory_file) +
+                                ",share=" + path(c.memory_shared ? "on" : "off")});
+  }
+  args.insert(args.end(),
+              {"-qmp", "unix:" + path(c.work_dir + "/qmp.sock") + ",server=on,wait=off"});
   for (size_t i = 0; i < ports.size(); ++i) {
     std::string id = "port" + std::to_string(i);
-    args.insert(args.end(),
-                {"-chardev", "socket,id=" + id + ",path=" + ports[i].socket + ",server=on,wait=on",
-                 "-device", "virtserialport,chardev=" + id + ",name=" + ports[i].name});
+    args.insert(
+        args.end(),
+        {"-chardev", "socket,id=" + id + ",path=" + path(ports[i].socket) + ",server=on,wait=on",
+         "-device", "virtserialport,chardev=" + id + ",name=" + ports[i].name});
   }
+  if (!c.incoming_state.empty() && !signature) args.insert(args.end(), {"-incoming", "defer"});
   return args;
+}
+
+std::vector<Port> PortsOf(const VmConfig& config) {
+  std::vector<Port> ports;
+  for (const char* name : {kStdoutPort, kStderrPort, kStdinPort, kStatusPort}) {
+    ports.push_back({name, config.work_dir + "/" + name + ".sock"});
+  }
+  return ports;
 }
 
 // The last non-empty line of a log, for an error message.
@@ -181,23 +220,36 @@ bool WriteAll(int fd, const char* data, size_t n) {
   return true;
 }
 
-// Moves bytes between the ports and this process until QEMU exits, noting
-// when each status line arrived.
+// Moves bytes between the ports and this process until QEMU exits (or, for
+// a snapshot, until the command is ready), noting when each status line
+// arrived.
 class Relay {
  public:
-  Relay(Qemu& qemu, QmpClient& qmp, UniqueFd in, UniqueFd out, UniqueFd err, UniqueFd status,
-        int signal_fd)
-      : qemu_(qemu),
-        qmp_(qmp),
-        in_(std::move(in)),
-        out_(std::move(out)),
-        err_(std::move(err)),
-        status_(std::move(status)),
-        signal_fd_(signal_fd) {}
+  enum class Mode {
+    kRun,       // stdin relayed from the start
+    kSnapshot,  // no stdin; stdout and stderr to our stderr; ends when ready
+    kRestore,   // stdin relayed once the guest reported its reseed
+  };
 
-  // Until QEMU exits; then whatever the ports still hold.
+  Relay(Mode mode, Qemu& qemu, QmpClient& qmp, std::vector<UniqueFd> ports, int signal_fd)
+      : mode_(mode),
+        qemu_(qemu),
+        qmp_(qmp),
+        out_(std::move(ports[0])),
+        err_(std::move(ports[1])),
+        in_(std::move(ports[2])),
+        status_(std::move(ports[3])),
+        signal_fd_(signal_fd),
+        stdin_open_(mode == Mode::kRun) {}
+
+  void SetReady(const ReadyWhen& ready) { ready_when_ = ready; }
+  void Note(const std::string& event) { events_.emplace_back(event, Clock::now()); }
+
+  // Until QEMU exits, then whatever the ports still hold; in kSnapshot
+  // mode until the command is ready (or a deadline passed: timed_out()).
   void Run() {
-    while (true) {
+    Clock::time_point started = Clock::now();
+    while (!ready_) {
       std::vector<pollfd> fds;
       auto watch = [&](int fd, short events) {
         if (fd >= 0) fds.push_back({fd, events, 0});
@@ -205,11 +257,15 @@ class Relay {
       watch(out_.get(), POLLIN);
       watch(err_.get(), POLLIN);
       watch(status_.get(), POLLIN);
-      if (in_.valid()) watch(pending_.empty() ? 0 : in_.get(), pending_.empty() ? POLLIN : POLLOUT);
+      if (in_.valid() && stdin_open_) {
+        watch(pending_.empty() ? 0 : in_.get(), pending_.empty() ? POLLIN : POLLOUT);
+      }
       watch(signal_fd_, POLLIN);
       watch(qmp_open_ ? qmp_.fd() : -1, POLLIN);
       watch(qemu_.pidfd(), POLLIN);
-      if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) return;
+      int timeout = TimeoutMs(started);
+      if (timeout == 0) return;
+      if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) return;
       for (const pollfd& p : fds) {
         if (p.revents == 0) continue;
         if (p.fd == qemu_.pidfd()) {
@@ -224,11 +280,40 @@ class Relay {
   const std::vector<std::pair<std::string, Clock::time_point>>& events() const { return events_; }
   int stopped_by() const { return stopped_by_; }
   const std::string& io_error() const { return io_error_; }
+  bool ready() const { return ready_; }
+  bool timed_out() const { return timed_out_; }
 
  private:
+  // How long poll may wait (-1: no limit); 0 once a deadline passed.
+  int TimeoutMs(Clock::time_point started) {
+    std::optional<Clock::time_point> deadline;
+    if (mode_ == Mode::kSnapshot) {
+      deadline = started + Seconds(ready_when_.timeout_seconds);
+      if (ready_when_.after_seconds >= 0 && started_at_) {
+        Clock::time_point at = *started_at_ + Seconds(ready_when_.after_seconds);
+        if (Clock::now() >= at) ready_ = true;
+        deadline = std::min(*deadline, at);
+      }
+    } else if (mode_ == Mode::kRestore && !stdin_open_) {
+      deadline = started + std::chrono::seconds(kReseedTimeoutSeconds);
+    }
+    if (ready_) return 0;
+    if (!deadline) return -1;
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now()).count();
+    if (left > 0) return static_cast<int>(left);
+    timed_out_ = mode_ != Mode::kSnapshot || ready_when_.after_seconds < 0 || !started_at_;
+    ready_ = !timed_out_;
+    if (timed_out_) qemu_.Kill();
+    return 0;
+  }
+
+  static Clock::duration Seconds(double s) {
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+  }
+
   void Handle(int fd) {
     if (qmp_open_ && fd == qmp_.fd()) return ReadQmp();
-    if (fd == out_.get()) return Forward(out_, 1);
+    if (fd == out_.get()) return Forward(out_, mode_ == Mode::kSnapshot ? 2 : 1);
     if (fd == err_.get()) return Forward(err_, 2);
     if (fd == status_.get()) return ReadStatus();
     if (fd == signal_fd_) return Stop();
@@ -250,6 +335,18 @@ class Relay {
     std::optional<std::string> bytes = ReadSome(from.get());
     if (!bytes) return from.Reset();
     (void)WriteAll(to, bytes->data(), bytes->size());
+    if (&from == &out_ && !ready_when_.marker.empty()) WatchForMarker(*bytes);
+  }
+
+  // The marker may arrive split across reads: the tail of the last read
+  // is kept.
+  void WatchForMarker(const std::string& bytes) {
+    const std::string& marker = ready_when_.marker;
+    marker_window_ += bytes;
+    if (marker_window_.find(marker) != std::string::npos) ready_ = true;
+    if (marker_window_.size() >= marker.size()) {
+      marker_window_.erase(0, marker_window_.size() - (marker.size() - 1));
+    }
   }
 
   void ReadStatus() {
@@ -257,8 +354,11 @@ class Relay {
     if (!bytes) return status_.Reset();
     status_text_ += *bytes;
     for (size_t nl; (nl = status_text_.find('\n')) != std::string::npos;) {
-      events_.emplace_back(status_text_.substr(0, nl), Clock::now());
+      std::string event = status_text_.substr(0, nl);
       status_text_.erase(0, nl + 1);
+      if (event == "start") started_at_ = Clock::now();
+      if (event.rfind(kForkedEvent, 0) == 0) stdin_open_ = mode_ == Mode::kRestore;
+      Note(event);
     }
   }
 
@@ -313,22 +413,30 @@ class Relay {
 
   // After QEMU exited: the sockets hold the rest of the output.
   void Drain() {
-    while (out_.valid()) Forward(out_, 1);
+    while (out_.valid()) Forward(out_, mode_ == Mode::kSnapshot ? 2 : 1);
     while (err_.valid()) Forward(err_, 2);
     while (status_.valid()) ReadStatus();
   }
 
+  static constexpr int kReseedTimeoutSeconds = 30;
+
+  Mode mode_;
   Qemu& qemu_;
   QmpClient& qmp_;
   bool qmp_open_ = true;
   std::string io_error_;
-  UniqueFd in_, out_, err_, status_;
+  UniqueFd out_, err_, in_, status_;
   UniqueFd in_shut_;  // stdin after its end: shut for writing, kept open
   int signal_fd_;
+  bool stdin_open_;
   std::string pending_;  // stdin bytes not yet taken by the guest
   std::string status_text_;
   std::vector<std::pair<std::string, Clock::time_point>> events_;
   int stopped_by_ = 0;
+  ReadyWhen ready_when_;
+  std::string marker_window_;
+  std::optional<Clock::time_point> started_at_;
+  bool ready_ = false, timed_out_ = false;
 };
 
 // Blocks SIGINT and SIGTERM for the run and delivers them on a descriptor;
@@ -358,6 +466,13 @@ class StopSignals {
   sighandler_t old_pipe_;
 };
 
+// What QEMU or the guest said last, for an error message.
+std::string LastWords(const std::string& work_dir) {
+  std::string said = LastLine(work_dir + "/qemu.log");
+  if (said.empty()) said = LastLine(work_dir + "/console.log");
+  return said.empty() ? "" : ": " + said;
+}
+
 Result<VmRun> Outcome(const Relay& relay, int qemu_status, Clock::time_point spawned,
                       Clock::time_point ready, const std::string& work_dir) {
   VmRun run;
@@ -368,10 +483,13 @@ Result<VmRun> Outcome(const Relay& relay, int qemu_status, Clock::time_point spa
   for (const auto& [event, at] : relay.events()) {
     double since = std::chrono::duration<double>(at - last).count();
     last = at;
-    if (event == "init") {
+    if (event == "init" || event == "restored") {
       run.boot_seconds = since;
     } else if (event == "start") {
       run.start_seconds = since;
+    } else if (event.rfind(kForkedEvent, 0) == 0) {
+      run.start_seconds = since;
+      run.forked = event.substr(std::strlen(kForkedEvent) + 1);
     } else if (event.rfind("exit=", 0) == 0) {
       run.run_seconds = since;
       run.exit_code = std::atoi(event.c_str() + 5);
@@ -391,10 +509,94 @@ Result<VmRun> Outcome(const Relay& relay, int qemu_status, Clock::time_point spa
   }
   if (exited) return run;
   if (!error.empty()) return Status::Unavailable("the VM's init failed: " + Excerpt(error));
-  std::string said = LastLine(work_dir + "/qemu.log");
-  if (said.empty()) said = LastLine(work_dir + "/console.log");
+  if (relay.timed_out()) {
+    return Status::Unavailable(
+        "the restored guest did not confirm reseeding its RNG: stopped, so that clones never "
+        "share random state");
+  }
+  // QEMU dies of SIGBUS when the guest touches memory the agent could not
+  // read from a snapshot: a guest never runs on missing or damaged memory.
+  if (qemu_status == 128 + SIGBUS) {
+    return Status::Unavailable(
+        "the VM was stopped: reading the snapshot's memory failed (the agent could not fetch or "
+        "verify a chunk; see its log)");
+  }
   return Status::Unavailable("the VM ended without the command's exit status (QEMU exit " +
-                             std::to_string(qemu_status) + ")" + (said.empty() ? "" : ": " + said));
+                             std::to_string(qemu_status) + ")" + LastWords(work_dir));
+}
+
+// A started QEMU with lode connected to its ports and its QMP socket.
+struct StartedVm {
+  Qemu qemu;
+  std::vector<UniqueFd> ports;  // stdout, stderr, stdin, status
+  std::optional<QmpClient> qmp;
+  Clock::time_point spawned, ready;
+};
+
+Status Start(const VmConfig& config, StartedVm& vm) {
+  std::vector<Port> ports = PortsOf(config);
+  vm.spawned = Clock::now();
+  LODE_RETURN_IF_ERROR(vm.qemu.Start(QemuArgs(config, ports), config.work_dir + "/qemu.log"));
+  for (const Port& p : ports) {
+    Result<UniqueFd> fd = ConnectPort(vm.qemu, p.socket);
+    if (!fd.ok()) return Status::Unavailable(fd.status().message() + LastWords(config.work_dir));
+    vm.ports.push_back(std::move(*fd));
+  }
+  vm.ready = Clock::now();
+  LODE_ASSIGN_OR_RETURN(
+      QmpClient qmp, QmpClient::Connect(config.work_dir + "/qmp.sock", std::chrono::seconds(30)));
+  vm.qmp.emplace(std::move(qmp));
+  return Status::Ok();
+}
+
+// Waits for the migration (outgoing or incoming) to complete.
+Status AwaitMigration(QmpClient& qmp, const std::string& what) {
+  auto deadline = Clock::now() + std::chrono::minutes(5);
+  while (Clock::now() < deadline) {
+    LODE_ASSIGN_OR_RETURN(nlohmann::json info, qmp.Execute("query-migrate"));
+    std::string status = info.value("status", "");
+    if (status == "completed") return Status::Ok();
+    if (status == "failed" || status == "cancelled") {
+      return Status::Unavailable(what + " failed: " + info.value("error-desc", status));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return Status::Unavailable(what + " did not complete within 5 minutes");
+}
+
+// Only device state travels: guest memory is the shared (taking) or
+// privately mapped (restoring) memory file.
+Status IgnoreSharedMemory(QmpClient& qmp) {
+  return qmp
+      .Execute("migrate-set-capabilities",
+               {{"capabilities", {{{"capability", "x-ignore-shared"}, {"state", true}}}}})
+      .status();
+}
+
+// Loads the snapshot's device state into the paused VM and resumes it.
+Status Restore(const VmConfig& config, StartedVm& vm) {
+  QmpClient& qmp = *vm.qmp;
+  LODE_RETURN_IF_ERROR(IgnoreSharedMemory(qmp));
+  Status loaded =
+      qmp.Execute("migrate-incoming", {{"uri", "exec:cat " + ShellWord(config.incoming_state)}})
+          .status();
+  if (loaded.ok()) loaded = AwaitMigration(qmp, "loading the device state");
+  if (!loaded.ok()) {
+    vm.qemu.Kill();
+    vm.qemu.Wait();
+    return Status::Unavailable("QEMU could not restore the snapshot" + LastWords(config.work_dir));
+  }
+  LODE_RETURN_IF_ERROR(qmp.Execute("cont").status());
+  // Every clone gets entropy of its own before it reads any input.
+  std::array<uint8_t, 32> entropy;
+  if (::getrandom(entropy.data(), entropy.size(), 0) != static_cast<ssize_t>(entropy.size())) {
+    return Status::FromErrno(errno, "getrandom");
+  }
+  std::string request = std::string(kReseedRequest) + ToHex(entropy) + "\n";
+  if (!WriteAll(vm.ports[3].get(), request.data(), request.size())) {
+    return Status::FromErrno(errno, "ask the guest to reseed");
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -406,33 +608,71 @@ Status CheckQemu(const std::string& qemu) {
   return Status::Ok();
 }
 
+Result<std::string> DeviceSignature(const VmConfig& config) {
+  std::string signature;
+  if (FILE* out = ::popen((ShellWord(config.qemu) + " --version 2>/dev/null").c_str(), "r")) {
+    char line[256] = "";
+    if (std::fgets(line, sizeof(line), out) != nullptr) signature = Trim(line);
+    ::pclose(out);
+  }
+  if (signature.empty()) return Status::Unavailable(config.qemu + " --version said nothing");
+  std::vector<std::string> args = QemuArgs(config, PortsOf(config), /*signature=*/true);
+  for (size_t i = 1; i < args.size(); ++i) signature += " " + args[i];
+  return signature;
+}
+
 Result<VmRun> RunVm(const VmConfig& config) {
-  std::vector<Port> ports;
-  for (const char* name : {kStdoutPort, kStderrPort, kStdinPort, kStatusPort}) {
-    ports.push_back({name, config.work_dir + "/" + name + ".sock"});
-  }
+  bool restore = !config.incoming_state.empty();
   StopSignals signals;
-  Qemu qemu;
-  Clock::time_point spawned = Clock::now();
-  LODE_RETURN_IF_ERROR(qemu.Start(QemuArgs(config, ports), config.work_dir + "/qemu.log"));
-  std::vector<UniqueFd> fds;
-  for (const Port& p : ports) {
-    Result<UniqueFd> fd = ConnectPort(qemu, p.socket);
-    if (!fd.ok()) {
-      std::string said = LastLine(config.work_dir + "/qemu.log");
-      return Status::Unavailable(fd.status().message() + (said.empty() ? "" : ": " + said));
-    }
-    fds.push_back(std::move(*fd));
-  }
-  Clock::time_point ready = Clock::now();
-  Result<QmpClient> qmp =
-      QmpClient::Connect(config.work_dir + "/qmp.sock", std::chrono::seconds(30));
-  if (!qmp.ok()) return qmp.status();
-  Relay relay(qemu, *qmp, std::move(fds[2]), std::move(fds[0]), std::move(fds[1]),
-              std::move(fds[3]), signals.fd());
+  StartedVm vm;
+  LODE_RETURN_IF_ERROR(Start(config, vm));
+  if (restore) LODE_RETURN_IF_ERROR(Restore(config, vm));
+  Relay relay(restore ? Relay::Mode::kRestore : Relay::Mode::kRun, vm.qemu, *vm.qmp,
+              std::move(vm.ports), signals.fd());
+  if (restore) relay.Note("restored");
   relay.Run();
-  int qemu_status = qemu.Wait();
-  return Outcome(relay, qemu_status, spawned, ready, config.work_dir);
+  int qemu_status = vm.qemu.Wait();
+  return Outcome(relay, qemu_status, vm.spawned, vm.ready, config.work_dir);
+}
+
+Result<SavedVm> SnapshotVm(const VmConfig& config, const ReadyWhen& ready,
+                           const std::string& state_file) {
+  StopSignals signals;
+  StartedVm vm;
+  LODE_RETURN_IF_ERROR(Start(config, vm));
+  Relay relay(Relay::Mode::kSnapshot, vm.qemu, *vm.qmp, std::move(vm.ports), signals.fd());
+  relay.SetReady(ready);
+  relay.Run();
+  if (!relay.ready()) {
+    int qemu_status = vm.qemu.Wait();
+    Result<VmRun> ended = Outcome(relay, qemu_status, vm.spawned, vm.ready, config.work_dir);
+    if (relay.stopped_by() != 0) return Status::Unavailable("stopped before the command was ready");
+    if (relay.timed_out()) {
+      return Status::Unavailable("the command was not ready within " +
+                                 std::to_string(static_cast<int>(ready.timeout_seconds)) + " s");
+    }
+    if (ended.ok()) {
+      return Status::Unavailable("the command exited (status " + std::to_string(ended->exit_code) +
+                                 ") before it was ready");
+    }
+    return ended.status();
+  }
+  SavedVm saved;
+  Clock::time_point t = Clock::now();
+  saved.boot_seconds = std::chrono::duration<double>(t - vm.spawned).count();
+  QmpClient& qmp = *vm.qmp;
+  LODE_RETURN_IF_ERROR(qmp.Execute("stop").status());
+  LODE_RETURN_IF_ERROR(IgnoreSharedMemory(qmp));
+  LODE_RETURN_IF_ERROR(
+      qmp.Execute("migrate", {{"uri", "exec:cat > " + ShellWord(state_file)}}).status());
+  LODE_RETURN_IF_ERROR(AwaitMigration(qmp, "saving the device state"));
+  (void)qmp.Execute("quit");
+  vm.qemu.Wait();
+  saved.save_seconds = std::chrono::duration<double>(Clock::now() - t).count();
+  std::error_code ec;
+  saved.state_bytes = std::filesystem::file_size(state_file, ec);
+  if (ec || saved.state_bytes == 0) return Status::Unavailable("QEMU wrote no device state");
+  return saved;
 }
 
 }  // namespace lode::vm

@@ -17,19 +17,31 @@ struct VmConfig {
   std::string qemu = "qemu-system-x86_64";
   std::string kernel;
   std::string initramfs;
-  std::string disk;           // the attachment's block file
+  std::string disk;  // the attachment's block file
+  // The disk is this slice of the file (a snapshot's file holds memory,
+  // device state and the disk); 0 bytes: all of it.
+  uint64_t disk_offset = 0, disk_bytes = 0;
   Accel accel = Accel::kTcg;  // kKvm or kTcg: already chosen
   int memory_mib = 512;
   int cpus = 1;
   std::string work_dir;  // the ports' sockets, QEMU's and the console's logs
+
+  // Snapshots: guest memory in a file, mapped shared to take a snapshot (so
+  // the file is the memory) and privately to restore one (so guest writes
+  // never reach it).
+  std::string memory_file;
+  bool memory_shared = false;
+  // Restore: the device state (SnapshotVm's) loaded before the VM resumes.
+  std::string incoming_state;
 };
 
 struct VmRun {
   int exit_code = 0;         // the command's; 128 + signal when lode was stopped
   double vmm_seconds = 0;    // QEMU started until it waited for its ports
-  double boot_seconds = 0;   // then until the init ran
-  double start_seconds = 0;  // then until the command was started
+  double boot_seconds = 0;   // then until the init ran (restore: state loaded)
+  double start_seconds = 0;  // then until the command was started (restore: reseeded)
   double run_seconds = 0;    // then until it exited
+  std::string forked;        // restore: the guest's confirmation of its reseed
 };
 
 // Fails with one line when `qemu` cannot be run.
@@ -38,7 +50,34 @@ Status CheckQemu(const std::string& qemu);
 // Runs the VM to its end, relaying this process's stdin to the command and
 // its stdout and stderr to ours. SIGINT and SIGTERM stop the VM. A VM that
 // ends without the command's exit status is an error that says what the
-// init or QEMU said last.
+// init or QEMU said last. With `incoming_state` the VM is restored instead
+// of booted, sent fresh entropy for its kernel's RNG, and the command's
+// stdin is held until the guest's init confirmed the reseed.
 Result<VmRun> RunVm(const VmConfig& config);
+
+// The QEMU version and arguments that shape the VM's device state (paths
+// left out): a snapshot restores only into a VM with the same signature.
+Result<std::string> DeviceSignature(const VmConfig& config);
+
+// When a command being snapshotted is ready.
+struct ReadyWhen {
+  std::string marker;         // it wrote this on stdout
+  double after_seconds = -1;  // or: this long after it started
+  double timeout_seconds = 600;
+};
+
+struct SavedVm {
+  double boot_seconds = 0;  // QEMU started until the command was ready
+  double save_seconds = 0;  // paused and device state written
+  uint64_t state_bytes = 0;
+};
+
+// Boots the VM (memory_file shared) and runs its command until `ready`,
+// passing what it writes on stdout and stderr to our stderr and giving it
+// no input; then pauses it, writes its device state to `state_file` and
+// ends QEMU. The memory is then in memory_file. The command ending first,
+// or the timeout, is an error.
+Result<SavedVm> SnapshotVm(const VmConfig& config, const ReadyWhen& ready,
+                           const std::string& state_file);
 
 }  // namespace lode::vm

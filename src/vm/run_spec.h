@@ -27,9 +27,17 @@ inline constexpr const char* kGuestModuleDir = "lode/modules";  // NN-name.ko, l
 // virtio-serial port names: the command's stdio, and the status channel
 // on which the init reports one line per event: "init" when it starts,
 // "start" when the command is about to run, then "exit=N" or "error=TEXT".
+// The host may send requests the other way: "reseed=HEX" (32 bytes) after
+// it restored the VM from a snapshot, which the init answers with
+// "forked=LINE" once the kernel's RNG was reseeded with them (LINE is
+// also in the guest's kernel log).
 inline constexpr const char* kStdinPort = "lode.stdin";
 inline constexpr const char* kStdoutPort = "lode.stdout";
 inline constexpr const char* kStderrPort = "lode.stderr";
 inline constexpr const char* kStatusPort = "lode.status";
+inline constexpr const char* kReseedRequest = "reseed=";
+inline constexpr const char* kForkedEvent = "forked";
+inline constexpr const char* kReseedLogLine =
+    "restored from a snapshot: kernel RNG reseeded with fresh entropy from the host";
 
 }  // namespace lode::vm

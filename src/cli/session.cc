@@ -1,0 +1,115 @@
+#include "cli/session.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "agent/api.h"
+#include "cli/output.h"
+#include "vm/machine.h"
+
+namespace lode::cli {
+
+namespace fs = std::filesystem;
+
+double SecondsSince(SteadyClock::time_point t) {
+  return std::chrono::duration<double>(SteadyClock::now() - t).count();
+}
+
+RunDir::RunDir() {
+  std::string tmpl = (fs::temp_directory_path() / "lode-run-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr) Check(Status::FromErrno(errno, "create " + tmpl));
+  path_ = tmpl;
+}
+
+RunDir::~RunDir() {
+  if (!keep_) {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+}
+
+PrivateAgent::PrivateAgent(const AgentDaemonArgs& args, const std::string& dir)
+    : socket_(dir + "/agent.sock"), log_(dir + "/agent.log") {
+  std::vector<std::string> argv = {"lode"};
+  for (std::string& a : args.PrivateAgentArgs(socket_, dir + "/images")) argv.push_back(a);
+  std::vector<char*> c_argv;
+  for (std::string& a : argv) c_argv.push_back(a.data());
+  c_argv.push_back(nullptr);
+  pid_ = ::fork();
+  if (pid_ < 0) Check(Status::FromErrno(errno, "fork the agent"));
+  if (pid_ == 0) {
+    int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0) ::dup2(fd, STDERR_FILENO);
+    ::dup2(STDERR_FILENO, STDOUT_FILENO);
+    ::execv("/proc/self/exe", c_argv.data());
+    _exit(127);
+  }
+  WaitUntilServing();
+}
+
+PrivateAgent::~PrivateAgent() {
+  ::kill(pid_, SIGTERM);
+  int status;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+void PrivateAgent::WaitUntilServing() {
+  for (int i = 0; i < 1500; ++i) {
+    if (agent::CallAgent(socket_, {{"op", "ping"}}).ok()) return;
+    int status;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      std::ifstream in(log_);
+      std::string line, last;
+      while (std::getline(in, line)) last = line;
+      pid_ = -1;
+      Check(Status::Unavailable("the private agent did not start: " + last));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  Check(Status::Unavailable("the private agent did not answer within 15 s"));
+}
+
+SessionAgent ReachAgent(const std::string& socket, const AgentDaemonArgs& args,
+                        const std::string& dir) {
+  SessionAgent a{socket.empty() ? DefaultAgentSocket() : socket, nullptr};
+  if (!agent::CallAgent(a.socket, {{"op", "ping"}}).ok()) {
+    if (!socket.empty()) AskAgent(socket, {{"op", "ping"}});  // the one asked for: fail
+    a.private_agent = std::make_unique<PrivateAgent>(args, dir);
+    a.socket = a.private_agent->socket();
+  }
+  return a;
+}
+
+AttachedImage::~AttachedImage() {
+  if (!id.empty()) (void)agent::CallAgent(socket, {{"op", "detach"}, {"id", id}});
+}
+
+nlohmann::json FindAttachment(const std::string& socket, const std::string& id) {
+  nlohmann::json list = AskAgent(socket, {{"op", "list"}});
+  for (const nlohmann::json& a : list["attachments"]) {
+    if (a["id"] == id) return a;
+  }
+  return nlohmann::json::object();
+}
+
+VmPlan PlanVm(const std::string& accel, const std::string& kernel, const std::string& verb) {
+  VmPlan plan;
+  vm::Accel wanted = Check(vm::ParseAccel(accel));
+  Check(vm::CheckQemu("qemu-system-x86_64"));
+  plan.kernel = Check(vm::FindGuestKernel(kernel));
+  plan.accel = Check(vm::ChooseAccel(wanted));
+  if (!plan.accel.notice.empty()) {
+    std::fprintf(stderr, "lode %s: %s\n", verb.c_str(), plan.accel.notice.c_str());
+  }
+  return plan;
+}
+
+}  // namespace lode::cli

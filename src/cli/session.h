@@ -1,0 +1,84 @@
+// What `lode run` and `lode snapshot` share to start a workload: a scratch
+// directory, an agent (the running one, or a private one for this
+// command), attachments that are detached whatever happens, and the
+// microVM's parts checked before anything is attached.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli/agent_client.h"
+#include "vm/accel.h"
+#include "vm/initramfs.h"
+
+namespace lode::cli {
+
+using SteadyClock = std::chrono::steady_clock;
+double SecondsSince(SteadyClock::time_point t);
+
+// A scratch directory for the command; removed at the end unless
+// something is still mounted in it.
+class RunDir {
+ public:
+  RunDir();
+  ~RunDir();
+  RunDir(const RunDir&) = delete;
+  RunDir& operator=(const RunDir&) = delete;
+  const std::string& path() const { return path_; }
+  void Keep() { keep_ = true; }
+
+ private:
+  std::string path_;
+  bool keep_ = false;
+};
+
+// An agent of this command's own, stopped (SIGTERM) when it ends.
+class PrivateAgent {
+ public:
+  PrivateAgent(const AgentDaemonArgs& args, const std::string& dir);
+  ~PrivateAgent();
+  PrivateAgent(const PrivateAgent&) = delete;
+  PrivateAgent& operator=(const PrivateAgent&) = delete;
+  const std::string& socket() const { return socket_; }
+
+ private:
+  void WaitUntilServing();
+  std::string socket_, log_;
+  int pid_ = -1;
+};
+
+// The agent to talk to: the one on `socket` (the default when empty), or,
+// when none answers there and none was asked for, a private one started in
+// `dir`.
+struct SessionAgent {
+  std::string socket;
+  std::unique_ptr<PrivateAgent> private_agent;
+};
+SessionAgent ReachAgent(const std::string& socket, const AgentDaemonArgs& args,
+                        const std::string& dir);
+
+// Detaches at the end of the command, whatever happened.
+struct AttachedImage {
+  std::string socket, id;
+  AttachedImage(std::string socket_path, std::string attachment)
+      : socket(std::move(socket_path)), id(std::move(attachment)) {}
+  AttachedImage(const AttachedImage&) = delete;
+  AttachedImage& operator=(const AttachedImage&) = delete;
+  ~AttachedImage();
+};
+
+// An attachment's entry in the agent's list (its counters).
+nlohmann::json FindAttachment(const std::string& socket, const std::string& id);
+
+// What a microVM needs before anything is attached, so that a missing
+// QEMU, kernel or accelerator fails fast; `verb` prefixes the notice that
+// TCG was chosen.
+struct VmPlan {
+  vm::AccelChoice accel;
+  vm::GuestKernel kernel;
+};
+VmPlan PlanVm(const std::string& accel, const std::string& kernel, const std::string& verb);
+
+}  // namespace lode::cli

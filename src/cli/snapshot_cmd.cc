@@ -1,0 +1,188 @@
+// lode snapshot create: boot an image in a microVM, run its command until
+// it is ready, save the VM (memory and device state) and push it to the
+// store beside the image as a snapshot that `lode run --vm --snapshot`
+// restores, loading memory on demand.
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "catalog/catalog.h"
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "cli/session.h"
+#include "push/snapshot.h"
+#include "sandbox/mount.h"
+#include "util/file.h"
+#include "util/size.h"
+#include "vm/machine.h"
+#include "vm/snapshot_info.h"
+
+namespace lode::cli {
+namespace {
+
+using nlohmann::json;
+
+struct SnapshotArgs {
+  AgentDaemonArgs agent;
+  std::string socket, ref, tenant, tag, ready_marker;
+  double ready_after = -1, ready_timeout = 600;
+  bool json = false;
+  std::vector<std::string> command;
+  int vm_memory_mib = 512, vm_cpus = 1;
+  std::string accel = "auto", kernel;
+};
+
+struct TakenVm {
+  vm::SavedVm saved;
+  std::string signature;
+};
+
+// Boots the image attached as `attached`, runs the command until it is
+// ready and saves the VM into `dir` (memory, state).
+TakenVm TakeVm(const SnapshotArgs& a, const VmPlan& plan, const json& attached,
+               const std::string& dir) {
+  vm::VmConfig config;
+  config.kernel = plan.kernel.image;
+  config.initramfs = dir + "/initramfs.cpio";
+  std::string base = Check(vm::BaseInitramfs(plan.kernel, DataDir() + "/vm"));
+  Check(vm::WriteRunInitramfs(base, {attached["config"], a.command, false}, config.initramfs));
+  config.disk = attached["path"];
+  config.accel = plan.accel.accel;
+  config.memory_mib = a.vm_memory_mib;
+  config.cpus = a.vm_cpus;
+  config.work_dir = dir;
+  config.memory_file = dir + "/memory";
+  config.memory_shared = true;
+  TakenVm taken;
+  taken.signature = Check(vm::DeviceSignature(config));
+  std::fprintf(stderr, "lode snapshot: booting %s and running its command until it is ready\n",
+               a.ref.c_str());
+  taken.saved = Check(
+      vm::SnapshotVm(config, {a.ready_marker, a.ready_after, a.ready_timeout}, dir + "/state"));
+  return taken;
+}
+
+void Print(const push::PushResult& r, const vm::SavedVm& saved, const SnapshotArgs& a) {
+  if (a.json) {
+    json j = {{"ref", r.ref.ToString()},
+              {"snapshot_bytes", r.image_bytes},
+              {"chunks_total", r.chunks_total},
+              {"chunks_holes", r.chunks_holes},
+              {"chunks_existing", r.chunks_existing},
+              {"chunks_new", r.chunks_new},
+              {"bytes_uploaded", r.bytes_uploaded},
+              {"ready_seconds", saved.boot_seconds},
+              {"save_seconds", saved.save_seconds},
+              {"state_bytes", saved.state_bytes}};
+    std::printf("%s\n", j.dump().c_str());
+    return;
+  }
+  std::printf("%s\n", r.ref.ToString().c_str());
+  std::printf(
+      "ready after %.2f s, saved in %.2f s; chunks: %llu total, %llu holes, %llu already "
+      "stored, %llu new; %s uploaded\n",
+      saved.boot_seconds, saved.save_seconds, static_cast<unsigned long long>(r.chunks_total),
+      static_cast<unsigned long long>(r.chunks_holes),
+      static_cast<unsigned long long>(r.chunks_existing),
+      static_cast<unsigned long long>(r.chunks_new), FormatSize(r.bytes_uploaded).c_str());
+}
+
+void Create(const SnapshotArgs& a) {
+  if (a.ready_marker.empty() == (a.ready_after < 0)) {
+    throw CLI::ValidationError("--ready-marker", "give --ready-marker or --ready-after (one)");
+  }
+  VmPlan plan = PlanVm(a.accel, a.kernel, "snapshot");
+  auto store = a.agent.store.Open();
+  auto keys = a.agent.keys.Open();
+  store::ImageRef ref = Check(catalog::ResolveRef(*store, a.tenant, a.ref));
+  manifest::Manifest image = Check(catalog::OpenManifest(*store, ref, *keys, a.tenant));
+  if (Check(vm::DecodeSnapshotInfo(image.image_config, image.fs_size)).has_value()) {
+    Check(Status::InvalidArgument(a.ref + " is a snapshot: snapshots are taken of images"));
+  }
+  Check(sandbox::EnterPrivateMountNamespace());
+  RunDir dir;
+  TakenVm taken;
+  {
+    SessionAgent agent = ReachAgent(a.socket, a.agent, dir.path());
+    json attached = AskAgent(agent.socket, {{"op", "attach"},
+                                            {"ref", ref.ToString()},
+                                            {"tenant", a.tenant},
+                                            {"writable", false},
+                                            {"prefetch", a.agent.prefetch != "off"}});
+    AttachedImage attachment(agent.socket, attached["id"]);
+    taken = TakeVm(a, plan, attached, dir.path());
+  }
+  vm::SnapshotInfo info;
+  info.image = ref.ToString();
+  info.image_config = image.image_config;
+  info.command = a.command;
+  info.created = static_cast<int64_t>(std::time(nullptr));
+  info.memory_mib = a.vm_memory_mib;
+  info.cpus = a.vm_cpus;
+  info.accel = vm::AccelName(plan.accel.accel);
+  info.kernel_version = plan.kernel.version;
+  info.device_signature = taken.signature;
+  push::SnapshotLayout layout = push::LayOutSnapshot(static_cast<uint64_t>(a.vm_memory_mib) << 20,
+                                                     taken.saved.state_bytes, image);
+  info.memory_bytes = layout.memory_bytes;
+  info.state_offset = layout.state_offset;
+  info.state_bytes = layout.state_bytes;
+  info.disk_offset = layout.disk_offset;
+  info.disk_bytes = layout.disk_bytes;
+  std::fprintf(stderr, "lode snapshot: pushing %s of memory and %s of device state\n",
+               FormatSize(layout.memory_bytes).c_str(), FormatSize(layout.state_bytes).c_str());
+  push::SnapshotParts parts{dir.path() + "/memory",      dir.path() + "/state", ref, &image, layout,
+                            vm::EncodeSnapshotInfo(info)};
+  push::PushOptions options;
+  options.tenant = a.tenant;
+  push::PushResult result = Check(push::PushSnapshot(parts, options, *keys, *store));
+  if (!a.tag.empty()) Check(catalog::SetTag(*store, a.tenant, a.tag, result.ref));
+  Print(result, taken.saved, a);
+}
+
+}  // namespace
+
+void RegisterSnapshot(CLI::App& app) {
+  CLI::App* snapshot = app.add_subcommand(
+      "snapshot", "MicroVM snapshots: run a command once, restore it ready many times");
+  snapshot->require_subcommand(1);
+  auto a = std::make_shared<SnapshotArgs>();
+  CLI::App* cmd = snapshot->add_subcommand(
+      "create",
+      "Boot an image in a microVM, run its command until it is ready, and push the VM's memory "
+      "and device state as a snapshot (restore: lode run --vm --snapshot REF)");
+  cmd->add_option("ref", a->ref, "the image: ROOT/MANIFEST-ID or a tag")->required();
+  cmd->add_option("command", a->command,
+                  "command and arguments, after --; default the image's entrypoint and cmd");
+  cmd->add_option("--tenant", a->tenant, "tenant whose key opens the image")->required();
+  cmd->add_option("--ready-marker", a->ready_marker,
+                  "the command is ready once it wrote this on stdout");
+  cmd->add_option("--ready-after", a->ready_after,
+                  "the command is ready this many seconds after "
+                  "it started")
+      ->check(CLI::Range(0.0, 86400.0));
+  cmd->add_option("--ready-timeout", a->ready_timeout, "give up after this many seconds")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 86400.0));
+  cmd->add_option("--tag", a->tag, "also name the snapshot (lode tag)");
+  cmd->add_flag("--json", a->json, "print one JSON object");
+  cmd->add_option("--vm-memory", a->vm_memory_mib, "microVM memory in MiB")
+      ->capture_default_str()
+      ->check(CLI::Range(64, 1 << 20));
+  cmd->add_option("--vm-cpus", a->vm_cpus, "microVM vCPUs")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--accel", a->accel, "auto (KVM where the CPU virtualizes, else TCG), kvm or tcg")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
+  cmd->add_option("--kernel", a->kernel,
+                  "guest kernel bzImage (default: the newest /boot/vmlinuz-*); it needs "
+                  "CONFIG_VMGENID so that restored clones reseed their RNG");
+  AddSocketOption(cmd, a->socket);
+  a->agent.Add(cmd, /*private_agent=*/true);
+  cmd->callback([a] { Create(*a); });
+}
+
+}  // namespace lode::cli

@@ -1,0 +1,40 @@
+// What a snapshot's manifest says about it (its config, where an image's
+// manifest has the run config): the image it was taken on, where memory,
+// device state and disk lie in its block file, and the VM a restore must
+// recreate. docs/formats/snapshot.md.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace lode::vm {
+
+struct SnapshotInfo {
+  std::string image;         // ROOT/MANIFEST-ID of the disk image when it was taken
+  std::string image_config;  // that image's run config (JSON)
+  std::vector<std::string> command;
+  int64_t created = 0;  // Unix seconds
+  // The VM.
+  int memory_mib = 0;
+  int cpus = 0;
+  std::string accel;  // "kvm" or "tcg"
+  std::string kernel_version;
+  std::string device_signature;  // DeviceSignature() of the VM
+  // The block file.
+  uint64_t memory_bytes = 0;
+  uint64_t state_offset = 0, state_bytes = 0;
+  uint64_t disk_offset = 0, disk_bytes = 0;
+};
+
+std::string EncodeSnapshotInfo(const SnapshotInfo& info);
+// nullopt when `config` is an image's run config; a config that claims to
+// be a snapshot but is malformed, or whose parts overlap or do not fit in
+// `file_bytes`, is Corruption.
+Result<std::optional<SnapshotInfo>> DecodeSnapshotInfo(const std::string& config,
+                                                       uint64_t file_bytes);
+
+}  // namespace lode::vm
