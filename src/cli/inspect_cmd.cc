@@ -11,16 +11,29 @@
 #include "util/size.h"
 
 namespace lode::cli {
+namespace {
+
+// The store object of each chunk ("" for a hole): where an operator looks
+// for the bytes of a given offset.
+std::vector<std::string> ChunkNames(const manifest::Manifest& m) {
+  std::vector<std::string> names;
+  for (const manifest::ChunkEntry& e : m.chunks) names.push_back(e.hole() ? "" : ToHex(e.name));
+  return names;
+}
+
+}  // namespace
 
 void RegisterInspect(CLI::App& app) {
   struct Args {
     PushedImageArgs image;
-    bool json = false;
+    bool json = false, chunks = false;
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("inspect", "Show a pushed image's manifest");
   a->image.Add(cmd);
   cmd->add_flag("--json", a->json, "print one JSON object");
+  cmd->add_flag("--chunks", a->chunks,
+                "also list every chunk's object name (\"\" for a hole), in order");
   cmd->callback([a] {
     PushedImage p = OpenPushedImage(a->image);
     const manifest::Manifest& m = p.manifest;
@@ -52,6 +65,7 @@ void RegisterInspect(CLI::App& app) {
                           {"shared_with_other_images", s.shared},
                           {"other_manifests_opened", s.other_manifests_opened},
                           {"profile_chunks", profile_chunks}};
+      if (a->chunks) j["chunk_names"] = ChunkNames(m);
       std::printf("%s\n", j.dump().c_str());
       return;
     }
@@ -69,6 +83,11 @@ void RegisterInspect(CLI::App& app) {
                 static_cast<unsigned long long>(s.shared),
                 static_cast<unsigned long long>(s.other_manifests_opened), m.root_id.c_str());
     std::printf("profile:      %s\n", profile_text.c_str());
+    if (!a->chunks) return;
+    std::vector<std::string> names = ChunkNames(m);
+    for (size_t i = 0; i < names.size(); ++i) {
+      std::printf("chunk %zu:%s%s\n", i, names[i].empty() ? " hole" : " ", names[i].c_str());
+    }
   });
 }
 

@@ -473,6 +473,14 @@ std::string LastWords(const std::string& work_dir) {
   return said.empty() ? "" : ": " + said;
 }
 
+// QEMU dies of SIGBUS when it or the guest touches memory the agent could
+// not read from a snapshot: a guest never runs on missing or damaged memory.
+Status MemoryReadFailed() {
+  return Status::Unavailable(
+      "the VM was stopped: reading the snapshot's memory failed (the agent could not fetch or "
+      "verify a chunk; see its log)");
+}
+
 Result<VmRun> Outcome(const Relay& relay, int qemu_status, Clock::time_point spawned,
                       Clock::time_point ready, const std::string& work_dir) {
   VmRun run;
@@ -514,13 +522,7 @@ Result<VmRun> Outcome(const Relay& relay, int qemu_status, Clock::time_point spa
         "the restored guest did not confirm reseeding its RNG: stopped, so that clones never "
         "share random state");
   }
-  // QEMU dies of SIGBUS when the guest touches memory the agent could not
-  // read from a snapshot: a guest never runs on missing or damaged memory.
-  if (qemu_status == 128 + SIGBUS) {
-    return Status::Unavailable(
-        "the VM was stopped: reading the snapshot's memory failed (the agent could not fetch or "
-        "verify a chunk; see its log)");
-  }
+  if (qemu_status == 128 + SIGBUS) return MemoryReadFailed();
   return Status::Unavailable("the VM ended without the command's exit status (QEMU exit " +
                              std::to_string(qemu_status) + ")" + LastWords(work_dir));
 }
@@ -582,8 +584,10 @@ Status Restore(const VmConfig& config, StartedVm& vm) {
           .status();
   if (loaded.ok()) loaded = AwaitMigration(qmp, "loading the device state");
   if (!loaded.ok()) {
+    // Loading device state reads guest memory (virtio rings): a chunk the
+    // agent cannot serve kills QEMU with SIGBUS already here.
     vm.qemu.Kill();
-    vm.qemu.Wait();
+    if (vm.qemu.Wait() == 128 + SIGBUS) return MemoryReadFailed();
     return Status::Unavailable("QEMU could not restore the snapshot" + LastWords(config.work_dir));
   }
   LODE_RETURN_IF_ERROR(qmp.Execute("cont").status());

@@ -14,7 +14,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -25,6 +24,7 @@
 #include "testing/mount.h"
 #include "testing/process.h"
 #include "testing/scratch_dir.h"
+#include "testing/vm_runs.h"
 
 namespace lode::testing {
 namespace {
@@ -72,7 +72,7 @@ class VmTest : public ::testing::Test {
     dir_ = nullptr;
   }
   void SetUp() override { ASSERT_TRUE(fs::exists(*dir_ / "deb.ext4")) << "setup failed"; }
-  void TearDown() override { ExpectNothingLeftBehind(); }
+  void TearDown() override { EXPECT_EQ(RunLeftovers(*dir_ / "tmp"), ""); }
 
   // `lode run --vm` with a private agent over the cache `cache`; stdout in
   // the result, stderr in err.txt, timings in timings.json.
@@ -97,26 +97,6 @@ class VmTest : public ::testing::Test {
                       std::to_string(e.last_write_time().time_since_epoch().count());
     }
     return out;
-  }
-
-  // Nothing of this suite's runs is left: no QEMU (its command line names
-  // the run's directory under tmp/), no mount, no scratch directory.
-  static void ExpectNothingLeftBehind() {
-    std::string tmp = *dir_ / "tmp";
-    std::string pattern = tmp.substr(0, tmp.size() - 1) + "[" + tmp.back() + "]";
-    EXPECT_NE(RunCommand("pgrep -f " + ShellQuote(pattern)).exit_code, 0)
-        << "a process of a run was left: " << RunCommand("pgrep -af " + ShellQuote(pattern)).output;
-    std::ifstream mounts("/proc/mounts");
-    for (std::string line; std::getline(mounts, line);) {
-      EXPECT_EQ(line.find(tmp), std::string::npos) << line;
-    }
-    EXPECT_TRUE(fs::is_empty(tmp)) << "a run's scratch directory was left in " << tmp;
-  }
-
-  // Whether a VM of this suite runs now.
-  static bool QemuRuns() {
-    return RunCommand("pgrep -f " + ShellQuote("qemu-system-x86_6[4] .*" + dir_->path()))
-               .exit_code == 0;
   }
 
   static ScratchDir* dir_;
@@ -235,7 +215,7 @@ TEST_F(VmTest, StoreFailingDuringBootStopsTheVmWithAnError) {
     _exit(127);
   }
   // Once QEMU runs the agent has attached; remove the chunks under it.
-  for (int i = 0; i < 300 && !QemuRuns(); ++i) {
+  for (int i = 0; i < 300 && !QemuRunsUnder(dir_->path()); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   std::vector<fs::path> chunk_dirs;

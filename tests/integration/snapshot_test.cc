@@ -1,0 +1,349 @@
+// `lode snapshot create` and `lode run --vm --snapshot` on the real Debian
+// image (TCG here): a Python service that imports many modules and builds
+// state is snapshotted once for the suite; every test restores it. Oracles:
+// the service's answers (a digest of its state printed before the
+// snapshot, a counter of requests served, random bytes, the guest kernel's
+// log read in the guest), the agent's fetch counters, the store's objects,
+// and what is left behind.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "testing/debian_image.h"
+#include "testing/files.h"
+#include "testing/layer_builder.h"
+#include "testing/process.h"
+#include "testing/scratch_dir.h"
+#include "testing/vm_runs.h"
+
+namespace lode::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Prints "ready DIGEST" once initialized, then answers a line per request:
+// "log N" (lines of lode's reseed in the kernel log), "sum S" (touches all
+// of the state), else "answer REQUEST DIGEST SERVED RANDOM".
+constexpr const char* kService = R"(import asyncio, decimal, email.parser, hashlib, http.server
+import json, os, sqlite3, subprocess, sys, xml.etree.ElementTree
+state = {i: i * i for i in range(200000)}
+digest = hashlib.sha256(repr(sorted(state.items())).encode()).hexdigest()[:16]
+served = 0
+print("ready", digest, flush=True)
+for line in sys.stdin:
+    request = line.strip()
+    served += 1
+    if request == "log":
+        out = subprocess.run(["dmesg"], capture_output=True, text=True).stdout
+        print("log", sum("lode-init: restored from a snapshot" in l for l in out.splitlines()), flush=True)
+    elif request == "sum":
+        print("sum", sum(state.values()), flush=True)
+    else:
+        print("answer", request, digest, served, os.urandom(16).hex(), flush=True)
+)";
+
+class SnapshotTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new ScratchDir("lode-snap");
+    fs::create_directories(*dir_ / "tmp");
+    env_ = "TMPDIR=" + ShellQuote(*dir_ / "tmp") + " LODE_KEYS=" + ShellQuote(*dir_ / "keys") +
+           " LODE_STORE=" + ShellQuote("dir://" + dir_->path() + "/store") + " ";
+    std::string rootfs = CachedDebianRootfs();
+    if (rootfs.empty()) return;
+    ImageSpec spec = BuildDebianImage(rootfs);
+    spec.layers.push_back(LayerBuilder().File("opt/app/service.py", kService).Finish());
+    spec.working_dir = "/opt/app";
+    PublishTestImage(env_, dir_->path(), spec);
+    image_objects_ = new std::set<std::string>(StoreObjects());
+    CommandResult created =
+        RunCommand("(" + env_ + LodeBinary() +
+                   " snapshot create deb --tenant acme --ready-marker ready --tag svc --json "
+                   "--cache " +
+                   ShellQuote(*dir_ / "cache-create") + " -- python3 service.py 2>" +
+                   ShellQuote(*dir_ / "create-err.txt") + ")");
+    created_ = new json(json::parse(created.output, nullptr, false));
+    std::string err = ReadAll(*dir_ / "create-err.txt");
+    size_t ready = err.find("ready ");
+    if (ready != std::string::npos) digest_ = err.substr(ready + 6, 16);
+  }
+  static void TearDownTestSuite() {
+    delete created_;
+    delete image_objects_;
+    delete dir_;
+    dir_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_TRUE(created_->is_object() && created_->contains("ref"))
+        << "snapshot create failed: " << ReadAll(*dir_ / "create-err.txt");
+    ASSERT_EQ(digest_.size(), 16u) << ReadAll(*dir_ / "create-err.txt");
+  }
+  void TearDown() override { EXPECT_EQ(RunLeftovers(*dir_ / "tmp"), ""); }
+
+  static std::string Lode(const std::string& args) { return env_ + LodeBinary() + " " + args; }
+
+  // A restore of `snapshot` with a private agent over the cache `cache`;
+  // stdout in the result, stderr in err-`cache`.txt, timings in
+  // timings-`cache`.json.
+  static std::string RestoreCommand(const std::string& cache, const std::string& requests,
+                                    const std::string& extra = "",
+                                    const std::string& snapshot = "svc") {
+    return "printf %s " + ShellQuote(requests) + " | " +
+           Lode("run --vm --snapshot " + snapshot + " --tenant acme --cache " +
+                ShellQuote(*dir_ / cache) + " --timings-json " +
+                ShellQuote(*dir_ / ("timings-" + cache + ".json")) + " " + extra) +
+           " 2>" + ShellQuote(*dir_ / ("err-" + cache + ".txt"));
+  }
+  static CommandResult Restore(const std::string& cache, const std::string& requests,
+                               const std::string& extra = "") {
+    std::string command = RestoreCommand(cache, requests, extra);
+    return RunCommand("(" + command + ")");
+  }
+  static std::string Err(const std::string& cache) {
+    return ReadAll(*dir_ / ("err-" + cache + ".txt"));
+  }
+  static json Timings(const std::string& cache) {
+    return json::parse(ReadAll(*dir_ / ("timings-" + cache + ".json")), nullptr, false);
+  }
+
+  // Object names under the store's chunk directories.
+  static std::set<std::string> StoreObjects() {
+    std::set<std::string> names;
+    for (const auto& e : fs::recursive_directory_iterator(*dir_ / "store")) {
+      if (e.is_regular_file() && e.path().parent_path().filename() == "chunks") {
+        names.insert(e.path().filename());
+      }
+    }
+    return names;
+  }
+  static json Inspect(const std::string& ref) {
+    return json::parse(
+        RunCommand(Lode("inspect " + ref + " --tenant acme --json --chunks 2>/dev/null")).output,
+        nullptr, false);
+  }
+
+  static ScratchDir* dir_;
+  static std::string env_;
+  static std::string digest_;  // of the service's state, printed before the snapshot
+  static json* created_;       // snapshot create --json
+  static std::set<std::string>* image_objects_;
+};
+
+ScratchDir* SnapshotTest::dir_ = nullptr;
+std::string SnapshotTest::env_;
+std::string SnapshotTest::digest_;
+json* SnapshotTest::created_ = nullptr;
+std::set<std::string>* SnapshotTest::image_objects_ = nullptr;
+
+// The lines of `text`.
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+bool StartsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+// The last word of an answer: its random bytes.
+std::string RandomOf(const std::string& answer) { return answer.substr(answer.rfind(' ') + 1); }
+
+// 0 + 1 + 4 + ... + 199999^2: the state's sum, computed here.
+constexpr long long kStateSum = 199999LL * 200000 * 399999 / 6;
+
+TEST_F(SnapshotTest, RestoredServiceAnswersWithItsStateSoonerThanABootLoadingLittle) {
+  CommandResult r = Restore("cache-first", "one\nsum\ntwo\n");
+  ASSERT_EQ(r.exit_code, 0) << Err("cache-first");
+  std::vector<std::string> lines = Lines(r.output);
+  ASSERT_EQ(lines.size(), 3u) << r.output;
+  // The state built before the snapshot, and the counter going on from it.
+  EXPECT_TRUE(StartsWith(lines[0], "answer one " + digest_ + " 1 ")) << lines[0];
+  EXPECT_EQ(lines[1], "sum " + std::to_string(kStateSum));
+  EXPECT_TRUE(StartsWith(lines[2], "answer two " + digest_ + " 3 ")) << lines[2];
+
+  json t = Timings("cache-first");
+  ASSERT_TRUE(t.is_object()) << Err("cache-first");
+  double ready = (*created_)["ready_seconds"];
+  double restore = t["total_seconds"];
+  std::printf("boot + init until ready: %.2f s; restore until the third answer: %.2f s\n", ready,
+              restore);
+  EXPECT_LT(restore, ready) << t.dump();
+  uint64_t fetched = t["chunks_fetched"], total = t["chunks_total"];
+  uint64_t stored = total - t["chunks_holes"].get<uint64_t>();
+  std::printf("restore fetched %llu of %llu chunks (%llu stored), %.1f MiB\n",
+              static_cast<unsigned long long>(fetched), static_cast<unsigned long long>(total),
+              static_cast<unsigned long long>(stored), t["fetched_bytes"].get<double>() / 1048576);
+  EXPECT_GT(fetched, 0u);
+  EXPECT_LT(fetched * 2, stored) << "a restore should load a small part of the snapshot";
+}
+
+TEST_F(SnapshotTest, ConcurrentRestoresBothWorkAndReseedApart) {
+  RunCommand("(" + RestoreCommand("cache-a", "x\nlog\n") + " >" + ShellQuote(*dir_ / "out-a") +
+             " & " + RestoreCommand("cache-b", "x\nlog\n") + " >" + ShellQuote(*dir_ / "out-b") +
+             " & wait)");
+  std::vector<std::string> a = Lines(ReadAll(*dir_ / "out-a"));
+  std::vector<std::string> b = Lines(ReadAll(*dir_ / "out-b"));
+  ASSERT_EQ(a.size(), 2u) << Err("cache-a");
+  ASSERT_EQ(b.size(), 2u) << Err("cache-b");
+  // The same state and counter, different random bytes.
+  EXPECT_TRUE(StartsWith(a[0], "answer x " + digest_ + " 1 ")) << a[0];
+  EXPECT_TRUE(StartsWith(b[0], "answer x " + digest_ + " 1 ")) << b[0];
+  EXPECT_NE(RandomOf(a[0]), RandomOf(b[0])) << "two clones produced the same random bytes";
+  // Each guest's kernel log has the reseed once, and lode reported it.
+  EXPECT_EQ(a[1], "log 1");
+  EXPECT_EQ(b[1], "log 1");
+  for (const char* cache : {"cache-a", "cache-b"}) {
+    EXPECT_NE(Timings(cache).value("reseed", "").find("kernel RNG reseeded"), std::string::npos)
+        << Timings(cache).dump();
+  }
+}
+
+TEST_F(SnapshotTest, SecondRestorePrefetchesTheRecordedWorkingSet) {
+  // The first restore of the suite recorded a profile (saved at detach).
+  ASSERT_EQ(Restore("cache-profile-1", "p\n").exit_code, 0) << Err("cache-profile-1");
+  CommandResult r = Restore("cache-profile-2", "p\n");
+  ASSERT_EQ(r.exit_code, 0) << Err("cache-profile-2");
+  json t = Timings("cache-profile-2");
+  EXPECT_GT(t["prefetch_chunks"].get<int>(), 0) << t.dump();
+  EXPECT_GT(t["prefetched"].get<int>(), 0) << t.dump();
+  CommandResult off = Restore("cache-profile-3", "p\n", "--prefetch off");
+  ASSERT_EQ(off.exit_code, 0) << Err("cache-profile-3");
+  EXPECT_EQ(Timings("cache-profile-3")["prefetch_chunks"], 0);
+}
+
+TEST_F(SnapshotTest, TamperedMemoryChunksStopTheRestoreBeforeTheGuestRuns) {
+  // The memory chunks a restore reads on demand (its L1 holds them),
+  // flipped in the store: a restore with a fresh cache must fetch them and
+  // fail verification before the guest runs on any of them.
+  ASSERT_EQ(Restore("cache-tamper-probe", "t\n", "--prefetch off").exit_code, 0)
+      << Err("cache-tamper-probe");
+  json snapshot = Inspect((*created_)["ref"]);
+  ASSERT_TRUE(snapshot.is_object());
+  uint64_t memory_chunks = snapshot["run_config"]["layout"]["memory_bytes"].get<uint64_t>() /
+                           snapshot["chunk_size"].get<uint64_t>();
+  fs::path chunks = fs::path(*dir_ / "store") / snapshot["root"].get<std::string>() / "chunks";
+  std::map<fs::path, std::string> originals;
+  for (uint64_t i = 0; i < memory_chunks; ++i) {
+    std::string name = snapshot["chunk_names"][i];
+    if (!name.empty() && !image_objects_->count(name) &&
+        fs::exists(fs::path(*dir_ / "cache-tamper-probe/chunks") / name)) {
+      originals[chunks / name] = ReadAll(chunks / name);
+    }
+  }
+  ASSERT_FALSE(originals.empty());
+  for (const auto& [object, bytes] : originals) {
+    std::string damaged = bytes;
+    damaged[damaged.size() / 2] ^= 1;
+    WriteAll(object, damaged);
+  }
+  CommandResult r = Restore("cache-tampered", "t\n", "--prefetch off");
+  for (const auto& [object, bytes] : originals) WriteAll(object, bytes);
+  std::printf("%zu memory chunks tampered: %s", originals.size(), Err("cache-tampered").c_str());
+  EXPECT_EQ(r.exit_code, 1) << Err("cache-tampered");
+  EXPECT_EQ(r.output, "") << "the guest ran on damaged memory";
+  EXPECT_NE(Err("cache-tampered").find("reading the snapshot's memory failed"), std::string::npos)
+      << Err("cache-tampered");
+}
+
+TEST_F(SnapshotTest, StoreOutageDuringALazyRestoreEndsTheVmWithAnError) {
+  // The store's chunks go away once QEMU runs: the attach and the device
+  // state were read, the memory was not.
+  fs::copy(*dir_ / "store", *dir_ / "store-doomed", fs::copy_options::recursive);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    // The doomed store's variable comes after env_'s, so it wins.
+    std::string cmd = "printf 'before\\nsum\\n' | " + env_ +
+                      " LODE_STORE=" + ShellQuote("dir://" + dir_->path() + "/store-doomed") + " " +
+                      LodeBinary() +
+                      " run --vm --snapshot svc --tenant acme --prefetch off --cache " +
+                      ShellQuote(*dir_ / "cache-doomed") + " >" + ShellQuote(*dir_ / "out-doomed") +
+                      " 2>" + ShellQuote(*dir_ / "err-doomed.txt");
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+    _exit(127);
+  }
+  for (int i = 0; i < 3000 && !QemuRunsUnder(dir_->path()); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  for (const auto& e : fs::directory_iterator(*dir_ / "store-doomed")) {
+    fs::remove_all(e.path() / "chunks");
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_EQ(ReadAll(*dir_ / "out-doomed"), "") << "the guest answered without its memory";
+  EXPECT_EQ(WEXITSTATUS(status), 1) << ReadAll(*dir_ / "err-doomed.txt");
+  EXPECT_NE(ReadAll(*dir_ / "err-doomed.txt").find("the VM was stopped: reading the"),
+            std::string::npos)
+      << ReadAll(*dir_ / "err-doomed.txt");
+}
+
+TEST_F(SnapshotTest, AnotherDeviceSetIsRefusedWithOneLine) {
+  CommandResult cpus = Restore("cache-devices", "", "--vm-cpus 2");
+  EXPECT_EQ(cpus.exit_code, 1);
+  EXPECT_NE(Err("cache-devices").find("a restore cannot change them"), std::string::npos)
+      << Err("cache-devices");
+  // Another QEMU (its version is part of the device signature).
+  fs::create_directories(*dir_ / "other-qemu");
+  WriteAll(*dir_ / "other-qemu/qemu-system-x86_64",
+           "#!/bin/sh\n[ \"$1\" = --version ] && { echo 'QEMU emulator version 99.0.0'; exit 0; }\n"
+           "exec /usr/bin/qemu-system-x86_64 \"$@\"\n");
+  fs::permissions(*dir_ / "other-qemu/qemu-system-x86_64", fs::perms::owner_all);
+  CommandResult qemu = RunCommand("(export PATH=" + ShellQuote(*dir_ / "other-qemu") + ":$PATH; " +
+                                  RestoreCommand("cache-devices", "") + ")");
+  EXPECT_EQ(qemu.exit_code, 1);
+  std::string err = Err("cache-devices");
+  EXPECT_NE(err.find("the snapshot was taken on another VM ('7."), std::string::npos) << err;
+  EXPECT_NE(err.find("where this one has '99.0.0'"), std::string::npos) << err;
+}
+
+TEST_F(SnapshotTest, SnapshotsAndImagesAreNotMistakenForEachOther) {
+  CommandResult container = RunCommand(Lode("run svc --tenant acme -- true"));
+  EXPECT_EQ(container.exit_code, 1);
+  EXPECT_NE(container.output.find("svc is a snapshot: restore it with lode run --vm --snapshot"),
+            std::string::npos)
+      << container.output;
+  CommandResult not_snapshot = RunCommand("(" +
+                                          Lode("run --vm --snapshot deb --tenant acme --cache " +
+                                               ShellQuote(*dir_ / "cache-mistaken")) +
+                                          " </dev/null)");
+  EXPECT_EQ(not_snapshot.exit_code, 1);
+  EXPECT_NE(not_snapshot.output.find("deb is an image, not a snapshot"), std::string::npos)
+      << not_snapshot.output;
+  CommandResult of_snapshot =
+      RunCommand(Lode("snapshot create svc --tenant acme --ready-after 1 -- true"));
+  EXPECT_EQ(of_snapshot.exit_code, 1);
+  EXPECT_NE(of_snapshot.output.find("svc is a snapshot: snapshots are taken of images"),
+            std::string::npos)
+      << of_snapshot.output;
+  CommandResult neither = RunCommand(Lode("snapshot create deb --tenant acme -- true"));
+  EXPECT_EQ(neither.exit_code, 2) << neither.output;
+}
+
+TEST_F(SnapshotTest, GcMigratesAndExpiresSnapshotsLikeImages) {
+  // Last in the suite: the store's roots change.
+  std::string old_root = (*created_)["ref"].get<std::string>().substr(0, 6);
+  ASSERT_EQ(RunCommand(Lode("gc rotate")).exit_code, 0);
+  CommandResult migrated = RunCommand(Lode("gc migrate"));
+  ASSERT_EQ(migrated.exit_code, 0) << migrated.output;
+  std::this_thread::sleep_for(std::chrono::milliseconds(3100));
+  ASSERT_EQ(RunCommand(Lode("gc expire")).exit_code, 0);
+  CommandResult swept = RunCommand(Lode("gc sweep --older-than 0s --json"));
+  ASSERT_EQ(swept.exit_code, 0) << swept.output;
+  EXPECT_NE(swept.output.find(old_root), std::string::npos) << swept.output;
+  EXPECT_FALSE(fs::exists(fs::path(*dir_ / "store") / old_root / "chunks"));
+  CommandResult r = Restore("cache-after-gc", "g\n");
+  ASSERT_EQ(r.exit_code, 0) << Err("cache-after-gc");
+  EXPECT_TRUE(StartsWith(r.output, "answer g " + digest_ + " 1 ")) << r.output;
+}
+
+}  // namespace
+}  // namespace lode::testing
