@@ -12,6 +12,9 @@
 #                    cache without prefetch, with prefetch of the recorded
 #                    working set, and on a warm agent (its L1 and memory
 #                    tier hold what the previous restore read)
+#   ..., RGW         the cold restores again from a one-node Ceph RGW behind
+#                    bench/latency_proxy.py (+10 ms per request), where the
+#                    prefetch has latency to hide; RGW=0 skips
 # Also: chunks and bytes a restore fetched against the snapshot's size, and
 # what a second snapshot of the same program added to the store (dedup).
 set -euo pipefail
@@ -50,7 +53,7 @@ measure() { # RESULT-NAME lode-run-args...: answer and exit seconds, fetched chu
   local t
   t=$(python3 bench/first_answer.py -- $lode run "$@" --timings-json "$work/t.json")
   echo "$t $(python3 -c "import json; t = json.load(open('$work/t.json')); \
-print(t['chunks_fetched'], t['fetched_bytes'])")" >>"$results/$name"
+print(t['chunks_fetched'], t['fetched_bytes'], t['prefetched'])")" >>"$results/$name"
 }
 restore() { # RESULT-NAME: a restore of snap-1 through the running agent
   measure "$1" --vm --snapshot snap-1 --tenant bench --socket "$work/sock"
@@ -65,6 +68,19 @@ for ((i = 1; i <= RUNS; i++)); do
   restore restore-prefetch
 done
 bench_stop_agent
+variants=(boot restore-cold restore-prefetch restore-warm)
+if [ "${RGW:-1}" = 1 ]; then
+  bench_rgw_store 17691
+  create snap-1 >"$results/create-rgw.json"
+  variants+=(restore-cold-rgw restore-prefetch-rgw)
+  for ((i = 1; i <= RUNS; i++)); do
+    bench_start_agent --prefetch off
+    restore restore-cold-rgw
+    bench_start_agent
+    restore restore-prefetch-rgw
+  done
+  bench_stop_agent
+fi
 accel=$($lode run --vm "file:$work/image.ext4" -- true 2>&1 >/dev/null | grep -o 'using TCG' || true)
 accel=${accel:+TCG (no hardware virtualization here)}
 accel=${accel:-KVM}
@@ -76,17 +92,19 @@ label() {
     restore-cold) echo "restore, empty L1, no prefetch" ;;
     restore-prefetch) echo "restore, empty L1, prefetch of the working set" ;;
     restore-warm) echo "restore, warm agent (L1 + memory)" ;;
+    restore-cold-rgw) echo "restore from RGW +10 ms/request, empty L1, no prefetch" ;;
+    restore-prefetch-rgw) echo "restore from RGW +10 ms/request, empty L1, prefetch" ;;
   esac
 }
 snap() { python3 -c "import json; print(json.load(open('$results/create-$1.json'))['$2'])"; }
 echo "accelerator: $accel; medians of $RUNS runs"
 echo
-echo "| start | first answer (s) | exit (s) | vs boot + init | chunks fetched | MiB fetched |"
-echo "|---|---|---|---|---|---|"
-for v in boot restore-cold restore-prefetch restore-warm; do
-  printf "| %s | %.2f | %.2f | %.1fx sooner | %s | %.1f |\n" "$(label "$v")" "$(col "$v" 1)" \
+echo "| start | first answer (s) | exit (s) | first answer vs boot + init | chunks fetched on demand | MiB fetched on demand | chunks prefetched |"
+echo "|---|---|---|---|---|---|---|"
+for v in "${variants[@]}"; do
+  printf "| %s | %.2f | %.2f | %.1fx sooner | %s | %.1f | %s |\n" "$(label "$v")" "$(col "$v" 1)" \
     "$(col "$v" 2)" "$(echo "$(col boot 1) / $(col "$v" 1)" | bc -l)" "$(col "$v" 3)" \
-    "$(echo "$(col "$v" 4) / 1048576" | bc -l)"
+    "$(echo "$(col "$v" 4) / 1048576" | bc -l)" "$(col "$v" 5)"
 done
 total=$(snap 1 chunks_total)
 holes=$(snap 1 chunks_holes)

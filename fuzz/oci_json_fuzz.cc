@@ -1,5 +1,6 @@
 // OCI and Docker image JSON: manifests, configs, indexes (with platform
-// selection), digests and platform strings.
+// selection), digests and platform strings; and the JSON a snapshot's
+// manifest carries in place of a run config.
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -7,6 +8,7 @@
 #include "image/byte_source.h"
 #include "image/image.h"
 #include "image/image_internal.h"
+#include "vm/snapshot_info.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace lode::image;
@@ -22,5 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   });
   (void)ParseJson<Descriptor>(text, "fuzz",
                               [](const nlohmann::json& j) { return ParseDescriptor(j); });
+  for (uint64_t file_bytes : {uint64_t{1} << 30, uint64_t{size}}) {
+    (void)lode::vm::DecodeSnapshotInfo(text, file_bytes);
+  }
   return 0;
 }

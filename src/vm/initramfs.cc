@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -133,6 +134,19 @@ Result<std::string> BuildBase(const GuestKernel& kernel) {
   return out;
 }
 
+// Every lode build (and kernel) has an initramfs of its own: those no run
+// used for a week go (a later run of their build rebuilds one in a second).
+void PruneUnused(const std::string& cache_dir) {
+  auto unused_since = fs::file_time_type::clock::now() - std::chrono::hours(24 * 7);
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(cache_dir, ec)) {
+    std::string name = e.path().filename();
+    if (name.rfind("initramfs-", 0) == 0 && e.last_write_time(ec) < unused_since) {
+      fs::remove(e.path(), ec);
+    }
+  }
+}
+
 }  // namespace
 
 Result<GuestKernel> FindGuestKernel(const std::string& kernel) {
@@ -191,12 +205,16 @@ Result<std::string> BaseInitramfs(const GuestKernel& kernel, const std::string& 
   std::string key = kernel.version + "-" + ToHex(Sha256::Of(init)).substr(0, 16) +
                     (kernel.modules_dir.empty() ? "-nomod" : "");
   std::string path = cache_dir + "/initramfs-" + key + ".cpio";
-  if (fs::exists(path)) return path;
   std::error_code ec;
+  if (fs::exists(path)) {
+    fs::last_write_time(path, fs::file_time_type::clock::now(), ec);  // in use: kept
+    return path;
+  }
   fs::create_directories(cache_dir, ec);
   if (ec) return Status::IOError("create " + cache_dir + ": " + ec.message());
   LODE_ASSIGN_OR_RETURN(std::string bytes, BuildBase(kernel));
   LODE_RETURN_IF_ERROR(WriteFileAtomically(path, bytes));
+  PruneUnused(cache_dir);
   return path;
 }
 

@@ -328,6 +328,17 @@ TEST_F(SnapshotTest, SnapshotsAndImagesAreNotMistakenForEachOther) {
   EXPECT_EQ(neither.exit_code, 2) << neither.output;
 }
 
+TEST_F(SnapshotTest, CommandEndingBeforeItIsReadyPushesNothing) {
+  std::set<std::string> before = StoreObjects();
+  CommandResult r = RunCommand(Lode(
+      "snapshot create deb --tenant acme --ready-marker never -- python3 -c \"print('bye')\""));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("lode: unavailable: the command exited (status 0) before it was ready"),
+            std::string::npos)
+      << r.output;
+  EXPECT_TRUE(StoreObjects() == before) << "a failed snapshot stored chunks";
+}
+
 TEST_F(SnapshotTest, GcMigratesAndExpiresSnapshotsLikeImages) {
   // Last in the suite: the store's roots change.
   std::string old_root = (*created_)["ref"].get<std::string>().substr(0, 6);

@@ -1,0 +1,83 @@
+#include "vm/snapshot_info.h"
+
+#include <gtest/gtest.h>
+
+namespace lode::vm {
+namespace {
+
+SnapshotInfo Example() {
+  SnapshotInfo i;
+  i.image = "root-0/abc";
+  i.image_config = R"({"cmd":["python3"]})";
+  i.command = {"python3", "-c", "print(1)"};
+  i.created = 1796028594;
+  i.memory_mib = 512;
+  i.cpus = 2;
+  i.accel = "tcg";
+  i.kernel_version = "6.1.0-57-amd64";
+  i.device_signature = "QEMU emulator version 7.2.22 -M microvm";
+  i.memory_bytes = 512ull << 20;
+  i.state_offset = 512ull << 20;
+  i.state_bytes = 63280;
+  i.disk_offset = (512ull << 20) + (512 << 10);
+  i.disk_bytes = 300 << 20;
+  return i;
+}
+
+uint64_t FileBytes(const SnapshotInfo& i) { return i.disk_offset + i.disk_bytes; }
+
+TEST(SnapshotInfoTest, RoundTrips) {
+  SnapshotInfo in = Example();
+  Result<std::optional<SnapshotInfo>> out =
+      DecodeSnapshotInfo(EncodeSnapshotInfo(in), FileBytes(in));
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ASSERT_TRUE(out->has_value());
+  const SnapshotInfo& o = **out;
+  EXPECT_EQ(o.image, in.image);
+  EXPECT_EQ(o.image_config, in.image_config);
+  EXPECT_EQ(o.command, in.command);
+  EXPECT_EQ(o.created, in.created);
+  EXPECT_EQ(o.memory_mib, 512);
+  EXPECT_EQ(o.cpus, 2);
+  EXPECT_EQ(o.accel, "tcg");
+  EXPECT_EQ(o.kernel_version, in.kernel_version);
+  EXPECT_EQ(o.device_signature, in.device_signature);
+  EXPECT_EQ(o.state_offset, in.state_offset);
+  EXPECT_EQ(o.state_bytes, in.state_bytes);
+  EXPECT_EQ(o.disk_offset, in.disk_offset);
+  EXPECT_EQ(o.disk_bytes, in.disk_bytes);
+}
+
+TEST(SnapshotInfoTest, AnImagesRunConfigIsNoSnapshot) {
+  Result<std::optional<SnapshotInfo>> out =
+      DecodeSnapshotInfo(R"({"cmd":[],"entrypoint":["/bin/sh"],"env":[]})", 1 << 20);
+  ASSERT_TRUE(out.ok());
+  EXPECT_FALSE(out->has_value());
+}
+
+TEST(SnapshotInfoTest, PartsThatOverlapOrMissTheFileAreCorruption) {
+  auto decode = [](const SnapshotInfo& i, uint64_t file_bytes) {
+    return DecodeSnapshotInfo(EncodeSnapshotInfo(i), file_bytes).status().code();
+  };
+  SnapshotInfo i = Example();
+  EXPECT_EQ(decode(i, FileBytes(i) + 1), StatusCode::kCorruption);  // the disk must end the file
+  SnapshotInfo overlap = Example();
+  overlap.state_offset -= 4096;  // inside memory
+  EXPECT_EQ(decode(overlap, FileBytes(overlap)), StatusCode::kCorruption);
+  SnapshotInfo state_over_disk = Example();
+  state_over_disk.state_bytes = (512 << 10) + 1;
+  EXPECT_EQ(decode(state_over_disk, FileBytes(state_over_disk)), StatusCode::kCorruption);
+  SnapshotInfo memory = Example();
+  memory.memory_mib = 256;  // memory_bytes says 512 MiB
+  EXPECT_EQ(decode(memory, FileBytes(memory)), StatusCode::kCorruption);
+  SnapshotInfo huge = Example();
+  huge.state_bytes = UINT64_MAX;
+  EXPECT_EQ(decode(huge, FileBytes(huge)), StatusCode::kCorruption);
+  EXPECT_EQ(DecodeSnapshotInfo(R"({"lode_snapshot":2})", 1).status().code(),
+            StatusCode::kCorruption);
+  EXPECT_EQ(DecodeSnapshotInfo(R"({"lode_snapshot":1,"image":7})", 1).status().code(),
+            StatusCode::kCorruption);
+}
+
+}  // namespace
+}  // namespace lode::vm
