@@ -24,8 +24,7 @@ source bench/common.sh
 bench_build lode lode-testgen
 bench_rootfs
 bench_store coldstart-bench
-$testgen debian --rootfs "$rootfs" -o "$work/oci" --compression gzip >/dev/null
-$lode push "$work/oci" --tenant bench --tag app >/dev/null
+bench_app_image
 umoci raw unpack --image "$work/oci:latest" "$work/unpacked" 2>/dev/null
 
 now() { date +%s.%N; }

@@ -14,6 +14,7 @@
 #                           bench/latency_proxy.py (+10 ms per request);
 #                           exports LODE_STORE pointing at the proxy
 #   bench_cleanup           stops the agent, the proxy and RGW (trap it)
+#   bench_app_image         the Debian image in $work/oci, pushed as tag app
 
 bench_build() {
   bash scripts/install-deps.sh
@@ -94,4 +95,11 @@ bench_cleanup() {
   bench_stop_agent
   if [ -n "$proxy_pid" ]; then kill "$proxy_pid" 2>/dev/null || true; fi
   if [ -d "$work/rgw" ]; then bash scripts/rgw.sh stop "$work/rgw" >/dev/null 2>&1 || true; fi
+}
+
+# The Debian image (bookworm + python3) as an OCI layout in $work/oci,
+# pushed as tenant bench's tag app.
+bench_app_image() {
+  $testgen debian --rootfs "$rootfs" -o "$work/oci" --compression gzip >/dev/null
+  $lode push "$work/oci" --tenant bench --tag app >/dev/null
 }

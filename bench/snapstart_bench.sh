@@ -24,8 +24,7 @@ source bench/common.sh
 bench_build lode lode-testgen
 bench_rootfs
 bench_store snapstart-bench
-$testgen debian --rootfs "$rootfs" -o "$work/oci" --compression gzip >/dev/null
-$lode push "$work/oci" --tenant bench --tag app >/dev/null
+bench_app_image
 $lode flatten "$work/oci" -o "$work/image.ext4" >/dev/null
 trap bench_cleanup EXIT
 
@@ -51,7 +50,7 @@ measure() { # RESULT-NAME lode-run-args...: answer and exit seconds, fetched chu
   shift
   bench_evict "$work/image.ext4" "$work/store"
   local t
-  t=$(python3 bench/first_answer.py -- $lode run "$@" --timings-json "$work/t.json")
+  t=$(python3 bench/first_answer.py -- $lode run --timings-json "$work/t.json" "$@")
   echo "$t $(python3 -c "import json; t = json.load(open('$work/t.json')); \
 print(t['chunks_fetched'], t['fetched_bytes'], t['prefetched'])")" >>"$results/$name"
 }

@@ -19,8 +19,7 @@ source bench/common.sh
 bench_build lode lode-testgen
 bench_rootfs
 bench_store vm-bench
-$testgen debian --rootfs "$rootfs" -o "$work/oci" --compression gzip >/dev/null
-$lode push "$work/oci" --tenant bench --tag app >/dev/null
+bench_app_image
 $lode flatten "$work/oci" -o "$work/image.ext4" >/dev/null
 
 py=(python3 -c "print('up', flush=True); import json, email.mime.text, http.client, sqlite3, decimal, asyncio")

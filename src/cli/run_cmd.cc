@@ -46,10 +46,8 @@ struct RunArgs {
   std::vector<std::string> command;
   // --vm: a microVM instead of a container
   bool vm = false;
-  int vm_memory_mib = 512, vm_cpus = 1;
-  std::string accel = "auto", kernel;
+  VmArgs vm_args;
   std::string snapshot;  // --snapshot: restore this instead of booting
-  CLI::Option *vm_memory_option = nullptr, *vm_cpus_option = nullptr;
 };
 
 // A flattened image on local disk (`lode flatten -o PATH` wrote its run
@@ -139,18 +137,6 @@ json RunInContainer(const RunArgs& a, sandbox::Runtime runtime, const json& atta
           {"exit_code", run.exit_code}};
 }
 
-// The VM both a boot and a restore run (and a snapshot was taken of).
-vm::VmConfig VmConfigFor(const VmPlan& plan, const std::string& dir, int memory_mib, int cpus) {
-  vm::VmConfig config;
-  config.kernel = plan.kernel.image;
-  config.initramfs = dir + "/initramfs.cpio";
-  config.accel = plan.accel.accel;
-  config.memory_mib = memory_mib;
-  config.cpus = cpus;
-  config.work_dir = dir;
-  return config;
-}
-
 json VmPhases(const vm::VmRun& run, const VmPlan& plan, int64_t start_ns) {
   json phases = {{"runner_start_monotonic_ns", start_ns},
                  {"vmm_seconds", run.vmm_seconds},
@@ -168,7 +154,7 @@ json VmPhases(const vm::VmRun& run, const VmPlan& plan, int64_t start_ns) {
 json RunInVm(const RunArgs& a, const VmPlan& plan, const json& attached, const std::string& dir) {
   int64_t start_ns = MonotonicNanos();
   Clock::time_point t = Clock::now();
-  vm::VmConfig config = VmConfigFor(plan, dir, a.vm_memory_mib, a.vm_cpus);
+  vm::VmConfig config = VmConfigFor(plan, dir, a.vm_args.memory_mib, a.vm_args.cpus);
   std::string base = Check(vm::BaseInitramfs(plan.kernel, DataDir() + "/vm"));
   Check(vm::WriteRunInitramfs(base, {attached["config"], a.command, a.writable}, config.initramfs));
   double initramfs_seconds = SecondsSince(t);
@@ -222,11 +208,7 @@ json RestoreVm(const RunArgs& a, const VmPlan& plan, const json& attached, const
                                   " and cannot be restored under " +
                                   vm::AccelName(plan.accel.accel)));
   }
-  auto differs = [](const CLI::Option* option, int asked, int taken) {
-    return option != nullptr && option->count() > 0 && asked != taken;
-  };
-  if (differs(a.vm_memory_option, a.vm_memory_mib, info.memory_mib) ||
-      differs(a.vm_cpus_option, a.vm_cpus, info.cpus)) {
+  if (a.vm_args.AsksOtherThan(info.memory_mib, info.cpus)) {
     Check(Status::InvalidArgument("the snapshot's VM has " + std::to_string(info.memory_mib) +
                                   " MiB and " + std::to_string(info.cpus) +
                                   " vCPUs; a restore cannot change them"));
@@ -274,7 +256,7 @@ void Run(const RunArgs& a) {
   bool restore = !a.snapshot.empty();
   CheckArgs(a, local);
   std::optional<VmPlan> vm_plan;
-  if (a.vm) vm_plan = PlanVm(a.accel, a.kernel, "run");
+  if (a.vm) vm_plan = PlanVm(a.vm_args, "run");
   Check(sandbox::EnterPrivateMountNamespace());
   RunDir dir;
   SessionAgent agent;
@@ -357,21 +339,10 @@ void RegisterRun(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "crun", "chroot"}));
   cmd->add_flag("--vm", a->vm,
                 "run in a microVM (QEMU) whose disk is the image; --rw writes stay in the guest");
-  a->vm_memory_option = cmd->add_option("--vm-memory", a->vm_memory_mib, "microVM memory in MiB")
-                            ->capture_default_str()
-                            ->check(CLI::Range(64, 1 << 20));
-  a->vm_cpus_option = cmd->add_option("--vm-cpus", a->vm_cpus, "microVM vCPUs")
-                          ->capture_default_str()
-                          ->check(CLI::Range(1, 64));
+  a->vm_args.Add(cmd);
   cmd->add_option("--snapshot", a->snapshot,
                   "with --vm: restore this snapshot (`lode snapshot create`) instead of booting; "
                   "its memory loads on demand");
-  cmd->add_option("--accel", a->accel, "auto (KVM where the CPU virtualizes, else TCG), kvm or tcg")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
-  cmd->add_option("--kernel", a->kernel,
-                  "guest kernel bzImage (default: the newest /boot/vmlinuz-*; its modules from "
-                  "/lib/modules)");
   AddSocketOption(cmd, a->socket);
   a->agent.Add(cmd, /*private_agent=*/true);
   cmd->callback([a] { Run(*a); });

@@ -12,7 +12,6 @@
 
 #include "agent/api.h"
 #include "cli/output.h"
-#include "vm/machine.h"
 
 namespace lode::cli {
 
@@ -100,16 +99,50 @@ nlohmann::json FindAttachment(const std::string& socket, const std::string& id) 
   return nlohmann::json::object();
 }
 
-VmPlan PlanVm(const std::string& accel, const std::string& kernel, const std::string& verb) {
+void VmArgs::Add(CLI::App* cmd) {
+  memory_option_ = cmd->add_option("--vm-memory", memory_mib, "microVM memory in MiB")
+                       ->capture_default_str()
+                       ->check(CLI::Range(64, 1 << 20));
+  cpus_option_ = cmd->add_option("--vm-cpus", cpus, "microVM vCPUs")
+                     ->capture_default_str()
+                     ->check(CLI::Range(1, 64));
+  cmd->add_option("--accel", accel, "auto (KVM where the CPU virtualizes, else TCG), kvm or tcg")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
+  cmd->add_option("--kernel", kernel,
+                  "guest kernel bzImage (default: the newest /boot/vmlinuz-*; its modules from "
+                  "/lib/modules)");
+}
+
+bool VmArgs::AsksOtherThan(int snapshot_memory_mib, int snapshot_cpus) const {
+  auto differs = [](const CLI::Option* option, int asked, int taken) {
+    return option != nullptr && option->count() > 0 && asked != taken;
+  };
+  return differs(memory_option_, memory_mib, snapshot_memory_mib) ||
+         differs(cpus_option_, cpus, snapshot_cpus);
+}
+
+VmPlan PlanVm(const VmArgs& args, const std::string& verb) {
   VmPlan plan;
-  vm::Accel wanted = Check(vm::ParseAccel(accel));
+  vm::Accel wanted = Check(vm::ParseAccel(args.accel));
   Check(vm::CheckQemu("qemu-system-x86_64"));
-  plan.kernel = Check(vm::FindGuestKernel(kernel));
+  plan.kernel = Check(vm::FindGuestKernel(args.kernel));
   plan.accel = Check(vm::ChooseAccel(wanted));
   if (!plan.accel.notice.empty()) {
     std::fprintf(stderr, "lode %s: %s\n", verb.c_str(), plan.accel.notice.c_str());
   }
   return plan;
+}
+
+vm::VmConfig VmConfigFor(const VmPlan& plan, const std::string& dir, int memory_mib, int cpus) {
+  vm::VmConfig config;
+  config.kernel = plan.kernel.image;
+  config.initramfs = dir + "/initramfs.cpio";
+  config.accel = plan.accel.accel;
+  config.memory_mib = memory_mib;
+  config.cpus = cpus;
+  config.work_dir = dir;
+  return config;
 }
 
 }  // namespace lode::cli

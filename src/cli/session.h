@@ -12,6 +12,7 @@
 #include "cli/agent_client.h"
 #include "vm/accel.h"
 #include "vm/initramfs.h"
+#include "vm/machine.h"
 
 namespace lode::cli {
 
@@ -72,6 +73,19 @@ struct AttachedImage {
 // An attachment's entry in the agent's list (its counters).
 nlohmann::json FindAttachment(const std::string& socket, const std::string& id);
 
+// --vm-memory, --vm-cpus, --accel and --kernel.
+struct VmArgs {
+  int memory_mib = 512, cpus = 1;
+  std::string accel = "auto", kernel;
+  void Add(CLI::App* cmd);
+  // Whether --vm-memory or --vm-cpus was given with a value other than
+  // these (a restore cannot change them).
+  bool AsksOtherThan(int snapshot_memory_mib, int snapshot_cpus) const;
+
+ private:
+  CLI::Option *memory_option_ = nullptr, *cpus_option_ = nullptr;
+};
+
 // What a microVM needs before anything is attached, so that a missing
 // QEMU, kernel or accelerator fails fast; `verb` prefixes the notice that
 // TCG was chosen.
@@ -79,6 +93,10 @@ struct VmPlan {
   vm::AccelChoice accel;
   vm::GuestKernel kernel;
 };
-VmPlan PlanVm(const std::string& accel, const std::string& kernel, const std::string& verb);
+VmPlan PlanVm(const VmArgs& args, const std::string& verb);
+
+// The VM both a boot and a restore run (and a snapshot is taken of), its
+// files in `dir`; the disk and memory are the caller's to add.
+vm::VmConfig VmConfigFor(const VmPlan& plan, const std::string& dir, int memory_mib, int cpus);
 
 }  // namespace lode::cli

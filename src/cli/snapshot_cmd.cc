@@ -30,8 +30,7 @@ struct SnapshotArgs {
   double ready_after = -1, ready_timeout = 600;
   bool json = false;
   std::vector<std::string> command;
-  int vm_memory_mib = 512, vm_cpus = 1;
-  std::string accel = "auto", kernel;
+  VmArgs vm;
 };
 
 struct TakenVm {
@@ -43,16 +42,10 @@ struct TakenVm {
 // ready and saves the VM into `dir` (memory, state).
 TakenVm TakeVm(const SnapshotArgs& a, const VmPlan& plan, const json& attached,
                const std::string& dir) {
-  vm::VmConfig config;
-  config.kernel = plan.kernel.image;
-  config.initramfs = dir + "/initramfs.cpio";
+  vm::VmConfig config = VmConfigFor(plan, dir, a.vm.memory_mib, a.vm.cpus);
   std::string base = Check(vm::BaseInitramfs(plan.kernel, DataDir() + "/vm"));
   Check(vm::WriteRunInitramfs(base, {attached["config"], a.command, false}, config.initramfs));
   config.disk = attached["path"];
-  config.accel = plan.accel.accel;
-  config.memory_mib = a.vm_memory_mib;
-  config.cpus = a.vm_cpus;
-  config.work_dir = dir;
   config.memory_file = dir + "/memory";
   config.memory_shared = true;
   TakenVm taken;
@@ -93,7 +86,7 @@ void Create(const SnapshotArgs& a) {
   if (a.ready_marker.empty() == (a.ready_after < 0)) {
     throw CLI::ValidationError("--ready-marker", "give --ready-marker or --ready-after (one)");
   }
-  VmPlan plan = PlanVm(a.accel, a.kernel, "snapshot");
+  VmPlan plan = PlanVm(a.vm, "snapshot");
   auto store = a.agent.store.Open();
   auto keys = a.agent.keys.Open();
   store::ImageRef ref = Check(catalog::ResolveRef(*store, a.tenant, a.ref));
@@ -119,12 +112,12 @@ void Create(const SnapshotArgs& a) {
   info.image_config = image.image_config;
   info.command = a.command;
   info.created = static_cast<int64_t>(std::time(nullptr));
-  info.memory_mib = a.vm_memory_mib;
-  info.cpus = a.vm_cpus;
+  info.memory_mib = a.vm.memory_mib;
+  info.cpus = a.vm.cpus;
   info.accel = vm::AccelName(plan.accel.accel);
   info.kernel_version = plan.kernel.version;
   info.device_signature = taken.signature;
-  push::SnapshotLayout layout = push::LayOutSnapshot(static_cast<uint64_t>(a.vm_memory_mib) << 20,
+  push::SnapshotLayout layout = push::LayOutSnapshot(static_cast<uint64_t>(a.vm.memory_mib) << 20,
                                                      taken.saved.state_bytes, image);
   info.memory_bytes = layout.memory_bytes;
   info.state_offset = layout.state_offset;
@@ -168,18 +161,7 @@ void RegisterSnapshot(CLI::App& app) {
       ->check(CLI::Range(1.0, 86400.0));
   cmd->add_option("--tag", a->tag, "also name the snapshot (lode tag)");
   cmd->add_flag("--json", a->json, "print one JSON object");
-  cmd->add_option("--vm-memory", a->vm_memory_mib, "microVM memory in MiB")
-      ->capture_default_str()
-      ->check(CLI::Range(64, 1 << 20));
-  cmd->add_option("--vm-cpus", a->vm_cpus, "microVM vCPUs")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 64));
-  cmd->add_option("--accel", a->accel, "auto (KVM where the CPU virtualizes, else TCG), kvm or tcg")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
-  cmd->add_option("--kernel", a->kernel,
-                  "guest kernel bzImage (default: the newest /boot/vmlinuz-*); it needs "
-                  "CONFIG_VMGENID so that restored clones reseed their RNG");
+  a->vm.Add(cmd);
   AddSocketOption(cmd, a->socket);
   a->agent.Add(cmd, /*private_agent=*/true);
   cmd->callback([a] { Create(*a); });

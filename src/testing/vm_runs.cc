@@ -7,6 +7,12 @@
 
 namespace lode::testing {
 
+std::string VmSuiteEnv(const std::string& dir) {
+  std::filesystem::create_directories(dir + "/tmp");
+  return "TMPDIR=" + ShellQuote(dir + "/tmp") + " LODE_KEYS=" + ShellQuote(dir + "/keys") +
+         " LODE_STORE=" + ShellQuote("dir://" + dir + "/store") + " ";
+}
+
 std::string RunLeftovers(const std::string& tmp) {
   std::string left;
   // A bracket keeps pgrep from matching its own shell's command line.

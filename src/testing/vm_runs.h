@@ -6,6 +6,11 @@
 
 namespace lode::testing {
 
+// For a microVM suite in `dir`: makes DIR/tmp and returns the environment
+// prefix of its commands: runs keep their scratch directories (and QEMU's
+// sockets) in DIR/tmp, keys in DIR/keys, the store in DIR/store.
+std::string VmSuiteEnv(const std::string& dir);
+
 // What runs left under `tmp` (the runs' TMPDIR: QEMU's arguments name its
 // run directory there): processes naming it, mounts under it, files in it;
 // "" when nothing.

@@ -56,9 +56,7 @@ class SnapshotTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new ScratchDir("lode-snap");
-    fs::create_directories(*dir_ / "tmp");
-    env_ = "TMPDIR=" + ShellQuote(*dir_ / "tmp") + " LODE_KEYS=" + ShellQuote(*dir_ / "keys") +
-           " LODE_STORE=" + ShellQuote("dir://" + dir_->path() + "/store") + " ";
+    env_ = VmSuiteEnv(dir_->path());
     std::string rootfs = CachedDebianRootfs();
     if (rootfs.empty()) return;
     ImageSpec spec = BuildDebianImage(rootfs);

@@ -54,10 +54,7 @@ class VmTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new ScratchDir("lode-vm");
-    fs::create_directories(*dir_ / "tmp");
-    // Runs keep their scratch directories (and QEMU's sockets) in tmp/.
-    env_ = "TMPDIR=" + ShellQuote(*dir_ / "tmp") + " LODE_KEYS=" + ShellQuote(*dir_ / "keys") +
-           " LODE_STORE=" + ShellQuote("dir://" + dir_->path() + "/store") + " ";
+    env_ = VmSuiteEnv(dir_->path());
     std::string rootfs = CachedDebianRootfs();
     if (rootfs.empty()) return;
     ImageSpec spec = BuildDebianImage(rootfs);
