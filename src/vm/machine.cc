@@ -284,27 +284,31 @@ class Relay {
   bool timed_out() const { return timed_out_; }
 
  private:
-  // How long poll may wait (-1: no limit); 0 once a deadline passed.
+  // How long poll may wait (-1: no limit); 0 once the command is ready or
+  // a deadline passed (timed_out(): QEMU is killed).
   int TimeoutMs(Clock::time_point started) {
-    std::optional<Clock::time_point> deadline;
+    std::optional<Clock::time_point> ready_at, give_up_at;
     if (mode_ == Mode::kSnapshot) {
-      deadline = started + Seconds(ready_when_.timeout_seconds);
+      give_up_at = started + Seconds(ready_when_.timeout_seconds);
       if (ready_when_.after_seconds >= 0 && started_at_) {
-        Clock::time_point at = *started_at_ + Seconds(ready_when_.after_seconds);
-        if (Clock::now() >= at) ready_ = true;
-        deadline = std::min(*deadline, at);
+        ready_at = *started_at_ + Seconds(ready_when_.after_seconds);
       }
     } else if (mode_ == Mode::kRestore && !stdin_open_) {
-      deadline = started + std::chrono::seconds(kReseedTimeoutSeconds);
+      give_up_at = started + std::chrono::seconds(kReseedTimeoutSeconds);
     }
+    Clock::time_point now = Clock::now();
+    if (ready_at && now >= *ready_at) ready_ = true;
     if (ready_) return 0;
-    if (!deadline) return -1;
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now()).count();
-    if (left > 0) return static_cast<int>(left);
-    timed_out_ = mode_ != Mode::kSnapshot || ready_when_.after_seconds < 0 || !started_at_;
-    ready_ = !timed_out_;
-    if (timed_out_) qemu_.Kill();
-    return 0;
+    if (give_up_at && now >= *give_up_at) {
+      timed_out_ = true;
+      qemu_.Kill();
+      return 0;
+    }
+    std::optional<Clock::time_point> next = give_up_at;
+    if (ready_at && (!next || *ready_at < *next)) next = ready_at;
+    if (!next) return -1;
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(*next - now).count();
+    return static_cast<int>(std::max<int64_t>(left, 1));
   }
 
   static Clock::duration Seconds(double s) {
