@@ -57,7 +57,9 @@ TEST(CliTest, EveryVerbHasHelp) {
                            "gc migrate",
                            "gc expire",
                            "gc sweep",
-                           "gc alarms"}) {
+                           "gc alarms",
+                           "snapshot",
+                           "snapshot create"}) {
     CommandResult r = Lode(std::string(verb) + " --help");
     EXPECT_EQ(r.exit_code, 0) << verb << ": " << r.output;
     EXPECT_NE(r.output.find("Usage:"), std::string::npos) << verb;
@@ -68,7 +70,10 @@ TEST(CliTest, UsageErrorsExitTwoWithOneLineAndAHint) {
   for (const std::string& args : std::vector<std::string>{
            "", "nosuchverb", "push", "push image --tenant t --nosuchflag", "key", "key create",
            "gc sweep", "agent --prefetch-threads 999", "run app --runtime nosuch",
-           "run app --vm --accel nosuch", "run app", "flatten a b c"}) {
+           "run app --vm --accel nosuch", "run app", "flatten a b c", "run --vm --tenant t",
+           "run --snapshot s --tenant t", "run app --vm --snapshot s --tenant t",
+           "run --vm --snapshot s --tenant t -- true", "snapshot",
+           "snapshot create app --tenant t"}) {
     CommandResult r = Lode(args);
     EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
     EXPECT_EQ(Lines(r.output), 1u) << args << ": " << r.output;
