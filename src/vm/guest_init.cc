@@ -215,11 +215,50 @@ int HexDigit(char c) {
   return -1;
 }
 
+// The kernel's log from when the init started (the position survives a
+// snapshot): where the kernel's own VM-fork reseed is looked for.
+int kernel_log = -1;
+
+// Whether the kernel bound a VM generation ID device (QEMU's vmgenid on
+// q35): then it reseeds by itself when a restore brings a new ID.
+bool HasVmGenerationId() {
+  bool found = false;
+  if (DIR* d = ::opendir("/sys/bus/acpi/drivers/vmgenid")) {
+    while (dirent* e = ::readdir(d)) found = found || std::strchr(e->d_name, ':') != nullptr;
+    ::closedir(d);
+  }
+  return found;
+}
+
+// The kernel's own reseed line, waiting up to `limit` for it ("" if it
+// did not come): the ACPI notification of the new ID arrives shortly after
+// the VM resumes.
+std::string AwaitKernelReseed(std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  char record[8192];
+  while (kernel_log >= 0) {
+    ssize_t n = ::read(kernel_log, record, sizeof(record));
+    if (n > 0) {
+      std::string text(record, static_cast<size_t>(n));
+      if (text.find(kKernelReseedLogLine) == std::string::npos) continue;
+      std::string message = text.substr(text.find(';') + 1);
+      return message.substr(0, message.find('\n'));
+    }
+    if (n < 0 && errno == EPIPE) continue;  // records were overwritten: go on
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{kernel_log, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+  }
+  return "";
+}
+
 // The host restored this VM from a snapshot and sent fresh entropy: mix it
 // into the kernel's input pool and reseed the CRNG at once, so no random
 // bytes handed out from now on repeat those of another clone of the same
-// snapshot. (What the kernel does itself on a new VM generation ID, which
-// QEMU's microvm machine cannot deliver: it builds no ACPI table for it.)
+// snapshot, whatever the VM's devices. Where the VM has a generation ID
+// device the kernel reseeds by itself too; the confirmation waits for that
+// (a few seconds at most) and quotes it.
 void Reseed(const std::string& hex) {
   constexpr size_t kBytes = 32;
   if (hex.size() != 2 * kBytes) Fail("bad reseed request from the host");
@@ -241,6 +280,10 @@ void Reseed(const std::string& hex) {
   ::close(fd);
   std::string line = std::string(kReseedLogLine) + " (generation " + hex.substr(0, 16) + ")";
   LogToKernel(line);
+  if (HasVmGenerationId()) {
+    std::string kernel = AwaitKernelReseed(std::chrono::seconds(5));
+    line = (kernel.empty() ? "no VM generation ID reseed from the kernel" : kernel) + "; " + line;
+  }
   status_port.Say(std::string(kForkedEvent) + "=" + line);
 }
 
@@ -293,6 +336,8 @@ int WaitAndReap(pid_t child, int sigchld, int port) {
   MountOrFail("proc", "/proc", "proc", 0, nullptr);
   MountOrFail("sysfs", "/sys", "sysfs", 0, nullptr);
   LoadModules();
+  kernel_log = ::open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (kernel_log >= 0) ::lseek(kernel_log, 0, SEEK_END);
   status_port.Open(OpenPort(kStatusPort, O_RDWR));
   status_port.Say("init");
   Result<std::string> text = ReadFileToString(std::string("/") + kGuestSpecPath);

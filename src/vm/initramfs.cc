@@ -21,9 +21,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// ext4 asks the crypto API for crc32c by name, so no symbol ties them.
-const char* const kWantedModules[] = {"virtio_mmio",    "virtio_blk", "virtio_console",
-                                      "crc32c_generic", "ext4",       "overlay"};
+// virtio_mmio for microvm, virtio_pci for the q35 machine snapshots run
+// on. ext4 asks the crypto API for crc32c by name, so no symbol ties them.
+const char* const kWantedModules[] = {"virtio_mmio",    "virtio_pci",     "virtio_blk",
+                                      "virtio_console", "crc32c_generic", "ext4",
+                                      "overlay"};
 
 // The version string a bzImage carries: its setup header's kernel_version
 // field (at 0x20e) points at it, 0x200 bytes before the offset it holds.

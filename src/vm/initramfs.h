@@ -23,7 +23,7 @@ struct GuestKernel {
 // the image and its modules found under /lib/modules.
 Result<GuestKernel> FindGuestKernel(const std::string& kernel);
 
-// The modules the init loads (virtio-mmio, virtio-blk, virtio-console,
+// The modules the init loads (virtio-mmio, virtio-pci, virtio-blk, virtio-console,
 // ext4 and overlay, with crc32c which ext4 asks for by name) and their
 // dependencies from modules.dep, each after the ones it needs. Built-in
 // ones are left out.

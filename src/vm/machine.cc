@@ -67,7 +67,7 @@ std::vector<std::string> QemuArgs(const VmConfig& c, const std::vector<Port>& po
   bool kvm = c.accel == Accel::kKvm;
   bool snapshots = !c.memory_file.empty();
   std::string append = "console=ttyS0 quiet panic=-1 reboot=t random.trust_cpu=on";
-  if (!kvm) {
+  if (!kvm && !snapshots) {  // q35 has a PIT to calibrate against
     std::string khz = TscKhz();
     if (!khz.empty()) append += " tsc_early_khz=" + khz;
   }
@@ -76,9 +76,13 @@ std::vector<std::string> QemuArgs(const VmConfig& c, const std::vector<Port>& po
   if (c.disk_bytes > 0 && !signature) {  // where the disk lies in its file is no device's
     drive += ",offset=" + std::to_string(c.disk_offset) + ",size=" + std::to_string(c.disk_bytes);
   }
+  // Snapshots run on q35, not microvm: only q35 builds the ACPI table of
+  // QEMU's VM generation ID device, whose new ID on every restore makes
+  // the guest kernel reseed its RNG. Its devices are PCI ones.
+  std::string bus = snapshots ? "pci" : "device";
   std::vector<std::string> args = {c.qemu,
                                    "-M",
-                                   snapshots ? "microvm,memory-backend=mem" : "microvm",
+                                   snapshots ? "q35,memory-backend=mem" : "microvm",
                                    "-accel",
                                    kvm ? "kvm" : "tcg",
                                    "-cpu",
@@ -103,14 +107,15 @@ std::vector<std::string> QemuArgs(const VmConfig& c, const std::vector<Port>& po
                                    "-drive",
                                    drive,
                                    "-device",
-                                   "virtio-blk-device,drive=root",
+                                   "virtio-blk-" + bus + ",drive=root",
                                    "-device",
-                                   "virtio-serial-device"};
+                                   "virtio-serial-" + bus};
   if (snapshots) {
-    args.insert(args.end(),
-                {"-object", "memory-backend-file,id=mem,size=" + std::to_string(c.memory_mib) +
-                                "M,mem-path=" + path(c.memory_file) +
-                                ",share=" + path(c.memory_shared ? "on" : "off")});
+    args.insert(args.end(), {"-object",
+                             "memory-backend-file,id=mem,size=" + std::to_string(c.memory_mib) +
+                                 "M,mem-path=" + path(c.memory_file) +
+                                 ",share=" + path(c.memory_shared ? "on" : "off"),
+                             "-device", "vmgenid,guid=auto"});
   }
   args.insert(args.end(),
               {"-qmp", "unix:" + path(c.work_dir + "/qmp.sock") + ",server=on,wait=off"});

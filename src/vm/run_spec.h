@@ -29,8 +29,9 @@ inline constexpr const char* kGuestModuleDir = "lode/modules";  // NN-name.ko, l
 // "start" when the command is about to run, then "exit=N" or "error=TEXT".
 // The host may send requests the other way: "reseed=HEX" (32 bytes) after
 // it restored the VM from a snapshot, which the init answers with
-// "forked=LINE" once the kernel's RNG was reseeded with them (LINE is
-// also in the guest's kernel log).
+// "forked=LINE" once the kernel's RNG was reseeded with them and, where
+// the VM has a generation ID device, the kernel reseeded for the new ID
+// (LINE quotes the guest's kernel log).
 inline constexpr const char* kStdinPort = "lode.stdin";
 inline constexpr const char* kStdoutPort = "lode.stdout";
 inline constexpr const char* kStderrPort = "lode.stderr";
@@ -39,5 +40,8 @@ inline constexpr const char* kReseedRequest = "reseed=";
 inline constexpr const char* kForkedEvent = "forked";
 inline constexpr const char* kReseedLogLine =
     "restored from a snapshot: kernel RNG reseeded with fresh entropy from the host";
+// What the guest kernel (Linux 5.18 and later, CONFIG_VMGENID) logs when a
+// new VM generation ID made it reseed.
+inline constexpr const char* kKernelReseedLogLine = "crng reseeded due to virtual machine fork";
 
 }  // namespace lode::vm
