@@ -1,5 +1,6 @@
-// A microVM run by QEMU: the `microvm` machine, the image's block file as a
-// read-only virtio-blk disk, lode's kernel and initramfs, and four
+// A microVM run by QEMU: the `microvm` machine (`q35` with a VM generation
+// ID device for VMs that are snapshotted or restored), the image's block
+// file as a read-only virtio-blk disk, lode's kernel and initramfs, and four
 // virtio-serial ports (not the serial console, which is slow and drops
 // data) carrying the command's stdin, stdout and stderr and the init's
 // status lines. QEMU waits for lode to connect every port before the guest
