@@ -278,7 +278,7 @@ void Reseed(const std::string& hex) {
     Fail(std::string("reseed the kernel RNG: ") + std::strerror(errno));
   }
   ::close(fd);
-  std::string line = std::string(kReseedLogLine) + " (generation " + hex.substr(0, 16) + ")";
+  std::string line = kReseedLogLine;  // never the bytes: they are the clone's secret
   LogToKernel(line);
   if (HasVmGenerationId()) {
     std::string kernel = AwaitKernelReseed(std::chrono::seconds(5));
