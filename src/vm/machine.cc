@@ -245,7 +245,8 @@ class Relay {
         in_(std::move(ports[2])),
         status_(std::move(ports[3])),
         signal_fd_(signal_fd),
-        stdin_open_(mode == Mode::kRun) {}
+        stdin_open_(mode == Mode::kRun),
+        out_to_(mode == Mode::kSnapshot ? 2 : 1) {}
 
   void SetReady(const ReadyWhen& ready) { ready_when_ = ready; }
   void Note(const std::string& event) { events_.emplace_back(event, Clock::now()); }
@@ -322,7 +323,7 @@ class Relay {
 
   void Handle(int fd) {
     if (qmp_open_ && fd == qmp_.fd()) return ReadQmp();
-    if (fd == out_.get()) return Forward(out_, mode_ == Mode::kSnapshot ? 2 : 1);
+    if (fd == out_.get()) return Forward(out_, out_to_);
     if (fd == err_.get()) return Forward(err_, 2);
     if (fd == status_.get()) return ReadStatus();
     if (fd == signal_fd_) return Stop();
@@ -422,7 +423,7 @@ class Relay {
 
   // After QEMU exited: the sockets hold the rest of the output.
   void Drain() {
-    while (out_.valid()) Forward(out_, mode_ == Mode::kSnapshot ? 2 : 1);
+    while (out_.valid()) Forward(out_, out_to_);
     while (err_.valid()) Forward(err_, 2);
     while (status_.valid()) ReadStatus();
   }
@@ -438,6 +439,7 @@ class Relay {
   UniqueFd in_shut_;  // stdin after its end: shut for writing, kept open
   int signal_fd_;
   bool stdin_open_;
+  int out_to_;           // where the command's stdout goes: ours, or our stderr while snapshotting
   std::string pending_;  // stdin bytes not yet taken by the guest
   std::string status_text_;
   std::vector<std::pair<std::string, Clock::time_point>> events_;
