@@ -6,6 +6,8 @@
 #include <cstring>
 #include <vector>
 
+#include "util/text.h"
+
 namespace lode::image {
 
 Result<uint64_t> ByteSource::Skip(uint64_t n) {
@@ -78,16 +80,8 @@ Result<Digest> ParseDigest(const std::string& text) {
     return Status::InvalidArgument("unsupported or malformed digest '" + text + "'");
   }
   Digest d;
-  for (size_t i = 0; i < 32; ++i) {
-    auto nibble = [&](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      return -1;
-    };
-    int hi = nibble(text[kPrefix.size() + 2 * i]);
-    int lo = nibble(text[kPrefix.size() + 2 * i + 1]);
-    if (hi < 0 || lo < 0) return Status::InvalidArgument("malformed digest '" + text + "'");
-    d.bytes[i] = static_cast<uint8_t>(hi << 4 | lo);
+  if (!FromHex(std::string_view(text).substr(kPrefix.size()), d.bytes)) {
+    return Status::InvalidArgument("malformed digest '" + text + "'");
   }
   return d;
 }

@@ -42,6 +42,21 @@ std::string Excerpt(const std::string& s, size_t max) {
   return EscapeControl(s.substr(0, max)) + "...";
 }
 
+bool FromHex(std::string_view hex, std::span<uint8_t> out) {
+  if (hex.size() != 2 * out.size()) return false;
+  auto nibble = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < out.size(); ++i) {
+    int high = nibble(hex[2 * i]), low = nibble(hex[2 * i + 1]);
+    if (high < 0 || low < 0) return false;
+    out[i] = static_cast<uint8_t>(high << 4 | low);
+  }
+  return true;
+}
+
 std::vector<std::string> Split(const std::string& s, char separator) {
   std::vector<std::string> pieces(1);
   for (char c : s) {

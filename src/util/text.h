@@ -2,7 +2,10 @@
 // files (HTTP headers, credential files, S3 credentials).
 #pragma once
 
+#include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lode {
@@ -18,6 +21,10 @@ std::string EscapeControl(const std::string& s);
 // At most `max` bytes of `s` (then "..."), control characters escaped:
 // a name or a peer's text quoted in a message.
 std::string Excerpt(const std::string& s, size_t max = 200);
+
+// Lower-case hex to bytes (the reverse of ToHex in util/sha256.h): false
+// unless `hex` is exactly 2 * out.size() lower-case hex digits.
+bool FromHex(std::string_view hex, std::span<uint8_t> out);
 
 // The pieces of `s` between `separator`s (empty ones too).
 std::vector<std::string> Split(const std::string& s, char separator);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 namespace lode {
 namespace {
 
@@ -26,6 +28,16 @@ TEST(TextTest, SplitKeepsEmptyPieces) {
   EXPECT_EQ(Split("a b", ' '), (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(Split(" a  b ", ' '), (std::vector<std::string>{"", "a", "", "b", ""}));
   EXPECT_EQ(Split("", ' '), (std::vector<std::string>{""}));
+}
+
+TEST(TextTest, FromHexTakesExactlyLowerCaseHexOfTheRightLength) {
+  std::array<uint8_t, 3> out{};
+  EXPECT_TRUE(FromHex("00ff7a", out));
+  EXPECT_EQ(out, (std::array<uint8_t, 3>{0x00, 0xff, 0x7a}));
+  EXPECT_FALSE(FromHex("00ff7", out));
+  EXPECT_FALSE(FromHex("00ff7a00", out));
+  EXPECT_FALSE(FromHex("00FF7a", out));
+  EXPECT_FALSE(FromHex("00fg7a", out));
 }
 
 }  // namespace

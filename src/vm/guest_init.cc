@@ -31,6 +31,7 @@
 
 #include "sandbox/container.h"
 #include "util/file.h"
+#include "util/text.h"
 #include "vm/run_spec.h"
 
 namespace lode::vm {
@@ -209,12 +210,6 @@ void LogToKernel(const std::string& line) {
   ::close(fd);
 }
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 // The kernel's log from when the init started (the position survives a
 // snapshot): where the kernel's own VM-fork reseed is looked for.
 int kernel_log = -1;
@@ -261,17 +256,13 @@ std::string AwaitKernelReseed(std::chrono::milliseconds limit) {
 // (a few seconds at most) and quotes it.
 void Reseed(const std::string& hex) {
   constexpr size_t kBytes = 32;
-  if (hex.size() != 2 * kBytes) Fail("bad reseed request from the host");
   // rand_pool_info ends in a flexible array: the bytes follow its header.
   alignas(rand_pool_info) uint8_t request[sizeof(rand_pool_info) + kBytes];
   auto* entropy = reinterpret_cast<rand_pool_info*>(request);
   entropy->entropy_count = 8 * kBytes;
   entropy->buf_size = kBytes;
-  uint8_t* bytes = request + sizeof(rand_pool_info);
-  for (size_t i = 0; i < kBytes; ++i) {
-    int high = HexDigit(hex[2 * i]), low = HexDigit(hex[2 * i + 1]);
-    if (high < 0 || low < 0) Fail("bad reseed request from the host");
-    bytes[i] = static_cast<uint8_t>(high << 4 | low);
+  if (!FromHex(hex, std::span(request).subspan(sizeof(rand_pool_info)))) {
+    Fail("bad reseed request from the host");
   }
   int fd = ::open("/dev/urandom", O_WRONLY | O_CLOEXEC);
   if (fd < 0 || ::ioctl(fd, RNDADDENTROPY, entropy) != 0 || ::ioctl(fd, RNDRESEEDCRNG) != 0) {
