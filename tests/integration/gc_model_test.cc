@@ -516,10 +516,12 @@ TEST(GcAlarmTest, ReadersCachingRootStatesStillAlarmAfterExpiry) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1000 * gc::kMinRetiredSeconds + 100));
   ASSERT_TRUE(reader->Get(manifest).ok());  // retired: no alarm, nothing cached
   EXPECT_TRUE(Must(store::ListAlarms(*admin, "root-0")).empty());
-  EXPECT_EQ(Must(gc::Expire(*admin, store::UnixNow())).expired, std::vector<std::string>{"root-0"});
+  // The wall clock may lag the sleep's steady clock: expire as of the sleep.
+  int64_t expired_at = retired_at + gc::kMinRetiredSeconds;
+  EXPECT_EQ(Must(gc::Expire(*admin, expired_at)).expired, std::vector<std::string>{"root-0"});
   ASSERT_TRUE(reader->Get(manifest).ok());                          // served...
   EXPECT_EQ(Must(store::ListAlarms(*admin, "root-0")).size(), 1u);  // ...and reported
-  gc::SweepResult sweep = Must(gc::Sweep(*admin, {.older_than = 0, .now = store::UnixNow()}));
+  gc::SweepResult sweep = Must(gc::Sweep(*admin, {.older_than = 0, .now = expired_at}));
   EXPECT_TRUE(sweep.deleted.empty());
   EXPECT_TRUE(reader->Get(manifest).ok());
 }

@@ -20,6 +20,7 @@
 
 #include "testing/debian_image.h"
 #include "testing/files.h"
+#include "testing/gc_expiry.h"
 #include "testing/layer_builder.h"
 #include "testing/process.h"
 #include "testing/scratch_dir.h"
@@ -350,8 +351,11 @@ TEST_F(SnapshotTest, GcMigratesAndExpiresSnapshotsLikeImages) {
   ASSERT_EQ(RunCommand(Lode("gc rotate")).exit_code, 0);
   CommandResult migrated = RunCommand(Lode("gc migrate"));
   ASSERT_EQ(migrated.exit_code, 0) << migrated.output;
-  std::this_thread::sleep_for(std::chrono::milliseconds(3100));
-  ASSERT_EQ(RunCommand(Lode("gc expire")).exit_code, 0);
+  auto expire = [&] {
+    CommandResult r = RunCommand(Lode("gc expire --json"));
+    return r.exit_code == 0 ? json::parse(r.output) : json(r.output);
+  };
+  ASSERT_EQ(ExpireWhenOldEnough(expire, old_root), "");
   CommandResult swept = RunCommand(Lode("gc sweep --older-than 0s --json"));
   ASSERT_EQ(swept.exit_code, 0) << swept.output;
   EXPECT_NE(swept.output.find(old_root), std::string::npos) << swept.output;
