@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -54,6 +55,12 @@ TakenVm TakeVm(const SnapshotArgs& a, const VmPlan& plan, const json& attached,
                a.ref.c_str());
   taken.saved = Check(
       vm::SnapshotVm(config, {a.ready_marker, a.ready_after, a.ready_timeout}, dir + "/state"));
+  if (taken.saved.stopped_by != 0) {
+    std::fprintf(stderr,
+                 "lode snapshot: stopped by SIG%s before the command was ready: nothing pushed\n",
+                 ::sigabbrev_np(taken.saved.stopped_by));
+    throw ExitStatus{128 + taken.saved.stopped_by};
+  }
   return taken;
 }
 

@@ -661,7 +661,7 @@ Result<SavedVm> SnapshotVm(const VmConfig& config, const ReadyWhen& ready,
   if (!relay.ready()) {
     int qemu_status = vm.qemu.Wait();
     Result<VmRun> ended = Outcome(relay, qemu_status, vm.spawned, vm.ready, config.work_dir);
-    if (relay.stopped_by() != 0) return Status::Unavailable("stopped before the command was ready");
+    if (relay.stopped_by() != 0) return SavedVm{.stopped_by = relay.stopped_by()};
     if (relay.timed_out()) {
       return Status::Unavailable("the command was not ready within " +
                                  std::to_string(static_cast<int>(ready.timeout_seconds)) + " s");

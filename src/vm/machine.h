@@ -68,6 +68,7 @@ struct ReadyWhen {
 };
 
 struct SavedVm {
+  int stopped_by = 0;       // a signal that stopped lode first: nothing was saved
   double boot_seconds = 0;  // QEMU started until the command was ready
   double save_seconds = 0;  // paused and device state written
   uint64_t state_bytes = 0;
@@ -77,7 +78,7 @@ struct SavedVm {
 // passing what it writes on stdout and stderr to our stderr and giving it
 // no input; then pauses it, writes its device state to `state_file` and
 // ends QEMU. The memory is then in memory_file. The command ending first,
-// or the timeout, is an error.
+// or the timeout, is an error; SIGINT or SIGTERM ends the VM unsaved.
 Result<SavedVm> SnapshotVm(const VmConfig& config, const ReadyWhen& ready,
                            const std::string& state_file);
 

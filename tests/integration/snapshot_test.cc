@@ -345,6 +345,34 @@ TEST_F(SnapshotTest, CommandEndingBeforeItIsReadyPushesNothing) {
   EXPECT_TRUE(StoreObjects() == before) << "a failed snapshot stored chunks";
 }
 
+TEST_F(SnapshotTest, InterruptedCreateEndsTheVmAndPushesNothing) {
+  std::set<std::string> before = StoreObjects();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::string cmd = env_ + "exec " + LodeBinary() +
+                      " snapshot create deb --tenant acme --ready-marker never --cache " +
+                      ShellQuote(*dir_ / "cache-interrupted") + " -- sleep 600 2>" +
+                      ShellQuote(*dir_ / "err-interrupted.txt");
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+    _exit(127);
+  }
+  for (int i = 0; i < 3000 && !QemuRunsUnder(dir_->path()); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(QemuRunsUnder(dir_->path()));
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  std::string err = ReadAll(*dir_ / "err-interrupted.txt");
+  EXPECT_TRUE(WIFEXITED(status)) << err;
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGINT) << err;
+  EXPECT_NE(err.find("stopped by SIGINT before the command was ready: nothing pushed"),
+            std::string::npos)
+      << err;
+  EXPECT_FALSE(QemuRunsUnder(dir_->path()));
+  EXPECT_TRUE(StoreObjects() == before) << "an interrupted snapshot stored chunks";
+}
+
 TEST_F(SnapshotTest, GcMigratesAndExpiresSnapshotsLikeImages) {
   // Last in the suite: the store's roots change.
   std::string old_root = (*created_)["ref"].get<std::string>().substr(0, 6);
