@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
@@ -172,8 +173,9 @@ Result<std::optional<vm::SnapshotInfo>> SnapshotOf(const json& attached) {
 // A restore needs QEMU to build the device set the snapshot was taken
 // with; QEMU's own check ("Unknown savevm section") comes late and says
 // little.
-void CheckSameDevices(const vm::SnapshotInfo& info, const vm::VmConfig& config) {
-  std::string here = Check(vm::DeviceSignature(config));
+void CheckSameDevices(const vm::SnapshotInfo& info, const vm::VmConfig& config,
+                      const std::string& qemu_version) {
+  std::string here = vm::DeviceSignature(config, qemu_version);
   if (here == info.device_signature) return;
   std::vector<std::string> taken = Split(info.device_signature, ' '), now = Split(here, ' ');
   size_t i = 0;
@@ -196,8 +198,10 @@ Status CopyRange(const std::string& from, uint64_t offset, uint64_t length, cons
 }
 
 // Restores the snapshot attached as `attached` (memory, device state and
-// disk in one block file): the VM must be the one it was taken of.
-json RestoreVm(const RunArgs& a, const VmPlan& plan, const json& attached, const std::string& dir) {
+// disk in one block file): the VM must be the one it was taken of, under
+// the QEMU that says `qemu_version`.
+json RestoreVm(const RunArgs& a, const VmPlan& plan, const json& attached, const std::string& dir,
+               const std::string& qemu_version) {
   int64_t start_ns = MonotonicNanos();
   std::string file = attached["path"];
   std::optional<vm::SnapshotInfo> snapshot = Check(SnapshotOf(attached));
@@ -222,7 +226,7 @@ json RestoreVm(const RunArgs& a, const VmPlan& plan, const json& attached, const
   config.disk_bytes = info.disk_bytes;
   config.memory_file = file;
   config.memory_shared = false;
-  CheckSameDevices(info, config);
+  CheckSameDevices(info, config, qemu_version);
   config.incoming_state = dir + "/state";
   Check(CopyRange(file, info.state_offset, info.state_bytes, config.incoming_state));
   json phases = VmPhases(Check(vm::RunVm(config)), plan, start_ns);
@@ -258,6 +262,11 @@ void Run(const RunArgs& a) {
   std::optional<VmPlan> vm_plan;
   if (a.vm) vm_plan = PlanVm(a.vm_args, "run");
   Check(sandbox::EnterPrivateMountNamespace());
+  // Asked while the agent attaches the snapshot: starting QEMU just to
+  // print its version takes tens of milliseconds. (After the unshare: the
+  // thread must be in the run's mount namespace.)
+  std::future<Result<std::string>> qemu_version;
+  if (restore) qemu_version = std::async(std::launch::async, vm::QemuVersion, vm::VmConfig().qemu);
   RunDir dir;
   SessionAgent agent;
   if (!local) agent = ReachAgent(a.socket, a.agent, dir.path());
@@ -279,7 +288,7 @@ void Run(const RunArgs& a) {
         a.ref + " is a snapshot: restore it with lode run --vm --snapshot " + a.ref));
   }
 
-  json phases = restore ? RestoreVm(a, *vm_plan, attached, dir.path())
+  json phases = restore ? RestoreVm(a, *vm_plan, attached, dir.path(), Check(qemu_version.get()))
                 : a.vm  ? RunInVm(a, *vm_plan, attached, dir.path())
                         : RunInContainer(a, runtime, attached, dir);
   json stats = local ? json::object() : FindAttachment(socket, image.id);

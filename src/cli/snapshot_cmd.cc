@@ -50,7 +50,7 @@ TakenVm TakeVm(const SnapshotArgs& a, const VmPlan& plan, const json& attached,
   config.memory_file = dir + "/memory";
   config.memory_shared = true;
   TakenVm taken;
-  taken.signature = Check(vm::DeviceSignature(config));
+  taken.signature = vm::DeviceSignature(config, Check(vm::QemuVersion(config.qemu)));
   std::fprintf(stderr, "lode snapshot: booting %s and running its command until it is ready\n",
                a.ref.c_str());
   taken.saved = Check(

@@ -623,14 +623,19 @@ Status CheckQemu(const std::string& qemu) {
   return Status::Ok();
 }
 
-Result<std::string> DeviceSignature(const VmConfig& config) {
-  std::string signature;
-  if (FILE* out = ::popen((ShellWord(config.qemu) + " --version 2>/dev/null").c_str(), "r")) {
+Result<std::string> QemuVersion(const std::string& qemu) {
+  std::string version;
+  if (FILE* out = ::popen((ShellWord(qemu) + " --version 2>/dev/null").c_str(), "re")) {
     char line[256] = "";
-    if (std::fgets(line, sizeof(line), out) != nullptr) signature = Trim(line);
+    if (std::fgets(line, sizeof(line), out) != nullptr) version = Trim(line);
     ::pclose(out);
   }
-  if (signature.empty()) return Status::Unavailable(config.qemu + " --version said nothing");
+  if (version.empty()) return Status::Unavailable(qemu + " --version said nothing");
+  return version;
+}
+
+std::string DeviceSignature(const VmConfig& config, const std::string& qemu_version) {
+  std::string signature = qemu_version;
   std::vector<std::string> args = QemuArgs(config, PortsOf(config), /*signature=*/true);
   for (size_t i = 1; i < args.size(); ++i) signature += " " + args[i];
   return signature;

@@ -56,9 +56,13 @@ Status CheckQemu(const std::string& qemu);
 // stdin is held until the guest's init confirmed the reseed.
 Result<VmRun> RunVm(const VmConfig& config);
 
-// The QEMU version and arguments that shape the VM's device state (paths
-// left out): a snapshot restores only into a VM with the same signature.
-Result<std::string> DeviceSignature(const VmConfig& config);
+// The first line `qemu --version` prints.
+Result<std::string> QemuVersion(const std::string& qemu);
+
+// The QEMU version (QemuVersion's) and the arguments that shape the VM's
+// device state (paths left out): a snapshot restores only into a VM with
+// the same signature.
+std::string DeviceSignature(const VmConfig& config, const std::string& qemu_version);
 
 // When a command being snapshotted is ready.
 struct ReadyWhen {
