@@ -29,7 +29,7 @@ struct SnapshotArgs {
   AgentDaemonArgs agent;
   std::string socket, ref, tenant, tag, ready_marker;
   double ready_after = -1, ready_timeout = 600;
-  bool json = false;
+  bool json = false, writable = false;
   std::vector<std::string> command;
   VmArgs vm;
 };
@@ -45,7 +45,7 @@ TakenVm TakeVm(const SnapshotArgs& a, const VmPlan& plan, const json& attached,
                const std::string& dir) {
   vm::VmConfig config = VmConfigFor(plan, dir, a.vm.memory_mib, a.vm.cpus);
   std::string base = Check(vm::BaseInitramfs(plan.kernel, DataDir() + "/vm"));
-  Check(vm::WriteRunInitramfs(base, {attached["config"], a.command, false}, config.initramfs));
+  Check(vm::WriteRunInitramfs(base, {attached["config"], a.command, a.writable}, config.initramfs));
   config.disk = attached["path"];
   config.memory_file = dir + "/memory";
   config.memory_shared = true;
@@ -118,6 +118,7 @@ void Create(const SnapshotArgs& a) {
   info.image = ref.ToString();
   info.image_config = image.image_config;
   info.command = a.command;
+  info.writable = a.writable;
   info.created = static_cast<int64_t>(std::time(nullptr));
   info.memory_mib = a.vm.memory_mib;
   info.cpus = a.vm.cpus;
@@ -167,6 +168,9 @@ void RegisterSnapshot(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(1.0, 86400.0));
   cmd->add_option("--tag", a->tag, "also name the snapshot (lode tag)");
+  cmd->add_flag("--rw", a->writable,
+                "writable root file system (an overlay in guest memory): what the command wrote "
+                "is in the snapshot, and every restore starts from it");
   cmd->add_flag("--json", a->json, "print one JSON object");
   a->vm.Add(cmd);
   AddSocketOption(cmd, a->socket);

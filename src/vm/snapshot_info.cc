@@ -18,6 +18,7 @@ std::string EncodeSnapshotInfo(const SnapshotInfo& i) {
             {"image", i.image},
             {"image_config", i.image_config},
             {"command", i.command},
+            {"writable", i.writable},
             {"created", i.created},
             {"vm",
              {{"memory_mib", i.memory_mib},
@@ -46,6 +47,7 @@ Result<std::optional<SnapshotInfo>> DecodeSnapshotInfo(const std::string& config
     i.image = j.at("image").get<std::string>();
     i.image_config = j.at("image_config").get<std::string>();
     i.command = j.at("command").get<std::vector<std::string>>();
+    i.writable = j.value("writable", false);
     i.created = IntegerOf<int64_t>(j.at("created"));
     const json& vm = j.at("vm");
     i.memory_mib = IntegerOf<int>(vm.at("memory_mib"));

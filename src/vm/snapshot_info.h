@@ -17,7 +17,8 @@ struct SnapshotInfo {
   std::string image;         // ROOT/MANIFEST-ID of the disk image when it was taken
   std::string image_config;  // that image's run config (JSON)
   std::vector<std::string> command;
-  int64_t created = 0;  // Unix seconds
+  bool writable = false;  // the root file system has the guest's overlay (run --rw)
+  int64_t created = 0;    // Unix seconds
   // The VM.
   int memory_mib = 0;
   int cpus = 0;

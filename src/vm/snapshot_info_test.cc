@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 namespace lode::vm {
 namespace {
 
@@ -10,6 +12,7 @@ SnapshotInfo Example() {
   i.image = "root-0/abc";
   i.image_config = R"({"cmd":["python3"]})";
   i.command = {"python3", "-c", "print(1)"};
+  i.writable = true;
   i.created = 1796028594;
   i.memory_mib = 512;
   i.cpus = 2;
@@ -36,6 +39,7 @@ TEST(SnapshotInfoTest, RoundTrips) {
   EXPECT_EQ(o.image, in.image);
   EXPECT_EQ(o.image_config, in.image_config);
   EXPECT_EQ(o.command, in.command);
+  EXPECT_TRUE(o.writable);
   EXPECT_EQ(o.created, in.created);
   EXPECT_EQ(o.memory_mib, 512);
   EXPECT_EQ(o.cpus, 2);
@@ -46,6 +50,17 @@ TEST(SnapshotInfoTest, RoundTrips) {
   EXPECT_EQ(o.state_bytes, in.state_bytes);
   EXPECT_EQ(o.disk_offset, in.disk_offset);
   EXPECT_EQ(o.disk_bytes, in.disk_bytes);
+}
+
+TEST(SnapshotInfoTest, WritableIsOptionalAndABoolean) {
+  SnapshotInfo in = Example();
+  nlohmann::json j = nlohmann::json::parse(EncodeSnapshotInfo(in));
+  j.erase("writable");
+  Result<std::optional<SnapshotInfo>> read_only = DecodeSnapshotInfo(j.dump(), FileBytes(in));
+  ASSERT_TRUE(read_only.ok() && read_only->has_value()) << read_only.status().ToString();
+  EXPECT_FALSE((*read_only)->writable);
+  j["writable"] = "yes";
+  EXPECT_EQ(DecodeSnapshotInfo(j.dump(), FileBytes(in)).status().code(), StatusCode::kCorruption);
 }
 
 TEST(SnapshotInfoTest, AnImagesRunConfigIsNoSnapshot) {

@@ -32,15 +32,19 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// Prints "ready DIGEST" once initialized, then answers a line per request:
-// "log K L" (the kernel's VM-fork reseeds and lode's reseeds in the kernel
-// log), "sum S" (touches all
-// of the state), else "answer REQUEST DIGEST SERVED RANDOM".
+// Prints "ready DIGEST" once initialized (and has written DIGEST to a file
+// on the root file system: the snapshot is taken with --rw), then answers a
+// line per request: "log K L" (the kernel's VM-fork reseeds and lode's
+// reseeds in the kernel log), "sum S" (touches all of the state), "warm
+// CONTENT" (appends "+" to that file first), else "answer REQUEST DIGEST
+// SERVED RANDOM".
 constexpr const char* kService = R"(import asyncio, decimal, email.parser, hashlib, http.server
 import json, os, sqlite3, subprocess, sys, xml.etree.ElementTree
 state = {i: i * i for i in range(200000)}
 digest = hashlib.sha256(repr(sorted(state.items())).encode()).hexdigest()[:16]
 served = 0
+with open("/opt/app/warm.txt", "w") as f:
+    f.write(digest)
 print("ready", digest, flush=True)
 for line in sys.stdin:
     request = line.strip()
@@ -52,6 +56,11 @@ for line in sys.stdin:
               sum("lode-init: restored from a snapshot" in l for l in lines), flush=True)
     elif request == "sum":
         print("sum", sum(state.values()), flush=True)
+    elif request == "warm":
+        with open("/opt/app/warm.txt", "a+") as f:
+            f.write("+")
+            f.seek(0)
+            print("warm", f.read(), flush=True)
     else:
         print("answer", request, digest, served, os.urandom(16).hex(), flush=True)
 )";
@@ -70,7 +79,7 @@ class SnapshotTest : public ::testing::Test {
     image_objects_ = new std::set<std::string>(StoreObjects());
     CommandResult created =
         RunCommand("(" + env_ + LodeBinary() +
-                   " snapshot create deb --tenant acme --ready-marker ready --tag svc --json "
+                   " snapshot create deb --tenant acme --rw --ready-marker ready --tag svc --json "
                    "--cache " +
                    ShellQuote(*dir_ / "cache-create") + " -- python3 service.py 2>" +
                    ShellQuote(*dir_ / "create-err.txt") + ")");
@@ -164,14 +173,17 @@ std::string RandomOf(const std::string& answer) { return answer.substr(answer.rf
 constexpr long long kStateSum = 199999LL * 200000 * 399999 / 6;
 
 TEST_F(SnapshotTest, RestoredServiceAnswersWithItsStateSoonerThanABootLoadingLittle) {
-  CommandResult r = Restore("cache-first", "one\nsum\ntwo\n");
+  CommandResult r = Restore("cache-first", "one\nsum\ntwo\nwarm\n");
   ASSERT_EQ(r.exit_code, 0) << Err("cache-first");
   std::vector<std::string> lines = Lines(r.output);
-  ASSERT_EQ(lines.size(), 3u) << r.output;
+  ASSERT_EQ(lines.size(), 4u) << r.output;
   // The state built before the snapshot, and the counter going on from it.
   EXPECT_TRUE(StartsWith(lines[0], "answer one " + digest_ + " 1 ")) << lines[0];
   EXPECT_EQ(lines[1], "sum " + std::to_string(kStateSum));
   EXPECT_TRUE(StartsWith(lines[2], "answer two " + digest_ + " 3 ")) << lines[2];
+  // The file written before the snapshot (--rw: in guest memory), and
+  // writable after the restore.
+  EXPECT_EQ(lines[3], "warm " + digest_ + "+");
 
   json t = Timings("cache-first");
   ASSERT_TRUE(t.is_object()) << Err("cache-first");
@@ -190,13 +202,13 @@ TEST_F(SnapshotTest, RestoredServiceAnswersWithItsStateSoonerThanABootLoadingLit
 }
 
 TEST_F(SnapshotTest, ConcurrentRestoresBothWorkAndReseedApart) {
-  RunCommand("(" + RestoreCommand("cache-a", "x\nlog\n") + " >" + ShellQuote(*dir_ / "out-a") +
-             " & " + RestoreCommand("cache-b", "x\nlog\n") + " >" + ShellQuote(*dir_ / "out-b") +
-             " & wait)");
+  RunCommand("(" + RestoreCommand("cache-a", "x\nlog\nwarm\n") + " >" +
+             ShellQuote(*dir_ / "out-a") + " & " + RestoreCommand("cache-b", "x\nlog\nwarm\n") +
+             " >" + ShellQuote(*dir_ / "out-b") + " & wait)");
   std::vector<std::string> a = Lines(ReadAll(*dir_ / "out-a"));
   std::vector<std::string> b = Lines(ReadAll(*dir_ / "out-b"));
-  ASSERT_EQ(a.size(), 2u) << Err("cache-a");
-  ASSERT_EQ(b.size(), 2u) << Err("cache-b");
+  ASSERT_EQ(a.size(), 3u) << Err("cache-a");
+  ASSERT_EQ(b.size(), 3u) << Err("cache-b");
   // The same state and counter, different random bytes.
   EXPECT_TRUE(StartsWith(a[0], "answer x " + digest_ + " 1 ")) << a[0];
   EXPECT_TRUE(StartsWith(b[0], "answer x " + digest_ + " 1 ")) << b[0];
@@ -206,6 +218,10 @@ TEST_F(SnapshotTest, ConcurrentRestoresBothWorkAndReseedApart) {
   // reported both.
   EXPECT_EQ(a[1], "log 1 1");
   EXPECT_EQ(b[1], "log 1 1");
+  // Each clone writes its own copy of the file (not each other's, not the
+  // snapshot's, which the earlier restore wrote too).
+  EXPECT_EQ(a[2], "warm " + digest_ + "+");
+  EXPECT_EQ(b[2], "warm " + digest_ + "+");
   for (const char* cache : {"cache-a", "cache-b"}) {
     std::string reseed = Timings(cache).value("reseed", "");
     EXPECT_NE(reseed.find("crng reseeded due to virtual machine fork"), std::string::npos)
