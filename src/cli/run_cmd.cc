@@ -241,8 +241,8 @@ void CheckArgs(const RunArgs& a, bool local) {
     if (!a.ref.empty()) throw CLI::ValidationError("--snapshot", "replaces REF: give one of them");
     if (!a.command.empty() || a.writable) {
       throw CLI::ValidationError("--snapshot",
-                                 "the restored VM goes on with the snapshot's command: no command "
-                                 "or --rw");
+                                 "the restored VM goes on with the snapshot's command and root: "
+                                 "no command or --rw (give --rw to snapshot create)");
     }
   } else if (a.ref.empty()) {
     throw CLI::RequiredError("ref");

@@ -72,8 +72,8 @@ TEST(CliTest, UsageErrorsExitTwoWithOneLineAndAHint) {
            "gc sweep", "agent --prefetch-threads 999", "run app --runtime nosuch",
            "run app --vm --accel nosuch", "run app", "flatten a b c", "run --vm --tenant t",
            "run --snapshot s --tenant t", "run app --vm --snapshot s --tenant t",
-           "run --vm --snapshot s --tenant t -- true", "snapshot",
-           "snapshot create app --tenant t"}) {
+           "run --vm --snapshot s --tenant t -- true", "run --vm --snapshot s --tenant t --rw",
+           "snapshot", "snapshot create app --tenant t"}) {
     CommandResult r = Lode(args);
     EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
     EXPECT_EQ(Lines(r.output), 1u) << args << ": " << r.output;
