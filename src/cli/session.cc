@@ -12,6 +12,7 @@
 
 #include "agent/api.h"
 #include "cli/output.h"
+#include "util/child.h"
 
 namespace lode::cli {
 
@@ -41,9 +42,11 @@ PrivateAgent::PrivateAgent(const AgentDaemonArgs& args, const std::string& dir)
   std::vector<char*> c_argv;
   for (std::string& a : argv) c_argv.push_back(a.data());
   c_argv.push_back(nullptr);
+  pid_t lode = ::getpid();
   pid_ = ::fork();
   if (pid_ < 0) Check(Status::FromErrno(errno, "fork the agent"));
   if (pid_ == 0) {
+    EndWithParent(lode, SIGTERM);  // serves only this run, however it ends
     int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd >= 0) ::dup2(fd, STDERR_FILENO);
     ::dup2(STDERR_FILENO, STDOUT_FILENO);

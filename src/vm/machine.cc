@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "sandbox/container.h"
+#include "util/child.h"
 #include "util/file.h"
 #include "util/sha256.h"
 #include "util/text.h"
@@ -162,9 +163,11 @@ class Qemu {
     std::vector<char*> argv;
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
+    pid_t lode = ::getpid();
     pid_ = ::fork();
     if (pid_ < 0) return Status::FromErrno(errno, "fork QEMU");
     if (pid_ == 0) {
+      EndWithParent(lode, SIGKILL);  // a VM nobody relays for would run on forever
       sigset_t none;
       sigemptyset(&none);
       ::sigprocmask(SIG_SETMASK, &none, nullptr);

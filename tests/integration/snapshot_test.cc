@@ -389,6 +389,44 @@ TEST_F(SnapshotTest, InterruptedCreateEndsTheVmAndPushesNothing) {
   EXPECT_TRUE(StoreObjects() == before) << "an interrupted snapshot stored chunks";
 }
 
+// SIGKILL leaves lode no time to clean up: its QEMU and private agent must
+// still end with it rather than run on with nobody relaying for them.
+TEST_F(SnapshotTest, AKilledRestoreTakesItsVmAndAgentAlong) {
+  int stdin_pipe[2];
+  ASSERT_EQ(::pipe(stdin_pipe), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(stdin_pipe[0], 0);
+    ::close(stdin_pipe[0]);
+    ::close(stdin_pipe[1]);
+    std::string cmd = env_ + "exec " + LodeBinary() +
+                      " run --vm --snapshot svc --tenant acme --cache " +
+                      ShellQuote(*dir_ / "cache-killed") + " >/dev/null 2>/dev/null";
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+    _exit(127);
+  }
+  ::close(stdin_pipe[0]);
+  for (int i = 0; i < 3000 && !QemuRunsUnder(dir_->path()); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(QemuRunsUnder(dir_->path()));
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  std::string left = RunLeftovers(*dir_ / "tmp");
+  for (int i = 0; i < 100 && left.find("processes:") != std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    left = RunLeftovers(*dir_ / "tmp");
+  }
+  ::close(stdin_pipe[1]);
+  EXPECT_EQ(left.find("processes:"), std::string::npos) << left;
+  EXPECT_EQ(left.find("mount:"), std::string::npos) << left;
+  if (left.find("processes:") != std::string::npos) {
+    RunCommand("pkill -KILL -f " + ShellQuote(*dir_ / "tmp"));
+  }
+  // Only the run directory stays: nothing was left to remove it.
+  for (const auto& e : fs::directory_iterator(*dir_ / "tmp")) fs::remove_all(e.path());
+}
+
 TEST_F(SnapshotTest, GcMigratesAndExpiresSnapshotsLikeImages) {
   // Last in the suite: the store's roots change.
   std::string old_root = (*created_)["ref"].get<std::string>().substr(0, 6);
