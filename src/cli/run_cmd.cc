@@ -266,7 +266,7 @@ void Run(const RunArgs& a) {
   // print its version takes tens of milliseconds. (After the unshare: the
   // thread must be in the run's mount namespace.)
   std::future<Result<std::string>> qemu_version;
-  if (restore) qemu_version = std::async(std::launch::async, vm::QemuVersion, vm::VmConfig().qemu);
+  if (restore) qemu_version = std::async(std::launch::async, vm::QemuVersion, vm::kQemu);
   RunDir dir;
   SessionAgent agent;
   if (!local) agent = ReachAgent(a.socket, a.agent, dir.path());

@@ -128,7 +128,7 @@ bool VmArgs::AsksOtherThan(int snapshot_memory_mib, int snapshot_cpus) const {
 VmPlan PlanVm(const VmArgs& args, const std::string& verb) {
   VmPlan plan;
   vm::Accel wanted = Check(vm::ParseAccel(args.accel));
-  Check(vm::CheckQemu("qemu-system-x86_64"));
+  Check(vm::CheckQemu(vm::kQemu));
   plan.kernel = Check(vm::FindGuestKernel(args.kernel));
   plan.accel = Check(vm::ChooseAccel(wanted));
   if (!plan.accel.notice.empty()) {

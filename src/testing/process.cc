@@ -1,6 +1,7 @@
 #include "testing/process.h"
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +18,16 @@ CommandResult RunCommand(const std::string& command) {
   int status = ::pclose(p);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+pid_t StartCommand(const std::string& command, int stdin_fd) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (stdin_fd >= 0) ::dup2(stdin_fd, 0);
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);
+    _exit(127);
+  }
+  return pid;
 }
 
 std::string ShellQuote(const std::string& arg) {

@@ -1,6 +1,8 @@
 // Running commands from tests: exit status and combined output.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 namespace lode::testing {
@@ -12,6 +14,9 @@ struct CommandResult {
 
 // Runs `command` with /bin/sh.
 CommandResult RunCommand(const std::string& command);
+// Starts `command` with /bin/sh and returns at once; its stdin is
+// `stdin_fd` when given, else ours. The caller waits for the pid.
+pid_t StartCommand(const std::string& command, int stdin_fd = -1);
 // Single-quotes `arg` for the shell.
 std::string ShellQuote(const std::string& arg);
 // The lode binary under test: $LODE_BIN, else the one this build made.

@@ -1,7 +1,9 @@
 #include "testing/vm_runs.h"
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "testing/process.h"
 
@@ -32,6 +34,15 @@ std::string RunLeftovers(const std::string& tmp) {
 
 bool QemuRunsUnder(const std::string& dir) {
   return RunCommand("pgrep -f " + ShellQuote("qemu-system-x86_6[4] .*" + dir)).exit_code == 0;
+}
+
+bool AwaitQemuUnder(const std::string& dir) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!QemuRunsUnder(dir)) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
 }
 
 }  // namespace lode::testing

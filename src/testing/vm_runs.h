@@ -18,5 +18,7 @@ std::string RunLeftovers(const std::string& tmp);
 
 // Whether a QEMU whose command line names `dir` runs now.
 bool QemuRunsUnder(const std::string& dir);
+// Waits (30 s at most) until one does; whether it does.
+bool AwaitQemuUnder(const std::string& dir);
 
 }  // namespace lode::testing

@@ -14,8 +14,11 @@
 
 namespace lode::vm {
 
+// The VMM, looked up in PATH.
+inline constexpr const char* kQemu = "qemu-system-x86_64";
+
 struct VmConfig {
-  std::string qemu = "qemu-system-x86_64";
+  std::string qemu = kQemu;
   std::string kernel;
   std::string initramfs;
   std::string disk;  // the attachment's block file

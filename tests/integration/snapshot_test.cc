@@ -5,6 +5,7 @@
 // snapshot, a counter of requests served, random bytes, the guest kernel's
 // log read in the guest), the agent's fetch counters, the store's objects,
 // and what is left behind.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -281,21 +282,14 @@ TEST_F(SnapshotTest, StoreOutageDuringALazyRestoreEndsTheVmWithAnError) {
   // The store's chunks go away once QEMU runs: the attach and the device
   // state were read, the memory was not.
   fs::copy(*dir_ / "store", *dir_ / "store-doomed", fs::copy_options::recursive);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    // The doomed store's variable comes after env_'s, so it wins.
-    std::string cmd = "printf 'before\\nsum\\n' | " + env_ +
-                      " LODE_STORE=" + ShellQuote("dir://" + dir_->path() + "/store-doomed") + " " +
-                      LodeBinary() +
-                      " run --vm --snapshot svc --tenant acme --prefetch off --cache " +
-                      ShellQuote(*dir_ / "cache-doomed") + " >" + ShellQuote(*dir_ / "out-doomed") +
-                      " 2>" + ShellQuote(*dir_ / "err-doomed.txt");
-    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
-    _exit(127);
-  }
-  for (int i = 0; i < 3000 && !QemuRunsUnder(dir_->path()); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
+  // The doomed store's variable comes after env_'s, so it wins.
+  pid_t pid =
+      StartCommand("printf 'before\\nsum\\n' | " + env_ +
+                   " LODE_STORE=" + ShellQuote("dir://" + dir_->path() + "/store-doomed") + " " +
+                   LodeBinary() + " run --vm --snapshot svc --tenant acme --prefetch off --cache " +
+                   ShellQuote(*dir_ / "cache-doomed") + " >" + ShellQuote(*dir_ / "out-doomed") +
+                   " 2>" + ShellQuote(*dir_ / "err-doomed.txt"));
+  AwaitQemuUnder(dir_->path());
   for (const auto& e : fs::directory_iterator(*dir_ / "store-doomed")) {
     fs::remove_all(e.path() / "chunks");
   }
@@ -363,19 +357,11 @@ TEST_F(SnapshotTest, CommandEndingBeforeItIsReadyPushesNothing) {
 
 TEST_F(SnapshotTest, InterruptedCreateEndsTheVmAndPushesNothing) {
   std::set<std::string> before = StoreObjects();
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    std::string cmd = env_ + "exec " + LodeBinary() +
-                      " snapshot create deb --tenant acme --ready-marker never --cache " +
-                      ShellQuote(*dir_ / "cache-interrupted") + " -- sleep 600 2>" +
-                      ShellQuote(*dir_ / "err-interrupted.txt");
-    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
-    _exit(127);
-  }
-  for (int i = 0; i < 3000 && !QemuRunsUnder(dir_->path()); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_TRUE(QemuRunsUnder(dir_->path()));
+  pid_t pid = StartCommand(env_ + "exec " + LodeBinary() +
+                           " snapshot create deb --tenant acme --ready-marker never --cache " +
+                           ShellQuote(*dir_ / "cache-interrupted") + " -- sleep 600 2>" +
+                           ShellQuote(*dir_ / "err-interrupted.txt"));
+  EXPECT_TRUE(AwaitQemuUnder(dir_->path()));
   ::kill(pid, SIGINT);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -392,24 +378,14 @@ TEST_F(SnapshotTest, InterruptedCreateEndsTheVmAndPushesNothing) {
 // SIGKILL leaves lode no time to clean up: its QEMU and private agent must
 // still end with it rather than run on with nobody relaying for them.
 TEST_F(SnapshotTest, AKilledRestoreTakesItsVmAndAgentAlong) {
-  int stdin_pipe[2];
-  ASSERT_EQ(::pipe(stdin_pipe), 0);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(stdin_pipe[0], 0);
-    ::close(stdin_pipe[0]);
-    ::close(stdin_pipe[1]);
-    std::string cmd = env_ + "exec " + LodeBinary() +
-                      " run --vm --snapshot svc --tenant acme --cache " +
-                      ShellQuote(*dir_ / "cache-killed") + " >/dev/null 2>/dev/null";
-    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
-    _exit(127);
-  }
+  int stdin_pipe[2];  // kept open: the restored service waits for input
+  ASSERT_EQ(::pipe2(stdin_pipe, O_CLOEXEC), 0);
+  pid_t pid = StartCommand(env_ + "exec " + LodeBinary() +
+                               " run --vm --snapshot svc --tenant acme --cache " +
+                               ShellQuote(*dir_ / "cache-killed") + " >/dev/null 2>/dev/null",
+                           stdin_pipe[0]);
   ::close(stdin_pipe[0]);
-  for (int i = 0; i < 3000 && !QemuRunsUnder(dir_->path()); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_TRUE(QemuRunsUnder(dir_->path()));
+  EXPECT_TRUE(AwaitQemuUnder(dir_->path()));
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
   std::string left = RunLeftovers(*dir_ / "tmp");

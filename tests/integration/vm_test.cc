@@ -202,19 +202,12 @@ TEST_F(VmTest, StoreFailingDuringBootStopsTheVmWithAnError) {
   // Attach reads the manifest; the boot then finds the chunks gone.
   fs::copy(*dir_ / "store", *dir_ / "store-doomed", fs::copy_options::recursive);
   std::string doomed = "LODE_STORE=" + ShellQuote("dir://" + dir_->path() + "/store-doomed");
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    std::string cmd = env_ + doomed + " " + LodeBinary() +
-                      " run deb --tenant acme --vm --prefetch off --cache " +
-                      ShellQuote(*dir_ / "cache-doomed") + " -- true </dev/null >/dev/null 2>" +
-                      ShellQuote(*dir_ / "err.txt");
-    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
-    _exit(127);
-  }
+  pid_t pid = StartCommand(env_ + doomed + " " + LodeBinary() +
+                           " run deb --tenant acme --vm --prefetch off --cache " +
+                           ShellQuote(*dir_ / "cache-doomed") +
+                           " -- true </dev/null >/dev/null 2>" + ShellQuote(*dir_ / "err.txt"));
   // Once QEMU runs the agent has attached; remove the chunks under it.
-  for (int i = 0; i < 300 && !QemuRunsUnder(dir_->path()); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  AwaitQemuUnder(dir_->path());
   std::vector<fs::path> chunk_dirs;
   for (const auto& e : fs::recursive_directory_iterator(*dir_ / "store-doomed")) {
     if (e.is_directory() && e.path().filename() == "chunks") chunk_dirs.push_back(e.path());
@@ -228,16 +221,11 @@ TEST_F(VmTest, StoreFailingDuringBootStopsTheVmWithAnError) {
 }
 
 TEST_F(VmTest, SigtermStopsTheVmAndCleansUp) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    std::string cmd = env_ + "exec " + LodeBinary() + " run deb --tenant acme --vm --cache " +
-                      ShellQuote(*dir_ / "cache-term") +
-                      " -- python3 -c \"import time; print('ready', flush=True); time.sleep(600)\""
-                      " </dev/null >" +
-                      ShellQuote(*dir_ / "out.txt") + " 2>/dev/null";
-    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
-    _exit(127);
-  }
+  pid_t pid = StartCommand(
+      env_ + "exec " + LodeBinary() + " run deb --tenant acme --vm --cache " +
+      ShellQuote(*dir_ / "cache-term") +
+      " -- python3 -c \"import time; print('ready', flush=True); time.sleep(600)\" </dev/null >" +
+      ShellQuote(*dir_ / "out.txt") + " 2>/dev/null");
   for (int i = 0; i < 600 && ReadAll(*dir_ / "out.txt") != "ready\n"; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
