@@ -12,6 +12,7 @@
 #include "image/reference.h"
 #include "image/registry_auth.h"
 #include "image/registry_response.h"
+#include "util/base64.h"
 
 namespace {
 
@@ -44,7 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   (void)ParseChallenges(lines);
-  (void)Base64Decode(text);
+  (void)lode::Base64Decode(text);
   (void)ParseCredentialsFlag(text);
   (void)ParseImageReference(text);
   (void)ParseRegistryReference(text);

@@ -9,7 +9,7 @@ packages=(
   build-essential cmake pkg-config clang-format clang libclang-rt-14-dev
   # libraries
   libarchive-dev libisal-dev libzstd-dev libssl-dev libsodium-dev
-  fuse3 libcurl4-openssl-dev libmemcached-dev
+  fuse3 libcurl4-openssl-dev libmemcached-dev libmicrohttpd-dev
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev
   # test oracles and tools
@@ -17,6 +17,8 @@ packages=(
   util-linux time isal bc
   # running containers (lode run), benchmarks (iproute2: shaped links)
   crun fio iproute2 prometheus
+  # function sandboxes: outbound network without host configuration
+  slirp4netns
   # microVMs (lode run --vm): QEMU and Debian's guest kernel with its modules
   qemu-system-x86 linux-image-amd64
   # the L2 tier: memcached servers started by tests

@@ -12,6 +12,8 @@
 #include <iomanip>
 #include <sstream>
 
+#include "util/listen.h"
+
 namespace lode::agent {
 namespace {
 
@@ -193,31 +195,7 @@ MetricsServer::MetricsServer(UniqueFd listen_fd, UniqueFd stop_event, Render ren
 
 Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& address,
                                                             Render render) {
-  size_t colon = address.rfind(':');
-  if (colon == std::string::npos) {
-    return Status::InvalidArgument("metrics address '" + address + "' is not HOST:PORT");
-  }
-  std::string host = address.substr(0, colon), port = address.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  if (int err = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &found);
-      err != 0) {
-    return Status::InvalidArgument("metrics address '" + address + "': " + gai_strerror(err));
-  }
-  UniqueFd fd(::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  int one = 1;
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  bool bound = fd.valid() && ::bind(fd.get(), found->ai_addr, found->ai_addrlen) == 0 &&
-               ::listen(fd.get(), 16) == 0;
-  int err = errno;
-  ::freeaddrinfo(found);
-  if (!bound) return Status::FromErrno(err, "listen for metrics on " + address);
+  LODE_ASSIGN_OR_RETURN(UniqueFd fd, ListenTcp(address, "metrics"));
   UniqueFd stop(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop.valid()) return Status::FromErrno(errno, "eventfd");
   return std::unique_ptr<MetricsServer>(

@@ -15,5 +15,7 @@ void RegisterAgent(CLI::App& app);
 void RegisterRun(CLI::App& app);
 void RegisterGc(CLI::App& app);
 void RegisterSnapshot(CLI::App& app);
+void RegisterFunction(CLI::App& app);
+void RegisterServe(CLI::App& app);
 
 }  // namespace lode::cli

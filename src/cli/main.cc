@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   lode::cli::RegisterRun(app);
   lode::cli::RegisterGc(app);
   lode::cli::RegisterSnapshot(app);
+  lode::cli::RegisterFunction(app);
+  lode::cli::RegisterServe(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

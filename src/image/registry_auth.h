@@ -51,8 +51,4 @@ struct AuthChallenge {
 // and parameter values may hold ',' and ':' inside quotes).
 std::vector<AuthChallenge> ParseChallenges(const std::vector<std::string>& header_values);
 
-std::string Base64Encode(const std::string& data);
-// Standard alphabet, padding optional; nullopt on bad input.
-std::optional<std::string> Base64Decode(const std::string& text);
-
 }  // namespace lode::image

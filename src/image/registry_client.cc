@@ -8,6 +8,7 @@
 
 #include "image/image_internal.h"
 #include "image/registry_response.h"
+#include "util/base64.h"
 #include "util/file.h"
 #include "util/text.h"
 

@@ -2,9 +2,11 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -77,24 +79,6 @@ Status ResolveUser(const std::string& user, const std::string& rootfs, ProcessSp
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-// Runs argv (looked up in PATH) and waits for it; its stdio is ours.
-Result<int> RunAndWait(const std::vector<std::string>& argv) {
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid < 0) return Status::FromErrno(errno, "fork");
-  if (pid == 0) {
-    ::execvp(args[0], args.data());
-    _exit(127);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return Status::FromErrno(errno, "wait for " + argv[0]);
-  }
-  return ExitCodeOf(status);
-}
-
 json OciConfig(const std::string& rootfs, const ProcessSpec& p, bool writable) {
   json caps = {"CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
                "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
@@ -153,36 +137,87 @@ void HideMixedCgroupV2() {
   }
 }
 
-// One `crun run`, which creates, starts, waits for and deletes the
-// container: each crun invocation costs tens of milliseconds, so a cold start
-// pays for one. A poststart hook (tee of the container state into a file)
-// stamps the moment the command started: the file's modification time.
-Result<ContainerRun> RunWithCrun(const std::string& rootfs, const ProcessSpec& p, bool writable,
-                                 const std::string& work_dir) {
-  HideMixedCgroupV2();
-  std::string bundle = work_dir + "/bundle";
-  fs::create_directories(bundle);
-  std::string started_file = bundle + "/started";
-  json config = OciConfig(rootfs, p, writable);
+// Starts crun with `args`; its output goes to `out` and `err` (-1: ours).
+// With a PID namespace, crun runs in it (a PID namespace can only be
+// created from inside the one a process's children go to), under a relay
+// that stays here and exits with crun's status (and needs no death signal:
+// crun, and so the relay, ends with the namespace).
+pid_t SpawnCrun(const std::vector<std::string>& args, int pid_namespace, int out, int err) {
+  std::vector<std::string> argv = {"crun"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> c_argv;
+  for (std::string& a : argv) c_argv.push_back(a.data());
+  c_argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  if (pid_namespace >= 0) {
+    if (::setns(pid_namespace, CLONE_NEWPID) != 0) _exit(126);
+    pid_t crun = ::fork();
+    if (crun < 0) _exit(126);
+    if (crun > 0) {
+      int status = 0;
+      while (::waitpid(crun, &status, 0) < 0 && errno == EINTR) {
+      }
+      _exit(ExitCodeOf(status));
+    }
+  }
+  if (out >= 0) ::dup2(out, STDOUT_FILENO);
+  if (err >= 0) ::dup2(err, STDERR_FILENO);
+  ::execvp(c_argv[0], c_argv.data());
+  _exit(127);
+}
+
+// The OCI config of `spec`: OciConfig plus what a long-lived sandbox
+// adds. A poststart hook (tee of the container state into a file) stamps
+// the moment the command started (the file's modification time) and
+// records its PID.
+json SandboxConfig(const ContainerSpec& spec, const std::string& started_file) {
+  json config = OciConfig(spec.rootfs, spec.process, spec.writable);
   config["hooks"]["poststart"] =
       json::array({{{"path", "/usr/bin/tee"}, {"args", {"tee", started_file}}}});
-  LODE_RETURN_IF_ERROR(WriteFileAtomically(bundle + "/config.json", config.dump()));
+  if (!spec.network_namespace.empty()) {
+    config["linux"]["namespaces"].push_back(
+        {{"type", "network"}, {"path", spec.network_namespace}});
+  }
+  for (const auto& [host, inside] : spec.file_binds) {
+    config["mounts"].push_back({{"destination", inside},
+                                {"type", "bind"},
+                                {"source", host},
+                                {"options", {"bind", "ro", "nosuid", "nodev"}}});
+  }
+  if (spec.memory_limit_bytes > 0) {
+    config["linux"]["resources"]["memory"]["limit"] = spec.memory_limit_bytes;
+    config["linux"]["cgroupsPath"] = "/lode/" + spec.name;
+  }
+  return config;
+}
+
+std::string StartedFile(const ContainerSpec& spec) { return spec.work_dir + "/bundle/started"; }
+
+// One `crun run`, which creates, starts, waits for and deletes the
+// container: each crun invocation costs tens of milliseconds, so a cold start
+// pays for one.
+Result<ContainerRun> RunWithCrun(const std::string& rootfs, const ProcessSpec& p, bool writable,
+                                 const std::string& work_dir) {
+  ContainerSpec spec;
+  spec.rootfs = rootfs;
+  spec.process = p;
+  spec.writable = writable;
+  spec.work_dir = work_dir;
+  spec.name = "lode-" + std::to_string(::getpid());
   ContainerRun run;
   run.runtime = Runtime::kCrun;
-  auto spawned = std::chrono::system_clock::now();
+  LODE_ASSIGN_OR_RETURN(std::unique_ptr<Container> container, Container::Start(spec));
   Clock::time_point t0 = Clock::now();
-  LODE_ASSIGN_OR_RETURN(run.exit_code, RunAndWait({"crun", "run", "--bundle", bundle,
-                                                   "lode-" + std::to_string(::getpid())}));
+  LODE_ASSIGN_OR_RETURN(run.exit_code, container->Wait());
   double total = Seconds(Clock::now() - t0);
-  std::error_code ec;
-  auto stamp = fs::last_write_time(started_file, ec);
-  if (ec) {  // the command never started: crun failed before it
+  std::optional<std::chrono::system_clock::time_point> started = container->Started();
+  if (!started) {  // the command never started: crun failed before it
     return Status::IOError("crun could not start the container (exit " +
                            std::to_string(run.exit_code) + ")");
   }
-  auto started = std::chrono::file_clock::to_sys(stamp);
-  run.start_seconds =
-      std::clamp(std::chrono::duration<double>(started - spawned).count(), 0.0, total);
+  run.start_seconds = std::clamp(
+      std::chrono::duration<double>(*started - container->spawned()).count(), 0.0, total);
   run.run_seconds = total - run.start_seconds;
   return run;
 }
@@ -240,6 +275,98 @@ Result<ContainerRun> RunWithChroot(const std::string& rootfs, const ProcessSpec&
 
 }  // namespace
 
+Result<std::unique_ptr<Container>> Container::Start(const ContainerSpec& spec) {
+  HideMixedCgroupV2();
+  std::string bundle = spec.work_dir + "/bundle";
+  fs::create_directories(bundle);
+  LODE_RETURN_IF_ERROR(
+      WriteFileAtomically(bundle + "/config.json", SandboxConfig(spec, StartedFile(spec)).dump()));
+  std::unique_ptr<Container> c(new Container(spec));
+  std::string state = spec.work_dir + "/crun";
+  c->spawned_ = std::chrono::system_clock::now();
+  c->crun_ = SpawnCrun({"--root", state, "run", "--bundle", bundle, spec.name}, spec.pid_namespace,
+                       spec.stdout_fd, spec.stderr_fd);
+  if (c->crun_ < 0) return Status::FromErrno(errno, "fork crun");
+  return c;
+}
+
+Result<int> Container::Wait() {
+  if (exit_code_) return *exit_code_;
+  int status = 0;
+  while (::waitpid(crun_, &status, 0) < 0) {
+    if (errno != EINTR) return Status::FromErrno(errno, "wait for the container");
+  }
+  exit_code_ = ExitCodeOf(status);
+  return *exit_code_;
+}
+
+std::optional<std::chrono::system_clock::time_point> Container::Started() const {
+  std::error_code ec;
+  auto stamp = fs::last_write_time(StartedFile(spec_), ec);
+  if (ec) return std::nullopt;
+  return std::chrono::file_clock::to_sys(stamp);
+}
+
+// The processes in the container's cgroup, as this process numbers them.
+std::vector<pid_t> Container::CgroupProcesses() const {
+  std::vector<pid_t> pids;
+  if (spec_.memory_limit_bytes == 0) return pids;
+  for (const std::string& file : {"/sys/fs/cgroup/memory/lode/" + spec_.name + "/cgroup.procs",
+                                  "/sys/fs/cgroup/lode/" + spec_.name + "/cgroup.procs"}) {
+    std::ifstream in(file);
+    for (pid_t pid; in >> pid;) pids.push_back(pid);
+    if (!pids.empty()) break;
+  }
+  return pids;
+}
+
+void Container::Kill() {
+  if (exit_code_) return;
+  // The command is its PID namespace's init: killing it ends them all.
+  Result<std::string> started = ReadFileToString(StartedFile(spec_));
+  json state = json::parse(started.ok() ? *started : "", nullptr, false);
+  if (spec_.pid_namespace < 0 && state.is_object() && state.contains("pid") &&
+      state["pid"].is_number_integer()) {
+    ::kill(state["pid"].get<pid_t>(), SIGKILL);
+    return;
+  }
+  // crun numbered the PID in another namespace: the cgroup lists it as we
+  // number it.
+  std::vector<pid_t> pids = CgroupProcesses();
+  for (pid_t pid : pids) ::kill(pid, SIGKILL);
+  if (!pids.empty()) return;
+  // Still starting: crun's own kill finds the container if it exists yet,
+  // and crun ends before it can start one otherwise.
+  int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  pid_t killer = SpawnCrun({"--root", spec_.work_dir + "/crun", "kill", spec_.name, "KILL"},
+                           spec_.pid_namespace, devnull, devnull);
+  ::close(devnull);
+  int status;
+  while (killer > 0 && ::waitpid(killer, &status, 0) < 0 && errno == EINTR) {
+  }
+  ::kill(crun_, SIGKILL);
+}
+
+Container::~Container() {
+  Kill();
+  (void)Wait();
+  if (spec_.memory_limit_bytes > 0) {
+    for (const char* dir : {"/sys/fs/cgroup/memory/lode/", "/sys/fs/cgroup/lode/"}) {
+      ::rmdir((dir + spec_.name).c_str());
+    }
+  }
+}
+
+uint64_t Container::PeakMemoryBytes() const {
+  for (const std::string& file :
+       {"/sys/fs/cgroup/memory/lode/" + spec_.name + "/memory.max_usage_in_bytes",
+        "/sys/fs/cgroup/lode/" + spec_.name + "/memory.peak"}) {
+    Result<std::string> text = ReadFileToString(file);
+    if (text.ok()) return std::strtoull(text->c_str(), nullptr, 10);
+  }
+  return 0;
+}
+
 int ExitCodeOf(int wait_status) {
   if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
   if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
@@ -281,6 +408,52 @@ Result<ContainerRun> RunContainer(const std::string& rootfs, const ProcessSpec& 
   if (runtime == Runtime::kChroot) return RunWithChroot(rootfs, process);
   if (!crun) return Status::InvalidArgument("crun is not installed (try --runtime chroot)");
   return RunWithCrun(rootfs, process, writable, work_dir);
+}
+
+namespace {
+
+// The init of a PidNamespace: reaps the namespace's orphans until the
+// thread that made it dies (PR_SET_PDEATHSIG), which ends the namespace.
+int RunNamespaceInit(void* alive_pipe) {
+  int* alive = static_cast<int*>(alive_pipe);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  ::close(alive[1]);
+  // Its parent, outside the namespace, shows as PID 0 alive or dead: the
+  // parent's end of the pipe, closed when it dies, tells.
+  pollfd parent{alive[0], POLLIN, 0};
+  if (::poll(&parent, 1, 0) != 0) return 0;
+  for (int fd = 3; fd < 1024; ++fd) ::close(fd);
+  while (true) {
+    if (::wait(nullptr) < 0 && errno == ECHILD) ::sleep(1);
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PidNamespace>> PidNamespace::Create() {
+  int alive[2];
+  if (::pipe2(alive, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
+  constexpr size_t kStack = 64 << 10;
+  std::vector<char> stack(kStack);
+  pid_t init = ::clone(RunNamespaceInit, stack.data() + kStack, CLONE_NEWPID | SIGCHLD, alive);
+  int err = errno;
+  ::close(alive[0]);  // alive[1] stays open as long as this process lives
+  if (init < 0) return Status::FromErrno(err, "start a PID namespace");
+  int fd = ::open(("/proc/" + std::to_string(init) + "/ns/pid").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    err = errno;
+    ::kill(init, SIGKILL);
+    ::waitpid(init, nullptr, 0);
+    return Status::FromErrno(err, "open the PID namespace");
+  }
+  return std::unique_ptr<PidNamespace>(new PidNamespace(init, fd));
+}
+
+PidNamespace::~PidNamespace() {
+  ::kill(init_, SIGKILL);
+  while (::waitpid(init_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  ::close(ns_fd_);
 }
 
 Result<Runtime> ParseRuntime(const std::string& name) {

@@ -26,6 +26,10 @@ std::string TagKey(const std::string& tenant, const std::string& tag) {
   return TagPrefix(tenant) + tag;
 }
 std::string TagPrefix(const std::string& tenant) { return kTagsPrefix + tenant + "/"; }
+std::string FunctionKey(const std::string& tenant, const std::string& name) {
+  return FunctionPrefix(tenant) + name;
+}
+std::string FunctionPrefix(const std::string& tenant) { return "functions/" + tenant + "/"; }
 
 std::string RootRecordKey(const std::string& root) { return kRootRecordPrefix + root; }
 std::string AlarmPrefix(const std::string& root) {
@@ -44,9 +48,10 @@ std::string RootOfKey(const std::string& key) {
 }
 
 Status ValidateRootId(const std::string& root) {
-  // The store's own top-level prefixes (refs/, gc/) cannot name a root.
+  // The store's own top-level prefixes (refs/, gc/, functions/) cannot name
+  // a root.
   bool ok = !root.empty() && root.size() <= 64 && root != "refs" && root != "gc" &&
-            root[0] != '_' && root[0] != '-';
+            root != "functions" && root[0] != '_' && root[0] != '-';
   for (char c : root) {
     ok = ok && (std::islower(static_cast<unsigned char>(c)) ||
                 std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-');

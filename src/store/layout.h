@@ -6,6 +6,7 @@
 //   <root>/sources/<64 hex>      which manifest a registry image was pushed as
 //   <root>/profiles/<64 hex>     the sealed startup profile of manifest <id>
 //   refs/<tenant>/<tag>          "<root>/<manifest id>": a tenant's named image
+//   functions/<tenant>/<name>    a tenant's function, sealed (catalog/function.h)
 //   gc/roots/<root>              a root's record (store/roots.h)
 //   gc/alarms/<root>/<alarm>     a read from the root after it expired
 //   gc/migrations/<root>/<id>    where manifest <id> of <root> was migrated to
@@ -25,6 +26,8 @@ std::string SourceKey(const std::string& root, const std::string& id_hex);
 std::string ProfileKey(const std::string& root, const std::string& manifest_id);
 std::string TagKey(const std::string& tenant, const std::string& tag);
 std::string TagPrefix(const std::string& tenant);
+std::string FunctionKey(const std::string& tenant, const std::string& name);
+std::string FunctionPrefix(const std::string& tenant);
 constexpr const char* kTagsPrefix = "refs/";
 constexpr const char* kRootRecordPrefix = "gc/roots/";
 std::string RootRecordKey(const std::string& root);
@@ -36,7 +39,8 @@ std::string RootPrefix(const std::string& root);
 std::string RootOfKey(const std::string& key);
 
 // InvalidArgument unless `root` can name a root: [a-z0-9][a-z0-9_-]*, at
-// most 64 characters, and not one of the store's own prefixes (refs, gc).
+// most 64 characters, and not one of the store's own prefixes (refs, gc,
+// functions).
 Status ValidateRootId(const std::string& root);
 
 // An image reference: "<root>/<manifest id>".

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "testing/debian_image.h"
+#include "testing/function_images.h"
 #include "testing/large_image.h"
 #include "testing/rules_image.h"
 
@@ -48,7 +49,12 @@ int main(int argc, char** argv) {
       app.add_subcommand("large", "many small files of compressible content, three layers");
   l->add_option("--bytes", large.total_bytes, "file content in all layers")->capture_default_str();
 
-  for (CLI::App* sub : {r, d, l}) {
+  CLI::App* b = app.add_subcommand("function-bootstrap",
+                                   "a Lambda function with a custom runtime (a shell bootstrap)");
+  b->add_option("--rootfs", rootfs, "rootfs tarball from mmdebstrap, with python3 and curl")
+      ->required();
+
+  for (CLI::App* sub : {r, d, l, b}) {
     sub->add_option("-o,--oci", out, "OCI layout directory to write");
     sub->add_option("--compression", compression, "gzip, zstd or none")->capture_default_str();
     sub->add_option("--docker-archive", docker_archive, "also write a docker-archive tarball");
@@ -60,6 +66,9 @@ int main(int argc, char** argv) {
       Emit(lode::testing::BuildDebianImage(rootfs, debian_version), out, compression,
            docker_archive);
     if (l->parsed()) Emit(lode::testing::BuildLargeImage(large), out, compression, docker_archive);
+    if (b->parsed()) {
+      Emit(lode::testing::BootstrapFunctionImage(rootfs), out, compression, docker_archive);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lode-testgen: %s\n", e.what());
     return 1;

@@ -4,6 +4,8 @@
 
 #include <array>
 
+#include "util/base64.h"
+
 namespace lode {
 namespace {
 
@@ -38,6 +40,16 @@ TEST(TextTest, FromHexTakesExactlyLowerCaseHexOfTheRightLength) {
   EXPECT_FALSE(FromHex("00ff7a00", out));
   EXPECT_FALSE(FromHex("00FF7a", out));
   EXPECT_FALSE(FromHex("00fg7a", out));
+}
+
+TEST(Base64Test, RoundTripsWithAndWithoutPadding) {
+  for (std::string s : {"", "a", "ab", "abc", "lode:s3cret", "user:pa:ss"}) {
+    std::string encoded = Base64Encode(s);
+    EXPECT_EQ(Base64Decode(encoded), s);
+    while (!encoded.empty() && encoded.back() == '=') encoded.pop_back();
+    EXPECT_EQ(Base64Decode(encoded), s);
+  }
+  EXPECT_FALSE(Base64Decode("!!!!").has_value());
 }
 
 }  // namespace

@@ -1,0 +1,543 @@
+#include "functions/host.h"
+
+#include <sys/random.h>
+
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "catalog/catalog.h"
+#include "catalog/function.h"
+#include "functions/report.h"
+#include "functions/runtime_api.h"
+#include "functions/sandbox.h"
+#include "util/sha256.h"
+#include "util/text.h"
+
+namespace lode::functions {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::duration;
+using std::chrono::milliseconds;
+
+std::string RandomHex(size_t bytes) {
+  std::vector<uint8_t> b(bytes);
+  size_t got = 0;
+  while (got < bytes) {
+    ssize_t n = ::getrandom(b.data() + got, bytes - got, 0);
+    if (n > 0) got += static_cast<size_t>(n);
+  }
+  return ToHex(b);
+}
+
+// A version 4 UUID, as Lambda's request ids are.
+std::string NewRequestId() {
+  std::string h = RandomHex(16);
+  h[12] = '4';
+  h[16] = "89ab"[h[16] % 4];
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20);
+}
+
+std::string NewTraceId() {
+  char epoch[16];
+  std::snprintf(epoch, sizeof(epoch), "%08llx",
+                static_cast<unsigned long long>(std::time(nullptr)));
+  return "Root=1-" + std::string(epoch) + "-" + RandomHex(12) + ";Parent=" + RandomHex(8) +
+         ";Sampled=0";
+}
+
+int64_t NowMillis() {
+  return std::chrono::duration_cast<milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+double Millis(Clock::duration d) { return duration<double, std::milli>(d).count(); }
+
+}  // namespace
+
+std::string LogTail(const std::string& log, size_t max) {
+  return log.size() > max ? log.substr(log.size() - max) : log;
+}
+
+// A function as the host last read it from the store.
+struct FunctionEntry {
+  catalog::FunctionConfig config;
+  std::string key;        // tenant/name
+  std::string image_ref;  // ROOT/ID its pin tag pointed at
+  std::string version;    // changes with the config or the image
+  std::string arn;
+  Clock::time_point read_at;
+};
+
+// One sandbox and what the host knows of it.
+struct Slot {
+  std::unique_ptr<Sandbox> sandbox;
+  std::shared_ptr<FunctionLog> log;
+  std::string key, version;
+  Clock::time_point started, idle_since;
+  bool initialized = false;
+};
+
+struct Pool {
+  std::deque<std::shared_ptr<Slot>> idle;  // most recently used first
+  int live = 0;                            // idle, busy and starting
+};
+
+class Host::Impl {
+ public:
+  explicit Impl(HostOptions options) : o_(std::move(options)) {}
+  ~Impl();
+  void StartThreads();
+  InvokeResult Invoke(const InvokeRequest& request);
+  InvokeResult Enqueue(const InvokeRequest& request);
+  InvokeResult Check(const InvokeRequest& request);
+  void Drain();
+  std::string Metrics();
+
+ private:
+  // The function a request names: nullopt with `result` filled when none.
+  std::optional<FunctionEntry> Lookup(const std::string& name, InvokeResult& result);
+  Result<std::optional<FunctionEntry>> Read(const std::string& tenant, const std::string& name);
+  // A warm sandbox of the function, or a new slot to start one in;
+  // nullptr when over a limit.
+  std::shared_ptr<Slot> Acquire(const FunctionEntry& f, bool& cold);
+  void Release(const std::shared_ptr<Slot>& slot, bool keep);
+  void Discard(std::shared_ptr<Slot> slot);
+  bool EvictIdleLocked();
+  std::shared_ptr<FunctionLog> LogOf(const FunctionEntry& f);
+  InvokeResult Run(const FunctionEntry& f, const InvokeRequest& request, InvokeResult result);
+  Status StartSandbox(const FunctionEntry& f, Slot& slot);
+  void Record(const InvocationReport& report, FunctionLog& log);
+  void Reap();
+  void RunEvents();
+
+  HostOptions o_;
+  HostMetrics metrics_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::map<std::string, FunctionEntry> functions_;
+  std::map<std::string, Pool> pools_;
+  std::map<std::string, std::shared_ptr<FunctionLog>> logs_;
+  std::deque<std::shared_ptr<Slot>> discarded_;
+  std::deque<InvokeRequest> events_;
+  int live_ = 0, busy_ = 0, starting_ = 0, running_ = 0;
+  uint64_t next_sandbox_ = 0;
+  bool draining_ = false, stopping_ = false;
+  std::mutex reports_mu_;
+  std::thread reaper_;
+  std::vector<std::thread> event_workers_;
+};
+
+Host::Impl::~Impl() {
+  Drain();
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  for (std::thread& t : event_workers_) t.join();
+  if (reaper_.joinable()) reaper_.join();
+}
+
+void Host::Impl::StartThreads() {
+  reaper_ = std::thread([this] { Reap(); });
+  int workers = std::max(1, std::min(o_.max_sandboxes, 8));
+  for (int i = 0; i < workers; ++i) event_workers_.emplace_back([this] { RunEvents(); });
+}
+
+Result<std::optional<FunctionEntry>> Host::Impl::Read(const std::string& tenant,
+                                                      const std::string& name) {
+  LODE_ASSIGN_OR_RETURN(std::optional<catalog::FunctionConfig> config,
+                        catalog::GetFunction(*o_.store, *o_.keys, tenant, name));
+  if (!config) return std::optional<FunctionEntry>();
+  LODE_ASSIGN_OR_RETURN(store::ImageRef ref,
+                        catalog::ResolveRef(*o_.store, tenant, catalog::FunctionImageTag(name)));
+  FunctionEntry f;
+  f.key = tenant + "/" + name;
+  f.image_ref = ref.ToString();
+  f.version = ToHex(Sha256::Of(catalog::EncodeFunction(*config) + "\n" + f.image_ref));
+  f.arn = "arn:aws:lambda:" + o_.region + ":" + tenant + ":function:" + name;
+  f.config = std::move(*config);
+  f.read_at = Clock::now();
+  return std::optional(std::move(f));
+}
+
+std::optional<FunctionEntry> Host::Impl::Lookup(const std::string& text, InvokeResult& result) {
+  // NAME, NAME:QUALIFIER, or arn:aws:lambda:REGION:TENANT:function:NAME[:QUALIFIER]
+  std::vector<std::string> parts = Split(text, ':');
+  std::string tenant = o_.tenants.empty() ? "" : o_.tenants[0], name, qualifier;
+  if (parts.size() >= 7 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function") {
+    tenant = parts[4];
+    name = parts[6];
+    qualifier = parts.size() > 7 ? parts[7] : "";
+  } else if (parts.size() <= 2) {
+    name = parts.empty() ? "" : parts[0];
+    qualifier = parts.size() == 2 ? parts[1] : "";
+  }
+  auto not_found = [&] {
+    result.status = InvokeStatus::kNotFound;
+    result.message = "Function not found: arn:aws:lambda:" + o_.region + ":" + tenant +
+                     ":function:" + Excerpt(text, 140);
+    return std::nullopt;
+  };
+  bool served = std::find(o_.tenants.begin(), o_.tenants.end(), tenant) != o_.tenants.end();
+  if (!served || !catalog::ValidateFunctionName(name).ok() ||
+      (!qualifier.empty() && qualifier != "$LATEST")) {
+    return not_found();
+  }
+  std::string key = tenant + "/" + name;
+  {
+    std::lock_guard lock(mu_);
+    auto it = functions_.find(key);
+    if (it != functions_.end() && Clock::now() - it->second.read_at < std::chrono::seconds(1)) {
+      result.function_arn = it->second.arn;
+      return it->second;
+    }
+  }
+  Result<std::optional<FunctionEntry>> read = Read(tenant, name);
+  if (!read.ok()) {
+    result.status = read.status().code() == StatusCode::kNotFound ? InvokeStatus::kNotFound
+                                                                  : InvokeStatus::kStartFailed;
+    result.message = "function " + key + ": " + read.status().message();
+    return std::nullopt;
+  }
+  if (!*read) return not_found();
+  std::lock_guard lock(mu_);
+  functions_[key] = **read;
+  result.function_arn = (*read)->arn;
+  return **read;
+}
+
+bool Host::Impl::EvictIdleLocked() {
+  std::shared_ptr<Slot> oldest;
+  Pool* from = nullptr;
+  for (auto& [key, pool] : pools_) {
+    if (!pool.idle.empty() && (!oldest || pool.idle.back()->idle_since < oldest->idle_since)) {
+      oldest = pool.idle.back();
+      from = &pool;
+    }
+  }
+  if (!oldest) return false;
+  from->idle.pop_back();
+  --from->live;
+  --live_;
+  discarded_.push_back(oldest);
+  return true;
+}
+
+std::shared_ptr<Slot> Host::Impl::Acquire(const FunctionEntry& f, bool& cold) {
+  std::lock_guard lock(mu_);
+  Pool& pool = pools_[f.key];
+  while (!pool.idle.empty()) {
+    std::shared_ptr<Slot> slot = pool.idle.front();
+    pool.idle.pop_front();
+    if (slot->version == f.version) {
+      cold = false;
+      ++busy_;
+      return slot;
+    }
+    --pool.live;  // a sandbox of an older configuration or image
+    --live_;
+    discarded_.push_back(slot);
+  }
+  int function_limit = f.config.concurrency > 0          ? static_cast<int>(f.config.concurrency)
+                       : o_.max_function_concurrency > 0 ? o_.max_function_concurrency
+                                                         : o_.max_sandboxes;
+  if (pool.live >= function_limit) return nullptr;
+  if (live_ >= o_.max_sandboxes && !EvictIdleLocked()) return nullptr;
+  changed_.notify_all();  // the reaper destroys what was evicted
+  auto slot = std::make_shared<Slot>();
+  slot->key = f.key;
+  slot->version = f.version;
+  ++pool.live;
+  ++live_;
+  ++starting_;
+  cold = true;
+  return slot;
+}
+
+void Host::Impl::Release(const std::shared_ptr<Slot>& slot, bool keep) {
+  std::lock_guard lock(mu_);
+  --busy_;
+  Pool& pool = pools_[slot->key];
+  if (keep && !draining_) {
+    slot->idle_since = Clock::now();
+    pool.idle.push_front(slot);
+    return;
+  }
+  --pool.live;
+  --live_;
+  discarded_.push_back(slot);
+  changed_.notify_all();
+}
+
+std::shared_ptr<FunctionLog> Host::Impl::LogOf(const FunctionEntry& f) {
+  std::lock_guard lock(mu_);
+  std::shared_ptr<FunctionLog>& log = logs_[f.key];
+  if (!log) {
+    log =
+        std::make_shared<FunctionLog>(o_.log_dir.empty() ? "" : o_.log_dir + "/" + f.key + ".log");
+  }
+  return log;
+}
+
+Status Host::Impl::StartSandbox(const FunctionEntry& f, Slot& slot) {
+  uint64_t n;
+  {
+    std::lock_guard lock(mu_);
+    n = ++next_sandbox_;
+  }
+  SandboxSpec spec;
+  spec.id = "lode-fn-" + std::to_string(::getpid()) + "-" + std::to_string(n);
+  spec.work_dir = o_.work_dir + "/" + spec.id;
+  spec.agent_socket = o_.agent_socket;
+  spec.pid_namespace = o_.pid_namespace;
+  spec.image_ref = f.image_ref;
+  spec.function = f.config;
+  spec.function_arn = f.arn;
+  spec.region = o_.region;
+  spec.prefetch = o_.prefetch;
+  slot.log = LogOf(f);
+  spec.output = [log = slot.log](std::string_view text) { log->Append(text); };
+  slot.started = Clock::now();
+  LODE_ASSIGN_OR_RETURN(slot.sandbox, Sandbox::Start(spec));
+  return Status::Ok();
+}
+
+InvokeResult Host::Impl::Invoke(const InvokeRequest& request) {
+  InvokeResult result;
+  result.request_id = NewRequestId();
+  if (request.payload.size() > kMaxPayloadBytes) {
+    result.status = InvokeStatus::kTooLarge;
+    return result;
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (draining_) {
+      result.status = InvokeStatus::kDraining;
+      result.message = "the host is shutting down";
+      return result;
+    }
+    ++running_;
+  }
+  std::optional<FunctionEntry> f = Lookup(request.function, result);
+  if (f) result = Run(*f, request, result);
+  std::lock_guard lock(mu_);
+  --running_;
+  changed_.notify_all();
+  return result;
+}
+
+InvokeResult Host::Impl::Run(const FunctionEntry& f, const InvokeRequest& request,
+                             InvokeResult result) {
+  bool cold = false;
+  std::shared_ptr<Slot> slot = Acquire(f, cold);
+  if (!slot) {
+    metrics_.Throttled(f.key);
+    result.status = InvokeStatus::kThrottled;
+    result.message = "Rate Exceeded.";
+    return result;
+  }
+  InvocationReport report;
+  report.request_id = result.request_id;
+  report.tenant = f.config.tenant;
+  report.function = f.config.name;
+  report.memory_mib = f.config.memory_mib;
+  report.start = cold ? StartKind::kCold : StartKind::kWarm;
+  std::optional<InvocationEnd> end;
+  if (cold) {
+    Status started = StartSandbox(f, *slot);
+    {
+      std::lock_guard lock(mu_);
+      --starting_;
+      ++busy_;
+    }
+    if (!started.ok()) {
+      Release(slot, false);
+      result.status = InvokeStatus::kStartFailed;
+      result.message = "the function's sandbox did not start: " + started.message();
+      return result;
+    }
+    end = slot->sandbox->api().AwaitInit(o_.init_timeout);
+    report.init_duration_ms = Millis(Clock::now() - slot->started);
+  }
+  metrics_.Invoked(f.key, report.start, report.init_duration_ms / 1000.0);
+  FunctionLog& log = *slot->log;
+  log.BeginTail();
+  log.Append("START RequestId: " + result.request_id + " Version: $LATEST\n");
+  if (!end) {
+    Invocation inv;
+    inv.request_id = result.request_id;
+    inv.payload = request.payload.empty() ? "{}" : request.payload;
+    inv.client_context = request.client_context;
+    inv.cognito_identity = request.cognito_identity;
+    inv.trace_id = request.trace_id.empty() ? NewTraceId() : request.trace_id;
+    inv.timeout = std::chrono::seconds(f.config.timeout_seconds);
+    end = slot->sandbox->api().Invoke(inv);
+    report.duration_ms = Millis(end->ended - end->delivered);
+  }
+  static const std::map<Outcome, std::string> kOutcomes = {{Outcome::kResponse, "response"},
+                                                           {Outcome::kFunctionError, "error"},
+                                                           {Outcome::kTimedOut, "timeout"},
+                                                           {Outcome::kExited, "exit"},
+                                                           {Outcome::kInitError, "init_error"}};
+  report.outcome = kOutcomes.at(end->outcome);
+  report.error_type = end->error_type;
+  bool keep = end->outcome == Outcome::kResponse || end->outcome == Outcome::kFunctionError;
+  if (!keep) slot->sandbox->Kill();
+  report.max_memory_used_bytes = slot->sandbox->PeakMemoryBytes();
+  report.time_ms = NowMillis();
+  Record(report, log);
+  result.payload = end->body;
+  result.function_error = end->outcome != Outcome::kResponse;
+  if (request.tail_log) result.log_tail = log.Tail();
+  metrics_.Ended(f.key, report.outcome, report.duration_ms / 1000.0);
+  Release(slot, keep);
+  return result;
+}
+
+void Host::Impl::Record(const InvocationReport& report, FunctionLog& log) {
+  if (report.outcome == "timeout") {
+    log.Append(std::to_string(report.time_ms) + " " + report.request_id + " Task timed out after " +
+               std::to_string(report.duration_ms / 1000.0) + " seconds\n");
+  }
+  log.Append("END RequestId: " + report.request_id + "\n" + ReportLine(report) + "\n");
+  if (o_.log_dir.empty()) return;
+  std::lock_guard lock(reports_mu_);
+  FunctionLog reports(o_.log_dir + "/reports.jsonl");
+  reports.Append(ReportJson(report) + "\n");
+}
+
+InvokeResult Host::Impl::Enqueue(const InvokeRequest& request) {
+  InvokeResult result;
+  result.request_id = NewRequestId();
+  if (request.payload.size() > kMaxPayloadBytes) {
+    result.status = InvokeStatus::kTooLarge;
+    return result;
+  }
+  if (!Lookup(request.function, result)) return result;
+  std::lock_guard lock(mu_);
+  if (draining_) {
+    result.status = InvokeStatus::kDraining;
+    result.message = "the host is shutting down";
+  } else if (events_.size() >= o_.max_queued_events) {
+    result.status = InvokeStatus::kThrottled;
+    result.message = "the host's event queue is full";
+  } else {
+    events_.push_back(request);
+    result.status = InvokeStatus::kAccepted;
+    changed_.notify_all();
+  }
+  return result;
+}
+
+InvokeResult Host::Impl::Check(const InvokeRequest& request) {
+  InvokeResult result;
+  result.request_id = NewRequestId();
+  Lookup(request.function, result);
+  return result;
+}
+
+void Host::Impl::RunEvents() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    changed_.wait(lock, [&] { return stopping_ || !events_.empty(); });
+    if (events_.empty()) return;  // stopping, nothing left
+    InvokeRequest request = std::move(events_.front());
+    events_.pop_front();
+    ++running_;
+    lock.unlock();
+    std::optional<FunctionEntry> f;
+    InvokeResult result;
+    result.request_id = NewRequestId();
+    // Throttled events wait for a sandbox, as Lambda's event queue does.
+    for (int attempt = 0; attempt < 600; ++attempt) {
+      f = Lookup(request.function, result);
+      if (!f) break;
+      result = Run(*f, request, result);
+      if (result.status != InvokeStatus::kThrottled) break;
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+    lock.lock();
+    --running_;
+    changed_.notify_all();
+  }
+}
+
+void Host::Impl::Reap() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    changed_.wait_for(lock, std::chrono::seconds(1));
+    Clock::time_point now = Clock::now();
+    for (auto& [key, pool] : pools_) {
+      while (!pool.idle.empty() &&
+             (draining_ || now - pool.idle.back()->idle_since >= o_.keep_warm)) {
+        discarded_.push_back(pool.idle.back());
+        pool.idle.pop_back();
+        --pool.live;
+        --live_;
+      }
+    }
+    std::deque<std::shared_ptr<Slot>> doomed;
+    doomed.swap(discarded_);
+    lock.unlock();
+    doomed.clear();  // stops and cleans up each sandbox
+    lock.lock();
+    if (stopping_ && discarded_.empty()) return;
+  }
+}
+
+void Host::Impl::Drain() {
+  std::unique_lock lock(mu_);
+  draining_ = true;
+  changed_.notify_all();
+  changed_.wait(lock, [&] { return running_ == 0 && events_.empty(); });
+  for (auto& [key, pool] : pools_) {
+    for (std::shared_ptr<Slot>& slot : pool.idle) discarded_.push_back(slot);
+    pool.live -= static_cast<int>(pool.idle.size());
+    live_ -= static_cast<int>(pool.idle.size());
+    pool.idle.clear();
+  }
+  std::deque<std::shared_ptr<Slot>> doomed;
+  doomed.swap(discarded_);
+  lock.unlock();
+  doomed.clear();
+}
+
+std::string Host::Impl::Metrics() {
+  std::map<std::string, int> sandboxes;
+  {
+    std::lock_guard lock(mu_);
+    sandboxes = {{"starting", starting_}, {"busy", busy_}, {"idle", live_ - busy_ - starting_}};
+  }
+  return metrics_.Render(sandboxes);
+}
+
+Host::Host(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Host::~Host() = default;
+
+Result<std::unique_ptr<Host>> Host::Start(HostOptions options) {
+  if (options.tenants.empty()) return Status::InvalidArgument("the host serves no tenant");
+  for (const std::string& t : options.tenants) LODE_RETURN_IF_ERROR(keys::ValidateTenant(t));
+  std::error_code ec;
+  fs::create_directories(options.work_dir, ec);
+  if (ec) return Status::IOError("create " + options.work_dir + ": " + ec.message());
+  auto impl = std::make_unique<Impl>(std::move(options));
+  impl->StartThreads();
+  return std::unique_ptr<Host>(new Host(std::move(impl)));
+}
+
+InvokeResult Host::Invoke(const InvokeRequest& r) { return impl_->Invoke(r); }
+InvokeResult Host::Enqueue(const InvokeRequest& r) { return impl_->Enqueue(r); }
+InvokeResult Host::Check(const InvokeRequest& r) { return impl_->Check(r); }
+void Host::Drain() { impl_->Drain(); }
+std::string Host::Metrics() { return impl_->Metrics(); }
+
+}  // namespace lode::functions

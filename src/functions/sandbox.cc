@@ -1,0 +1,210 @@
+#include "functions/sandbox.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "agent/api.h"
+#include "util/file.h"
+
+namespace lode::functions {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+double SecondsSince(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::vector<std::string> Strings(const json& config, const char* key) {
+  std::vector<std::string> out;
+  if (config.contains(key) && config[key].is_array()) {
+    for (const json& s : config[key]) {
+      if (s.is_string()) out.push_back(s);
+    }
+  }
+  return out;
+}
+
+// What the runtime is started with: the image's entrypoint and cmd, the
+// handler in place of the cmd when the function has one.
+std::vector<std::string> Command(const json& config, const std::string& handler) {
+  std::vector<std::string> command = Strings(config, "entrypoint");
+  std::vector<std::string> cmd = handler.empty() ? Strings(config, "cmd") : std::vector{handler};
+  command.insert(command.end(), cmd.begin(), cmd.end());
+  return command;
+}
+
+// The handler Lambda reports in _HANDLER: the function's, else the image's
+// cmd (what AWS base images hold there).
+std::string HandlerOf(const json& config, const std::string& handler) {
+  if (!handler.empty()) return handler;
+  std::vector<std::string> cmd = Strings(config, "cmd");
+  return cmd.empty() ? "" : cmd[0];
+}
+
+std::string ExitDescription(int code) {
+  if (code > 128) return "Runtime exited with error: signal " + std::to_string(code - 128);
+  return "Runtime exited with error: exit status " + std::to_string(code);
+}
+
+}  // namespace
+
+std::vector<std::string> LambdaEnvironment(const std::vector<std::string>& image_env,
+                                           const SandboxSpec& spec, const std::string& handler) {
+  std::map<std::string, std::string> env;
+  std::vector<std::string> order;
+  auto set = [&](const std::string& key, const std::string& value) {
+    if (env.emplace(key, value).second) {
+      order.push_back(key);
+    } else {
+      env[key] = value;
+    }
+  };
+  for (const std::string& e : image_env) {
+    size_t eq = e.find('=');
+    if (eq != std::string::npos) set(e.substr(0, eq), e.substr(eq + 1));
+  }
+  for (const auto& [key, value] : spec.function.environment) set(key, value);
+  const catalog::FunctionConfig& f = spec.function;
+  set("AWS_LAMBDA_RUNTIME_API", kRuntimeApiAddress);
+  set("_HANDLER", handler);
+  set("LAMBDA_TASK_ROOT", "/var/task");
+  set("LAMBDA_RUNTIME_DIR", "/var/runtime");
+  set("AWS_LAMBDA_FUNCTION_NAME", f.name);
+  set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", std::to_string(f.memory_mib));
+  set("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST");
+  set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+  set("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/" + f.name);
+  set("AWS_LAMBDA_LOG_STREAM_NAME", spec.id);
+  set("AWS_REGION", spec.region);
+  set("AWS_DEFAULT_REGION", spec.region);
+  set("TZ", ":UTC");
+  std::vector<std::string> out;
+  for (const std::string& key : order) out.push_back(key + "=" + env[key]);
+  return out;
+}
+
+Sandbox::Sandbox(SandboxSpec spec)
+    : spec_(std::move(spec)), api_(std::make_unique<RuntimeApi>(spec_.function_arn)) {}
+
+Result<std::unique_ptr<Sandbox>> Sandbox::Start(const SandboxSpec& spec) {
+  std::unique_ptr<Sandbox> s(new Sandbox(spec));
+  LODE_RETURN_IF_ERROR(s->Launch());
+  return s;
+}
+
+Status Sandbox::Launch() {
+  std::error_code ec;
+  fs::create_directories(spec_.work_dir, ec);
+  if (ec) return Status::IOError("create " + spec_.work_dir + ": " + ec.message());
+  Clock::time_point t = Clock::now();
+  LODE_ASSIGN_OR_RETURN(json attached,
+                        agent::CallAgent(spec_.agent_socket, {{"op", "attach"},
+                                                              {"ref", spec_.image_ref},
+                                                              {"tenant", spec_.function.tenant},
+                                                              {"writable", false},
+                                                              {"prefetch", spec_.prefetch}}));
+  attachment_ = attached.value("id", "");
+  phases_.attach_seconds = SecondsSince(t);
+
+  t = Clock::now();
+  std::string rootfs = spec_.work_dir + "/rootfs";
+  LODE_ASSIGN_OR_RETURN(mount_, sandbox::Mount::Ext4(attached["path"], rootfs, false));
+  phases_.mount_seconds = SecondsSince(t);
+
+  t = Clock::now();
+  LODE_ASSIGN_OR_RETURN(network_, sandbox::NetworkNamespace::Create());
+  LODE_ASSIGN_OR_RETURN(UniqueFd api_socket, network_->Listen("127.0.0.1", 9001));
+  HttpServer::Options api_options;
+  api_options.max_body = kMaxPayloadBytes;
+  RuntimeApi* api = api_.get();
+  LODE_ASSIGN_OR_RETURN(server_,
+                        HttpServer::Serve(std::move(api_socket), api_options,
+                                          [api](const HttpRequest& r) { return api->Handle(r); }));
+  bool outbound = spec_.function.network != "none";
+  if (outbound) LODE_RETURN_IF_ERROR(network_->ConnectOutbound());
+  phases_.network_seconds = SecondsSince(t);
+
+  t = Clock::now();
+  std::string config_text = attached.value("config", "{}");
+  json config = json::parse(config_text, nullptr, false);
+  if (!config.is_object()) config = json::object();
+  std::vector<std::string> command = Command(config, spec_.function.handler);
+  if (command.empty()) {
+    return Status::InvalidArgument(
+        "the image has no entrypoint or cmd and the function no handler");
+  }
+  LODE_ASSIGN_OR_RETURN(sandbox::ProcessSpec process,
+                        sandbox::ProcessFromConfig(config_text, command, rootfs));
+  process.env = LambdaEnvironment(process.env, spec_, HandlerOf(config, spec_.function.handler));
+
+  sandbox::ContainerSpec c;
+  c.rootfs = rootfs;
+  c.process = process;
+  c.work_dir = spec_.work_dir;
+  c.name = spec_.id;
+  c.network_namespace = network_->Path();
+  if (outbound && fs::exists(rootfs + "/etc/resolv.conf")) {
+    std::string resolv = spec_.work_dir + "/resolv.conf";
+    LODE_RETURN_IF_ERROR(WriteFileAtomically(resolv, sandbox::kOutboundResolvConf));
+    c.file_binds.emplace_back(resolv, "/etc/resolv.conf");
+  }
+  c.memory_limit_bytes = static_cast<uint64_t>(spec_.function.memory_mib) << 20;
+  c.pid_namespace = spec_.pid_namespace;
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
+  UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
+  c.stdout_fd = c.stderr_fd = write_end.get();
+  LODE_ASSIGN_OR_RETURN(container_, sandbox::Container::Start(c));
+  write_end.Reset();  // the container holds the only writers now: EOF when it ends
+  phases_.spawn_seconds = SecondsSince(t);
+  reader_ = std::thread([this, fd = std::move(read_end)]() mutable { ReadOutput(std::move(fd)); });
+  waiter_ = std::thread([this] { WaitForExit(); });
+  return Status::Ok();
+}
+
+void Sandbox::ReadOutput(UniqueFd from) {
+  char buf[16384];
+  while (true) {
+    ssize_t n = ::read(from.get(), buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    if (spec_.output) spec_.output(std::string_view(buf, static_cast<size_t>(n)));
+  }
+}
+
+void Sandbox::WaitForExit() {
+  Result<int> code = container_->Wait();
+  api_->Close(code.ok() ? ExitDescription(*code) : "Runtime exited: " + code.status().message());
+}
+
+void Sandbox::Kill() {
+  if (container_) container_->Kill();
+}
+
+uint64_t Sandbox::PeakMemoryBytes() const { return container_ ? container_->PeakMemoryBytes() : 0; }
+
+Sandbox::~Sandbox() {
+  Kill();
+  if (waiter_.joinable()) waiter_.join();
+  api_->Close("the sandbox was discarded");
+  server_.reset();
+  if (reader_.joinable()) reader_.join();
+  container_.reset();
+  network_.reset();
+  if (mount_) (void)mount_->Unmount();
+  mount_.reset();
+  if (!attachment_.empty()) {
+    (void)agent::CallAgent(spec_.agent_socket, {{"op", "detach"}, {"id", attachment_}});
+  }
+  std::error_code ec;
+  fs::remove_all(spec_.work_dir, ec);
+}
+
+}  // namespace lode::functions
