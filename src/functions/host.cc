@@ -1,5 +1,6 @@
 #include "functions/host.h"
 
+#include <signal.h>
 #include <sys/random.h>
 
 #include <condition_variable>
@@ -15,6 +16,7 @@
 #include "functions/report.h"
 #include "functions/runtime_api.h"
 #include "functions/sandbox.h"
+#include "sandbox/container.h"
 #include "util/sha256.h"
 #include "util/text.h"
 
@@ -526,6 +528,12 @@ Host::~Host() = default;
 Result<std::unique_ptr<Host>> Host::Start(HostOptions options) {
   if (options.tenants.empty()) return Status::InvalidArgument("the host serves no tenant");
   for (const std::string& t : options.tenants) LODE_RETURN_IF_ERROR(keys::ValidateTenant(t));
+  // Cgroups of sandboxes of hosts that were killed.
+  sandbox::RemoveContainerCgroups([](const std::string& name) {
+    int pid = 0;
+    return std::sscanf(name.c_str(), "lode-fn-%d-", &pid) == 1 && pid > 0 && ::kill(pid, 0) != 0 &&
+           errno == ESRCH;
+  });
   std::error_code ec;
   fs::create_directories(options.work_dir, ec);
   if (ec) return Status::IOError("create " + options.work_dir + ": " + ec.message());

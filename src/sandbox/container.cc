@@ -150,8 +150,13 @@ pid_t SpawnCrun(const std::vector<std::string>& args, int pid_namespace, int out
   c_argv.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid != 0) return pid;
+  if (pid_namespace >= 0 && ::setns(pid_namespace, CLONE_NEWPID) != 0) _exit(126);
+  if (out >= 0) ::dup2(out, STDOUT_FILENO);
+  if (err >= 0) ::dup2(err, STDERR_FILENO);
+  // The relay never execs: it must not hold the host's descriptors (a
+  // sandbox's pipes and sockets would never see their ends).
+  ::close_range(3, ~0U, 0);
   if (pid_namespace >= 0) {
-    if (::setns(pid_namespace, CLONE_NEWPID) != 0) _exit(126);
     pid_t crun = ::fork();
     if (crun < 0) _exit(126);
     if (crun > 0) {
@@ -161,8 +166,6 @@ pid_t SpawnCrun(const std::vector<std::string>& args, int pid_namespace, int out
       _exit(ExitCodeOf(status));
     }
   }
-  if (out >= 0) ::dup2(out, STDOUT_FILENO);
-  if (err >= 0) ::dup2(err, STDERR_FILENO);
   ::execvp(c_argv[0], c_argv.data());
   _exit(127);
 }
@@ -351,9 +354,7 @@ Container::~Container() {
   Kill();
   (void)Wait();
   if (spec_.memory_limit_bytes > 0) {
-    for (const char* dir : {"/sys/fs/cgroup/memory/lode/", "/sys/fs/cgroup/lode/"}) {
-      ::rmdir((dir + spec_.name).c_str());
-    }
+    RemoveContainerCgroups([&](const std::string& name) { return name == spec_.name; });
   }
 }
 
@@ -410,6 +411,21 @@ Result<ContainerRun> RunContainer(const std::string& rootfs, const ProcessSpec& 
   return RunWithCrun(rootfs, process, writable, work_dir);
 }
 
+void RemoveContainerCgroups(const std::function<bool(const std::string& name)>& remove) {
+  std::vector<fs::path> parents = {"/sys/fs/cgroup/lode"};
+  std::error_code ec;
+  for (const fs::directory_entry& controller : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+    parents.push_back(controller.path() / "lode");
+  }
+  for (const fs::path& parent : parents) {
+    for (const fs::directory_entry& cgroup : fs::directory_iterator(parent, ec)) {
+      if (cgroup.is_directory(ec) && remove(cgroup.path().filename().string())) {
+        ::rmdir(cgroup.path().c_str());  // fails, as it should, while processes are in it
+      }
+    }
+  }
+}
+
 namespace {
 
 // The init of a PidNamespace: reaps the namespace's orphans until the
@@ -422,7 +438,7 @@ int RunNamespaceInit(void* alive_pipe) {
   // parent's end of the pipe, closed when it dies, tells.
   pollfd parent{alive[0], POLLIN, 0};
   if (::poll(&parent, 1, 0) != 0) return 0;
-  for (int fd = 3; fd < 1024; ++fd) ::close(fd);
+  ::close_range(3, ~0U, 0);
   while (true) {
     if (::wait(nullptr) < 0 && errno == ECHILD) ::sleep(1);
   }

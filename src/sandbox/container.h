@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -98,6 +99,11 @@ class Container {
   std::optional<int> exit_code_;
   std::chrono::system_clock::time_point spawned_;
 };
+
+// Removes the empty cgroups of containers (/lode/NAME under every v1
+// controller, and in v2) whose NAME `remove` accepts: what crun leaves when
+// it is killed with its containers.
+void RemoveContainerCgroups(const std::function<bool(const std::string& name)>& remove);
 
 // A PID namespace whose init ends with the thread that created it:
 // containers started in it (ContainerSpec::pid_namespace) are killed by

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <future>
 #include <thread>
@@ -120,11 +121,14 @@ Status NetworkNamespace::ConnectOutbound() {
 }
 
 NetworkNamespace::~NetworkNamespace() {
-  if (slirp_ > 0) {
-    slirp_exit_.Reset();
-    int status;
-    while (::waitpid(slirp_, &status, 0) < 0 && errno == EINTR) {
-    }
+  if (slirp_ <= 0) return;
+  slirp_exit_.Reset();
+  for (int i = 0; i < 200; ++i) {  // it exits at once; a stuck one is killed after 2 s
+    if (::waitpid(slirp_, nullptr, WNOHANG) == slirp_) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::kill(slirp_, SIGKILL);
+  while (::waitpid(slirp_, nullptr, 0) < 0 && errno == EINTR) {
   }
 }
 
