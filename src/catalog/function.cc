@@ -93,6 +93,8 @@ Status ValidateFunction(const FunctionConfig& f) {
 
 std::string FunctionImageTag(const std::string& name) { return "function." + name; }
 
+bool IsLocalImage(const std::string& image) { return image.rfind("file:", 0) == 0; }
+
 std::string EncodeFunction(const FunctionConfig& f) {
   json j = {{"format", kFormatVersion},
             {"name", f.name},

@@ -53,6 +53,11 @@ Result<FunctionConfig> DecodeFunction(const std::string& json);
 // The tag that pins a function's image.
 std::string FunctionImageTag(const std::string& name);
 
+// An image "file:PATH": a flattened image on the host's local disk (with
+// PATH.config.json beside it, as `lode flatten` writes), not in the
+// store; what a lazily loaded start is measured against.
+bool IsLocalImage(const std::string& image);
+
 // Seals `f` to its tenant and stores it (replacing an earlier version).
 Status PutFunction(store::ObjectStore& store, keys::KeyService& keys, const FunctionConfig& f);
 // The tenant's function `name`; nullopt when there is none. One that does

@@ -2,6 +2,7 @@
 // Lambda's configuration), sealed to the tenant in the store.
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "catalog/catalog.h"
@@ -89,14 +90,39 @@ void Print(const catalog::FunctionConfig& f, const std::string& image_ref, bool 
               f.network == "none" ? ", no network" : "");
 }
 
-// Points the function's pin tag at its image, then stores the function:
-// a stored function always has its image pinned.
-void Save(store::ObjectStore& store, keys::KeyService& keys, catalog::FunctionConfig& f,
-          const store::ImageRef& ref) {
+// Pins the function's image (its tag points at the resolved image; a
+// file: image has none), then stores the function: a stored function
+// always has its image pinned. `image` is what to resolve: the function's
+// own image, or its pin when it keeps the pinned one.
+std::string Save(store::ObjectStore& store, keys::KeyService& keys, catalog::FunctionConfig& f,
+                 const std::string& image) {
   f.updated = static_cast<int64_t>(std::time(nullptr));
   Check(catalog::ValidateFunction(f));
-  Check(catalog::SetTag(store, f.tenant, catalog::FunctionImageTag(f.name), ref));
+  std::string tag = catalog::FunctionImageTag(f.name);
+  std::string pinned = f.image;
+  if (catalog::IsLocalImage(f.image)) {
+    std::string path = f.image.substr(5);
+    if (!std::filesystem::exists(path) || !std::filesystem::exists(path + ".config.json")) {
+      Check(Status::NotFound(path + " and " + path +
+                             ".config.json must exist (lode flatten -o PATH writes both)"));
+    }
+    Status untagged = catalog::DeleteTag(store, f.tenant, tag);
+    if (untagged.code() != StatusCode::kNotFound) Check(untagged);
+  } else {
+    store::ImageRef ref = Check(catalog::ResolveRef(store, f.tenant, image));
+    Check(catalog::SetTag(store, f.tenant, tag, ref));
+    pinned = ref.ToString();
+  }
   Check(catalog::PutFunction(store, keys, f));
+  return pinned;
+}
+
+// The image a stored function runs: its pin, or its file.
+std::string PinnedImage(store::ObjectStore& store, const catalog::FunctionConfig& f) {
+  if (catalog::IsLocalImage(f.image)) return f.image;
+  Result<store::ImageRef> ref =
+      catalog::ResolveRef(store, f.tenant, catalog::FunctionImageTag(f.name));
+  return ref.ok() ? ref->ToString() : "(no image: " + ref.status().message() + ")";
 }
 
 void Create(FunctionArgs& a) {
@@ -112,9 +138,7 @@ void Create(FunctionArgs& a) {
   f.tenant = a.tenant;
   f.image = a.image;
   Apply(a, f);
-  store::ImageRef ref = Check(catalog::ResolveRef(*store, a.tenant, a.image));
-  Save(*store, *keys, f, ref);
-  Print(f, ref.ToString(), a.json_output, "created");
+  Print(f, Save(*store, *keys, f, a.image), a.json_output, "created");
 }
 
 catalog::FunctionConfig Existing(store::ObjectStore& store, keys::KeyService& keys,
@@ -132,10 +156,8 @@ void Update(FunctionArgs& a) {
   if (a.image_opt->count()) f.image = a.image;
   // A new --image is resolved now; without one the function keeps the
   // image it was pinned to.
-  store::ImageRef ref = Check(catalog::ResolveRef(
-      *store, a.tenant, a.image_opt->count() ? a.image : catalog::FunctionImageTag(f.name)));
-  Save(*store, *keys, f, ref);
-  Print(f, ref.ToString(), a.json_output, "updated");
+  std::string image = a.image_opt->count() ? a.image : catalog::FunctionImageTag(f.name);
+  Print(f, Save(*store, *keys, f, image), a.json_output, "updated");
 }
 
 void List(FunctionArgs& a) {
@@ -144,10 +166,7 @@ void List(FunctionArgs& a) {
   json all = json::array();
   for (const std::string& name : Check(catalog::ListFunctions(*store, a.tenant))) {
     catalog::FunctionConfig f = Existing(*store, *keys, a.tenant, name);
-    Result<store::ImageRef> ref =
-        catalog::ResolveRef(*store, a.tenant, catalog::FunctionImageTag(name));
-    std::string image_ref =
-        ref.ok() ? ref->ToString() : "(no image: " + ref.status().message() + ")";
+    std::string image_ref = PinnedImage(*store, f);
     if (a.json_output) {
       all.push_back(Describe(f, image_ref));
     } else {

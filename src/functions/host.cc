@@ -159,11 +159,15 @@ Result<std::optional<FunctionEntry>> Host::Impl::Read(const std::string& tenant,
   LODE_ASSIGN_OR_RETURN(std::optional<catalog::FunctionConfig> config,
                         catalog::GetFunction(*o_.store, *o_.keys, tenant, name));
   if (!config) return std::optional<FunctionEntry>();
-  LODE_ASSIGN_OR_RETURN(store::ImageRef ref,
-                        catalog::ResolveRef(*o_.store, tenant, catalog::FunctionImageTag(name)));
   FunctionEntry f;
   f.key = tenant + "/" + name;
-  f.image_ref = ref.ToString();
+  if (catalog::IsLocalImage(config->image)) {
+    f.image_ref = config->image;
+  } else {
+    LODE_ASSIGN_OR_RETURN(store::ImageRef ref,
+                          catalog::ResolveRef(*o_.store, tenant, catalog::FunctionImageTag(name)));
+    f.image_ref = ref.ToString();
+  }
   f.version = ToHex(Sha256::Of(catalog::EncodeFunction(*config) + "\n" + f.image_ref));
   f.arn = "arn:aws:lambda:" + o_.region + ":" + tenant + ":function:" + name;
   f.config = std::move(*config);

@@ -104,13 +104,20 @@ Status Sandbox::Launch() {
   fs::create_directories(spec_.work_dir, ec);
   if (ec) return Status::IOError("create " + spec_.work_dir + ": " + ec.message());
   Clock::time_point t = Clock::now();
-  LODE_ASSIGN_OR_RETURN(json attached,
-                        agent::CallAgent(spec_.agent_socket, {{"op", "attach"},
-                                                              {"ref", spec_.image_ref},
-                                                              {"tenant", spec_.function.tenant},
-                                                              {"writable", false},
-                                                              {"prefetch", spec_.prefetch}}));
-  attachment_ = attached.value("id", "");
+  json attached;
+  if (catalog::IsLocalImage(spec_.image_ref)) {
+    std::string path = spec_.image_ref.substr(5);
+    LODE_ASSIGN_OR_RETURN(std::string config, ReadFileToString(path + ".config.json"));
+    attached = {{"path", path}, {"config", config}};
+  } else {
+    LODE_ASSIGN_OR_RETURN(attached,
+                          agent::CallAgent(spec_.agent_socket, {{"op", "attach"},
+                                                                {"ref", spec_.image_ref},
+                                                                {"tenant", spec_.function.tenant},
+                                                                {"writable", false},
+                                                                {"prefetch", spec_.prefetch}}));
+    attachment_ = attached.value("id", "");
+  }
   phases_.attach_seconds = SecondsSince(t);
 
   t = Clock::now();

@@ -30,7 +30,7 @@ struct SandboxSpec {
   std::string work_dir;  // created; removed with the sandbox
   std::string agent_socket;
   int pid_namespace = -1;  // sandbox::PidNamespace to run in, if any
-  std::string image_ref;   // ROOT/MANIFEST-ID
+  std::string image_ref;   // ROOT/MANIFEST-ID, or file:PATH (catalog::IsLocalImage)
   catalog::FunctionConfig function;
   std::string function_arn;
   std::string region;

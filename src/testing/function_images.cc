@@ -79,7 +79,44 @@ elif action == "post":
 json.dump(answer, sys.stdout)
 )PY";
 
+constexpr const char* kNodeHandler = R"JS(import { randomUUID } from "node:crypto";
+
+const sandbox = randomUUID();
+let count = 0;
+console.log(`initialized in sandbox ${sandbox}`);
+
+export const handler = async (event, context) => {
+  count += 1;
+  const action = (event && event.action) || "echo";
+  if (action === "env") return process.env;
+  if (action === "error") throw new Error("the handler failed on purpose");
+  if (action === "sleep") await new Promise((done) => setTimeout(done, event.ms));
+  return { event, sandbox, count, request_id: context.awsRequestId,
+           function_arn: context.invokedFunctionArn, remaining_ms: context.getRemainingTimeInMillis() };
+};
+)JS";
+
 }  // namespace
+
+std::string CachedNodeRootfs() {
+  std::string tar = TestCacheDir() + "/debian-bookworm-lambda-node.tar";
+  std::string script = std::string(LODE_TEST_SOURCE_DIR) + "/scripts/lambda-node-rootfs.sh";
+  CommandResult r = RunCommand("bash " + ShellQuote(script) + " " + ShellQuote(tar));
+  return r.exit_code == 0 ? tar : "";
+}
+
+ImageSpec NodeFunctionImage(const std::string& rootfs_tar) {
+  ImageSpec spec;
+  spec.layers.push_back(LayerBuilder().CopyTar(rootfs_tar).Finish());
+  LayerBuilder function;
+  function.Dir("var/task", {.mode = 0755});
+  function.File("var/task/index.mjs", kNodeHandler);
+  spec.layers.push_back(function.Finish());
+  spec.entrypoint = {"/usr/bin/node", "/opt/ric/node_modules/aws-lambda-ric/bin/index.mjs"};
+  spec.cmd = {"index.handler"};
+  spec.working_dir = "/var/task";
+  return spec;
+}
 
 std::string CachedCurlRootfs() {
   std::string tar = TestCacheDir() + "/debian-bookworm-python3-curl.tar";

@@ -34,4 +34,15 @@ std::string CachedCurlRootfs();
 // asks for an event.
 ImageSpec BootstrapFunctionImage(const std::string& rootfs_tar);
 
+// Debian with nodejs and AWS's Node.js runtime interface client
+// (aws-lambda-ric 3.3.0 from npm), built once by
+// scripts/lambda-node-rootfs.sh into the test cache; empty on failure.
+std::string CachedNodeRootfs();
+
+// A Node.js function as AWS's base images hold one: the runtime interface
+// client as entrypoint, cmd "index.handler", /var/task/index.mjs. Its
+// handler answers {"event", "sandbox", "count"} (echo), the environment
+// (env), throws (error: errorType "Error"), or sleeps "ms" (sleep).
+ImageSpec NodeFunctionImage(const std::string& rootfs_tar);
+
 }  // namespace lode::testing

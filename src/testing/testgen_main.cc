@@ -54,7 +54,12 @@ int main(int argc, char** argv) {
   b->add_option("--rootfs", rootfs, "rootfs tarball from mmdebstrap, with python3 and curl")
       ->required();
 
-  for (CLI::App* sub : {r, d, l, b}) {
+  CLI::App* n = app.add_subcommand(
+      "function-node", "a Lambda function in Node.js with AWS's runtime interface client");
+  n->add_option("--rootfs", rootfs, "rootfs tarball from scripts/lambda-node-rootfs.sh")
+      ->required();
+
+  for (CLI::App* sub : {r, d, l, b, n}) {
     sub->add_option("-o,--oci", out, "OCI layout directory to write");
     sub->add_option("--compression", compression, "gzip, zstd or none")->capture_default_str();
     sub->add_option("--docker-archive", docker_archive, "also write a docker-archive tarball");
@@ -68,6 +73,9 @@ int main(int argc, char** argv) {
     if (l->parsed()) Emit(lode::testing::BuildLargeImage(large), out, compression, docker_archive);
     if (b->parsed()) {
       Emit(lode::testing::BootstrapFunctionImage(rootfs), out, compression, docker_archive);
+    }
+    if (n->parsed()) {
+      Emit(lode::testing::NodeFunctionImage(rootfs), out, compression, docker_archive);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lode-testgen: %s\n", e.what());

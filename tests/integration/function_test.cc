@@ -67,6 +67,11 @@ class FunctionTest : public ::testing::Test {
     Lode("function create initerror --image boot --tenant acme --env INIT_ERROR=1");
     Lode("function create initexit --image boot --tenant acme --env INIT_EXIT=1");
     Lode("function create inithang --image boot --tenant acme --env INIT_HANG=1");
+    std::string node_rootfs = CachedNodeRootfs();
+    if (node_rootfs.empty()) return;
+    WriteOciLayout(*dir_ / "node-oci", NodeFunctionImage(node_rootfs), TestCompression::kGzip);
+    Lode("push " + ShellQuote(*dir_ / "node-oci") + " --tenant acme --tag node");
+    Lode("function create node --image node --tenant acme --timeout 1 --memory 256");
     host_ = new ServeProcess(
         dir_->path(), env_,
         "--tenant acme --keep-warm 5s --init-timeout 3 --max-concurrency 8 "
@@ -141,6 +146,39 @@ TEST_F(FunctionTest, PayloadRoundTripsAndTheSandboxStaysWarm) {
   EXPECT_NE(log.find("REPORT RequestId: " + second.Header("x-amzn-requestid") + "\tDuration: "),
             std::string::npos);
   EXPECT_NE(log.find("runtime initialized in sandbox"), std::string::npos);
+}
+
+// AWS's own runtime interface client (Node.js), unchanged.
+TEST_F(FunctionTest, NodeRuntimeInterfaceClientRunsUnchanged) {
+  HttpAnswer first = Invoke("node", {{"x", 1}});
+  ASSERT_EQ(first.status, 200) << first.body;
+  json a = Json(first);
+  EXPECT_EQ(a["event"], json({{"x", 1}}));
+  EXPECT_EQ(a["request_id"], first.Header("x-amzn-requestid"));  // context.awsRequestId
+  EXPECT_EQ(a["function_arn"], "arn:aws:lambda:us-east-1:acme:function:node");
+  EXPECT_GT(a["remaining_ms"].get<int>(), 0);  // from Lambda-Runtime-Deadline-Ms
+  EXPECT_LE(a["remaining_ms"].get<int>(), 1000);
+  json b = Json(Invoke("node", {{"x", 2}}));
+  EXPECT_EQ(b["sandbox"], a["sandbox"]);
+  EXPECT_EQ(b["count"], 2);
+
+  HttpAnswer thrown = Invoke("node", {{"action", "error"}});
+  EXPECT_EQ(thrown.status, 200);
+  EXPECT_EQ(thrown.Header("x-amz-function-error"), "Unhandled");
+  json doc = Json(thrown);
+  EXPECT_EQ(doc["errorType"], "Error");
+  EXPECT_EQ(doc["errorMessage"], "the handler failed on purpose");
+  EXPECT_TRUE(doc["trace"].is_array());
+  json env = Json(Invoke("node", {{"action", "env"}}));
+  EXPECT_EQ(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "256");
+  EXPECT_EQ(env["_HANDLER"], "index.handler");
+
+  HttpAnswer slow = Invoke("node", {{"action", "sleep"}, {"ms", 5000}});
+  EXPECT_EQ(Json(slow)["errorType"], "Sandbox.Timedout");
+  json fresh = Json(Invoke("node", {{"x", 3}}));
+  EXPECT_NE(fresh["sandbox"], a["sandbox"]);
+  EXPECT_EQ(fresh["count"], 1);
+  EXPECT_NE(ReadAll(*dir_ / "logs/acme/node.log").find("\tERROR\tInvoke Error"), std::string::npos);
 }
 
 TEST_F(FunctionTest, TheRuntimeGetsLambdasEnvironment) {
@@ -370,7 +408,7 @@ TEST_F(FunctionTest, FunctionsAreManagedPerTenant) {
   CommandResult ls = Lode("function ls --tenant acme --json");
   json all = json::parse(ls.output);
   ASSERT_TRUE(all.is_array());
-  EXPECT_EQ(all.size(), 6u);
+  EXPECT_EQ(all.size(), 7u);
   EXPECT_EQ(all[0]["name"], "hello");
   EXPECT_EQ(all[0]["timeout_seconds"], 2);
   // Update changes what is given; the next cold start uses it.
