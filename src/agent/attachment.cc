@@ -1,5 +1,8 @@
 #include "agent/attachment.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <mutex>
@@ -8,6 +11,8 @@
 #include "util/clock.h"
 
 namespace lode::agent {
+
+constexpr int kPrefetchNice = 10;
 namespace {
 
 constexpr uint64_t kPage = Overlay::kPageSize;
@@ -35,6 +40,9 @@ void Attachment::StartPrefetch(std::vector<uint32_t> chunks, int parallelism) {
 }
 
 void Attachment::PrefetchWorker() {
+  // Below demand reads for the CPU too: on a busy worker the start's own
+  // reads (and the start itself) come first, the prefetch takes what is left.
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kPrefetchNice);
   while (!prefetch_cancel_.load(std::memory_order_relaxed)) {
     size_t i = prefetch_next_.fetch_add(1);
     if (i >= prefetch_.size()) break;

@@ -373,6 +373,11 @@ InvokeResult Host::Impl::Run(const FunctionEntry& f, const InvokeRequest& reques
     }
     end = slot->sandbox->api().AwaitInit(o_.init_timeout);
     report.init_duration_ms = Millis(Clock::now() - slot->started);
+    const StartPhases& p = slot->sandbox->phases();
+    report.attach_ms = p.attach_seconds * 1000;
+    report.mount_ms = p.mount_seconds * 1000;
+    report.network_ms = p.network_seconds * 1000;
+    report.spawn_ms = p.spawn_seconds * 1000;
   }
   metrics_.Invoked(f.key, report.start, report.init_duration_ms / 1000.0);
   FunctionLog& log = *slot->log;

@@ -44,7 +44,13 @@ std::string ReportJson(const InvocationReport& r) {
                       {"billed_duration_ms", BilledMillis(r.duration_ms)},
                       {"memory_size_mb", r.memory_mib},
                       {"max_memory_used_mb", (r.max_memory_used_bytes + (1 << 20) - 1) >> 20}};
-  if (r.start == StartKind::kCold) j["init_duration_ms"] = r.init_duration_ms;
+  if (r.start == StartKind::kCold) {
+    j["init_duration_ms"] = r.init_duration_ms;
+    j["start_phases_ms"] = {{"attach", r.attach_ms},
+                            {"mount", r.mount_ms},
+                            {"network", r.network_ms},
+                            {"spawn", r.spawn_ms}};
+  }
   if (!r.error_type.empty()) j["error_type"] = r.error_type;
   return j.dump();
 }

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -99,10 +100,27 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(const SandboxSpec& spec) {
   return s;
 }
 
+Status Sandbox::SetUpNetwork() {
+  Clock::time_point t = Clock::now();
+  LODE_ASSIGN_OR_RETURN(network_, sandbox::NetworkNamespace::Create());
+  LODE_ASSIGN_OR_RETURN(UniqueFd api_socket, network_->Listen("127.0.0.1", 9001));
+  HttpServer::Options api_options;
+  api_options.max_body = kMaxPayloadBytes;
+  RuntimeApi* api = api_.get();
+  LODE_ASSIGN_OR_RETURN(server_,
+                        HttpServer::Serve(std::move(api_socket), api_options,
+                                          [api](const HttpRequest& r) { return api->Handle(r); }));
+  if (spec_.function.network != "none") LODE_RETURN_IF_ERROR(network_->ConnectOutbound());
+  phases_.network_seconds = SecondsSince(t);
+  return Status::Ok();
+}
+
 Status Sandbox::Launch() {
   std::error_code ec;
   fs::create_directories(spec_.work_dir, ec);
   if (ec) return Status::IOError("create " + spec_.work_dir + ": " + ec.message());
+  // The network comes up while the image is attached and mounted.
+  std::future<Status> network = std::async(std::launch::async, [this] { return SetUpNetwork(); });
   Clock::time_point t = Clock::now();
   json attached;
   if (catalog::IsLocalImage(spec_.image_ref)) {
@@ -124,19 +142,7 @@ Status Sandbox::Launch() {
   std::string rootfs = spec_.work_dir + "/rootfs";
   LODE_ASSIGN_OR_RETURN(mount_, sandbox::Mount::Ext4(attached["path"], rootfs, false));
   phases_.mount_seconds = SecondsSince(t);
-
-  t = Clock::now();
-  LODE_ASSIGN_OR_RETURN(network_, sandbox::NetworkNamespace::Create());
-  LODE_ASSIGN_OR_RETURN(UniqueFd api_socket, network_->Listen("127.0.0.1", 9001));
-  HttpServer::Options api_options;
-  api_options.max_body = kMaxPayloadBytes;
-  RuntimeApi* api = api_.get();
-  LODE_ASSIGN_OR_RETURN(server_,
-                        HttpServer::Serve(std::move(api_socket), api_options,
-                                          [api](const HttpRequest& r) { return api->Handle(r); }));
-  bool outbound = spec_.function.network != "none";
-  if (outbound) LODE_RETURN_IF_ERROR(network_->ConnectOutbound());
-  phases_.network_seconds = SecondsSince(t);
+  LODE_RETURN_IF_ERROR(network.get());
 
   t = Clock::now();
   std::string config_text = attached.value("config", "{}");
@@ -157,9 +163,10 @@ Status Sandbox::Launch() {
   c.work_dir = spec_.work_dir;
   c.name = spec_.id;
   c.network_namespace = network_->Path();
-  if (outbound && fs::exists(rootfs + "/etc/resolv.conf")) {
+  if (spec_.function.network != "none" && fs::exists(rootfs + "/etc/resolv.conf")) {
     std::string resolv = spec_.work_dir + "/resolv.conf";
-    LODE_RETURN_IF_ERROR(WriteFileAtomically(resolv, sandbox::kOutboundResolvConf));
+    LODE_RETURN_IF_ERROR(WriteFileAtomically(resolv, sandbox::kOutboundResolvConf,
+                                             AtomicFile::Durability::kUnsynced));
     c.file_binds.emplace_back(resolv, "/etc/resolv.conf");
   }
   c.memory_limit_bytes = static_cast<uint64_t>(spec_.function.memory_mib) << 20;

@@ -282,8 +282,9 @@ Result<std::unique_ptr<Container>> Container::Start(const ContainerSpec& spec) {
   HideMixedCgroupV2();
   std::string bundle = spec.work_dir + "/bundle";
   fs::create_directories(bundle);
-  LODE_RETURN_IF_ERROR(
-      WriteFileAtomically(bundle + "/config.json", SandboxConfig(spec, StartedFile(spec)).dump()));
+  LODE_RETURN_IF_ERROR(WriteFileAtomically(bundle + "/config.json",
+                                           SandboxConfig(spec, StartedFile(spec)).dump(),
+                                           AtomicFile::Durability::kUnsynced));
   std::unique_ptr<Container> c(new Container(spec));
   std::string state = spec.work_dir + "/crun";
   c->spawned_ = std::chrono::system_clock::now();

@@ -120,12 +120,13 @@ std::string DataDir() {
   return std::string(home && *home ? home : "/root") + "/.local/share/lode";
 }
 
-Status WriteFileAtomically(const std::string& path, std::string_view contents) {
+Status WriteFileAtomically(const std::string& path, std::string_view contents,
+                           AtomicFile::Durability durability) {
   LODE_ASSIGN_OR_RETURN(AtomicFile file, AtomicFile::Create(path));
   LODE_RETURN_IF_ERROR(PWriteAll(
       file.fd(), std::span(reinterpret_cast<const uint8_t*>(contents.data()), contents.size()), 0,
       path));
-  return file.Commit();
+  return file.Commit(durability);
 }
 
 }  // namespace lode

@@ -88,7 +88,9 @@ bool IsExecutableOnPath(const std::string& program);
 // lode's per-user data directory: $XDG_DATA_HOME/lode, else ~/.local/share/lode.
 std::string DataDir();
 
-// Writes `contents` to `path` atomically (AtomicFile).
-Status WriteFileAtomically(const std::string& path, std::string_view contents);
+// Writes `contents` to `path` atomically (AtomicFile); kUnsynced for
+// scratch files that need not survive a power loss.
+Status WriteFileAtomically(const std::string& path, std::string_view contents,
+                           AtomicFile::Durability durability = AtomicFile::Durability::kSynced);
 
 }  // namespace lode
