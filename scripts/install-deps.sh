@@ -23,6 +23,8 @@ packages=(
   qemu-system-x86 linux-image-amd64
   # the L2 tier: memcached servers started by tests
   memcached
+  # a load balancer in front of function hosts (tests)
+  haproxy
   # a real S3 server for the s3:// store: a one-node Ceph with RGW (scripts/rgw.sh)
   ceph ceph-mon ceph-osd ceph-mgr radosgw curl
   # a real OCI registry for registry input, filled by skopeo; htpasswd and

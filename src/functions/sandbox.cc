@@ -8,6 +8,7 @@
 #include <future>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "agent/api.h"
 #include "util/file.h"
@@ -52,6 +53,21 @@ std::string HandlerOf(const json& config, const std::string& handler) {
 std::string ExitDescription(int code) {
   if (code > 128) return "Runtime exited with error: signal " + std::to_string(code - 128);
   return "Runtime exited with error: exit status " + std::to_string(code);
+}
+
+// The agent's answer; while no agent listens (one is being replaced or
+// restarted: a handover takes a moment) the call is retried for a while.
+Result<json> AskAgent(const std::string& socket, const json& request) {
+  constexpr auto kPatience = std::chrono::seconds(10);
+  Clock::time_point give_up = Clock::now() + kPatience;
+  while (true) {
+    Result<json> answer = agent::CallAgent(socket, request);
+    if (answer.ok() || answer.status().code() != StatusCode::kUnavailable ||
+        Clock::now() > give_up) {
+      return answer;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 }  // namespace
@@ -128,12 +144,11 @@ Status Sandbox::Launch() {
     LODE_ASSIGN_OR_RETURN(std::string config, ReadFileToString(path + ".config.json"));
     attached = {{"path", path}, {"config", config}};
   } else {
-    LODE_ASSIGN_OR_RETURN(attached,
-                          agent::CallAgent(spec_.agent_socket, {{"op", "attach"},
-                                                                {"ref", spec_.image_ref},
-                                                                {"tenant", spec_.function.tenant},
-                                                                {"writable", false},
-                                                                {"prefetch", spec_.prefetch}}));
+    LODE_ASSIGN_OR_RETURN(attached, AskAgent(spec_.agent_socket, {{"op", "attach"},
+                                                                  {"ref", spec_.image_ref},
+                                                                  {"tenant", spec_.function.tenant},
+                                                                  {"writable", false},
+                                                                  {"prefetch", spec_.prefetch}}));
     attachment_ = attached.value("id", "");
   }
   phases_.attach_seconds = SecondsSince(t);
@@ -215,7 +230,7 @@ Sandbox::~Sandbox() {
   if (mount_) (void)mount_->Unmount();
   mount_.reset();
   if (!attachment_.empty()) {
-    (void)agent::CallAgent(spec_.agent_socket, {{"op", "detach"}, {"id", attachment_}});
+    (void)AskAgent(spec_.agent_socket, {{"op", "detach"}, {"id", attachment_}});
   }
   std::error_code ec;
   fs::remove_all(spec_.work_dir, ec);

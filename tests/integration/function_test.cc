@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "testing/agent_process.h"
 #include "testing/debian_image.h"
 #include "testing/files.h"
 #include "testing/function_host.h"
@@ -435,6 +436,100 @@ TEST_F(FunctionTest, FunctionsAreManagedPerTenant) {
   CommandResult tags = Lode("ls --tenant acme");
   EXPECT_EQ(tags.output.find("function.doomed"), std::string::npos);
   EXPECT_NE(tags.output.find("function.hello"), std::string::npos);
+}
+
+// A fleet: two hosts (each with its own agent) behind HAProxy, which
+// hashes the function name to a host, so warm sandboxes are found again,
+// and sends invocations to the other host when one stops.
+TEST_F(FunctionTest, TwoHostsBehindHaproxy) {
+  ScratchDir fleet("lode-fn-fleet");
+  std::vector<std::unique_ptr<ServeProcess>> hosts;
+  for (const char* name : {"a", "b"}) {
+    fs::create_directories(fleet / name);
+    hosts.push_back(std::make_unique<ServeProcess>(
+        fleet / name, env_ + "TMPDIR=" + (fleet / name) + " ",
+        "--tenant acme --cache " + ShellQuote(fleet / name + "/cache") + " --log-dir " +
+            ShellQuote(fleet / name + "/logs")));
+    ASSERT_TRUE(hosts.back()->Start()) << hosts.back()->log();
+  }
+  int port = FreeLoopbackPorts();
+  WriteAll(fleet / "haproxy.cfg",
+           "global\n  maxconn 256\n"
+           "defaults\n  mode http\n  timeout connect 1s\n  timeout client 30s\n"
+           "  timeout server 30s\n  retries 3\n  option redispatch\n"
+           "  retry-on conn-failure empty-response 503\n  option http-buffer-request\n"
+           "frontend invoke\n  bind 127.0.0.1:" +
+               std::to_string(port) +
+               "\n"
+               "  default_backend hosts\n"
+               "backend hosts\n  balance uri path-only depth 3\n  hash-type consistent\n"
+               "  server a 127.0.0.1:" +
+               std::to_string(hosts[0]->port()) +
+               " check inter 300ms fall 1 rise 1\n"
+               "  server b 127.0.0.1:" +
+               std::to_string(hosts[1]->port()) + " check inter 300ms fall 1 rise 1\n");
+  pid_t haproxy = StartCommand("exec haproxy -db -f " + ShellQuote(fleet / "haproxy.cfg") + " >" +
+                               ShellQuote(fleet / "haproxy.log") + " 2>&1");
+  for (int i = 0; i < 100 && !LoopbackAccepts(port); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::string url =
+      "http://127.0.0.1:" + std::to_string(port) + "/2015-03-31/functions/hello/invocations";
+  auto invoke = [&] {
+    HttpAnswer a = HttpPost(url, "{}");
+    EXPECT_EQ(a.status, 200) << a.body << ReadAll(fleet / "haproxy.log");
+    return Json(a);
+  };
+  json first = invoke();
+  for (int i = 2; i <= 4; ++i) {
+    json next = invoke();
+    EXPECT_EQ(next["sandbox"], first["sandbox"]) << "the same host's warm sandbox";
+    EXPECT_EQ(next["count"], i);
+  }
+  // The host that served it stops; the other one takes the function over.
+  size_t served = ReadAll(fleet / "a/logs/acme/hello.log").empty() ? 1 : 0;
+  EXPECT_EQ(hosts[served]->Stop(SIGTERM), 0);
+  json moved = invoke();
+  EXPECT_NE(moved["sandbox"], first["sandbox"]);
+  EXPECT_EQ(moved["count"], 1);
+  EXPECT_EQ(invoke()["sandbox"], moved["sandbox"]);
+  EXPECT_FALSE(ReadAll(fleet / (served == 0 ? "b" : "a") + "/logs/acme/hello.log").empty());
+  ::kill(haproxy, SIGTERM);
+  ::waitpid(haproxy, nullptr, 0);
+}
+
+// The agent is replaced (lode agent --upgrade, then a crash and restart)
+// under a warm sandbox and an invocation in flight: no invocation fails.
+TEST_F(FunctionTest, TheAgentCanBeReplacedUnderRunningSandboxes) {
+  ScratchDir own("lode-fn-handover");
+  fs::create_directories(own / "agent");
+  AgentProcess agent(own / "agent", env_);
+  ASSERT_TRUE(agent.Start()) << agent.log();
+  ServeProcess host(own.path(), env_ + "TMPDIR=" + own.path() + " ",
+                    "--tenant acme --socket " + ShellQuote(agent.socket()) + " --log-dir " +
+                        ShellQuote(own / "logs"));
+  ASSERT_TRUE(host.Start()) << host.log();
+  json first = Json(host.Invoke("node", "{}"));
+  ASSERT_EQ(host.Invoke("hello", "{}").status, 200);
+  std::future<HttpAnswer> in_flight = std::async(std::launch::async, [&] {
+    return host.Invoke("hello", json{{"action", "sleep"}, {"seconds", 1}}.dump());
+  });
+  ASSERT_TRUE(agent.Upgrade()) << agent.log();
+  EXPECT_EQ(in_flight.get().status, 200);
+  json after = Json(host.Invoke("node", json{{"action", "env"}}.dump()));
+  EXPECT_EQ(after["AWS_LAMBDA_FUNCTION_NAME"], "node");
+  // No agent for a moment: a cold start waits for the next one.
+  agent.Kill();
+  std::future<HttpAnswer> cold =
+      std::async(std::launch::async, [&] { return host.Invoke("offline", "{}"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_TRUE(agent.Start()) << agent.log();
+  HttpAnswer cold_answer = cold.get();
+  EXPECT_EQ(cold_answer.status, 200) << cold_answer.body;
+  json again = Json(host.Invoke("node", "{}"));
+  EXPECT_EQ(again["sandbox"], first["sandbox"]);
+  EXPECT_EQ(again["count"], 3);
+  EXPECT_EQ(host.Stop(SIGTERM), 0);
 }
 
 // What a host (pid `host`, files under `dir`) leaves when it ends: its
