@@ -2,6 +2,8 @@
 
 #include <microhttpd.h>
 
+#include <cstdlib>
+
 #include "util/listen.h"
 #include "util/text.h"
 
@@ -16,10 +18,15 @@ std::string HttpRequest::Header(const std::string& lower_case_name) const {
 // then with each piece of the body, then once more to have it answered.
 struct HttpServer::Exchange {
   HttpRequest request;
+  uint64_t announced = 0;  // Content-Length
+  uint64_t dropped = 0;    // bytes of a body too long to keep
   bool answered = false;
 };
 
 namespace {
+
+// The most of a too long body read (and dropped) before answering.
+constexpr uint64_t kMaxDropped = 64ull << 20;
 
 MHD_Result Collect(void* map, MHD_ValueKind, const char* key, const char* value) {
   auto* m = static_cast<std::map<std::string, std::string>*>(map);
@@ -53,7 +60,6 @@ void Completed(void*, MHD_Connection*, void** context, MHD_RequestTerminationCod
 
 int HttpServer::OnRequest(MHD_Connection* conn, const char* url, const char* method,
                           const char* upload_data, size_t* upload_size, void** context) {
-  HttpServer* server = this;
   auto* exchange = static_cast<Exchange*>(*context);
   if (exchange == nullptr) {
     exchange = new Exchange;
@@ -64,32 +70,38 @@ int HttpServer::OnRequest(MHD_Connection* conn, const char* url, const char* met
     MHD_get_connection_values(conn, MHD_HEADER_KIND, Collect, &r.headers);
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, CollectQuery, &r.query);
     std::string length = r.Header("content-length");
-    if (!length.empty() && length.size() < 20 && std::stoull(length) > server->max_body_) {
-      r.body_too_large = true;
-    }
-    if (!r.body_too_large) return MHD_YES;
+    exchange->announced = length.empty() ? 0 : std::strtoull(length.c_str(), nullptr, 10);
+    r.body_too_large = exchange->announced > max_body_;
+    // An absurd body is refused before it is sent (the connection closes).
+    if (exchange->announced <= kMaxDropped) return MHD_YES;
+    exchange->answered = true;
+    return Queue(conn, handler_(r));
   }
   HttpRequest& r = exchange->request;
-  if (exchange->answered) {  // the rest of a body already refused
+  if (*upload_size > 0) {
+    if (exchange->answered) {
+      // the rest of a body already refused
+    } else if (!r.body_too_large && r.body.size() + *upload_size <= max_body_) {
+      r.body.append(upload_data, *upload_size);
+    } else {
+      // Too long: read and dropped, so that a client still sending it gets
+      // the answer rather than a reset.
+      r.body_too_large = true;
+      r.body.clear();
+      exchange->dropped += *upload_size;
+      if (exchange->dropped > kMaxDropped) {
+        exchange->answered = true;
+        *upload_size = 0;
+        return Queue(conn, handler_(r));
+      }
+    }
     *upload_size = 0;
     return MHD_YES;
   }
-  if (*upload_size > 0 && !r.body_too_large) {
-    if (r.body.size() + *upload_size > server->max_body_) {
-      r.body_too_large = true;
-      r.body.clear();
-    } else {
-      r.body.append(upload_data, *upload_size);
-      *upload_size = 0;
-      return MHD_YES;
-    }
-  }
-  if (!r.body_too_large) {
-    MHD_get_connection_values(conn, MHD_FOOTER_KIND, Collect, &r.trailers);
-  }
-  *upload_size = 0;
+  if (exchange->answered) return MHD_YES;
+  if (!r.body_too_large) MHD_get_connection_values(conn, MHD_FOOTER_KIND, Collect, &r.trailers);
   exchange->answered = true;
-  return Queue(conn, server->handler_(r));
+  return Queue(conn, handler_(r));
 }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Listen(const std::string& address,

@@ -532,6 +532,65 @@ TEST_F(FunctionTest, TheAgentCanBeReplacedUnderRunningSandboxes) {
   EXPECT_EQ(host.Stop(SIGTERM), 0);
 }
 
+// AWS's own SDK for JavaScript (v3, from npm, run by the machine's node)
+// invokes lode as it invokes Lambda, errors mapped to its exception types.
+constexpr const char* kSdkScript = R"JS(
+import { LambdaClient, InvokeCommand } from "@aws-sdk/client-lambda";
+const lambda = new LambdaClient({ endpoint: process.argv[2], region: "us-east-1",
+  credentials: { accessKeyId: "unused", secretAccessKey: "unused" } });
+const text = (bytes) => Buffer.from(bytes).toString();
+const out = {};
+let r = await lambda.send(new InvokeCommand({ FunctionName: "node", LogType: "Tail",
+  Payload: JSON.stringify({ from: "sdk" }) }));
+out.ok = { status: r.StatusCode, error: r.FunctionError ?? null, payload: JSON.parse(text(r.Payload)),
+  log: Buffer.from(r.LogResult, "base64").toString() };
+r = await lambda.send(new InvokeCommand({ FunctionName: "node", Payload: '{"action": "error"}' }));
+out.failed = { status: r.StatusCode, error: r.FunctionError, payload: JSON.parse(text(r.Payload)) };
+out.event = (await lambda.send(new InvokeCommand({ FunctionName: "node", InvocationType: "Event" }))).StatusCode;
+out.dryrun = (await lambda.send(new InvokeCommand({ FunctionName: "node", InvocationType: "DryRun" }))).StatusCode;
+for (const [name, payload] of [["nothere", "{}"], ["node", "[" + "1,".repeat(4 << 20) + "1]"]]) {
+  try { await lambda.send(new InvokeCommand({ FunctionName: name, Payload: payload })); }
+  catch (e) { out[name === "node" ? "too_large" : "not_found"] = { name: e.name, status: e.$metadata.httpStatusCode }; }
+}
+console.log(JSON.stringify(out));
+)JS";
+
+TEST_F(FunctionTest, AwsSdkInvokesLode) {
+  if (RunCommand("command -v node && command -v npm").exit_code != 0) {
+    GTEST_SKIP() << "no node and npm on this machine for AWS's SDK";
+  }
+  std::string sdk = TestCacheDir() + "/aws-sdk-js";
+  if (!fs::exists(sdk + "/node_modules/@aws-sdk/client-lambda")) {
+    fs::create_directories(sdk);
+    CommandResult installed = RunCommand("cd " + ShellQuote(sdk) +
+                                         " && npm install --no-audit --no-fund --silent "
+                                         "@aws-sdk/client-lambda@3.1164.0");
+    ASSERT_EQ(installed.exit_code, 0) << installed.output;
+  }
+  WriteAll(sdk + "/invoke.mjs", kSdkScript);
+  // In a subshell: RunCommand's own 2>&1 would win over ours (the SDK warns
+  // about the node version on stderr).
+  CommandResult run =
+      RunCommand("(cd " + ShellQuote(sdk) + " && node invoke.mjs http://127.0.0.1:" +
+                 std::to_string(host_->port()) + " 2>/dev/null)");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  json out = json::parse(run.output, nullptr, false);
+  ASSERT_TRUE(out.is_object()) << run.output;
+  EXPECT_EQ(out["ok"]["status"], 200);
+  EXPECT_TRUE(out["ok"]["error"].is_null());
+  EXPECT_EQ(out["ok"]["payload"]["event"], json({{"from", "sdk"}}));
+  EXPECT_NE(out["ok"]["log"].get<std::string>().find("START RequestId: "), std::string::npos);
+  EXPECT_EQ(out["failed"]["status"], 200);
+  EXPECT_EQ(out["failed"]["error"], "Unhandled");
+  EXPECT_EQ(out["failed"]["payload"]["errorType"], "Error");
+  EXPECT_EQ(out["event"], 202);
+  EXPECT_EQ(out["dryrun"], 204);
+  EXPECT_EQ(out["not_found"]["name"], "ResourceNotFoundException");
+  EXPECT_EQ(out["not_found"]["status"], 404);
+  EXPECT_EQ(out["too_large"]["name"], "RequestTooLargeException");
+  EXPECT_EQ(out["too_large"]["status"], 413);
+}
+
 // What a host (pid `host`, files under `dir`) leaves when it ends: its
 // sandboxes' processes (in their cgroups), crun, slirp4netns, its agent,
 // loop devices.
