@@ -23,7 +23,8 @@ while true; do
   curl -sS -D "$headers" -o /tmp/event "$api/invocation/next" || exit 1
   id=$(grep -i '^Lambda-Runtime-Aws-Request-Id:' "$headers" | tr -d '\r' | cut -d' ' -f2)
   export REQUEST_ID="$id" DEADLINE_MS=$(grep -i '^Lambda-Runtime-Deadline-Ms:' "$headers" | tr -d '\r' | cut -d' ' -f2)
-  python3 "$LAMBDA_TASK_ROOT/handler.py" /tmp/event > /tmp/response 2>/tmp/handler-error
+  rm -f /tmp/handler-error
+  python3 "$LAMBDA_TASK_ROOT/handler.py" /tmp/event > /tmp/response
   status=$?
   if [ $status = 0 ]; then
     curl -sS -X POST "$api/invocation/$id/response" --data-binary @/tmp/response >/dev/null
@@ -31,8 +32,7 @@ while true; do
     echo "the runtime crashes on purpose" >&2
     exit 86
   else
-    cat /tmp/handler-error >&2
-    msg=$(tail -n 1 /tmp/handler-error | tr -d '"\\')
+    msg=$(tail -n 1 /tmp/handler-error 2>/dev/null | tr -d '"\\')
     curl -sS -X POST "$api/invocation/$id/error" -H 'Lambda-Runtime-Function-Error-Type: Handler.Failed' \
       --data-binary "{\"errorMessage\":\"$msg\",\"errorType\":\"Handler.Failed\",\"stackTrace\":[]}" >/dev/null
   fi
@@ -51,7 +51,9 @@ answer = {"event": event, "sandbox": os.environ["SANDBOX_ID"], "count": count,
 if action == "env":
     answer = dict(os.environ)
 elif action == "error":
-    raise SystemExit("the handler failed on purpose")
+    print("the handler fails on purpose", file=sys.stderr)
+    open("/tmp/handler-error", "w").write("the handler failed on purpose\n")
+    sys.exit(1)
 elif action == "sleep":
     time.sleep(float(event["seconds"]))
 elif action == "crash":
