@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Builds (once) the real test image's base: a Debian bookworm minbase rootfs
 # with python3 (and PACKAGES, comma-separated), as a tarball, from the
-# machine's configured apt sources.
-# Usage: debian-rootfs.sh OUTPUT.tar [PACKAGES]   (does nothing when OUTPUT.tar exists)
+# machine's configured apt sources; further arguments go to mmdebstrap
+# (hooks).
+# Usage: debian-rootfs.sh OUTPUT.tar [PACKAGES [MMDEBSTRAP OPTION...]]
+#   (does nothing when OUTPUT.tar exists)
 set -euo pipefail
 out=$1
 packages=python3${2:+,$2}
+shift $(($# < 2 ? $# : 2))
 [ -f "$out" ] && exit 0
 mkdir -p "$(dirname "$out")"
 tmp="$out.partial.tar"
@@ -19,6 +22,6 @@ if [ -f /etc/apt/sources.list.d/debian.sources ]; then
 elif [ -f /etc/apt/sources.list ] && grep -qE '^\s*deb\s' /etc/apt/sources.list; then
   sources=(/etc/apt/sources.list)
 fi
-mmdebstrap --quiet --format=tar --variant=minbase --include="$packages" bookworm "$tmp" \
+mmdebstrap --quiet --format=tar --variant=minbase --include="$packages" "$@" bookworm "$tmp" \
   "${sources[@]}"
 mv "$tmp" "$out"

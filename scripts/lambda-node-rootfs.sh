@@ -7,19 +7,8 @@
 # host's CA bundle during the build.
 # Usage: lambda-node-rootfs.sh OUTPUT.tar   (does nothing when OUTPUT.tar exists)
 set -euo pipefail
-out=$1
-[ -f "$out" ] && exit 0
-mkdir -p "$(dirname "$out")"
-tmp="$out.partial.tar"
-rm -rf "$tmp"
-sources=()
-if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-  sources=(/etc/apt/sources.list.d/debian.sources)
-elif [ -f /etc/apt/sources.list ] && grep -qE '^\s*deb\s' /etc/apt/sources.list; then
-  sources=(/etc/apt/sources.list)
-fi
 build_tools=npm,node-gyp,libnode-dev,cmake,autoconf,automake,libtool,g++,make,unzip
-mmdebstrap --quiet --format=tar --variant=minbase --include="nodejs,ca-certificates,$build_tools" \
+exec bash "$(dirname "$0")/debian-rootfs.sh" "$1" "nodejs,ca-certificates,$build_tools" \
   --customize-hook='upload /etc/ssl/certs/ca-certificates.crt /tmp/host-ca.crt' \
   --customize-hook='chroot "$1" sh -ec "mkdir -p /opt/ric && cd /opt/ric &&
       HOME=/tmp npm_config_cafile=/tmp/host-ca.crt npm_config_nodedir=/usr \
@@ -27,6 +16,4 @@ mmdebstrap --quiet --format=tar --variant=minbase --include="nodejs,ca-certifica
       { tail -n 30 /tmp/npm.log >&2; exit 1; }
     test -f node_modules/aws-lambda-ric/dist/rapid-client.node"' \
   --customize-hook="chroot \"\$1\" sh -ec 'apt-get purge -y -qq --auto-remove ${build_tools//,/ } >/dev/null
-    rm -rf /tmp/* /var/lib/apt/lists/* /var/cache/apt/*.bin'" \
-  bookworm "$tmp" "${sources[@]}"
-mv "$tmp" "$out"
+    rm -rf /tmp/* /var/lib/apt/lists/* /var/cache/apt/*.bin'"

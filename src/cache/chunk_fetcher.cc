@@ -35,10 +35,14 @@ Result<Fetched> ChunkFetcher::Fetch(const std::string& root, const std::string& 
   in_flight_.emplace(name, promise.get_future().share());
   lock.unlock();
   Result<Fetched> r = FetchOnce(root, name);
+  promise.set_value(r);
+  // L1 is filled after the readers waiting for this chunk have it: a disk
+  // write is not on their path. Readers arriving meanwhile still join this
+  // fetch, which is done, instead of missing L1.
+  // A full disk only costs a refetch later.
+  if (r.ok() && l1_ != nullptr && r->tier != Tier::kL1) (void)l1_->Put(name, *r->bytes);
   lock.lock();
   in_flight_.erase(name);
-  lock.unlock();
-  promise.set_value(r);
   return r;
 }
 
@@ -50,8 +54,6 @@ Result<Fetched> ChunkFetcher::FetchOnce(const std::string& root, const std::stri
     if (l2_ != nullptr) l2_->Fill(name, origin.bytes);
     found = std::move(origin);
   }
-  // A full disk only costs a refetch later.
-  if (l1_ != nullptr && found->tier != Tier::kL1) (void)l1_->Put(name, *found->bytes);
   return *found;
 }
 

@@ -98,6 +98,7 @@ Status NetworkNamespace::ConnectOutbound() {
     int devnull = ::open("/dev/null", O_RDWR);
     ::dup2(devnull, STDIN_FILENO);
     ::dup2(devnull, STDOUT_FILENO);
+    ::dup2(devnull, STDERR_FILENO);  // progress notes; a failure shows as no ready byte
     std::string exit_fd = std::to_string(exit_pipe[0]), ready_fd = std::to_string(ready_pipe[1]);
     ::execlp("slirp4netns", "slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
              "--exit-fd", exit_fd.c_str(), "--ready-fd", ready_fd.c_str(), "--netns-type=path",
