@@ -18,7 +18,7 @@
 #include "functions/http_server.h"
 #include "functions/invoke_api.h"
 #include "functions/runtime_api.h"
-#include "sandbox/container.h"
+#include "sandbox/lifetime.h"
 #include "sandbox/mount.h"
 #include "util/file.h"
 #include "util/size.h"

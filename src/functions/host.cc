@@ -11,14 +11,12 @@
 #include <optional>
 #include <thread>
 
-#include "catalog/catalog.h"
-#include "catalog/function.h"
+#include "functions/directory.h"
 #include "functions/report.h"
 #include "functions/runtime_api.h"
 #include "functions/sandbox.h"
-#include "sandbox/container.h"
+#include "sandbox/lifetime.h"
 #include "util/sha256.h"
-#include "util/text.h"
 
 namespace lode::functions {
 namespace {
@@ -68,16 +66,6 @@ std::string LogTail(const std::string& log, size_t max) {
   return log.size() > max ? log.substr(log.size() - max) : log;
 }
 
-// A function as the host last read it from the store.
-struct FunctionEntry {
-  catalog::FunctionConfig config;
-  std::string key;        // tenant/name
-  std::string image_ref;  // ROOT/ID its pin tag pointed at
-  std::string version;    // changes with the config or the image
-  std::string arn;
-  Clock::time_point read_at;
-};
-
 // One sandbox and what the host knows of it.
 struct Slot {
   std::unique_ptr<Sandbox> sandbox;
@@ -94,7 +82,8 @@ struct Pool {
 
 class Host::Impl {
  public:
-  explicit Impl(HostOptions options) : o_(std::move(options)) {}
+  explicit Impl(HostOptions options)
+      : o_(std::move(options)), directory_(o_.store, o_.keys, o_.tenants, o_.region) {}
   ~Impl();
   void StartThreads();
   InvokeResult Invoke(const InvokeRequest& request);
@@ -106,7 +95,6 @@ class Host::Impl {
  private:
   // The function a request names: nullopt with `result` filled when none.
   std::optional<FunctionEntry> Lookup(const std::string& name, InvokeResult& result);
-  Result<std::optional<FunctionEntry>> Read(const std::string& tenant, const std::string& name);
   // A warm sandbox of the function, or a new slot to start one in;
   // nullptr when over a limit.
   std::shared_ptr<Slot> Acquire(const FunctionEntry& f, bool& cold);
@@ -124,7 +112,7 @@ class Host::Impl {
   HostMetrics metrics_;
   std::mutex mu_;
   std::condition_variable changed_;
-  std::map<std::string, FunctionEntry> functions_;
+  FunctionDirectory directory_;
   std::map<std::string, Pool> pools_;
   std::map<std::string, std::shared_ptr<FunctionLog>> logs_;
   std::deque<std::shared_ptr<Slot>> discarded_;
@@ -154,71 +142,16 @@ void Host::Impl::StartThreads() {
   for (int i = 0; i < workers; ++i) event_workers_.emplace_back([this] { RunEvents(); });
 }
 
-Result<std::optional<FunctionEntry>> Host::Impl::Read(const std::string& tenant,
-                                                      const std::string& name) {
-  LODE_ASSIGN_OR_RETURN(std::optional<catalog::FunctionConfig> config,
-                        catalog::GetFunction(*o_.store, *o_.keys, tenant, name));
-  if (!config) return std::optional<FunctionEntry>();
-  FunctionEntry f;
-  f.key = tenant + "/" + name;
-  if (catalog::IsLocalImage(config->image)) {
-    f.image_ref = config->image;
-  } else {
-    LODE_ASSIGN_OR_RETURN(store::ImageRef ref,
-                          catalog::ResolveRef(*o_.store, tenant, catalog::FunctionImageTag(name)));
-    f.image_ref = ref.ToString();
+std::optional<FunctionEntry> Host::Impl::Lookup(const std::string& name, InvokeResult& result) {
+  Result<FunctionEntry> f = directory_.Find(name);
+  if (f.ok()) {
+    result.function_arn = f->arn;
+    return std::move(*f);
   }
-  f.version = ToHex(Sha256::Of(catalog::EncodeFunction(*config) + "\n" + f.image_ref));
-  f.arn = "arn:aws:lambda:" + o_.region + ":" + tenant + ":function:" + name;
-  f.config = std::move(*config);
-  f.read_at = Clock::now();
-  return std::optional(std::move(f));
-}
-
-std::optional<FunctionEntry> Host::Impl::Lookup(const std::string& text, InvokeResult& result) {
-  // NAME, NAME:QUALIFIER, or arn:aws:lambda:REGION:TENANT:function:NAME[:QUALIFIER]
-  std::vector<std::string> parts = Split(text, ':');
-  std::string tenant = o_.tenants.empty() ? "" : o_.tenants[0], name, qualifier;
-  if (parts.size() >= 7 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function") {
-    tenant = parts[4];
-    name = parts[6];
-    qualifier = parts.size() > 7 ? parts[7] : "";
-  } else if (parts.size() <= 2) {
-    name = parts.empty() ? "" : parts[0];
-    qualifier = parts.size() == 2 ? parts[1] : "";
-  }
-  auto not_found = [&] {
-    result.status = InvokeStatus::kNotFound;
-    result.message = "Function not found: arn:aws:lambda:" + o_.region + ":" + tenant +
-                     ":function:" + Excerpt(text, 140);
-    return std::nullopt;
-  };
-  bool served = std::find(o_.tenants.begin(), o_.tenants.end(), tenant) != o_.tenants.end();
-  if (!served || !catalog::ValidateFunctionName(name).ok() ||
-      (!qualifier.empty() && qualifier != "$LATEST")) {
-    return not_found();
-  }
-  std::string key = tenant + "/" + name;
-  {
-    std::lock_guard lock(mu_);
-    auto it = functions_.find(key);
-    if (it != functions_.end() && Clock::now() - it->second.read_at < std::chrono::seconds(1)) {
-      result.function_arn = it->second.arn;
-      return it->second;
-    }
-  }
-  Result<std::optional<FunctionEntry>> read = Read(tenant, name);
-  if (!read.ok()) {
-    result.status = read.status().code() == StatusCode::kNotFound ? InvokeStatus::kNotFound
-                                                                  : InvokeStatus::kStartFailed;
-    result.message = "function " + key + ": " + read.status().message();
-    return std::nullopt;
-  }
-  if (!*read) return not_found();
-  std::lock_guard lock(mu_);
-  functions_[key] = **read;
-  result.function_arn = (*read)->arn;
-  return **read;
+  bool missing = f.status().code() == StatusCode::kNotFound;
+  result.status = missing ? InvokeStatus::kNotFound : InvokeStatus::kStartFailed;
+  result.message = f.status().message();
+  return std::nullopt;
 }
 
 bool Host::Impl::EvictIdleLocked() {

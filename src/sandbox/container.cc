@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "sandbox/lifetime.h"
 #include "util/file.h"
 
 namespace lode::sandbox {
@@ -26,56 +27,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
-
-// Field 3 (uid or gid) and field 4 (primary gid) of the line named `name`
-// in an /etc/passwd- or /etc/group-style file.
-std::optional<std::pair<uint32_t, uint32_t>> LookUp(const std::string& file,
-                                                    const std::string& name) {
-  std::ifstream in(file);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> f;
-    std::stringstream ss(line);
-    for (std::string part; std::getline(ss, part, ':');) f.push_back(part);
-    if (f.size() >= 3 && f[0] == name) {
-      uint32_t id = static_cast<uint32_t>(std::strtoul(f[2].c_str(), nullptr, 10));
-      uint32_t primary =
-          f.size() >= 4 ? static_cast<uint32_t>(std::strtoul(f[3].c_str(), nullptr, 10)) : id;
-      return std::make_pair(id, primary);
-    }
-  }
-  return std::nullopt;
-}
-
-bool IsNumber(const std::string& s) {
-  return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
-}
-
-Status ResolveUser(const std::string& user, const std::string& rootfs, ProcessSpec* p) {
-  if (user.empty()) return Status::Ok();
-  std::string name = user.substr(0, user.find(':'));
-  std::string group = user.find(':') == std::string::npos ? "" : user.substr(user.find(':') + 1);
-  if (IsNumber(name)) {
-    p->uid = static_cast<uint32_t>(std::stoul(name));
-  } else {
-    auto entry = LookUp(rootfs + "/etc/passwd", name);
-    if (!entry) {
-      return Status::InvalidArgument("user '" + name + "' is not in the image's /etc/passwd");
-    }
-    p->uid = entry->first;
-    p->gid = entry->second;
-  }
-  if (group.empty()) return Status::Ok();
-  if (IsNumber(group)) {
-    p->gid = static_cast<uint32_t>(std::stoul(group));
-    return Status::Ok();
-  }
-  auto entry = LookUp(rootfs + "/etc/group", group);
-  if (!entry)
-    return Status::InvalidArgument("group '" + group + "' is not in the image's /etc/group");
-  p->gid = entry->first;
-  return Status::Ok();
-}
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -369,40 +320,6 @@ uint64_t Container::PeakMemoryBytes() const {
   return 0;
 }
 
-int ExitCodeOf(int wait_status) {
-  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
-  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
-  return 1;
-}
-
-Result<ProcessSpec> ProcessFromConfig(const std::string& config_json,
-                                      const std::vector<std::string>& command,
-                                      const std::string& rootfs) {
-  json c = json::parse(config_json.empty() ? "{}" : config_json, nullptr, false);
-  if (c.is_discarded() || !c.is_object()) return Status::Corruption("image run config is not JSON");
-  ProcessSpec p;
-  p.args = command;
-  if (p.args.empty()) {
-    for (const char* key : {"entrypoint", "cmd"}) {
-      if (c.contains(key) && c[key].is_array()) {
-        for (const auto& a : c[key]) p.args.push_back(a.get<std::string>());
-      }
-    }
-  }
-  if (p.args.empty())
-    return Status::InvalidArgument("the image has no entrypoint or cmd: give a command");
-  if (c.contains("env") && c["env"].is_array()) {
-    for (const auto& e : c["env"]) p.env.push_back(e.get<std::string>());
-  }
-  bool has_path = false;
-  for (const std::string& e : p.env) has_path |= e.rfind("PATH=", 0) == 0;
-  if (!has_path) p.env.push_back(std::string("PATH=") + kDefaultSearchPath);
-  std::string wd = c.value("working_dir", "");
-  if (!wd.empty()) p.cwd = wd;
-  LODE_RETURN_IF_ERROR(ResolveUser(c.value("user", ""), rootfs, &p));
-  return p;
-}
-
 Result<ContainerRun> RunContainer(const std::string& rootfs, const ProcessSpec& process,
                                   bool writable, const std::string& work_dir, Runtime runtime) {
   bool crun = IsExecutableOnPath("crun");
@@ -410,67 +327,6 @@ Result<ContainerRun> RunContainer(const std::string& rootfs, const ProcessSpec& 
   if (runtime == Runtime::kChroot) return RunWithChroot(rootfs, process);
   if (!crun) return Status::InvalidArgument("crun is not installed (try --runtime chroot)");
   return RunWithCrun(rootfs, process, writable, work_dir);
-}
-
-void RemoveContainerCgroups(const std::function<bool(const std::string& name)>& remove) {
-  std::vector<fs::path> parents = {"/sys/fs/cgroup/lode"};
-  std::error_code ec;
-  for (const fs::directory_entry& controller : fs::directory_iterator("/sys/fs/cgroup", ec)) {
-    parents.push_back(controller.path() / "lode");
-  }
-  for (const fs::path& parent : parents) {
-    for (const fs::directory_entry& cgroup : fs::directory_iterator(parent, ec)) {
-      if (cgroup.is_directory(ec) && remove(cgroup.path().filename().string())) {
-        ::rmdir(cgroup.path().c_str());  // fails, as it should, while processes are in it
-      }
-    }
-  }
-}
-
-namespace {
-
-// The init of a PidNamespace: reaps the namespace's orphans until the
-// thread that made it dies (PR_SET_PDEATHSIG), which ends the namespace.
-int RunNamespaceInit(void* alive_pipe) {
-  int* alive = static_cast<int*>(alive_pipe);
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  ::close(alive[1]);
-  // Its parent, outside the namespace, shows as PID 0 alive or dead: the
-  // parent's end of the pipe, closed when it dies, tells.
-  pollfd parent{alive[0], POLLIN, 0};
-  if (::poll(&parent, 1, 0) != 0) return 0;
-  ::close_range(3, ~0U, 0);
-  while (true) {
-    if (::wait(nullptr) < 0 && errno == ECHILD) ::sleep(1);
-  }
-}
-
-}  // namespace
-
-Result<std::unique_ptr<PidNamespace>> PidNamespace::Create() {
-  int alive[2];
-  if (::pipe2(alive, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
-  constexpr size_t kStack = 64 << 10;
-  std::vector<char> stack(kStack);
-  pid_t init = ::clone(RunNamespaceInit, stack.data() + kStack, CLONE_NEWPID | SIGCHLD, alive);
-  int err = errno;
-  ::close(alive[0]);  // alive[1] stays open as long as this process lives
-  if (init < 0) return Status::FromErrno(err, "start a PID namespace");
-  int fd = ::open(("/proc/" + std::to_string(init) + "/ns/pid").c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    err = errno;
-    ::kill(init, SIGKILL);
-    ::waitpid(init, nullptr, 0);
-    return Status::FromErrno(err, "open the PID namespace");
-  }
-  return std::unique_ptr<PidNamespace>(new PidNamespace(init, fd));
-}
-
-PidNamespace::~PidNamespace() {
-  ::kill(init_, SIGKILL);
-  while (::waitpid(init_, nullptr, 0) < 0 && errno == EINTR) {
-  }
-  ::close(ns_fd_);
 }
 
 Result<Runtime> ParseRuntime(const std::string& name) {

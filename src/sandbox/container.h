@@ -14,30 +14,10 @@
 #include <utility>
 #include <vector>
 
+#include "sandbox/process.h"
 #include "util/status.h"
 
 namespace lode::sandbox {
-
-struct ProcessSpec {
-  std::vector<std::string> args;
-  std::vector<std::string> env;
-  std::string cwd = "/";
-  uint32_t uid = 0;
-  uint32_t gid = 0;
-};
-
-// The process an image's run config ({"entrypoint", "cmd", "env",
-// "working_dir", "user"}) describes. `command`, when given, is the whole
-// command line (entrypoint and cmd both replaced); otherwise entrypoint + cmd.
-// User and group names are looked up in the image's /etc/passwd and
-// /etc/group under `rootfs`.
-Result<ProcessSpec> ProcessFromConfig(const std::string& config_json,
-                                      const std::vector<std::string>& command,
-                                      const std::string& rootfs);
-
-// A waitpid status as a shell reports it: the exit code, or 128 + the
-// signal that killed the process.
-int ExitCodeOf(int wait_status);
 
 enum class Runtime { kAuto, kCrun, kChroot };  // kAuto: crun when installed
 
@@ -98,30 +78,6 @@ class Container {
   pid_t crun_ = -1;
   std::optional<int> exit_code_;
   std::chrono::system_clock::time_point spawned_;
-};
-
-// Removes the empty cgroups of containers (/lode/NAME under every v1
-// controller, and in v2) whose NAME `remove` accepts: what crun leaves when
-// it is killed with its containers.
-void RemoveContainerCgroups(const std::function<bool(const std::string& name)>& remove);
-
-// A PID namespace whose init ends with the thread that created it:
-// containers started in it (ContainerSpec::pid_namespace) are killed by
-// the kernel when that thread's process dies, however it dies, so a killed
-// host leaves no sandbox running. Create it from the main thread.
-class PidNamespace {
- public:
-  static Result<std::unique_ptr<PidNamespace>> Create();
-  // Kills the init, and with it every process in the namespace.
-  ~PidNamespace();
-  PidNamespace(const PidNamespace&) = delete;
-  PidNamespace& operator=(const PidNamespace&) = delete;
-  int fd() const { return ns_fd_; }
-
- private:
-  PidNamespace(pid_t init, int ns_fd) : init_(init), ns_fd_(ns_fd) {}
-  pid_t init_;
-  int ns_fd_;
 };
 
 // "auto", "crun" or "chroot".

@@ -29,7 +29,7 @@
 #include <string>
 #include <thread>
 
-#include "sandbox/container.h"
+#include "sandbox/process.h"
 #include "util/file.h"
 #include "util/text.h"
 #include "vm/run_spec.h"

@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "sandbox/container.h"
+#include "sandbox/process.h"
 #include "util/child.h"
 #include "util/file.h"
 #include "util/sha256.h"
