@@ -59,7 +59,13 @@ TEST(CliTest, EveryVerbHasHelp) {
                            "gc sweep",
                            "gc alarms",
                            "snapshot",
-                           "snapshot create"}) {
+                           "snapshot create",
+                           "function",
+                           "function create",
+                           "function update",
+                           "function ls",
+                           "function rm",
+                           "serve"}) {
     CommandResult r = Lode(std::string(verb) + " --help");
     EXPECT_EQ(r.exit_code, 0) << verb << ": " << r.output;
     EXPECT_NE(r.output.find("Usage:"), std::string::npos) << verb;
@@ -67,13 +73,34 @@ TEST(CliTest, EveryVerbHasHelp) {
 }
 
 TEST(CliTest, UsageErrorsExitTwoWithOneLineAndAHint) {
-  for (const std::string& args : std::vector<std::string>{
-           "", "nosuchverb", "push", "push image --tenant t --nosuchflag", "key", "key create",
-           "gc sweep", "agent --prefetch-threads 999", "run app --runtime nosuch",
-           "run app --vm --accel nosuch", "run app", "flatten a b c", "run --vm --tenant t",
-           "run --snapshot s --tenant t", "run app --vm --snapshot s --tenant t",
-           "run --vm --snapshot s --tenant t -- true", "run --vm --snapshot s --tenant t --rw",
-           "snapshot", "snapshot create app --tenant t"}) {
+  for (const std::string& args :
+       std::vector<std::string>{"",
+                                "nosuchverb",
+                                "push",
+                                "push image --tenant t --nosuchflag",
+                                "key",
+                                "key create",
+                                "gc sweep",
+                                "agent --prefetch-threads 999",
+                                "run app --runtime nosuch",
+                                "run app --vm --accel nosuch",
+                                "run app",
+                                "flatten a b c",
+                                "run --vm --tenant t",
+                                "run --snapshot s --tenant t",
+                                "run app --vm --snapshot s --tenant t",
+                                "run --vm --snapshot s --tenant t -- true",
+                                "run --vm --snapshot s --tenant t --rw",
+                                "snapshot",
+                                "snapshot create app --tenant t",
+                                "function",
+                                "function create f",
+                                "function create f --tenant t",
+                                "function create f --image i --tenant t --memory 64",
+                                "function create f --image i --tenant t --network host",
+                                "function ls",
+                                "serve",
+                                "serve --tenant t --max-concurrency 0"}) {
     CommandResult r = Lode(args);
     EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
     EXPECT_EQ(Lines(r.output), 1u) << args << ": " << r.output;
@@ -85,11 +112,19 @@ TEST(CliTest, UsageErrorsExitTwoWithOneLineAndAHint) {
 
 TEST(CliTest, FailedCommandsExitOneWithOneLine) {
   ScratchDir dir("lode-cli");
-  for (const std::string& args :
-       std::vector<std::string>{"push /nonexistent --tenant t --keys " + ShellQuote(dir / "keys") +
-                                    " --store " + ShellQuote("dir://" + dir / "store"),
-                                "key export-public nobody --keys " + ShellQuote(dir / "keys"),
-                                "ps --socket " + ShellQuote(dir / "no.sock")}) {
+  std::string stores =
+      " --keys " + ShellQuote(dir / "keys") + " --store " + ShellQuote("dir://" + dir / "store");
+  Lode("key create t" + stores);
+  for (const std::string& args : std::vector<std::string>{
+           "push /nonexistent --tenant t --keys " + ShellQuote(dir / "keys") + " --store " +
+               ShellQuote("dir://" + dir / "store"),
+           "key export-public nobody --keys " + ShellQuote(dir / "keys"),
+           "ps --socket " + ShellQuote(dir / "no.sock"),
+           "function create f --image nosuchtag --tenant t" + stores,
+           "function update nosuch --tenant t --memory 256" + stores,
+           "function rm nosuch --tenant t --store " + ShellQuote("dir://" + dir / "store"),
+           "function create f --image file:/nonexistent --tenant t" + stores,
+           "serve --tenant t --listen nonsense --socket " + ShellQuote(dir / "no.sock")}) {
     CommandResult r = Lode(args);
     EXPECT_EQ(r.exit_code, 1) << args << ": " << r.output;
     EXPECT_EQ(Lines(r.output), 1u) << args << ": " << r.output;
