@@ -1,5 +1,6 @@
 #include "cli/common.h"
 
+#include <cctype>
 #include <cstdlib>
 
 #include "catalog/catalog.h"
@@ -116,6 +117,22 @@ flatten::ProgressFn FlattenProgressReporter(ProgressLine& line, const std::strin
                 ", " + fetched + FormatSize(p.tar_bytes) + " read, " + std::to_string(p.entries) +
                 " entries");
   };
+}
+
+// "90s", "30m", "12h", "7d" (a bare number is seconds).
+int64_t ParseDuration(const std::string& text) {
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  std::string unit = text.substr(digits);
+  int64_t scale = unit.empty() || unit == "s" ? 1
+                  : unit == "m"               ? 60
+                  : unit == "h"               ? 3600
+                  : unit == "d"               ? 86400
+                                              : 0;
+  if (digits == 0 || digits > 12 || scale == 0) {
+    Check(Status::InvalidArgument("bad duration '" + text + "' (want e.g. 90s, 30m, 12h, 7d)"));
+  }
+  return std::stoll(text.substr(0, digits)) * scale;
 }
 
 }  // namespace lode::cli

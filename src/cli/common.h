@@ -77,4 +77,8 @@ PushedImage OpenPushedImage(const PushedImageArgs& args);  // throws CommandFail
 flatten::ProgressFn FlattenProgressReporter(class ProgressLine& line, const std::string& verb,
                                             const image::Image& img);
 
+// Seconds of "90s", "30m", "12h", "7d" (a bare number is seconds); a bad
+// one fails the command.
+int64_t ParseDuration(const std::string& text);
+
 }  // namespace lode::cli

@@ -28,22 +28,6 @@ struct GcArgs {
 
 void Print(const json& j) { std::printf("%s\n", j.dump(2).c_str()); }
 
-// "90s", "30m", "12h", "7d" (a bare number is seconds).
-int64_t ParseDuration(const std::string& text) {
-  size_t digits = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-  std::string unit = text.substr(digits);
-  int64_t scale = unit.empty() || unit == "s" ? 1
-                  : unit == "m"               ? 60
-                  : unit == "h"               ? 3600
-                  : unit == "d"               ? 86400
-                                              : 0;
-  if (digits == 0 || digits > 12 || scale == 0) {
-    Check(Status::InvalidArgument("bad duration '" + text + "' (want e.g. 90s, 30m, 12h, 7d)"));
-  }
-  return std::stoll(text.substr(0, digits)) * scale;
-}
-
 json RecordJson(const store::RootRecord& r) {
   return {{"root", r.id},
           {"state", store::RootStateName(r.state)},

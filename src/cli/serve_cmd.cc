@@ -56,21 +56,6 @@ int AwaitStopSignal() {
   return static_cast<int>(signal);
 }
 
-std::chrono::seconds ParseDuration(const std::string& text) {
-  // 90, 90s, 10m, 2h
-  char unit = text.empty() ? 's' : text.back();
-  std::string digits =
-      std::isdigit(static_cast<unsigned char>(unit)) ? text : text.substr(0, text.size() - 1);
-  int64_t multiplier = unit == 'm' ? 60 : unit == 'h' ? 3600 : 1;
-  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos ||
-      digits.size() > 9 ||
-      (!std::isdigit(static_cast<unsigned char>(unit)) && unit != 's' && unit != 'm' &&
-       unit != 'h')) {
-    Check(Status::InvalidArgument("bad duration '" + text + "' (e.g. 90s, 10m, 2h)"));
-  }
-  return std::chrono::seconds(std::stoll(digits) * multiplier);
-}
-
 void Serve(const ServeArgs& a) {
   Check(sandbox::EnterPrivateMountNamespace());
   // Sandboxes end with this process, even when it is killed.
@@ -87,7 +72,7 @@ void Serve(const ServeArgs& a) {
   o.region = a.region;
   o.max_sandboxes = a.max_concurrency;
   o.max_function_concurrency = a.max_function_concurrency;
-  o.keep_warm = ParseDuration(a.keep_warm);
+  o.keep_warm = std::chrono::seconds(ParseDuration(a.keep_warm));
   o.init_timeout = std::chrono::milliseconds(static_cast<int64_t>(a.init_timeout * 1000));
   o.work_dir = dir.path() + "/sandboxes";
   o.log_dir = a.log_dir.empty() ? DataDir() + "/functions/logs" : a.log_dir;
@@ -135,7 +120,8 @@ void RegisterServe(CLI::App& app) {
       ->required();
   cmd->add_option("--metrics-listen", a->metrics_listen,
                   "HOST:PORT for Prometheus metrics at /metrics");
-  cmd->add_option("--keep-warm", a->keep_warm, "how long an idle sandbox stays warm (90s, 10m, 2h)")
+  cmd->add_option("--keep-warm", a->keep_warm,
+                  "how long an idle sandbox stays warm (90s, 10m, 2h, 1d)")
       ->capture_default_str();
   cmd->add_option("--max-concurrency", a->max_concurrency,
                   "most sandboxes on this host, warm ones included")

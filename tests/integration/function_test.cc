@@ -59,7 +59,7 @@ class FunctionTest : public ::testing::Test {
     fs::create_directories(*dir_ / "tmp");
     std::string rootfs = CachedCurlRootfs();
     if (rootfs.empty()) return;
-    WriteOciLayout(*dir_ / "oci", BootstrapFunctionImage(rootfs), TestCompression::kGzip);
+    WriteOciLayout(*dir_ / "oci", BootstrapFunctionImage(rootfs), TestCompression::kNone);
     Lode("key create acme");
     Lode("push " + ShellQuote(*dir_ / "oci") + " --tenant acme --tag boot");
     Lode("function create hello --image boot --tenant acme --timeout 2 --env GREETING=hi");
@@ -70,7 +70,7 @@ class FunctionTest : public ::testing::Test {
     Lode("function create inithang --image boot --tenant acme --env INIT_HANG=1");
     std::string node_rootfs = CachedNodeRootfs();
     if (node_rootfs.empty()) return;
-    WriteOciLayout(*dir_ / "node-oci", NodeFunctionImage(node_rootfs), TestCompression::kGzip);
+    WriteOciLayout(*dir_ / "node-oci", NodeFunctionImage(node_rootfs), TestCompression::kNone);
     Lode("push " + ShellQuote(*dir_ / "node-oci") + " --tenant acme --tag node");
     Lode("function create node --image node --tenant acme --timeout 1 --memory 256");
     host_ = new ServeProcess(
