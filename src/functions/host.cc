@@ -60,6 +60,15 @@ int64_t NowMillis() {
 
 double Millis(Clock::duration d) { return duration<double, std::milli>(d).count(); }
 
+// A result for `request` with a new request id; kTooLarge when its
+// payload is.
+InvokeResult Begin(const InvokeRequest& request) {
+  InvokeResult result;
+  result.request_id = NewRequestId();
+  if (request.payload.size() > kMaxPayloadBytes) result.status = InvokeStatus::kTooLarge;
+  return result;
+}
+
 }  // namespace
 
 std::string LogTail(const std::string& log, size_t max) {
@@ -83,7 +92,10 @@ struct Pool {
 class Host::Impl {
  public:
   explicit Impl(HostOptions options)
-      : o_(std::move(options)), directory_(o_.store, o_.keys, o_.tenants, o_.region) {}
+      : o_(std::move(options)), directory_(o_.store, o_.keys, o_.tenants, o_.region) {
+    if (!o_.log_dir.empty())
+      reports_ = std::make_unique<FunctionLog>(o_.log_dir + "/reports.jsonl");
+  }
   ~Impl();
   void StartThreads();
   InvokeResult Invoke(const InvokeRequest& request);
@@ -120,7 +132,7 @@ class Host::Impl {
   int live_ = 0, busy_ = 0, starting_ = 0, running_ = 0;
   uint64_t next_sandbox_ = 0;
   bool draining_ = false, stopping_ = false;
-  std::mutex reports_mu_;
+  std::unique_ptr<FunctionLog> reports_;  // reports.jsonl; none without a log directory
   std::thread reaper_;
   std::vector<std::thread> event_workers_;
 };
@@ -251,12 +263,8 @@ Status Host::Impl::StartSandbox(const FunctionEntry& f, Slot& slot) {
 }
 
 InvokeResult Host::Impl::Invoke(const InvokeRequest& request) {
-  InvokeResult result;
-  result.request_id = NewRequestId();
-  if (request.payload.size() > kMaxPayloadBytes) {
-    result.status = InvokeStatus::kTooLarge;
-    return result;
-  }
+  InvokeResult result = Begin(request);
+  if (result.status == InvokeStatus::kTooLarge) return result;
   {
     std::lock_guard lock(mu_);
     if (draining_) {
@@ -353,19 +361,12 @@ void Host::Impl::Record(const InvocationReport& report, FunctionLog& log) {
                std::to_string(report.duration_ms / 1000.0) + " seconds\n");
   }
   log.Append("END RequestId: " + report.request_id + "\n" + ReportLine(report) + "\n");
-  if (o_.log_dir.empty()) return;
-  std::lock_guard lock(reports_mu_);
-  FunctionLog reports(o_.log_dir + "/reports.jsonl");
-  reports.Append(ReportJson(report) + "\n");
+  if (reports_) reports_->Append(ReportJson(report) + "\n");
 }
 
 InvokeResult Host::Impl::Enqueue(const InvokeRequest& request) {
-  InvokeResult result;
-  result.request_id = NewRequestId();
-  if (request.payload.size() > kMaxPayloadBytes) {
-    result.status = InvokeStatus::kTooLarge;
-    return result;
-  }
+  InvokeResult result = Begin(request);
+  if (result.status == InvokeStatus::kTooLarge) return result;
   if (!Lookup(request.function, result)) return result;
   std::lock_guard lock(mu_);
   if (draining_) {
