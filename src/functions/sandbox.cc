@@ -55,11 +55,17 @@ std::string ExitDescription(int code) {
   return "Runtime exited with error: exit status " + std::to_string(code);
 }
 
+// A cold start waits through an agent's restart; a sandbox being discarded
+// waits less: a host shutting down after its agent would otherwise wait
+// this long for every sandbox. A detach that gives up leaves the
+// attachment in the agent (`lode ps` lists it, `lode detach` ends it).
+constexpr std::chrono::milliseconds kAttachPatience{10000}, kDetachPatience{2000};
+
 // The agent's answer; while no agent listens (one is being replaced or
-// restarted: a handover takes a moment) the call is retried for a while.
-Result<json> AskAgent(const std::string& socket, const json& request) {
-  constexpr auto kPatience = std::chrono::seconds(10);
-  Clock::time_point give_up = Clock::now() + kPatience;
+// restarted: a handover takes a moment) the call is retried for `patience`.
+Result<json> AskAgent(const std::string& socket, const json& request,
+                      std::chrono::milliseconds patience) {
+  Clock::time_point give_up = Clock::now() + patience;
   while (true) {
     Result<json> answer = agent::CallAgent(socket, request);
     if (answer.ok() || answer.status().code() != StatusCode::kUnavailable ||
@@ -144,11 +150,13 @@ Status Sandbox::Launch() {
     LODE_ASSIGN_OR_RETURN(std::string config, ReadFileToString(path + ".config.json"));
     attached = {{"path", path}, {"config", config}};
   } else {
-    LODE_ASSIGN_OR_RETURN(attached, AskAgent(spec_.agent_socket, {{"op", "attach"},
-                                                                  {"ref", spec_.image_ref},
-                                                                  {"tenant", spec_.function.tenant},
-                                                                  {"writable", false},
-                                                                  {"prefetch", spec_.prefetch}}));
+    LODE_ASSIGN_OR_RETURN(attached, AskAgent(spec_.agent_socket,
+                                             {{"op", "attach"},
+                                              {"ref", spec_.image_ref},
+                                              {"tenant", spec_.function.tenant},
+                                              {"writable", false},
+                                              {"prefetch", spec_.prefetch}},
+                                             kAttachPatience));
     attachment_ = attached.value("id", "");
   }
   phases_.attach_seconds = SecondsSince(t);
@@ -230,7 +238,7 @@ Sandbox::~Sandbox() {
   if (mount_) (void)mount_->Unmount();
   mount_.reset();
   if (!attachment_.empty()) {
-    (void)AskAgent(spec_.agent_socket, {{"op", "detach"}, {"id", attachment_}});
+    (void)AskAgent(spec_.agent_socket, {{"op", "detach"}, {"id", attachment_}}, kDetachPatience);
   }
   std::error_code ec;
   fs::remove_all(spec_.work_dir, ec);

@@ -76,7 +76,9 @@ ServeProcess::ServeProcess(std::string dir, std::string env, std::string args)
     : dir_(std::move(dir)), env_(std::move(env)), args_(std::move(args)) {}
 
 ServeProcess::~ServeProcess() {
-  if (pid_ > 0) Stop(SIGKILL);
+  // SIGTERM: it stops its sandboxes and its agent before it exits, so the
+  // directory can go.
+  if (pid_ > 0) Stop(SIGTERM);
 }
 
 bool ServeProcess::Start() {

@@ -28,7 +28,7 @@ class ServeProcess {
   // `lode serve` (the Invoke API listens on a free port); its stderr goes
   // to DIR/serve.log.
   ServeProcess(std::string dir, std::string env, std::string args);
-  ~ServeProcess();  // SIGKILL if still running
+  ~ServeProcess();  // SIGTERM (drain and stop) if still running
   ServeProcess(const ServeProcess&) = delete;
   ServeProcess& operator=(const ServeProcess&) = delete;
 
