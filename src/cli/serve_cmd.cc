@@ -100,6 +100,7 @@ void Serve(const ServeArgs& a) {
   int signal = AwaitStopSignal();
   std::fprintf(stderr, "lode serve: %s: draining\n", signal == SIGINT ? "SIGINT" : "SIGTERM");
   host->Drain();
+  invoke_api->Finish(std::chrono::seconds(5));  // the last answers reach their callers
   invoke_api.reset();
   metrics.reset();
   host.reset();

@@ -51,12 +51,15 @@ MHD_Result Queue(MHD_Connection* connection, const HttpResponse& response) {
   return queued;
 }
 
-void Completed(void*, MHD_Connection*, void** context, MHD_RequestTerminationCode) {
-  delete static_cast<HttpServer::Exchange*>(*context);  // NOLINT: MHD owns the pointer's slot
-  *context = nullptr;
-}
-
 }  // namespace
+
+void HttpServer::OnCompleted(Exchange* exchange) {
+  if (exchange == nullptr) return;
+  delete exchange;  // NOLINT: MHD owns the pointer's slot
+  std::lock_guard lock(mu_);
+  --in_flight_;
+  completed_.notify_all();
+}
 
 int HttpServer::OnRequest(MHD_Connection* conn, const char* url, const char* method,
                           const char* upload_data, size_t* upload_size, void** context) {
@@ -64,6 +67,10 @@ int HttpServer::OnRequest(MHD_Connection* conn, const char* url, const char* met
   if (exchange == nullptr) {
     exchange = new Exchange;
     *context = exchange;
+    {
+      std::lock_guard lock(mu_);
+      ++in_flight_;
+    }
     HttpRequest& r = exchange->request;
     r.method = method;
     r.path = url;
@@ -128,12 +135,25 @@ Status HttpServer::Start(UniqueFd listening, const Options& options) {
         return static_cast<MHD_Result>(static_cast<HttpServer*>(self)->OnRequest(
             connection, url, method, upload_data, upload_size, context));
       };
+  MHD_RequestCompletedCallback on_completed = [](void* self, MHD_Connection*, void** context,
+                                                 MHD_RequestTerminationCode) {
+    static_cast<HttpServer*>(self)->OnCompleted(static_cast<Exchange*>(*context));
+    *context = nullptr;
+  };
   daemon_ = MHD_start_daemon(flags, 0, nullptr, nullptr, on_request, this, MHD_OPTION_LISTEN_SOCKET,
                              listening_.get(), MHD_OPTION_CONNECTION_TIMEOUT,
-                             options.idle_timeout_seconds, MHD_OPTION_NOTIFY_COMPLETED, &Completed,
-                             nullptr, MHD_OPTION_END);
+                             options.idle_timeout_seconds, MHD_OPTION_NOTIFY_COMPLETED,
+                             on_completed, this, MHD_OPTION_END);
   if (daemon_ == nullptr) return Status::IOError("could not start the HTTP server");
   return Status::Ok();
+}
+
+void HttpServer::Finish(std::chrono::milliseconds patience) {
+  if (daemon_ == nullptr) return;
+  // The listening socket stays ours (and open): connections queue unanswered.
+  MHD_quiesce_daemon(daemon_);
+  std::unique_lock lock(mu_);
+  completed_.wait_for(lock, patience, [&] { return in_flight_ == 0; });
 }
 
 HttpServer::~HttpServer() {

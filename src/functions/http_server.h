@@ -5,9 +5,12 @@
 // for its sandbox's answer.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,6 +62,10 @@ class HttpServer {
   // inside a sandbox's network namespace).
   static Result<std::unique_ptr<HttpServer>> Serve(UniqueFd listening, const Options& options,
                                                    Handler handler);
+  // Stops accepting connections and waits, up to `patience`, until every
+  // request already received has been answered and its answer sent: a
+  // server stopped right after its handlers return would cut answers off.
+  void Finish(std::chrono::milliseconds patience);
   // Stops accepting, closes every connection and waits for the handlers
   // still running: a caller must first unblock handlers that wait.
   ~HttpServer();
@@ -79,12 +86,17 @@ class HttpServer {
   // MHD's access handler: MHD_YES (1) or MHD_NO (0).
   int OnRequest(MHD_Connection* connection, const char* url, const char* method,
                 const char* upload_data, size_t* upload_size, void** context);
+  // MHD is done with a request: answered and sent, or its connection gone.
+  void OnCompleted(Exchange* exchange);
 
   Handler handler_;
   size_t max_body_;
   int port_ = 0;
   UniqueFd listening_;
   MHD_Daemon* daemon_ = nullptr;
+  std::mutex mu_;
+  std::condition_variable completed_;
+  int in_flight_ = 0;  // requests received and not yet completed
 };
 
 }  // namespace lode::functions
