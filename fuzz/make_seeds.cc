@@ -23,7 +23,7 @@ void Write(const std::string& path, const std::vector<uint8_t>& bytes) {
 
 void SealedSeeds(const std::string& dir) {
   using namespace lode;
-  fuzz::Keys keys = fuzz::FixedKeys();
+  fuzz::Keys fixed = fuzz::FixedKeys();
   manifest::Manifest m;
   m.fs_size = 3 * 512 * 1024 - 100;
   m.chunk_size = 512 * 1024;
@@ -34,12 +34,12 @@ void SealedSeeds(const std::string& dir) {
   m.chunks[2].name.fill(3);
   m.chunks[2].key.fill(4);
   Write(dir + "/manifest-plain", manifest::Encode(m));
-  Write(dir + "/manifest-sealed", manifest::Seal(m, keys.tenant_public));
+  Write(dir + "/manifest-sealed", manifest::Seal(m, fixed.tenant.public_key));
   catalog::StartupProfile p{{2, 0, 1}};
   Write(dir + "/profile-plain", catalog::EncodeProfile(p));
   Write(dir + "/profile-sealed",
-        manifest::SealToTenant(catalog::kSealedProfileMagic, catalog::EncodeProfile(p),
-                               keys.tenant_public));
+        manifest::SealToTenant(keys::SealedKind::kProfile, fuzz::kProfileSubject,
+                               catalog::EncodeProfile(p), fixed.tenant.public_key));
 }
 
 // In l2_stripes_fuzz.cc's framing: the code byte, then length-prefixed

@@ -13,15 +13,19 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace lode;
-  static const fuzz::Keys keys = fuzz::FixedKeys();
+  static const fuzz::Keys fixed = fuzz::FixedKeys();
   std::span<const uint8_t> in(data, size);
   (void)manifest::Decode(in);
-  (void)manifest::Open(in, keys.tenant_public, keys.tenant_secret);
+  // As a reader opens them: the data key (the subject checked), then the body.
+  Result<keys::DataKey> key = keys::UnsealDataKey(
+      {keys::SealedKind::kManifest, "t", "root-0/" + manifest::ManifestId(in), in}, fixed.tenant);
+  if (key.ok()) (void)manifest::Open(in, *key);
   (void)catalog::DecodeProfile(in, 1 << 20);
-  (void)manifest::OpenFromTenant(catalog::kSealedProfileMagic, in, keys.tenant_public,
-                                 keys.tenant_secret, "fuzz");
+  key = keys::UnsealDataKey({keys::SealedKind::kProfile, "t", fuzz::kProfileSubject, in},
+                            fixed.tenant);
+  if (key.ok()) (void)manifest::OpenSealedBody(keys::SealedKind::kProfile, in, *key, "fuzz");
   for (bool compressed : {false, true}) {
-    (void)chunk::OpenVerified(in, keys.chunk_key, compressed, 512 << 10);
+    (void)chunk::OpenVerified(in, fixed.chunk_key, compressed, 512 << 10);
   }
   return 0;
 }

@@ -26,13 +26,14 @@ Result<std::optional<store::ImageRef>> GetRef(store::ObjectStore& store, const s
 
 Result<manifest::Manifest> OpenManifest(store::ObjectStore& store, const store::ImageRef& ref,
                                         keys::KeyService& keys, const std::string& tenant) {
-  LODE_ASSIGN_OR_RETURN(keys::KeyPair kp, keys.TenantKeyPair(tenant));
   Result<std::vector<uint8_t>> sealed = store.Get(store::ManifestKey(ref.root, ref.manifest_id));
   if (!sealed.ok()) return sealed.status().WithContext("manifest " + ref.ToString());
   if (manifest::ManifestId(*sealed) != ref.manifest_id) {
     return Status::Corruption("manifest " + ref.ToString() + " does not match its id");
   }
-  Result<manifest::Manifest> m = manifest::Open(*sealed, kp.public_key, kp.secret_key);
+  LODE_ASSIGN_OR_RETURN(keys::DataKey key, keys.OpenDataKey({keys::SealedKind::kManifest, tenant,
+                                                             ref.ToString(), *sealed}));
+  Result<manifest::Manifest> m = manifest::Open(*sealed, key);
   if (!m.ok()) return m.status().WithContext("manifest " + ref.ToString());
   return m;
 }

@@ -143,8 +143,8 @@ Status PutFunction(store::ObjectStore& store, keys::KeyService& keys, const Func
   LODE_ASSIGN_OR_RETURN(keys::PublicKey pub, keys.TenantPublicKey(f.tenant));
   std::string plain = EncodeFunction(f);
   std::vector<uint8_t> sealed = manifest::SealToTenant(
-      kSealedFunctionMagic, std::span(reinterpret_cast<const uint8_t*>(plain.data()), plain.size()),
-      pub);
+      keys::SealedKind::kFunction, f.name,
+      std::span(reinterpret_cast<const uint8_t*>(plain.data()), plain.size()), pub);
   return store.Put(store::FunctionKey(f.tenant, f.name), sealed);
 }
 
@@ -156,10 +156,11 @@ Result<std::optional<FunctionConfig>> GetFunction(store::ObjectStore& store, key
   Result<std::vector<uint8_t>> sealed = store.Get(store::FunctionKey(tenant, name));
   if (sealed.status().code() == StatusCode::kNotFound) return std::optional<FunctionConfig>();
   LODE_RETURN_IF_ERROR(sealed.status());
-  LODE_ASSIGN_OR_RETURN(keys::KeyPair kp, keys.TenantKeyPair(tenant));
-  LODE_ASSIGN_OR_RETURN(std::vector<uint8_t> plain,
-                        manifest::OpenFromTenant(kSealedFunctionMagic, *sealed, kp.public_key,
-                                                 kp.secret_key, "function " + name));
+  LODE_ASSIGN_OR_RETURN(keys::DataKey key,
+                        keys.OpenDataKey({keys::SealedKind::kFunction, tenant, name, *sealed}));
+  LODE_ASSIGN_OR_RETURN(
+      std::vector<uint8_t> plain,
+      manifest::OpenSealedBody(keys::SealedKind::kFunction, *sealed, key, "function " + name));
   LODE_ASSIGN_OR_RETURN(FunctionConfig f, DecodeFunction(std::string(plain.begin(), plain.end())));
   // A sealed function copied to another name (or tenant) opens with the
   // tenant's key: what it says it is decides.

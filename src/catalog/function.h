@@ -24,9 +24,6 @@
 
 namespace lode::catalog {
 
-// What a sealed function starts with (manifest::SealToTenant's magic).
-constexpr char kSealedFunctionMagic[8] = {'L', 'O', 'D', 'E', 'S', 'F', '1', '\0'};
-
 struct FunctionConfig {
   std::string name;              // [A-Za-z0-9_-], 1..64 characters
   std::string tenant;            // the tenant it belongs to (checked when opened)

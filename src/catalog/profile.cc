@@ -85,9 +85,11 @@ Result<std::optional<StartupProfile>> OpenProfile(
     uint64_t chunk_count, keys::KeyService& keys, const std::string& tenant) {
   LODE_RETURN_IF_ERROR(fetched.status());
   if (!*fetched) return std::optional<StartupProfile>();
-  LODE_ASSIGN_OR_RETURN(keys::KeyPair kp, keys.TenantKeyPair(tenant));
-  Result<std::vector<uint8_t>> plain = manifest::OpenFromTenant(
-      kSealedProfileMagic, **fetched, kp.public_key, kp.secret_key, "startup profile");
+  Result<keys::DataKey> key =
+      keys.OpenDataKey({keys::SealedKind::kProfile, tenant, ref.ToString(), **fetched});
+  if (!key.ok()) return key.status().WithContext("startup profile of " + ref.ToString());
+  Result<std::vector<uint8_t>> plain =
+      manifest::OpenSealedBody(keys::SealedKind::kProfile, **fetched, *key, "startup profile");
   if (!plain.ok()) return plain.status().WithContext("image " + ref.ToString());
   Result<StartupProfile> p = DecodeProfile(*plain, chunk_count);
   if (!p.ok()) return p.status().WithContext("image " + ref.ToString());
@@ -104,7 +106,8 @@ Result<std::optional<StartupProfile>> GetProfile(store::ObjectStore& store,
 Status PutProfile(store::ObjectStore& store, const store::ImageRef& ref, const StartupProfile& p,
                   keys::KeyService& keys, const std::string& tenant) {
   LODE_ASSIGN_OR_RETURN(keys::PublicKey pub, keys.TenantPublicKey(tenant));
-  std::vector<uint8_t> sealed = manifest::SealToTenant(kSealedProfileMagic, EncodeProfile(p), pub);
+  std::vector<uint8_t> sealed =
+      manifest::SealToTenant(keys::SealedKind::kProfile, ref.ToString(), EncodeProfile(p), pub);
   return store.Put(store::ProfileKey(ref.root, ref.manifest_id), sealed);
 }
 

@@ -21,8 +21,6 @@
 namespace lode::catalog {
 
 constexpr size_t kMaxProfileChunks = 16384;  // 8 GiB of 512 KiB chunks
-// What a sealed profile starts with (manifest::SealToTenant's magic).
-constexpr char kSealedProfileMagic[8] = {'L', 'O', 'D', 'E', 'S', 'P', '1', '\0'};
 
 struct StartupProfile {
   std::vector<uint32_t> chunks;  // chunk indices, first read first

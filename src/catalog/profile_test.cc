@@ -48,10 +48,17 @@ TEST(ProfileTest, SealedToTheTenant) {
   ASSERT_TRUE(PutProfile(**store, ref, {{5, 6}}, **keys, "a").ok());
   EXPECT_EQ((*GetProfile(**store, ref, 100, **keys, "a"))->chunks, (std::vector<uint32_t>{5, 6}));
   EXPECT_EQ(GetProfile(**store, ref, 100, **keys, "b").status().code(), StatusCode::kCorruption);
-  // A manifest's sealing does not open as a profile, nor the reverse.
+  // A profile does not open as a manifest, nor as another image's profile.
   std::vector<uint8_t> sealed = *(*store)->Get(store::ProfileKey(ref.root, ref.manifest_id));
-  keys::KeyPair kp = *(*keys)->TenantKeyPair("a");
-  EXPECT_FALSE(manifest::Open(sealed, kp.public_key, kp.secret_key).ok());
+  EXPECT_EQ((*keys)
+                ->OpenDataKey({keys::SealedKind::kManifest, "a",
+                               "root-0/" + manifest::ManifestId(sealed), sealed})
+                .status()
+                .code(),
+            StatusCode::kCorruption);
+  store::ImageRef other{"root-0", std::string(64, 'd')};
+  ASSERT_TRUE((*store)->Put(store::ProfileKey(other.root, other.manifest_id), sealed).ok());
+  EXPECT_EQ(GetProfile(**store, other, 100, **keys, "a").status().code(), StatusCode::kCorruption);
 }
 
 }  // namespace

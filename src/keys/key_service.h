@@ -17,18 +17,12 @@
 #include <string>
 #include <vector>
 
+#include "keys/envelope.h"
 #include "util/status.h"
 
 namespace lode::keys {
 
-using PublicKey = std::array<uint8_t, 32>;
-using SecretKey = std::array<uint8_t, 32>;
 using Salt = std::array<uint8_t, 32>;
-
-struct KeyPair {
-  PublicKey public_key;
-  SecretKey secret_key;
-};
 
 struct SaltId {
   std::string root;
@@ -47,9 +41,12 @@ class KeyService {
   virtual Result<std::vector<std::string>> ListTenants() = 0;
   // What a pusher needs: the public key only.
   virtual Result<PublicKey> TenantPublicKey(const std::string& tenant) = 0;
-  // What a worker needs to open manifests. NotFound when this service does
-  // not hold the secret (a pusher's copy of the directory).
-  virtual Result<KeyPair> TenantKeyPair(const std::string& tenant) = 0;
+  // What a reader needs to open one sealed object (a manifest, a profile, a
+  // function): its data key, once the object proved to be what it claims
+  // (envelope.h). The local service opens anything of a tenant whose secret
+  // key it holds (NotFound when it holds none: a pusher's copy of the
+  // directory); keyd opens only what the caller was granted.
+  virtual Result<DataKey> OpenDataKey(const SealedObject& object) = 0;
   // The salt for `id`, created on first use.
   virtual Result<Salt> GetOrCreateSalt(const SaltId& id) = 0;
   // The epoch that pushes to (root, domain) use: 0 until rotated.

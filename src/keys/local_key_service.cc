@@ -87,17 +87,11 @@ class LocalKeyService : public KeyService {
     return key;
   }
 
-  Result<KeyPair> TenantKeyPair(const std::string& tenant) override {
-    LODE_ASSIGN_OR_RETURN(PublicKey pub, TenantPublicKey(tenant));
-    Result<SecretKey> secret = ReadHexKey<32>(SecretPath(tenant));
-    if (!secret.ok()) {
-      if (secret.status().code() == StatusCode::kNotFound) {
-        return Status::NotFound("key directory " + dir_ + " holds no secret key for tenant '" +
-                                tenant + "'");
-      }
-      return secret.status();
-    }
-    return KeyPair{pub, *secret};
+  Result<DataKey> OpenDataKey(const SealedObject& object) override {
+    LODE_ASSIGN_OR_RETURN(KeyPair kp, TenantKeyPair(object.tenant));
+    Result<DataKey> key = UnsealDataKey(object, kp);
+    sodium_memzero(kp.secret_key.data(), kp.secret_key.size());
+    return key;
   }
 
   Result<Salt> GetOrCreateSalt(const SaltId& id) override {
@@ -136,6 +130,19 @@ class LocalKeyService : public KeyService {
   }
 
  private:
+  Result<KeyPair> TenantKeyPair(const std::string& tenant) {
+    LODE_ASSIGN_OR_RETURN(PublicKey pub, TenantPublicKey(tenant));
+    Result<SecretKey> secret = ReadHexKey<32>(SecretPath(tenant));
+    if (!secret.ok()) {
+      if (secret.status().code() == StatusCode::kNotFound) {
+        return Status::NotFound("key directory " + dir_ + " holds no secret key for tenant '" +
+                                tenant + "'");
+      }
+      return secret.status();
+    }
+    return KeyPair{pub, *secret};
+  }
+
   static Status ValidateSaltScope(const std::string& root, const std::string& domain) {
     if (!ValidName(root, 64) || !ValidName(domain, 64)) {
       return Status::InvalidArgument("bad salt scope '" + root + "." + domain + "'");

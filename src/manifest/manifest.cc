@@ -22,11 +22,8 @@ namespace {
 
 // FROZEN: see docs/formats/manifest.md.
 constexpr char kPlainMagic[8] = {'L', 'O', 'D', 'E', 'M', 'A', 'N', '1'};
-constexpr char kSealedMagic[8] = {'L', 'O', 'D', 'E', 'S', 'M', '1', '\0'};
 constexpr uint32_t kVersion = 1;
 constexpr size_t kEntryBytes = 32 + 32 + 4 + 4;
-constexpr size_t kSealedKeyBytes = crypto_box_SEALBYTES + 32;
-constexpr size_t kSealedHeaderBytes = 8 + 4 + kSealedKeyBytes + 12;
 constexpr uint64_t kMaxChunks = uint64_t{1} << 28;
 
 class Writer {
@@ -147,56 +144,38 @@ Result<Manifest> Decode(std::span<const uint8_t> bytes) {
   return m;
 }
 
-std::vector<uint8_t> SealToTenant(const char (&magic)[8], std::span<const uint8_t> plaintext,
-                                  const PublicKey& tenant) {
+std::vector<uint8_t> SealToTenant(keys::SealedKind kind, const std::string& subject,
+                                  std::span<const uint8_t> plaintext,
+                                  const keys::PublicKey& tenant) {
   if (sodium_init() < 0) std::abort();
-  chunk::AeadKey data_key;
-  chunk::AeadIv iv;
+  keys::DataKey data_key;
+  keys::EnvelopeIv iv;
   randombytes_buf(data_key.data(), data_key.size());
   randombytes_buf(iv.data(), iv.size());
-  Writer w;
-  w.Bytes(magic, 8);
-  w.U32(kVersion);
-  size_t key_at = w.out.size();
-  w.out.resize(key_at + kSealedKeyBytes);
-  crypto_box_seal(w.out.data() + key_at, data_key.data(), data_key.size(), tenant.data());
-  w.Bytes(iv.data(), iv.size());
-  // The header (magic, version, sealed key, IV) is authenticated as AAD.
-  std::vector<uint8_t> body = chunk::AeadSeal(data_key, iv, w.out, plaintext);
+  std::vector<uint8_t> out = keys::SealEnvelopeHeader(kind, subject, data_key, iv, tenant);
+  std::vector<uint8_t> body = chunk::AeadSeal(data_key, iv, out, plaintext);
   sodium_memzero(data_key.data(), data_key.size());
-  w.Bytes(body.data(), body.size());
-  return std::move(w.out);
+  out.insert(out.end(), body.begin(), body.end());
+  return out;
 }
 
-Result<std::vector<uint8_t>> OpenFromTenant(const char (&magic)[8], std::span<const uint8_t> sealed,
-                                            const PublicKey& pub, const SecretKey& secret,
+Result<std::vector<uint8_t>> OpenSealedBody(keys::SealedKind kind, std::span<const uint8_t> sealed,
+                                            const keys::DataKey& data_key,
                                             const std::string& what) {
-  if (sodium_init() < 0) return Status::Unavailable("libsodium failed to initialise");
-  if (sealed.size() < kSealedHeaderBytes || std::memcmp(sealed.data(), magic, 8) != 0) {
-    return Status::Corruption("not a sealed lode " + what);
-  }
-  chunk::AeadKey data_key;
-  if (crypto_box_seal_open(data_key.data(), sealed.data() + 12, kSealedKeyBytes, pub.data(),
-                           secret.data()) != 0) {
-    return Status::Corruption(what + " is sealed to another tenant or tampered with");
-  }
-  chunk::AeadIv iv;
-  std::copy_n(sealed.data() + 12 + kSealedKeyBytes, iv.size(), iv.begin());
-  Result<std::vector<uint8_t>> body = chunk::AeadOpen(
-      data_key, iv, sealed.first(kSealedHeaderBytes), sealed.subspan(kSealedHeaderBytes));
-  sodium_memzero(data_key.data(), data_key.size());
+  LODE_ASSIGN_OR_RETURN(keys::Envelope e, keys::ParseEnvelope(kind, sealed, what));
+  Result<std::vector<uint8_t>> body = chunk::AeadOpen(data_key, e.iv, e.header, e.body);
   if (!body.ok()) return Status::Corruption(what + " fails authentication (tampered)");
   return body;
 }
 
-std::vector<uint8_t> Seal(const Manifest& m, const PublicKey& tenant) {
-  return SealToTenant(kSealedMagic, Encode(m), tenant);
+std::vector<uint8_t> Seal(const Manifest& m, const keys::PublicKey& tenant) {
+  // A manifest's subject is checked by hashing: the box carries no name.
+  return SealToTenant(keys::SealedKind::kManifest, "", Encode(m), tenant);
 }
 
-Result<Manifest> Open(std::span<const uint8_t> sealed, const PublicKey& pub,
-                      const SecretKey& secret) {
+Result<Manifest> Open(std::span<const uint8_t> sealed, const keys::DataKey& data_key) {
   LODE_ASSIGN_OR_RETURN(std::vector<uint8_t> body,
-                        OpenFromTenant(kSealedMagic, sealed, pub, secret, "manifest"));
+                        OpenSealedBody(keys::SealedKind::kManifest, sealed, data_key, "manifest"));
   return Decode(body);
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "chunk/convergent.h"
+#include "keys/envelope.h"
 #include "util/status.h"
 
 namespace lode::manifest {
@@ -40,29 +41,27 @@ struct Manifest {
   uint64_t ChunkCount() const { return (fs_size + chunk_size - 1) / chunk_size; }
 };
 
-using PublicKey = std::array<uint8_t, 32>;
-using SecretKey = std::array<uint8_t, 32>;
-
 // The plaintext encoding (also what a sealed manifest carries inside).
 std::vector<uint8_t> Encode(const Manifest& m);
 Result<Manifest> Decode(std::span<const uint8_t> bytes);
 
-// Encrypts with a fresh data key (AES-256-GCM) and seals that key to the
-// tenant's public key (X25519 sealed box). Needs no secret.
-std::vector<uint8_t> Seal(const Manifest& m, const PublicKey& tenant);
-// Opens a sealed manifest with the tenant's key pair. Another tenant's key,
-// or tampered bytes, give Corruption.
-Result<Manifest> Open(std::span<const uint8_t> sealed, const PublicKey& pub,
-                      const SecretKey& secret);
+// Encrypts with a fresh data key (AES-256-GCM) in an envelope whose header
+// seals that key to the tenant's public key (keys/envelope.h). Needs no
+// secret.
+std::vector<uint8_t> Seal(const Manifest& m, const keys::PublicKey& tenant);
+// Opens a sealed manifest with its data key (from the key service). A wrong
+// key, or tampered bytes, give Corruption.
+Result<Manifest> Open(std::span<const uint8_t> sealed, const keys::DataKey& data_key);
 
 // The sealing both use, for any object only the tenant may read (startup
-// profiles too): `magic` names the kind of object, so one kind can never be
-// opened as another. Open errors name `what`.
-std::vector<uint8_t> SealToTenant(const char (&magic)[8], std::span<const uint8_t> plaintext,
-                                  const PublicKey& tenant);
-Result<std::vector<uint8_t>> OpenFromTenant(const char (&magic)[8], std::span<const uint8_t> sealed,
-                                            const PublicKey& pub, const SecretKey& secret,
-                                            const std::string& what);
+// profiles and functions too): `kind` is in the header, so one kind can
+// never be opened as another, and `subject` in the sealed box (of kinds
+// that carry one). Open errors name `what`.
+std::vector<uint8_t> SealToTenant(keys::SealedKind kind, const std::string& subject,
+                                  std::span<const uint8_t> plaintext,
+                                  const keys::PublicKey& tenant);
+Result<std::vector<uint8_t>> OpenSealedBody(keys::SealedKind kind, std::span<const uint8_t> sealed,
+                                            const keys::DataKey& data_key, const std::string& what);
 
 // The manifest's id: hex SHA-256 of its sealed bytes.
 std::string ManifestId(std::span<const uint8_t> sealed);
