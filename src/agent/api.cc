@@ -18,43 +18,6 @@ namespace {
 constexpr size_t kMaxRequest = 1 << 20;
 constexpr int kRequestTimeoutMs = 5000;
 
-Status SendAll(int fd, const std::string& text) {
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::send(fd, text.data() + done, text.size() - done, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Status::FromErrno(errno, "send to agent socket");
-    done += static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
-
-// Reads up to the first newline (or the peer closing), within `timeout_ms`
-// in all when it is not negative.
-Result<std::string> ReceiveLine(int fd, int timeout_ms = -1) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  std::string line;
-  char buf[4096];
-  while (line.find('\n') == std::string::npos) {
-    if (timeout_ms >= 0) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      pollfd p{fd, POLLIN, 0};
-      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) == 0) {
-        return Status::Unavailable("agent request not received in time");
-      }
-    }
-    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::FromErrno(errno, "read from agent socket");
-    if (n == 0) break;
-    line.append(buf, static_cast<size_t>(n));
-    if (line.size() > kMaxRequest) return Status::InvalidArgument("agent message too long");
-  }
-  if (size_t nl = line.find('\n'); nl != std::string::npos) line.resize(nl);
-  return line;
-}
-
 nlohmann::json Error(const std::string& message) {
   return {
       {"ok", false}, {"code", static_cast<int>(StatusCode::kInvalidArgument)}, {"error", message}};
@@ -109,9 +72,10 @@ void ApiServer::Serve() {
     UniqueFd conn(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (!conn.valid()) continue;
     // A client that sends slowly or nothing cannot stall the agent.
-    Result<std::string> line = ReceiveLine(conn.get(), kRequestTimeoutMs);
+    Result<std::string> line =
+        ReceiveLine(conn.get(), kMaxRequest, kRequestTimeoutMs, "agent socket");
     if (!line.ok()) continue;
-    (void)SendAll(conn.get(), AnswerRequest(*line, handler_));
+    (void)SendAll(conn.get(), AnswerRequest(*line, handler_), "agent socket");
   }
 }
 
@@ -131,14 +95,13 @@ std::string AnswerRequest(const std::string& line, const ApiServer::Handler& han
 }
 
 Result<nlohmann::json> CallAgent(const std::string& socket_path, const nlohmann::json& request) {
-  LODE_ASSIGN_OR_RETURN(sockaddr_un addr, UnixAddress(socket_path));
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return Status::FromErrno(errno, "create socket");
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+  Result<UniqueFd> fd = ConnectUnix(socket_path);
+  if (!fd.ok()) {
+    if (fd.status().code() != StatusCode::kUnavailable) return fd.status();
     return Status::Unavailable("no agent listens on " + socket_path + " (start one: lode agent)");
   }
-  LODE_RETURN_IF_ERROR(SendAll(fd.get(), request.dump() + "\n"));
-  LODE_ASSIGN_OR_RETURN(std::string line, ReceiveLine(fd.get()));
+  LODE_RETURN_IF_ERROR(SendAll(fd->get(), request.dump() + "\n", "agent socket"));
+  LODE_ASSIGN_OR_RETURN(std::string line, ReceiveLine(fd->get(), kMaxRequest, -1, "agent socket"));
   nlohmann::json reply = nlohmann::json::parse(line, nullptr, false);
   if (reply.is_discarded() || !reply.is_object()) {
     return Status::Unavailable("the agent on " + socket_path + " sent no valid answer");

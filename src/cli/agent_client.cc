@@ -65,6 +65,9 @@ void AgentDaemonArgs::Add(CLI::App* cmd, bool private_agent) {
   AddSocketOption(cmd, socket);
   cmd->add_option("--mountpoint", mountpoint,
                   "where block files appear; default " + RuntimeDir() + "/images");
+  cmd->add_flag("--require-keyd", require_keyd,
+                "refuse to start without a key daemon (--keyd or LODE_KEYD): a worker that "
+                "must never hold tenant keys");
   cmd->add_flag("--upgrade", upgrade,
                 "replace the agent running on --socket: it hands its FUSE connection and "
                 "attachments over to this one, and exits");
@@ -94,6 +97,7 @@ std::vector<std::string> AgentDaemonArgs::PrivateAgentArgs(const std::string& so
                                    std::to_string(prefetch_threads)};
   for (const auto& [flag, value] : {std::pair{"--store", store.url},
                                     {"--keys", keys.dir},
+                                    {"--keyd", keys.keyd},
                                     {"--cache", cache_dir},
                                     {"--l2", l2_url}}) {
     if (!value.empty()) args.insert(args.end(), {flag, value});

@@ -39,6 +39,7 @@ struct AgentDaemonArgs {
   std::string socket;
   std::string mountpoint;
   bool upgrade = false;
+  bool require_keyd = false;
   int orphan_timeout_ms = 30000;
   std::string metrics_listen;
   // `private_agent` leaves out --socket and --mountpoint (lode run picks its own).

@@ -14,6 +14,7 @@
 #include "cli/common.h"
 #include "cli/output.h"
 #include "fuse/holder.h"
+#include "keys/keyd_client.h"
 #include "util/size.h"
 
 namespace lode::cli {
@@ -42,6 +43,11 @@ void RegisterAgentDaemon(CLI::App& app) {
   cmd->callback([a] {
     agent::DaemonOptions options = a->Options();
     options.log = Logger("agent");
+    if (a->require_keyd && keys::KeydAddress(a->keys.keyd).empty()) {
+      throw CommandFailed(Status::InvalidArgument(
+          "--require-keyd: no key daemon given (--keyd SOCKET or LODE_KEYD); this agent holds "
+          "no tenant keys"));
+    }
     Check(agent::RunDaemon(options, a->store.Open(), a->keys.Open(), [&] {
       options.log("serving on " + options.socket_path + ", block files under " +
                   options.mountpoint);

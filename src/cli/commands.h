@@ -17,5 +17,6 @@ void RegisterGc(CLI::App& app);
 void RegisterSnapshot(CLI::App& app);
 void RegisterFunction(CLI::App& app);
 void RegisterServe(CLI::App& app);
+void RegisterKeyService(CLI::App& app);  // keyd, grant, revoke, grants
 
 }  // namespace lode::cli

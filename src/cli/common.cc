@@ -1,10 +1,15 @@
 #include "cli/common.h"
 
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <cctype>
 #include <cstdlib>
 
 #include "catalog/catalog.h"
 #include "cli/output.h"
+#include "keys/keyd_client.h"
 #include "push/export.h"
 #include "util/size.h"
 
@@ -87,10 +92,18 @@ std::unique_ptr<store::ObjectStore> StoreArgs::Open() const {
 void KeysArgs::Add(CLI::App* cmd) {
   cmd->add_option("--keys", dir,
                   "key directory; default $LODE_KEYS or the per-user data directory");
+  cmd->add_option("--keyd", keyd,
+                  "the key daemon's socket, used instead of a key directory; default $LODE_KEYD");
 }
 
 std::unique_ptr<keys::KeyService> KeysArgs::Open() const {
-  return Check(keys::OpenLocalKeyService(dir.empty() ? keys::DefaultKeyDir() : dir));
+  std::string address = keys::KeydAddress(keyd);
+  if (address.empty()) {
+    return Check(keys::OpenLocalKeyService(dir.empty() ? keys::DefaultKeyDir() : dir));
+  }
+  if (!dir.empty())
+    throw CommandFailed(Status::InvalidArgument("--keys and --keyd exclude each other"));
+  return keys::KeydKeyService(Check(keys::KeydClient::Create(address)));
 }
 
 void PushedImageArgs::Add(CLI::App* cmd) {
@@ -133,6 +146,29 @@ int64_t ParseDuration(const std::string& text) {
     Check(Status::InvalidArgument("bad duration '" + text + "' (want e.g. 90s, 30m, 12h, 7d)"));
   }
   return std::stoll(text.substr(0, digits)) * scale;
+}
+
+namespace {
+
+int stop_event = -1;
+
+void OnStopSignal(int signal) {
+  uint64_t n = static_cast<uint64_t>(signal);
+  (void)!::write(stop_event, &n, sizeof(n));
+}
+
+}  // namespace
+
+int AwaitStopSignal() {
+  stop_event = ::eventfd(0, EFD_CLOEXEC);
+  struct sigaction action {};
+  action.sa_handler = OnStopSignal;
+  ::sigaction(SIGTERM, &action, nullptr);
+  ::sigaction(SIGINT, &action, nullptr);
+  uint64_t signal = 0;
+  while (::read(stop_event, &signal, sizeof(signal)) < 0 && errno == EINTR) {
+  }
+  return static_cast<int>(signal);
 }
 
 }  // namespace lode::cli

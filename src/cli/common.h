@@ -49,9 +49,11 @@ struct StoreArgs {
   std::unique_ptr<store::ObjectStore> Open() const;
 };
 
-// --keys DIR (default $LODE_KEYS, else the per-user data directory).
+// --keys DIR (default $LODE_KEYS, else the per-user data directory), or
+// --keyd SOCKET (default $LODE_KEYD): keys through the key daemon.
 struct KeysArgs {
   std::string dir;
+  std::string keyd;
   void Add(CLI::App* cmd);
   std::unique_ptr<keys::KeyService> Open() const;
 };
@@ -80,5 +82,9 @@ flatten::ProgressFn FlattenProgressReporter(class ProgressLine& line, const std:
 // Seconds of "90s", "30m", "12h", "7d" (a bare number is seconds); a bad
 // one fails the command.
 int64_t ParseDuration(const std::string& text);
+
+// Waits for SIGTERM or SIGINT and returns which (through an eventfd: a
+// blocked signal mask would be inherited by every child).
+int AwaitStopSignal();
 
 }  // namespace lode::cli

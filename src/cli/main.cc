@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   lode::cli::RegisterSnapshot(app);
   lode::cli::RegisterFunction(app);
   lode::cli::RegisterServe(app);
+  lode::cli::RegisterKeyService(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

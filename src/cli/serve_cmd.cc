@@ -3,8 +3,6 @@
 // ones; SIGTERM drains (running invocations end, new ones get 503) and
 // stops every sandbox.
 #include <signal.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -34,27 +32,6 @@ struct ServeArgs {
   int max_concurrency = 32, max_function_concurrency = 0;
   double init_timeout = 10;
 };
-
-int stop_event = -1;
-
-void OnStopSignal(int signal) {
-  uint64_t n = static_cast<uint64_t>(signal);
-  (void)!::write(stop_event, &n, sizeof(n));
-}
-
-// Waits for SIGTERM or SIGINT (through an eventfd: a blocked signal mask
-// would be inherited by every sandbox's processes).
-int AwaitStopSignal() {
-  stop_event = ::eventfd(0, EFD_CLOEXEC);
-  struct sigaction action {};
-  action.sa_handler = OnStopSignal;
-  ::sigaction(SIGTERM, &action, nullptr);
-  ::sigaction(SIGINT, &action, nullptr);
-  uint64_t signal = 0;
-  while (::read(stop_event, &signal, sizeof(signal)) < 0 && errno == EINTR) {
-  }
-  return static_cast<int>(signal);
-}
 
 void Serve(const ServeArgs& a) {
   Check(sandbox::EnterPrivateMountNamespace());

@@ -119,7 +119,10 @@ TEST_F(ProfileTest, RecordedOnTheFirstStartAndPrefetchedOnTheNext) {
   json second = Start(kPrint);
   EXPECT_EQ(last_output_, "42\n");
   EXPECT_EQ(second["prefetch_chunks"], profile);
-  EXPECT_EQ(second["prefetched"], profile);
+  // Prefetching runs beside the start at a lower priority: when the start
+  // ends, up to one chunk per prefetch thread (16) may still be on its way.
+  EXPECT_LE(second["prefetched"].get<uint64_t>(), profile.get<uint64_t>());
+  EXPECT_GE(second["prefetched"].get<uint64_t>() + 16, profile.get<uint64_t>());
   EXPECT_EQ(second["prefetch_errors"], 0);
   // Demand reads now find their chunks prefetched, or join the prefetch.
   EXPECT_LE(second["origin_fetches"].get<uint64_t>(), demand / 4) << second.dump();

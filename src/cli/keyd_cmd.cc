@@ -1,0 +1,214 @@
+// lode keyd: the key daemon; lode grant|revoke|grants: which worker may
+// open which image (docs/design.md, "Trust model").
+#include <cstdio>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "catalog/catalog.h"
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/output.h"
+#include "functions/http_server.h"
+#include "keyd/server.h"
+#include "keyd/service.h"
+#include "keys/keyd_client.h"
+
+namespace lode::cli {
+namespace {
+
+using nlohmann::json;
+
+struct KeydArgs {
+  std::string dir, socket, policy, audit, metrics_listen;
+};
+
+void RunKeyd(const KeydArgs& a) {
+  std::string dir = a.dir.empty() ? keys::DefaultKeyDir() : a.dir;
+  std::unique_ptr<keys::KeyService> local = Check(keys::OpenLocalKeyService(dir));
+  keyd::Policy policy = Check(keyd::Policy::Load(a.policy));
+  auto grants = Check(keyd::GrantTable::Open(dir + "/grants.json"));
+  auto audit = Check(keyd::Audit::Open(a.audit.empty() ? dir + "/audit.jsonl" : a.audit));
+  keyd::Service service(std::move(local), std::move(policy), std::move(grants), std::move(audit));
+  auto server = Check(keyd::SocketServer::Start(a.socket, service));
+  std::unique_ptr<functions::HttpServer> metrics;
+  if (!a.metrics_listen.empty()) {
+    metrics = Check(functions::HttpServer::Listen(
+        a.metrics_listen, {}, [&service](const functions::HttpRequest& r) {
+          if (r.path != "/metrics") {
+            return functions::HttpResponse{404, {{"Content-Type", "text/plain"}}, "not found\n"};
+          }
+          return functions::HttpResponse{
+              200, {{"Content-Type", "text/plain; version=0.0.4"}}, service.Metrics()};
+        }));
+  }
+  std::fprintf(stderr, "lode keyd: serving on %s\n", a.socket.c_str());
+  AwaitStopSignal();
+  metrics.reset();
+  server.reset();
+  std::fprintf(stderr, "lode keyd: stopped\n");
+}
+
+void RegisterKeyd(CLI::App& app) {
+  auto a = std::make_shared<KeydArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "keyd",
+      "The key daemon: holds tenant keys and salts, opens for workers only what they "
+      "were granted, audits every decision");
+  cmd->add_option("--dir", a->dir,
+                  "key directory (tenant keys, salts, grants.json); default $LODE_KEYS or the "
+                  "per-user data directory");
+  cmd->add_option("--socket", a->socket, "Unix socket to serve on (open to every local user)")
+      ->required();
+  cmd->add_option("--policy", a->policy,
+                  "JSON file of principals (uid, gid) and their roles (admin, pusher, worker, gc)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--audit", a->audit, "audit log (JSON lines); default DIR/audit.jsonl");
+  cmd->add_option("--metrics-listen", a->metrics_listen,
+                  "serve Prometheus metrics on HOST:PORT (GET /metrics)");
+  cmd->callback([a] { RunKeyd(*a); });
+}
+
+// What a grant is for: REF, TAG or function:NAME, resolved in the store now.
+struct GrantTarget {
+  std::string image;  // ROOT/MANIFEST-ID ("" when it no longer resolves)
+  std::string function;
+};
+
+struct GrantArgs {
+  StoreArgs store;
+  std::string keyd, target, tenant, worker, ttl;
+  bool json_output = false;
+
+  void Add(CLI::App* cmd, bool with_ttl) {
+    cmd->add_option("target", target, "ROOT/MANIFEST-ID, a tag, or function:NAME")->required();
+    cmd->add_option("--tenant", tenant, "the image's tenant")->required();
+    cmd->add_option("--worker", worker, "the worker (a principal with the worker role)")
+        ->required();
+    if (with_ttl)
+      cmd->add_option("--ttl", ttl,
+                      "how long it lasts (90s, 30m, 12h, 7d); default: until revoked");
+    cmd->add_option("--keyd", keyd, "the key daemon's socket; default $LODE_KEYD");
+    cmd->add_flag("--json", json_output, "print the answer as JSON");
+    store.Add(cmd);
+  }
+  std::shared_ptr<keys::KeydClient> Keyd() const {
+    std::string address = keys::KeydAddress(keyd);
+    if (address.empty()) {
+      Check(
+          Status::InvalidArgument("grants live in the key daemon: give --keyd SOCKET or set "
+                                  "LODE_KEYD"));
+    }
+    return Check(keys::KeydClient::Create(address));
+  }
+  GrantTarget Resolve(bool must_resolve) const {
+    GrantTarget t;
+    std::string text = target;
+    const std::string prefix = "function:";
+    if (text.rfind(prefix, 0) == 0) {
+      t.function = text.substr(prefix.size());
+      text = "function." + t.function;
+    }
+    Result<store::ImageRef> ref = catalog::ResolveRef(*store.Open(), tenant, text);
+    if (ref.ok()) {
+      t.image = ref->ToString();
+    } else if (must_resolve) {
+      Check(ref.status());
+    }
+    return t;
+  }
+};
+
+std::string When(int64_t unix_seconds) {
+  if (unix_seconds == 0) return "until revoked";
+  std::time_t t = unix_seconds;
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return std::string("until ") + text;
+}
+
+void RegisterGrant(CLI::App& app) {
+  auto a = std::make_shared<GrantArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "grant", "Let a worker open an image (its manifest and profile) or a function");
+  a->Add(cmd, true);
+  cmd->callback([a] {
+    GrantTarget t = a->Resolve(true);
+    json request = {{"op", "grant"},    {"tenant", a->tenant},    {"worker", a->worker},
+                    {"image", t.image}, {"function", t.function}, {"label", a->target}};
+    if (!a->ttl.empty()) request["ttl_seconds"] = ParseDuration(a->ttl);
+    json grant = Check(a->Keyd()->Call(request))["grant"];
+    if (a->json_output) {
+      std::printf("%s\n", grant.dump(2).c_str());
+      return;
+    }
+    std::printf("granted worker %s %s's %s (%s), %s\n", a->worker.c_str(), a->tenant.c_str(),
+                t.image.c_str(), a->target.c_str(),
+                When(grant.value("expires", int64_t{0})).c_str());
+  });
+}
+
+void RegisterRevoke(CLI::App& app) {
+  auto a = std::make_shared<GrantArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "revoke",
+      "Take a grant back: no new attach or open of it; images attached already keep reading "
+      "until detached");
+  a->Add(cmd, false);
+  cmd->callback([a] {
+    GrantTarget t = a->Resolve(false);
+    json answer = Check(a->Keyd()->Call({{"op", "revoke"},
+                                         {"tenant", a->tenant},
+                                         {"worker", a->worker},
+                                         {"image", t.image},
+                                         {"label", a->target}}));
+    int revoked = answer.value("revoked", 0);
+    if (a->json_output) {
+      std::printf("%s\n", json{{"revoked", revoked}}.dump().c_str());
+    } else if (revoked == 0) {
+      Check(Status::NotFound("worker " + a->worker + " holds no grant for " + a->tenant + "'s " +
+                             a->target));
+    } else {
+      std::printf("revoked %d grant(s) of worker %s\n", revoked, a->worker.c_str());
+    }
+  });
+}
+
+void RegisterGrants(CLI::App& app) {
+  struct Args {
+    std::string keyd;
+    bool json_output = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand("grants", "List the grants keyd holds");
+  cmd->add_option("--keyd", a->keyd, "the key daemon's socket; default $LODE_KEYD");
+  cmd->add_flag("--json", a->json_output, "print them as JSON");
+  cmd->callback([a] {
+    std::string address = keys::KeydAddress(a->keyd);
+    if (address.empty()) Check(Status::InvalidArgument("give --keyd SOCKET or set LODE_KEYD"));
+    json grants =
+        Check(Check(keys::KeydClient::Create(address))->Call({{"op", "grants"}}))["grants"];
+    if (a->json_output) {
+      std::printf("%s\n", grants.dump(2).c_str());
+      return;
+    }
+    std::printf("%-12s %-12s %-24s %-30s %s\n", "TENANT", "WORKER", "IMAGE", "FOR", "EXPIRES");
+    for (const json& g : grants) {
+      std::string image = g.value("image", "");
+      std::printf("%-12s %-12s %-24s %-30s %s\n", g.value("tenant", "").c_str(),
+                  g.value("worker", "").c_str(), image.substr(0, 24).c_str(),
+                  g.value("label", "").c_str(), When(g.value("expires", int64_t{0})).c_str());
+    }
+  });
+}
+
+}  // namespace
+
+void RegisterKeyService(CLI::App& app) {
+  RegisterKeyd(app);
+  RegisterGrant(app);
+  RegisterRevoke(app);
+  RegisterGrants(app);
+}
+
+}  // namespace lode::cli

@@ -1,0 +1,81 @@
+#include "keyd/server.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "util/unix_socket.h"
+
+namespace lode::keyd {
+namespace {
+
+// A client idle this long is disconnected (it reconnects when it needs to).
+constexpr int kIdleTimeoutMs = 10 * 60 * 1000;
+
+}  // namespace
+
+Result<std::unique_ptr<SocketServer>> SocketServer::Start(const std::string& path,
+                                                          Service& service) {
+  LODE_ASSIGN_OR_RETURN(sockaddr_un addr, UnixAddress(path));
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  if (ConnectUnix(path).ok()) return Status::Rejected("a keyd already listens on " + path);
+  ::unlink(path.c_str());
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return Status::FromErrno(errno, "create socket");
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return Status::FromErrno(errno, "bind " + path);
+  }
+  if (::chmod(path.c_str(), 0666) != 0) return Status::FromErrno(errno, "chmod " + path);
+  if (::listen(fd.get(), 128) != 0) return Status::FromErrno(errno, "listen on " + path);
+  return std::unique_ptr<SocketServer>(new SocketServer(path, std::move(fd), service));
+}
+
+SocketServer::SocketServer(std::string path, UniqueFd fd, Service& service)
+    : path_(std::move(path)), listen_fd_(std::move(fd)), service_(service) {
+  acceptor_ = std::thread([this] { Accept(); });
+}
+
+SocketServer::~SocketServer() {
+  stopping_ = true;
+  ::shutdown(listen_fd_.get(), SHUT_RDWR);
+  acceptor_.join();
+  std::unique_lock lock(mu_);
+  for (auto& [fd, conn] : connections_) ::shutdown(fd, SHUT_RDWR);
+  ended_.wait(lock, [&] { return connections_.empty(); });
+  ::unlink(path_.c_str());
+}
+
+void SocketServer::Accept() {
+  while (!stopping_) {
+    pollfd p{listen_fd_.get(), POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) continue;
+    UniqueFd conn(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!conn.valid()) continue;
+    std::lock_guard lock(mu_);
+    int fd = conn.get();
+    connections_.emplace(fd, std::move(conn));
+    std::thread([this, fd] { Serve(fd); }).detach();
+  }
+}
+
+void SocketServer::Serve(int fd) {
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+    Peer peer{cred.uid, cred.gid, cred.pid};
+    while (!stopping_) {
+      Result<std::string> line = ReceiveLine(fd, kMaxRequestBytes, kIdleTimeoutMs, "keyd client");
+      if (!line.ok() || line->empty()) break;
+      if (!SendAll(fd, service_.Answer(peer, *line) + "\n", "keyd client").ok()) break;
+    }
+  }
+  std::lock_guard lock(mu_);
+  connections_.erase(fd);  // closes it
+  ended_.notify_all();
+}
+
+}  // namespace lode::keyd

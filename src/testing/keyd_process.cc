@@ -1,0 +1,76 @@
+#include "testing/keyd_process.h"
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "testing/process.h"
+
+namespace lode::testing {
+namespace {
+
+bool Answers(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+KeydProcess::KeydProcess(std::string dir, const std::string& policy_json)
+    : dir_(std::move(dir)), socket_(dir_ + "/run/keyd.sock") {
+  std::filesystem::create_directories(dir_ + "/run");
+  ::chmod(dir_.c_str(), 0755);
+  ::chmod((dir_ + "/run").c_str(), 0755);
+  std::ofstream(dir_ + "/policy.json") << policy_json;
+}
+
+KeydProcess::~KeydProcess() { Stop(); }
+
+bool KeydProcess::Start() {
+  pid_ = StartCommand("exec " + ShellQuote(LodeBinary()) + " keyd --dir " + ShellQuote(key_dir()) +
+                      " --socket " + ShellQuote(socket_) + " --policy " +
+                      ShellQuote(dir_ + "/policy.json") + " --audit " + ShellQuote(audit_log()) +
+                      " >>" + ShellQuote(dir_ + "/keyd.log") + " 2>&1");
+  for (int i = 0; i < 100; ++i) {
+    if (Answers(socket_)) return true;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+void KeydProcess::Stop() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+std::string KeydProcess::log() const {
+  std::ifstream in(dir_ + "/keyd.log");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace lode::testing

@@ -1,0 +1,34 @@
+// A `lode keyd` child process for tests: key directory, socket, policy and
+// audit log under one directory (made traversable, so callers of other
+// uids reach the socket). Stopped with SIGTERM on destruction.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+namespace lode::testing {
+
+class KeydProcess {
+ public:
+  // `policy_json` is written to DIR/policy.json.
+  KeydProcess(std::string dir, const std::string& policy_json);
+  ~KeydProcess();
+  KeydProcess(const KeydProcess&) = delete;
+  KeydProcess& operator=(const KeydProcess&) = delete;
+
+  // Starts keyd and waits until its socket answers; false (with log()) if not.
+  bool Start();
+  void Stop();  // SIGTERM, wait
+
+  const std::string& socket() const { return socket_; }
+  std::string key_dir() const { return dir_ + "/keys"; }
+  std::string audit_log() const { return dir_ + "/audit.jsonl"; }
+  std::string log() const;
+
+ private:
+  std::string dir_, socket_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace lode::testing
