@@ -74,6 +74,7 @@ class Migrator {
     LODE_ASSIGN_OR_RETURN(std::optional<ImageRef> earlier, Journaled(ref));
     if (earlier) {
       ++result_.manifests_reused;
+      LODE_RETURN_IF_ERROR(keys_.ImageMoved(tenant, ref.ToString(), earlier->ToString()));
       return *earlier;
     }
     LODE_ASSIGN_OR_RETURN(manifest::Manifest m, catalog::OpenManifest(store_, ref, keys_, tenant));
@@ -89,6 +90,7 @@ class Migrator {
     LODE_RETURN_IF_ERROR(store_.Put(store::ManifestKey(copy.root, copy.manifest_id), sealed));
     LODE_RETURN_IF_ERROR(Step("journal"));
     LODE_RETURN_IF_ERROR(catalog::RecordMigration(store_, ref, copy));
+    LODE_RETURN_IF_ERROR(keys_.ImageMoved(tenant, ref.ToString(), copy.ToString()));
     ++result_.manifests_copied;
     return copy;
   }

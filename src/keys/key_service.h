@@ -47,6 +47,11 @@ class KeyService {
   // key it holds (NotFound when it holds none: a pusher's copy of the
   // directory); keyd opens only what the caller was granted.
   virtual Result<DataKey> OpenDataKey(const SealedObject& object) = 0;
+  // gc copied the tenant's image `from` (ROOT/MANIFEST-ID) to `to`: whoever
+  // may open the one may open the other (keyd copies its grants; the local
+  // service has none).
+  virtual Status ImageMoved(const std::string& tenant, const std::string& from,
+                            const std::string& to) = 0;
   // The salt for `id`, created on first use.
   virtual Result<Salt> GetOrCreateSalt(const SaltId& id) = 0;
   // The epoch that pushes to (root, domain) use: 0 until rotated.

@@ -62,6 +62,11 @@ class KeydKeys : public KeyService {
     sodium_memzero(key->data(), key->size());
     return out;
   }
+  Status ImageMoved(const std::string& tenant, const std::string& from,
+                    const std::string& to) override {
+    return client_->Call({{"op", "follow"}, {"tenant", tenant}, {"from", from}, {"to", to}})
+        .status();
+  }
   Result<Salt> GetOrCreateSalt(const SaltId& id) override {
     LODE_ASSIGN_OR_RETURN(json a, client_->Call({{"op", "salt"}, {"id", id.ToString()}}));
     return HexField<32>(a, "salt");

@@ -94,6 +94,10 @@ class LocalKeyService : public KeyService {
     return key;
   }
 
+  Status ImageMoved(const std::string&, const std::string&, const std::string&) override {
+    return Status::Ok();
+  }
+
   Result<Salt> GetOrCreateSalt(const SaltId& id) override {
     LODE_RETURN_IF_ERROR(ValidateSaltScope(id.root, id.domain));
     std::string path = dir_ + "/salts/" + id.ToString();

@@ -44,7 +44,7 @@ struct Caller {
   int uid, gid;
 };
 constexpr Caller kAdmin{0, 1100}, kPusher{1101, 1101}, kWorker1{0, 0}, kWorker2{1102, 1102},
-    kNobody{1104, 1104};
+    kGc{1103, 1103}, kNobody{1104, 1104};
 
 class KeydTest : public ::testing::Test {
  protected:
@@ -84,9 +84,11 @@ class KeydTest : public ::testing::Test {
                       " TMPDIR=" + ShellQuote(*dir_ / "tmp") +
                       " LODE_KEYD=" + ShellQuote(keyd_->socket()) +
                       " LODE_STORE=" + ShellQuote("dir://" + dir_->path() + "/store") + " ";
-    CommandResult r = RunCommand("setpriv --reuid " + std::to_string(who.uid) + " --regid " +
-                                 std::to_string(who.gid) + " --clear-groups env " + env +
-                                 ShellQuote(LodeBinary()) + " " + args);
+    // One dir:// store for every uid: files anyone may replace (an S3 store
+    // gives each role its own credentials instead).
+    CommandResult r = RunCommand("umask 000 && setpriv --reuid " + std::to_string(who.uid) +
+                                 " --regid " + std::to_string(who.gid) + " --clear-groups env " +
+                                 env + ShellQuote(LodeBinary()) + " " + args);
     setup_log_ += args + ": " + r.output;
     return r;
   }
@@ -201,6 +203,21 @@ TEST_F(KeydTest, AttachedImagesKeepReadingWhileKeydIsDown) {
   // The agent's connection to the old keyd is gone; it reconnects.
   CommandResult again = Attach(*agent, "two");
   EXPECT_EQ(again.exit_code, 0) << again.output << agent->log();
+}
+
+TEST_F(KeydTest, GcMigratesWithItsOwnRoleAndGrantsFollowTheImages) {
+  ASSERT_EQ(As(kAdmin, "grant one --tenant acme --worker w1").exit_code, 0);
+  ASSERT_EQ(As(kGc, "gc rotate").exit_code, 0);
+  CommandResult migrated = As(kGc, "gc migrate --json");
+  ASSERT_EQ(migrated.exit_code, 0) << migrated.output;
+  EXPECT_GT(json::parse(migrated.output)["tags_moved"].get<int>(), 0) << migrated.output;
+  // `one` now names its copy in the new root, which w1 may open too.
+  std::unique_ptr<AgentProcess> agent = StartAgent("agent-gc");
+  CommandResult attached = Attach(*agent, "one");
+  ASSERT_EQ(attached.exit_code, 0) << attached.output << agent->log();
+  EXPECT_EQ(json::parse(attached.output)["ref"].get<std::string>().substr(0, 7), "root-1/");
+  // Nothing but manifests: gc opens no function and grants nothing.
+  ExpectOneLine(As(kGc, "grant two --tenant acme --worker gc"), "needs the admin role");
 }
 
 // Last: the decisions of the tests above are in the log.
