@@ -4,6 +4,8 @@
 //   make_seeds CORPUS_DIR
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,8 @@
 #include "fuzz_keys.h"
 #include "manifest/manifest.h"
 #include "testing/layer_builder.h"
+#include "util/base64.h"
+#include "util/sha256.h"
 
 namespace {
 
@@ -73,6 +77,49 @@ void DockerArchiveSeeds(const std::string& dir) {
 
 }  // namespace
 
+// Records of keyd_request_fuzz.cc: a caller byte, then a request line.
+void KeydSeeds(const std::string& dir) {
+  using namespace lode;
+  using nlohmann::json;
+  fuzz::Keys fixed = fuzz::FixedKeys();
+  manifest::Manifest m;
+  m.fs_size = 512 * 1024;
+  m.chunk_size = 512 * 1024;
+  m.chunks.resize(1);
+  std::vector<uint8_t> sealed = manifest::Seal(m, fixed.tenant.public_key);
+  std::string image = "root-0/" + manifest::ManifestId(sealed);
+  std::string b64 = lode::Base64Encode(std::string(sealed.begin(), sealed.end()));
+  auto record = [](char caller, const json& request) {
+    return std::string(1, caller) + request.dump() + "\n";
+  };
+  json open = {
+      {"op", "open"}, {"kind", "manifest"}, {"tenant", "t"}, {"subject", image}, {"sealed", b64}};
+  json grant = {{"op", "grant"},  {"tenant", "t"},  {"worker", "w"},
+                {"image", image}, {"label", "app"}, {"ttl_seconds", 60}};
+  std::map<std::string, std::string> seeds = {
+      {"grant-then-open", record(0, grant) + record(1, open)},
+      {"open-ungranted", record(1, open)},
+      {"gc-opens", record(2, open)},
+      {"revoke-then-open",
+       record(0, grant) +
+           record(0, {{"op", "revoke"}, {"tenant", "t"}, {"worker", "w"}, {"image", image}}) +
+           record(1, open)},
+      {"grants", record(0, grant) + record(0, {{"op", "grants"}})},
+      {"follow",
+       record(0, grant) +
+           record(2, {{"op", "follow"}, {"tenant", "t"}, {"from", image}, {"to", "root-1/x"}})},
+      {"pusher", record(3, {{"op", "public_key"}, {"tenant", "t"}}) +
+                     record(3, {{"op", "salt"}, {"id", "root-0.default.0"}}) +
+                     record(3, {{"op", "salt_epoch"}, {"root", "root-0"}, {"domain", "default"}})},
+      {"admin", record(0, {{"op", "tenants"}}) + record(0, {{"op", "whoami"}})},
+      {"nobody", record(4, open) + record(4, {{"op", "tenants"}})},
+      {"malformed", std::string(1, 0) + "{\"op\": 7}\n" + std::string(1, 1) + "[1,2]\n"},
+  };
+  for (const auto& [name, text] : seeds) {
+    Write(dir + "/" + name, std::vector<uint8_t>(text.begin(), text.end()));
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: make_seeds CORPUS_DIR\n");
@@ -82,5 +129,6 @@ int main(int argc, char** argv) {
   SealedSeeds(corpus + "/sealed");
   StripeSeeds(corpus + "/l2_stripes");
   DockerArchiveSeeds(corpus + "/docker_archive");
+  KeydSeeds(corpus + "/keyd_request");
   return 0;
 }
