@@ -1,13 +1,16 @@
-// Requests to keyd, answered as its socket server answers them
-// (keyd/service.h Service::Answer): a key directory holding tenant "t"
-// (fuzz_keys.h's key pair) and a policy of five callers. An input is a
-// sequence of records, each one byte choosing the caller and one request
-// line, so grants made by an earlier record decide a later open. Grants
-// start empty for every input.
+// One connection to keyd, read and answered as its socket server does
+// (keys/keyd_protocol.h RequestReader, keyd/service.h Service::Answer): a
+// key directory holding tenant "t" (fuzz_keys.h's key pair) and a policy
+// of four principals. An input is one byte choosing the caller, then the
+// connection's bytes: requests, sealed payloads among them, so a grant
+// made by an earlier request decides a later open. Grants start empty for
+// every input.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -15,16 +18,18 @@
 #include "fuzz_keys.h"
 #include "keyd/service.h"
 #include "keys/key_service.h"
+#include "keys/keyd_protocol.h"
 #include "util/sha256.h"
 
 namespace {
 
 using namespace lode;
 
-// Callers by uid: 0 admin, 1 worker "w", 2 gc, 3 pusher, 4 nobody.
+// Callers by uid: 0 admin and worker "w", 1 worker "x", 2 gc, 3 pusher,
+// 4 nobody.
 constexpr char kPolicy[] = R"({"principals": [
-  {"name": "ops", "uid": 0, "roles": ["admin"]},
-  {"name": "w", "uid": 1, "roles": ["worker"]},
+  {"name": "w", "uid": 0, "roles": ["admin", "worker"]},
+  {"name": "x", "uid": 1, "roles": ["worker"]},
   {"name": "gc", "uid": 2, "roles": ["gc"]},
   {"name": "push", "uid": 3, "roles": ["pusher"]}]})";
 
@@ -63,15 +68,21 @@ class Fixture {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const Fixture fixture;
   std::unique_ptr<keyd::Service> service = fixture.FreshService();
-  std::string in(reinterpret_cast<const char*>(data), size);
-  size_t at = 0;
-  while (at < in.size()) {
-    keyd::Peer peer{static_cast<uid_t>(static_cast<uint8_t>(in[at]) % 5), 0, 1};
-    size_t end = in.find('\n', at + 1);
-    if (end == std::string::npos) end = in.size();
-    std::string answer = service->Answer(peer, in.substr(at + 1, end - at - 1));
+  if (size == 0) return 0;
+  keyd::Peer peer{static_cast<uid_t>(data[0] % 5), 0, 1};
+  size_t at = 1;
+  keys::RequestReader reader([&](char* buf, size_t n) -> Result<size_t> {
+    // A few bytes at a time, as a socket may deliver them.
+    size_t take = std::min({n, size - at, size_t{7} + at % 13});
+    std::memcpy(buf, data + at, take);
+    at += take;
+    return take;
+  });
+  for (;;) {
+    Result<std::optional<keys::Request>> request = reader.Next();
+    if (!request.ok() || !*request) break;
+    std::string answer = service->Answer(peer, **request);
     if (answer.empty() || answer.find('\n') != std::string::npos) std::abort();
-    at = end + 1;
   }
   return 0;
 }

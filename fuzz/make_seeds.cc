@@ -12,10 +12,9 @@
 #include "cache/erasure.h"
 #include "catalog/profile.h"
 #include "fuzz_keys.h"
+#include "keys/keyd_protocol.h"
 #include "manifest/manifest.h"
 #include "testing/layer_builder.h"
-#include "util/base64.h"
-#include "util/sha256.h"
 
 namespace {
 
@@ -77,7 +76,8 @@ void DockerArchiveSeeds(const std::string& dir) {
 
 }  // namespace
 
-// Records of keyd_request_fuzz.cc: a caller byte, then a request line.
+// Connections of keyd_request_fuzz.cc: a caller byte (0: admin and worker
+// "w", 2: gc, 3: pusher, 4: nobody), then requests.
 void KeydSeeds(const std::string& dir) {
   using namespace lode;
   using nlohmann::json;
@@ -88,32 +88,40 @@ void KeydSeeds(const std::string& dir) {
   m.chunks.resize(1);
   std::vector<uint8_t> sealed = manifest::Seal(m, fixed.tenant.public_key);
   std::string image = "root-0/" + manifest::ManifestId(sealed);
-  std::string b64 = lode::Base64Encode(std::string(sealed.begin(), sealed.end()));
-  auto record = [](char caller, const json& request) {
-    return std::string(1, caller) + request.dump() + "\n";
+  std::string open = keys::EncodeRequest(
+      {{"op", "open"}, {"kind", "manifest"}, {"tenant", "t"}, {"subject", image}},
+      std::string(sealed.begin(), sealed.end()));
+  std::string grant = keys::EncodeRequest({{"op", "grant"},
+                                           {"tenant", "t"},
+                                           {"worker", "w"},
+                                           {"image", image},
+                                           {"label", "app"},
+                                           {"ttl_seconds", 60}});
+  auto as = [](char caller, const std::string& requests) {
+    return std::string(1, caller) + requests;
   };
-  json open = {
-      {"op", "open"}, {"kind", "manifest"}, {"tenant", "t"}, {"subject", image}, {"sealed", b64}};
-  json grant = {{"op", "grant"},  {"tenant", "t"},  {"worker", "w"},
-                {"image", image}, {"label", "app"}, {"ttl_seconds", 60}};
   std::map<std::string, std::string> seeds = {
-      {"grant-then-open", record(0, grant) + record(1, open)},
-      {"open-ungranted", record(1, open)},
-      {"gc-opens", record(2, open)},
+      {"grant-then-open", as(0, grant + open)},
+      {"open-ungranted", as(0, open)},
+      {"gc-opens", as(2, open)},
       {"revoke-then-open",
-       record(0, grant) +
-           record(0, {{"op", "revoke"}, {"tenant", "t"}, {"worker", "w"}, {"image", image}}) +
-           record(1, open)},
-      {"grants", record(0, grant) + record(0, {{"op", "grants"}})},
+       as(0, grant +
+                 keys::EncodeRequest(
+                     {{"op", "revoke"}, {"tenant", "t"}, {"worker", "w"}, {"image", image}}) +
+                 open)},
+      {"grants", as(0, grant + keys::EncodeRequest({{"op", "grants"}}))},
       {"follow",
-       record(0, grant) +
-           record(2, {{"op", "follow"}, {"tenant", "t"}, {"from", image}, {"to", "root-1/x"}})},
-      {"pusher", record(3, {{"op", "public_key"}, {"tenant", "t"}}) +
-                     record(3, {{"op", "salt"}, {"id", "root-0.default.0"}}) +
-                     record(3, {{"op", "salt_epoch"}, {"root", "root-0"}, {"domain", "default"}})},
-      {"admin", record(0, {{"op", "tenants"}}) + record(0, {{"op", "whoami"}})},
-      {"nobody", record(4, open) + record(4, {{"op", "tenants"}})},
-      {"malformed", std::string(1, 0) + "{\"op\": 7}\n" + std::string(1, 1) + "[1,2]\n"},
+       as(2, keys::EncodeRequest(
+                 {{"op", "follow"}, {"tenant", "t"}, {"from", image}, {"to", "root-1/x"}}))},
+      {"pusher", as(3, keys::EncodeRequest({{"op", "public_key"}, {"tenant", "t"}}) +
+                           keys::EncodeRequest({{"op", "salt"}, {"id", "root-0.default.0"}}) +
+                           keys::EncodeRequest(
+                               {{"op", "salt_epoch"}, {"root", "root-0"}, {"domain", "default"}}))},
+      {"admin",
+       as(0, keys::EncodeRequest({{"op", "tenants"}}) + keys::EncodeRequest({{"op", "whoami"}}))},
+      {"nobody", as(4, open + keys::EncodeRequest({{"op", "tenants"}}))},
+      {"malformed", as(0, "{\"op\": 7}\n[1,2]\n{\"op\":\"open\",\"payload_bytes\":-1}\n")},
+      {"truncated-payload", as(0, open.substr(0, open.size() - 10))},
   };
   for (const auto& [name, text] : seeds) {
     Write(dir + "/" + name, std::vector<uint8_t>(text.begin(), text.end()));

@@ -67,10 +67,21 @@ void SocketServer::Serve(int fd) {
   socklen_t len = sizeof(cred);
   if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
     Peer peer{cred.uid, cred.gid, cred.pid};
+    keys::RequestReader reader([fd](char* buf, size_t n) -> Result<size_t> {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, kIdleTimeoutMs) == 0) return size_t{0};  // idle: hang up
+      ssize_t got = ::recv(fd, buf, n, 0);
+      if (got < 0) return Status::FromErrno(errno, "read from keyd client");
+      return static_cast<size_t>(got);
+    });
     while (!stopping_) {
-      Result<std::string> line = ReceiveLine(fd, kMaxRequestBytes, kIdleTimeoutMs, "keyd client");
-      if (!line.ok() || line->empty()) break;
-      if (!SendAll(fd, service_.Answer(peer, *line) + "\n", "keyd client").ok()) break;
+      Result<std::optional<keys::Request>> request = reader.Next();
+      if (!request.ok()) {
+        (void)SendAll(fd, keys::ErrorAnswer(request.status()).dump() + "\n", "keyd client");
+        break;
+      }
+      if (!*request) break;
+      if (!SendAll(fd, service_.Answer(peer, **request) + "\n", "keyd client").ok()) break;
     }
   }
   std::lock_guard lock(mu_);

@@ -19,10 +19,6 @@ int64_t NowSeconds() {
       .count();
 }
 
-json ErrorReply(const Status& s) {
-  return {{"ok", false}, {"code", static_cast<int>(s.code())}, {"error", s.message()}};
-}
-
 std::string Text(const json& request, const char* field) {
   return request.at(field).get<std::string>();
 }
@@ -43,6 +39,7 @@ json GrantJson(const Grant& g) {
 struct Service::Call {
   const Principal* principal = nullptr;
   json request;
+  const std::string* payload = nullptr;
   Decision decision;
 
   bool Has(std::initializer_list<Role> roles) const {
@@ -56,7 +53,7 @@ struct Service::Call {
   json Refuse(const std::string& why) {
     decision.allowed = false;
     decision.reason = why;
-    return ErrorReply(Status::Rejected(why));
+    return keys::ErrorAnswer(Status::Rejected(why));
   }
   json RefuseRole(std::initializer_list<Role> roles) {
     std::string names;
@@ -71,7 +68,7 @@ struct Service::Call {
     decision.allowed = result.ok();
     if (!result.ok()) {
       decision.reason = result.message();
-      return ErrorReply(result);
+      return keys::ErrorAnswer(result);
     }
     reply["ok"] = true;
     return reply;
@@ -85,12 +82,13 @@ Service::Service(std::unique_ptr<keys::KeyService> keys, Policy policy,
       grants_(std::move(grants)),
       audit_(std::move(audit)) {}
 
-std::string Service::Answer(const Peer& peer, const std::string& line) {
+std::string Service::Answer(const Peer& peer, const keys::Request& request) {
   Call call;
   call.principal = policy_.Find(peer);
   call.decision.peer = peer;
   if (call.principal) call.decision.principal = call.principal->name;
-  call.request = json::parse(line, nullptr, false);
+  call.request = request.fields;
+  call.payload = &request.payload;
   json reply;
   if (call.request.is_discarded() || !call.request.is_object() || !call.request.contains("op") ||
       !call.request["op"].is_string()) {
@@ -103,7 +101,7 @@ std::string Service::Answer(const Peer& peer, const std::string& line) {
     } catch (const json::exception& e) {
       call.decision.allowed = false;
       call.decision.reason = "malformed request";
-      reply = ErrorReply(Status::InvalidArgument(std::string("bad request: ") + e.what()));
+      reply = keys::ErrorAnswer(Status::InvalidArgument(std::string("bad request: ") + e.what()));
     }
   }
   audit_->Record(call.decision);
@@ -177,11 +175,10 @@ json Service::Open(Call& call) {
   d.tenant = Text(r, "tenant");
   std::string subject = Text(r, "subject");
   d.subject = std::string(keys::SealedKindName(*kind)) + " " + subject;
-  std::optional<std::string> sealed = Base64Decode(Text(r, "sealed"));
-  if (!sealed) return call.Done(Status::InvalidArgument("sealed is not base64"), {});
+  const std::string& sealed = *call.payload;
   keys::SealedObject object{
       *kind, d.tenant, subject,
-      std::span(reinterpret_cast<const uint8_t*>(sealed->data()), sealed->size())};
+      std::span(reinterpret_cast<const uint8_t*>(sealed.data()), sealed.size())};
   if (call.Has({Role::kGc}) && *kind == keys::SealedKind::kManifest) {
     // gc migrates every image: it reads manifests, nothing else.
   } else if (call.Has({Role::kWorker})) {

@@ -6,7 +6,8 @@
 // (docs/formats/keyd.md):
 //
 //   {"op": "open", "kind": "manifest", "tenant": "acme",
-//    "subject": "root-0/<id>", "sealed": "<base64>"}
+//    "subject": "root-0/<id>", "payload_bytes": N}, then the N bytes of the
+//    sealed object
 //   -> {"ok": true, "key": "<base64 data key>"}
 //   -> {"ok": false, "code": 6, "error": "one line"}
 #pragma once
@@ -19,19 +20,17 @@
 #include "keyd/grants.h"
 #include "keyd/policy.h"
 #include "keys/key_service.h"
+#include "keys/keyd_protocol.h"
 
 namespace lode::keyd {
-
-// The longest request line keyd reads (a sealed manifest, base64).
-constexpr size_t kMaxRequestBytes = 96u << 20;
 
 class Service {
  public:
   Service(std::unique_ptr<keys::KeyService> keys, Policy policy, std::unique_ptr<GrantTable> grants,
           std::unique_ptr<Audit> audit);
 
-  // The answer line (without its newline) to one request line from `peer`.
-  std::string Answer(const Peer& peer, const std::string& line);
+  // The answer line (without its newline) to one request from `peer`.
+  std::string Answer(const Peer& peer, const keys::Request& request);
   std::string Metrics() const { return audit_->Metrics(); }
 
  private:

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "keys/keyd_protocol.h"
 #include "util/base64.h"
 #include "util/unix_socket.h"
 
@@ -49,12 +50,13 @@ class KeydKeys : public KeyService {
     return HexField<32>(a, "key");
   }
   Result<DataKey> OpenDataKey(const SealedObject& object) override {
-    std::string sealed(reinterpret_cast<const char*>(object.sealed.data()), object.sealed.size());
+    std::string_view sealed(reinterpret_cast<const char*>(object.sealed.data()),
+                            object.sealed.size());
     LODE_ASSIGN_OR_RETURN(json a, client_->Call({{"op", "open"},
                                                  {"kind", SealedKindName(object.kind)},
                                                  {"tenant", object.tenant},
-                                                 {"subject", object.subject},
-                                                 {"sealed", Base64Encode(sealed)}}));
+                                                 {"subject", object.subject}},
+                                                sealed));
     std::optional<std::string> key = Base64Decode(a.value("key", ""));
     DataKey out;
     if (!key || key->size() != out.size()) return Status::Corruption("keyd sent a malformed key");
@@ -97,8 +99,8 @@ Result<std::shared_ptr<KeydClient>> KeydClient::Create(const std::string& addres
   return std::shared_ptr<KeydClient>(new KeydClient(address));
 }
 
-Result<json> KeydClient::CallOn(int fd, const std::string& line) {
-  LODE_RETURN_IF_ERROR(SendAll(fd, line, "keyd"));
+Result<json> KeydClient::CallOn(int fd, const std::string& bytes) {
+  LODE_RETURN_IF_ERROR(SendAll(fd, bytes, "keyd"));
   LODE_ASSIGN_OR_RETURN(std::string answer,
                         ReceiveLine(fd, kMaxAnswerBytes, kAnswerTimeoutMs, "keyd"));
   json reply = json::parse(answer, nullptr, false);
@@ -108,8 +110,8 @@ Result<json> KeydClient::CallOn(int fd, const std::string& line) {
   return reply;
 }
 
-Result<json> KeydClient::Call(const json& request) {
-  std::string line = request.dump() + "\n";
+Result<json> KeydClient::Call(const json& request, std::string_view payload) {
+  std::string bytes = EncodeRequest(request, payload);
   Result<json> reply = Status::Unavailable("");
   // A reused connection may have been closed by keyd (restarted, idle): one
   // more try on a fresh one.
@@ -131,7 +133,7 @@ Result<json> KeydClient::Call(const json& request) {
       }
       fd = std::move(*made);
     }
-    reply = CallOn(fd.get(), line);
+    reply = CallOn(fd.get(), bytes);
     if (reply.ok()) {
       std::lock_guard lock(mu_);
       idle_.push_back(std::move(fd));

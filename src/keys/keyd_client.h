@@ -10,6 +10,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "keys/key_service.h"
@@ -23,14 +24,15 @@ class KeydClient {
   // until the first call.
   static Result<std::shared_ptr<KeydClient>> Create(const std::string& address);
 
-  // Sends one request and returns keyd's answer; keyd's refusal (with its
-  // one-line reason) as a Status; Unavailable when keyd cannot be reached.
-  Result<nlohmann::json> Call(const nlohmann::json& request);
+  // Sends one request (with `payload`: keyd_protocol.h) and returns keyd's
+  // answer; keyd's refusal (with its one-line reason) as a Status;
+  // Unavailable when keyd cannot be reached.
+  Result<nlohmann::json> Call(const nlohmann::json& request, std::string_view payload = {});
   const std::string& address() const { return address_; }
 
  private:
   explicit KeydClient(std::string address) : address_(std::move(address)) {}
-  Result<nlohmann::json> CallOn(int fd, const std::string& line);
+  Result<nlohmann::json> CallOn(int fd, const std::string& bytes);
 
   std::string address_;
   std::mutex mu_;
