@@ -6,6 +6,9 @@
 #   rgw.sh stop DIR
 #   rgw.sh stop-rgw DIR      stops only the S3 endpoint (the cluster keeps its data)
 #   rgw.sh start-rgw DIR     starts it again
+#   rgw.sh user DIR NAME     adds an S3 user NAME; prints its keys (AWS_* lines)
+#   rgw.sh bucket DIR NAME   creates a bucket owned by the first user
+#   rgw.sh policy DIR BUCKET FILE   sets the bucket's policy (as its owner)
 # Cephx is off (a local throwaway cluster); RGW still checks SigV4 for real.
 set -euo pipefail
 trap 'echo "rgw.sh: failed at line $LINENO: $BASH_COMMAND (logs: $dir/log)" >&2' ERR
@@ -37,7 +40,32 @@ wait_for_rgw() {
   return 1
 }
 
+access=lodetestaccess
+secret=lodetestsecret0123456789
+owner_put() {  # PATH [CURL ARGS...]: a signed PUT as the bucket owner
+  local path=$1 port
+  shift
+  port=$(sed -n 's/.*endpoint=127.0.0.1:\([0-9]*\).*/\1/p' "$dir/ceph.conf")
+  curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$access:$secret" \
+    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X PUT "$@" "http://127.0.0.1:$port$path"
+}
+
 case "$cmd" in
+  user)
+    radosgw-admin -c "$dir/ceph.conf" user create --uid="$3" --display-name="$3" \
+      --access-key="$3-access" --secret-key="$3-secret-0123456789" >/dev/null
+    echo "AWS_ACCESS_KEY_ID=$3-access"
+    echo "AWS_SECRET_ACCESS_KEY=$3-secret-0123456789"
+    exit 0
+    ;;
+  bucket)
+    owner_put "/$3" >/dev/null
+    exit 0
+    ;;
+  policy)
+    owner_put "/$3?policy=" --data-binary "@$4" -H "Content-Type: application/json" >/dev/null
+    exit 0
+    ;;
   stop)
     stop
     exit 0
@@ -58,8 +86,6 @@ esac
 
 port=$3
 mon_port=$((port + 1))
-access=lodetestaccess
-secret=lodetestsecret0123456789
 stop
 rm -rf "$dir"
 mkdir -p "$dir"/{run,log,mon,osd/ceph-0,rgw}
@@ -111,8 +137,7 @@ radosgw-admin -c "$conf" user create --uid=lode --display-name=lode --access-key
   --secret-key="$secret" >/dev/null
 # The first requests may fail while RGW creates its pools.
 for attempt in $(seq 50); do
-  curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$access:$secret" \
-    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X PUT "http://127.0.0.1:$port/lode" >/dev/null && break
+  owner_put /lode >/dev/null && break
   [ "$attempt" -lt 50 ] || { echo "rgw.sh: could not create the bucket" >&2; exit 1; }
   sleep 0.2
 done

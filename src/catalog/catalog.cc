@@ -93,7 +93,8 @@ Result<std::optional<store::ImageRef>> FindMigration(store::ObjectStore& store,
 Result<bool> PutChunkIfAbsent(store::ObjectStore& store, const std::string& root,
                               const chunk::SealedChunk& sealed) {
   std::string key = store::ChunkKey(root, chunk::NameHex(sealed.name));
-  LODE_ASSIGN_OR_RETURN(bool exists, store.Exists(key));
+  // Listed, not HEADed: a pusher's credentials need not read.
+  LODE_ASSIGN_OR_RETURN(bool exists, store.ExistsByListing(key));
   if (exists) return false;
   LODE_RETURN_IF_ERROR(store.Put(key, sealed.stored));
   return true;

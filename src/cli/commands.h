@@ -18,5 +18,6 @@ void RegisterSnapshot(CLI::App& app);
 void RegisterFunction(CLI::App& app);
 void RegisterServe(CLI::App& app);
 void RegisterKeyService(CLI::App& app);  // keyd, grant, revoke, grants
+void RegisterBucketPolicy(CLI::App& app);
 
 }  // namespace lode::cli

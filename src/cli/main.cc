@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   lode::cli::RegisterFunction(app);
   lode::cli::RegisterServe(app);
   lode::cli::RegisterKeyService(app);
+  lode::cli::RegisterBucketPolicy(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

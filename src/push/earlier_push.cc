@@ -72,7 +72,7 @@ Result<std::optional<PushResult>> FindEarlierPush(const image::Digest& source,
     r.reused = true;
     // A manifest gone with its root (gc) is pushed again.
     LODE_ASSIGN_OR_RETURN(bool present,
-                          store.Exists(store::ManifestKey(r.ref.root, r.ref.manifest_id)));
+                          store.ExistsByListing(store::ManifestKey(r.ref.root, r.ref.manifest_id)));
     if (!present || r.ref.root != place.root) return std::optional<PushResult>();
     return std::optional(r);
   } catch (const json::exception&) {

@@ -30,6 +30,11 @@ class ObjectStore {
   // The object's bytes; NotFound when absent.
   virtual Result<std::vector<uint8_t>> Get(const std::string& key) = 0;
   virtual Result<bool> Exists(const std::string& key) = 0;
+  // Exists, asked by listing: all a pusher may do where its credentials can
+  // list and put but never read (S3: s3:ListBucket without s3:GetObject,
+  // which HEAD needs). Object names are hashes of ciphertext: a listing
+  // reveals nothing of the contents.
+  virtual Result<bool> ExistsByListing(const std::string& key) { return Exists(key); }
   // Objects whose keys start with `prefix`, sorted by key.
   virtual Result<std::vector<ObjectInfo>> ListObjects(const std::string& prefix) = 0;
   // Their keys only.
@@ -54,6 +59,9 @@ class ForwardingStore : public ObjectStore {
   }
   Result<std::vector<uint8_t>> Get(const std::string& key) override { return inner_->Get(key); }
   Result<bool> Exists(const std::string& key) override { return inner_->Exists(key); }
+  Result<bool> ExistsByListing(const std::string& key) override {
+    return inner_->ExistsByListing(key);
+  }
   Result<std::vector<ObjectInfo>> ListObjects(const std::string& prefix) override {
     return inner_->ListObjects(prefix);
   }

@@ -27,13 +27,17 @@ struct Credentials {
   std::string access_key, secret_key, session_token;
 };
 
-Result<Credentials> LoadCredentials() {
+// The environment's credentials, else those of `profile` (default:
+// $AWS_PROFILE, else "default") in the shared credentials file. A profile
+// named in the store URL (a role's own credentials) beats the environment.
+Result<Credentials> LoadCredentials(const std::string& url_profile) {
   Credentials c{GetEnv("AWS_ACCESS_KEY_ID"), GetEnv("AWS_SECRET_ACCESS_KEY"),
                 GetEnv("AWS_SESSION_TOKEN")};
-  if (!c.access_key.empty() && !c.secret_key.empty()) return c;
+  if (url_profile.empty() && !c.access_key.empty() && !c.secret_key.empty()) return c;
+  c = {};
   std::string file = GetEnv("AWS_SHARED_CREDENTIALS_FILE");
   if (file.empty()) file = GetEnv("HOME") + "/.aws/credentials";
-  std::string profile = GetEnv("AWS_PROFILE");
+  std::string profile = url_profile.empty() ? GetEnv("AWS_PROFILE") : url_profile;
   if (profile.empty()) profile = "default";
   std::ifstream in(file);
   std::string line, section;
@@ -51,6 +55,10 @@ Result<Credentials> LoadCredentials() {
     if (key == "aws_session_token") c.session_token = value;
   }
   if (c.access_key.empty() || c.secret_key.empty()) {
+    if (!url_profile.empty()) {
+      return Status::InvalidArgument("no S3 credentials for profile '" + url_profile + "' in " +
+                                     file);
+    }
     return Status::InvalidArgument(
         "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or a credentials file");
   }
@@ -123,6 +131,17 @@ class S3Store : public ObjectStore {
     }
     LODE_RETURN_IF_ERROR(Check(r, "stat " + key));
     return true;
+  }
+
+  Result<bool> ExistsByListing(const std::string& key) override {
+    LODE_RETURN_IF_ERROR(ValidateKey(key));
+    std::string query =
+        "list-type=2&max-keys=1&prefix=" + http::PercentEncode(prefix_ + key, false);
+    http::Response r = Call("GET", "/" + bucket_, query, {}, "");
+    LODE_RETURN_IF_ERROR(Check(r, "list " + key));
+    Result<ListPage> page = ParseListPage(r.body, prefix_);
+    if (!page.ok()) return page.status().WithContext("list " + key);
+    return !page->objects.empty() && page->objects[0].key == key;
   }
 
   Result<std::vector<ObjectInfo>> ListObjects(const std::string& prefix) override {
@@ -277,19 +296,28 @@ Result<ListPage> ParseListPage(const std::string& xml, const std::string& key_pr
   return page;
 }
 
-Result<std::unique_ptr<ObjectStore>> OpenS3Store(const std::string& url) {
+Result<S3Location> ParseS3Url(const std::string& url) {
+  if (url.rfind("s3://", 0) != 0) return Status::InvalidArgument("'" + url + "' is not s3://");
   std::string rest = url.substr(std::string_view("s3://").size());
   std::string query;
   if (size_t q = rest.find('?'); q != std::string::npos) {
     query = rest.substr(q + 1);
     rest = rest.substr(0, q);
   }
-  std::string bucket = rest.substr(0, rest.find('/'));
-  std::string prefix = rest.find('/') == std::string::npos ? "" : rest.substr(rest.find('/') + 1);
-  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  if (!prefix.empty()) prefix += "/";
-  if (bucket.empty()) return Status::InvalidArgument("store URL '" + url + "' has no bucket");
-  std::map<std::string, std::string> params = ParseQuery(query);
+  S3Location l;
+  l.bucket = rest.substr(0, rest.find('/'));
+  l.prefix = rest.find('/') == std::string::npos ? "" : rest.substr(rest.find('/') + 1);
+  while (!l.prefix.empty() && l.prefix.back() == '/') l.prefix.pop_back();
+  if (!l.prefix.empty()) l.prefix += "/";
+  if (l.bucket.empty()) return Status::InvalidArgument("store URL '" + url + "' has no bucket");
+  l.params = ParseQuery(query);
+  return l;
+}
+
+Result<std::unique_ptr<ObjectStore>> OpenS3Store(const std::string& url) {
+  LODE_ASSIGN_OR_RETURN(S3Location location, ParseS3Url(url));
+  std::string bucket = location.bucket, prefix = location.prefix;
+  std::map<std::string, std::string>& params = location.params;
   std::string endpoint = params.count("endpoint") ? params["endpoint"] : "";
   std::string region = params.count("region") ? params["region"] : GetEnv("AWS_REGION");
   if (region.empty()) region = "us-east-1";
@@ -300,7 +328,7 @@ Result<std::unique_ptr<ObjectStore>> OpenS3Store(const std::string& url) {
   }
   long timeout_ms =
       params.count("timeout_ms") ? std::atol(params["timeout_ms"].c_str()) : kDefaultTimeoutMs;
-  LODE_ASSIGN_OR_RETURN(Credentials creds, LoadCredentials());
+  LODE_ASSIGN_OR_RETURN(Credentials creds, LoadCredentials(params["profile"]));
   return std::unique_ptr<ObjectStore>(
       std::make_unique<S3Store>(endpoint, region, bucket, prefix, std::move(creds), timeout_ms));
 }

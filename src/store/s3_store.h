@@ -1,11 +1,14 @@
 // The s3:// backend, behind ObjectStore (object_store.h):
-//   s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION
-// Path-style requests signed with SigV4 by libcurl; credentials from
+//   s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION&profile=NAME
+// Path-style requests signed with SigV4 by libcurl; credentials of the
+// profile NAME in the shared credentials file (AWS_SHARED_CREDENTIALS_FILE
+// or ~/.aws/credentials) when the URL names one (each role its own), else
 // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN), else the
-// shared credentials file (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials,
-// profile AWS_PROFILE or "default"); never from the URL, never logged.
+// file's profile AWS_PROFILE or "default"; never from the URL itself, never
+// logged.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +18,13 @@
 namespace lode::store {
 
 Result<std::unique_ptr<ObjectStore>> OpenS3Store(const std::string& url);
+
+// The bucket and key prefix ("" or ending in '/') of an s3:// URL.
+struct S3Location {
+  std::string bucket, prefix;
+  std::map<std::string, std::string> params;
+};
+Result<S3Location> ParseS3Url(const std::string& url);
 
 // One page of a ListObjectsV2 answer: the objects whose keys start with
 // `key_prefix` (the prefix removed; others are skipped) and the token of the

@@ -1,5 +1,6 @@
 #include "testing/rgw_server.h"
 
+#include <fstream>
 #include <sstream>
 
 #include "testing/ports.h"
@@ -37,6 +38,24 @@ std::string RgwServer::Env() const {
 
 std::string RgwServer::Url(const std::string& prefix) const {
   return "s3://lode/" + prefix + "?endpoint=" + endpoint() + "&region=us-east-1";
+}
+
+bool RgwServer::CreateUser(const std::string& name) {
+  return RunCommand("bash " + Script() + " user " + ShellQuote(dir_) + " " + ShellQuote(name))
+             .exit_code == 0;
+}
+
+bool RgwServer::CreateBucket(const std::string& name) {
+  return RunCommand("bash " + Script() + " bucket " + ShellQuote(dir_) + " " + ShellQuote(name))
+             .exit_code == 0;
+}
+
+bool RgwServer::PutBucketPolicy(const std::string& bucket, const std::string& policy_json) {
+  std::string file = dir_ + "/policy-" + bucket + ".json";
+  std::ofstream(file) << policy_json;
+  return RunCommand("bash " + Script() + " policy " + ShellQuote(dir_) + " " + ShellQuote(bucket) +
+                    " " + ShellQuote(file))
+             .exit_code == 0;
 }
 
 void RgwServer::StopEndpoint() { RunCommand("bash " + Script() + " stop-rgw " + ShellQuote(dir_)); }

@@ -25,6 +25,11 @@ class RgwServer {
   const std::string& secret_key() const { return secret_; }
   void StopEndpoint();
   bool StartEndpoint();
+  // Another S3 user; its keys are "NAME-access" and "NAME-secret-0123456789".
+  bool CreateUser(const std::string& name);
+  // A bucket of the first user, and its policy (JSON text).
+  bool CreateBucket(const std::string& name);
+  bool PutBucketPolicy(const std::string& bucket, const std::string& policy_json);
 
  private:
   std::string Script() const;

@@ -212,5 +212,97 @@ TEST_F(S3Test, GcCycleOverRgw) {
   EXPECT_TRUE(exports("app"));
 }
 
+// Least privilege in the store itself: one RGW user per role and the bucket
+// policy `lode bucket-policy` prints, applied by the bucket's owner. Each
+// role's commands work with its own credentials alone (named by profile in
+// the store URL); what the others may do, RGW refuses.
+TEST_F(S3Test, EachRoleWorksUnderItsOwnCredentialsAndNoMore) {
+  for (const char* user : {"pusher", "worker", "gc"}) ASSERT_TRUE(rgw_->CreateUser(user));
+  ASSERT_TRUE(rgw_->CreateBucket("roles"));
+  std::string url = "s3://roles/r?endpoint=" + rgw_->endpoint() + "&region=us-east-1";
+  CommandResult policy = Lode(
+      "", "bucket-policy --store " + ShellQuote(url) + " --pusher pusher --worker worker --gc gc");
+  ASSERT_EQ(policy.exit_code, 0) << policy.output;
+  ASSERT_TRUE(rgw_->PutBucketPolicy("roles", policy.output));
+  std::ofstream credentials(*dir_ / "credentials");
+  for (const char* user : {"pusher", "worker", "gc"}) {
+    credentials << "[" << user << "]\naws_access_key_id = " << user
+                << "-access\naws_secret_access_key = " << user << "-secret-0123456789\n";
+  }
+  credentials.close();
+  // The suite's owner credentials stay in the environment: the URL's
+  // profile must win over them.
+  std::string env = "AWS_SHARED_CREDENTIALS_FILE=" + ShellQuote(*dir_ / "credentials") + " ";
+  auto as = [&](const std::string& role) {
+    return " --store " + ShellQuote(url + "&profile=" + role);
+  };
+  WriteOciLayout(*dir_ / "roles-image",
+                 BuildRulesImage({.wide_entries = 100, .sparse_size = 4 << 20}),
+                 TestCompression::kGzip);
+  Lode("", "key create roles");
+  std::string image = ShellQuote(*dir_ / "roles-image");
+
+  // The pusher puts, and a second push finds every chunk by listing.
+  CommandResult first =
+      Lode(env, "push " + image + " --tenant roles --tag app --json" + as("pusher"));
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  CommandResult again =
+      Lode(env, "push " + image + " --tenant roles --tag again --json" + as("pusher"));
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  json pushed = json::parse(first.output), repushed = json::parse(again.output);
+  EXPECT_GT(pushed["chunks_new"].get<int>(), 0);
+  EXPECT_EQ(repushed["chunks_new"], 0) << again.output;
+  EXPECT_EQ(repushed["chunks_existing"], pushed["chunks_new"]) << again.output;
+  // ...but reads no chunk or manifest, and deletes nothing.
+  ExpectOneLine(Lode(env, "inspect app --tenant roles" + as("pusher")), "access denied");
+  std::string ref = pushed["ref"];
+  // The same rights through the store API (the process reads the profiles).
+  ::setenv("AWS_SHARED_CREDENTIALS_FILE", (*dir_ / "credentials").c_str(), 1);
+  auto store_as = [&](const std::string& role) {
+    return std::move(store::OpenStore(url + "&profile=" + role).value());
+  };
+  auto chunks = store_as("gc")->List(ref.substr(0, ref.find('/')) + "/chunks/");
+  ASSERT_TRUE(chunks.ok() && !chunks->empty());
+  std::string chunk = chunks->front();
+  auto pusher = store_as("pusher");
+  EXPECT_EQ(pusher->Get(chunk).status().code(), StatusCode::kRejected);
+  EXPECT_EQ(pusher->Exists(chunk).status().code(), StatusCode::kRejected);  // HEAD reads
+  EXPECT_TRUE(*pusher->ExistsByListing(chunk));
+  EXPECT_EQ(pusher->Delete(chunk).code(), StatusCode::kRejected);
+
+  // The worker reads images, and writes and deletes nothing else.
+  CommandResult inspected = Lode(env, "inspect app --tenant roles" + as("worker"));
+  EXPECT_EQ(inspected.exit_code, 0) << inspected.output;
+  CommandResult exported =
+      Lode(env, "export app --tenant roles -o " + ShellQuote(*dir_ / "roles.ext4") + as("worker"));
+  EXPECT_EQ(exported.exit_code, 0) << exported.output;
+  auto worker = store_as("worker");
+  std::vector<uint8_t> bytes = {1, 2, 3};
+  EXPECT_EQ(worker->Put(chunk, bytes).code(), StatusCode::kRejected);
+  EXPECT_EQ(worker->Delete(chunk).code(), StatusCode::kRejected);
+  ExpectOneLine(Lode(env, "push " + image + " --tenant roles --tag w" + as("worker")),
+                "access denied");
+
+  // gc runs its whole cycle with its own.
+  auto gc = [&](const std::string& args) {
+    CommandResult r = Lode(env, "gc " + args + " --json" + as("gc"));
+    EXPECT_EQ(r.exit_code, 0) << args << ": " << r.output;
+    return r.exit_code == 0 ? json::parse(r.output) : json::object();
+  };
+  gc("rotate");
+  EXPECT_EQ(gc("migrate")["tags_moved"], 2);
+  ASSERT_EQ(ExpireWhenOldEnough([&] { return gc("expire"); }, "root-0"), "");
+  EXPECT_EQ(gc("sweep --older-than 0s")["deleted"], json::array({"root-0"}));
+  // The migrated image still reads, for the worker.
+  CommandResult after =
+      Lode(env, "export app --tenant roles -o " + ShellQuote(*dir_ / "roles2.ext4") + as("worker"));
+  EXPECT_EQ(after.exit_code, 0) << after.output;
+  EXPECT_EQ(RunCommand("cmp " + ShellQuote(*dir_ / "roles.ext4") + " " +
+                       ShellQuote(*dir_ / "roles2.ext4"))
+                .exit_code,
+            0);
+  ::unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+}
+
 }  // namespace
 }  // namespace lode::testing
