@@ -12,6 +12,7 @@
 #include "keyd/server.h"
 #include "keyd/service.h"
 #include "keys/keyd_client.h"
+#include "util/tls.h"
 
 namespace lode::cli {
 namespace {
@@ -20,6 +21,7 @@ using nlohmann::json;
 
 struct KeydArgs {
   std::string dir, socket, policy, audit, metrics_listen;
+  std::string tls_listen, tls_cert, tls_key, tls_client_ca;
 };
 
 void RunKeyd(const KeydArgs& a) {
@@ -30,6 +32,16 @@ void RunKeyd(const KeydArgs& a) {
   auto audit = Check(keyd::Audit::Open(a.audit.empty() ? dir + "/audit.jsonl" : a.audit));
   keyd::Service service(std::move(local), std::move(policy), std::move(grants), std::move(audit));
   auto server = Check(keyd::SocketServer::Start(a.socket, service));
+  std::unique_ptr<keyd::SocketServer> tls_server;
+  if (!a.tls_listen.empty()) {
+    if (a.tls_cert.empty() || a.tls_key.empty() || a.tls_client_ca.empty()) {
+      Check(
+          Status::InvalidArgument("--tls-listen needs --tls-cert, --tls-key and --tls-client-ca"));
+    }
+    auto tls = Check(TlsContext::Server(a.tls_cert, a.tls_key, a.tls_client_ca));
+    tls_server = Check(keyd::SocketServer::StartTls(a.tls_listen, tls, service));
+    std::fprintf(stderr, "lode keyd: TLS on port %d\n", tls_server->port());
+  }
   std::unique_ptr<functions::HttpServer> metrics;
   if (!a.metrics_listen.empty()) {
     metrics = Check(functions::HttpServer::Listen(
@@ -44,6 +56,7 @@ void RunKeyd(const KeydArgs& a) {
   std::fprintf(stderr, "lode keyd: serving on %s\n", a.socket.c_str());
   AwaitStopSignal();
   metrics.reset();
+  tls_server.reset();
   server.reset();
   std::fprintf(stderr, "lode keyd: stopped\n");
 }
@@ -64,6 +77,13 @@ void RegisterKeyd(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--audit", a->audit, "audit log (JSON lines); default DIR/audit.jsonl");
+  cmd->add_option("--tls-listen", a->tls_listen,
+                  "also serve TLS on HOST:PORT (port 0: any free one; printed), for workers on "
+                  "other machines; callers are known by their client certificate's subject");
+  cmd->add_option("--tls-cert", a->tls_cert, "keyd's certificate (PEM) for --tls-listen");
+  cmd->add_option("--tls-key", a->tls_key, "its private key (PEM)");
+  cmd->add_option("--tls-client-ca", a->tls_client_ca,
+                  "CA certificates (PEM) that sign the callers' client certificates");
   cmd->add_option("--metrics-listen", a->metrics_listen,
                   "serve Prometheus metrics on HOST:PORT (GET /metrics)");
   cmd->callback([a] { RunKeyd(*a); });

@@ -18,11 +18,15 @@ void Audit::Record(const Decision& d) {
   auto now = std::chrono::system_clock::now().time_since_epoch();
   nlohmann::json line = {
       {"time_ms", std::chrono::duration_cast<std::chrono::milliseconds>(now).count()},
-      {"uid", d.peer.uid},
-      {"pid", d.peer.pid},
       {"principal", d.principal.empty() ? nlohmann::json(nullptr) : nlohmann::json(d.principal)},
       {"op", d.op},
       {"allowed", d.allowed}};
+  if (d.peer.certificate.empty()) {
+    line["uid"] = d.peer.uid;
+    line["pid"] = d.peer.pid;
+  } else {
+    line["certificate"] = d.peer.certificate;
+  }
   if (!d.tenant.empty()) line["tenant"] = d.tenant;
   if (!d.subject.empty()) line["subject"] = d.subject;
   if (!d.reason.empty()) line["reason"] = d.reason;

@@ -34,8 +34,14 @@ Result<Principal> ParsePrincipal(const json& j) {
   }
   if (j.contains("uid")) p.uid = j.at("uid").get<uid_t>();
   if (j.contains("gid")) p.gid = j.at("gid").get<gid_t>();
-  if (!p.uid && !p.gid) {
-    return Status::InvalidArgument("principal " + p.name + " names no uid or gid to recognise");
+  if (j.contains("certificate")) p.certificate = j.at("certificate").get<std::string>();
+  if (p.certificate && (p.uid || p.gid || p.certificate->empty())) {
+    return Status::InvalidArgument("principal " + p.name +
+                                   " names a certificate subject and a uid or gid: one of them");
+  }
+  if (!p.uid && !p.gid && !p.certificate) {
+    return Status::InvalidArgument("principal " + p.name +
+                                   " names no uid, gid or certificate to recognise");
   }
   for (const json& r : j.at("roles")) {
     LODE_ASSIGN_OR_RETURN(Role role, ParseRole(r.get<std::string>()));
@@ -71,7 +77,7 @@ Result<Policy> Policy::Parse(const std::string& json_text, const std::string& wh
       if (!p.ok()) return bad(p.status().message());
       for (const Principal& other : policy.principals_) {
         if (other.name == p->name) return bad("principal " + p->name + " appears twice");
-        if (other.uid == p->uid && other.gid == p->gid) {
+        if (other.uid == p->uid && other.gid == p->gid && other.certificate == p->certificate) {
           return bad("principals " + other.name + " and " + p->name + " are the same caller");
         }
       }
@@ -93,6 +99,10 @@ const Principal* Policy::Find(const Peer& peer) const {
   const Principal* best = nullptr;
   int best_score = 0;
   for (const Principal& p : principals_) {
+    if (!peer.certificate.empty() || p.certificate) {
+      if (p.certificate == peer.certificate) return &p;
+      continue;
+    }
     if ((p.uid && *p.uid != peer.uid) || (p.gid && *p.gid != peer.gid)) continue;
     int score = (p.uid ? 2 : 0) + (p.gid ? 1 : 0);
     if (score > best_score) best = &p, best_score = score;

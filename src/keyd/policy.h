@@ -1,11 +1,13 @@
 // Who may do what at keyd: principals, each recognised by how it connects
-// (a Unix socket peer's uid, optionally its gid), with roles. A caller no
+// (on the Unix socket by the peer's uid, optionally its gid; over TLS by
+// the subject of its client certificate), with roles. A caller no
 // principal matches has no role and gets nothing. The policy file is JSON:
 //
 //   {"principals": [
 //     {"name": "ops",  "uid": 0,    "roles": ["admin"]},
 //     {"name": "push", "uid": 1001, "roles": ["pusher"]},
 //     {"name": "w1",   "uid": 1002, "roles": ["worker"]},
+//     {"name": "w2",   "certificate": "CN=worker-2,O=fleet", "roles": ["worker"]},
 //     {"name": "gc",   "uid": 1003, "gid": 1003, "roles": ["gc"]}]}
 //
 // A principal with the worker role is the worker of its name: grants name it.
@@ -28,15 +30,18 @@ struct Principal {
   std::string name;
   std::optional<uid_t> uid;
   std::optional<gid_t> gid;
+  std::optional<std::string> certificate;  // subject, RFC 2253
   std::vector<Role> roles;
   bool Has(Role role) const;
 };
 
-// How a caller connected.
+// How a caller connected: its Unix credentials, or (over TLS) its
+// certificate's subject.
 struct Peer {
   uid_t uid = 0;
   gid_t gid = 0;
   pid_t pid = 0;
+  std::string certificate;  // "" on the Unix socket
 };
 
 class Policy {

@@ -58,9 +58,11 @@ struct Service::Call {
   json RefuseRole(std::initializer_list<Role> roles) {
     std::string names;
     for (Role r : roles) names += std::string(names.empty() ? "" : " or ") + RoleName(r);
+    std::string caller = decision.peer.certificate.empty()
+                             ? "uid " + std::to_string(decision.peer.uid)
+                             : "certificate " + decision.peer.certificate;
     std::string who =
-        principal ? "principal " + principal->name
-                  : "uid " + std::to_string(decision.peer.uid) + " (no principal in keyd's policy)";
+        principal ? "principal " + principal->name : caller + " (no principal in keyd's policy)";
     return Refuse(decision.op + " needs the " + names + " role; " + who + " has not");
   }
   // The answer to an allowed call: `reply` when `result` is Ok.

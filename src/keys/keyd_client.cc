@@ -2,7 +2,9 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <map>
 
 #include "keys/keyd_protocol.h"
 #include "util/base64.h"
@@ -94,15 +96,91 @@ class KeydKeys : public KeyService {
 
 }  // namespace
 
+// One connection to keyd, reused call after call.
+class KeydClient::Connection {
+ public:
+  explicit Connection(UniqueFd fd) : fd_(std::move(fd)) {}
+  explicit Connection(std::unique_ptr<TlsStream> tls) : tls_(std::move(tls)) {}
+
+  Status Send(std::string_view bytes) {
+    return tls_ ? tls_->Write(bytes) : SendAll(fd_.get(), bytes, "keyd");
+  }
+  Result<std::string> ReceiveLine() {
+    if (!tls_) return lode::ReceiveLine(fd_.get(), kMaxAnswerBytes, kAnswerTimeoutMs, "keyd");
+    std::string line;
+    char buf[4096];
+    while (line.find('\n') == std::string::npos) {
+      LODE_ASSIGN_OR_RETURN(size_t n, tls_->Read(buf, sizeof(buf), kAnswerTimeoutMs));
+      if (n == 0) break;
+      line.append(buf, n);
+      if (line.size() > kMaxAnswerBytes) return Status::InvalidArgument("keyd: answer too long");
+    }
+    if (size_t nl = line.find('\n'); nl != std::string::npos) line.resize(nl);
+    return line;
+  }
+
+ private:
+  UniqueFd fd_;
+  std::unique_ptr<TlsStream> tls_;
+};
+
+KeydClient::KeydClient(std::string address) : address_(std::move(address)) {}
+KeydClient::~KeydClient() = default;
+
 Result<std::shared_ptr<KeydClient>> KeydClient::Create(const std::string& address) {
-  LODE_RETURN_IF_ERROR(UnixAddress(address).status());
-  return std::shared_ptr<KeydClient>(new KeydClient(address));
+  std::shared_ptr<KeydClient> client(new KeydClient(address));
+  if (address.rfind("tls://", 0) != 0) {
+    LODE_RETURN_IF_ERROR(UnixAddress(address).status());
+    return client;
+  }
+  std::string rest = address.substr(6);
+  std::map<std::string, std::string> params;
+  if (size_t q = rest.find('?'); q != std::string::npos) {
+    std::string query = rest.substr(q + 1);
+    rest.resize(q);
+    for (size_t at = 0; at <= query.size();) {
+      size_t amp = std::min(query.find('&', at), query.size());
+      std::string pair = query.substr(at, amp - at);
+      if (size_t eq = pair.find('='); eq != std::string::npos) {
+        params[pair.substr(0, eq)] = pair.substr(eq + 1);
+      }
+      at = amp + 1;
+    }
+  }
+  size_t colon = rest.rfind(':');
+  if (colon == std::string::npos || params["ca"].empty() || params["cert"].empty() ||
+      params["key"].empty()) {
+    return Status::InvalidArgument("keyd address '" + address +
+                                   "': tls://HOST:PORT?ca=FILE&cert=FILE&key=FILE");
+  }
+  client->host_ = rest.substr(0, colon);
+  client->port_ = std::atoi(rest.c_str() + colon + 1);
+  LODE_ASSIGN_OR_RETURN(client->tls_,
+                        TlsContext::Client(params["ca"], params["cert"], params["key"]));
+  return client;
 }
 
-Result<json> KeydClient::CallOn(int fd, const std::string& bytes) {
-  LODE_RETURN_IF_ERROR(SendAll(fd, bytes, "keyd"));
-  LODE_ASSIGN_OR_RETURN(std::string answer,
-                        ReceiveLine(fd, kMaxAnswerBytes, kAnswerTimeoutMs, "keyd"));
+Result<std::unique_ptr<KeydClient::Connection>> KeydClient::Connect() {
+  std::string where = tls_ ? host_ + ":" + std::to_string(port_) : address_;
+  auto unreachable = [&](const Status& s) {
+    return Status::Unavailable("keyd at " + where + " is unreachable (" + s.message() + ")");
+  };
+  if (tls_) {
+    Result<std::unique_ptr<TlsStream>> stream = TlsStream::Connect(tls_, host_, port_);
+    if (!stream.ok()) {
+      if (stream.status().code() == StatusCode::kUnavailable) return unreachable(stream.status());
+      return Status::Rejected("keyd at " + where + ": " + stream.status().message());
+    }
+    return std::make_unique<Connection>(std::move(*stream));
+  }
+  Result<UniqueFd> fd = ConnectUnix(address_);
+  if (!fd.ok()) return unreachable(fd.status());
+  return std::make_unique<Connection>(std::move(*fd));
+}
+
+Result<json> KeydClient::CallOn(Connection& connection, const std::string& bytes) {
+  LODE_RETURN_IF_ERROR(connection.Send(bytes));
+  LODE_ASSIGN_OR_RETURN(std::string answer, connection.ReceiveLine());
   json reply = json::parse(answer, nullptr, false);
   if (reply.is_discarded() || !reply.is_object()) {
     return Status::Unavailable("keyd at " + address_ + " closed the connection or sent no answer");
@@ -116,27 +194,22 @@ Result<json> KeydClient::Call(const json& request, std::string_view payload) {
   // A reused connection may have been closed by keyd (restarted, idle): one
   // more try on a fresh one.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    UniqueFd fd;
+    std::unique_ptr<Connection> connection;
     {
       std::lock_guard lock(mu_);
       if (!idle_.empty()) {
-        fd = std::move(idle_.back());
+        connection = std::move(idle_.back());
         idle_.pop_back();
       }
     }
-    bool reused = fd.valid();
+    bool reused = connection != nullptr;
     if (!reused) {
-      Result<UniqueFd> made = ConnectUnix(address_);
-      if (!made.ok()) {
-        return Status::Unavailable("keyd at " + address_ + " is unreachable (" +
-                                   made.status().message() + ")");
-      }
-      fd = std::move(*made);
+      LODE_ASSIGN_OR_RETURN(connection, Connect());
     }
-    reply = CallOn(fd.get(), bytes);
+    reply = CallOn(*connection, bytes);
     if (reply.ok()) {
       std::lock_guard lock(mu_);
-      idle_.push_back(std::move(fd));
+      idle_.push_back(std::move(connection));
       break;
     }
     if (!reused) break;

@@ -15,14 +15,18 @@
 
 #include "keys/key_service.h"
 #include "util/file.h"
+#include "util/tls.h"
 
 namespace lode::keys {
 
 class KeydClient {
  public:
-  // keyd at `address`: the path of its Unix socket. Nothing is connected
-  // until the first call.
+  // keyd at `address`: the path of its Unix socket, or
+  // "tls://HOST:PORT?ca=FILE&cert=FILE&key=FILE" (keyd's CA, this caller's
+  // certificate and key, PEM) for keyd on another machine. Nothing is
+  // connected until the first call.
   static Result<std::shared_ptr<KeydClient>> Create(const std::string& address);
+  ~KeydClient();
 
   // Sends one request (with `payload`: keyd_protocol.h) and returns keyd's
   // answer; keyd's refusal (with its one-line reason) as a Status;
@@ -31,12 +35,18 @@ class KeydClient {
   const std::string& address() const { return address_; }
 
  private:
-  explicit KeydClient(std::string address) : address_(std::move(address)) {}
-  Result<nlohmann::json> CallOn(int fd, const std::string& bytes);
+  class Connection;
+  explicit KeydClient(std::string address);
+  Result<std::unique_ptr<Connection>> Connect();
+  Result<nlohmann::json> CallOn(Connection& connection, const std::string& bytes);
 
   std::string address_;
+  // TLS: where keyd listens and how to talk to it (null: a Unix socket).
+  std::shared_ptr<TlsContext> tls_;
+  std::string host_;
+  int port_ = 0;
   std::mutex mu_;
-  std::vector<UniqueFd> idle_;
+  std::vector<std::unique_ptr<Connection>> idle_;
 };
 
 // The key service of keyd through `client`.

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -31,8 +32,8 @@ bool Answers(const std::string& path) {
 
 }  // namespace
 
-KeydProcess::KeydProcess(std::string dir, const std::string& policy_json)
-    : dir_(std::move(dir)), socket_(dir_ + "/run/keyd.sock") {
+KeydProcess::KeydProcess(std::string dir, const std::string& policy_json, std::string extra_args)
+    : dir_(std::move(dir)), socket_(dir_ + "/run/keyd.sock"), extra_args_(std::move(extra_args)) {
   std::filesystem::create_directories(dir_ + "/run");
   ::chmod(dir_.c_str(), 0755);
   ::chmod((dir_ + "/run").c_str(), 0755);
@@ -45,7 +46,7 @@ bool KeydProcess::Start() {
   pid_ = StartCommand("exec " + ShellQuote(LodeBinary()) + " keyd --dir " + ShellQuote(key_dir()) +
                       " --socket " + ShellQuote(socket_) + " --policy " +
                       ShellQuote(dir_ + "/policy.json") + " --audit " + ShellQuote(audit_log()) +
-                      " >>" + ShellQuote(dir_ + "/keyd.log") + " 2>&1");
+                      " " + extra_args_ + " >>" + ShellQuote(dir_ + "/keyd.log") + " 2>&1");
   for (int i = 0; i < 100; ++i) {
     if (Answers(socket_)) return true;
     int status = 0;
@@ -64,6 +65,18 @@ void KeydProcess::Stop() {
   int status = 0;
   ::waitpid(pid_, &status, 0);
   pid_ = -1;
+}
+
+int KeydProcess::tls_port() const {
+  std::istringstream in(log());
+  int port = 0;
+  const std::string mark = "TLS on port ";
+  for (std::string line; std::getline(in, line);) {
+    if (size_t at = line.find(mark); at != std::string::npos) {
+      port = std::atoi(line.c_str() + at + mark.size());
+    }
+  }
+  return port;
 }
 
 std::string KeydProcess::log() const {

@@ -11,8 +11,9 @@ namespace lode::testing {
 
 class KeydProcess {
  public:
-  // `policy_json` is written to DIR/policy.json.
-  KeydProcess(std::string dir, const std::string& policy_json);
+  // `policy_json` is written to DIR/policy.json; `extra_args` go to
+  // `lode keyd`.
+  KeydProcess(std::string dir, const std::string& policy_json, std::string extra_args = "");
   ~KeydProcess();
   KeydProcess(const KeydProcess&) = delete;
   KeydProcess& operator=(const KeydProcess&) = delete;
@@ -25,9 +26,11 @@ class KeydProcess {
   std::string key_dir() const { return dir_ + "/keys"; }
   std::string audit_log() const { return dir_ + "/audit.jsonl"; }
   std::string log() const;
+  // The port of --tls-listen, as keyd last printed it (0: none).
+  int tls_port() const;
 
  private:
-  std::string dir_, socket_;
+  std::string dir_, socket_, extra_args_;
   pid_t pid_ = -1;
 };
 

@@ -38,7 +38,35 @@ constexpr char kPolicy[] = R"({"principals": [
   {"name": "w1", "uid": 0, "roles": ["worker"]},
   {"name": "push", "uid": 1101, "roles": ["pusher"]},
   {"name": "w2", "uid": 1102, "roles": ["worker"]},
-  {"name": "gc", "uid": 1103, "roles": ["gc"]}]})";
+  {"name": "gc", "uid": 1103, "roles": ["gc"]},
+  {"name": "w3", "certificate": "CN=worker-3", "roles": ["worker"]},
+  {"name": "w4", "certificate": "CN=worker-4", "roles": ["worker"]}]})";
+
+// A CA, keyd's certificate (for localhost), client certificates of
+// workers 3 and 4, and a rogue "worker-3" of another CA; in `dir`.
+bool MakeCertificates(const std::string& dir) {
+  std::string script = R"(set -e
+cd "$1"
+key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null; }
+ca() { key "$1"; openssl req -x509 -new -key "$1.key" -out "$1.pem" -days 2 -subj "/CN=$1"; }
+cert() {  # NAME SUBJECT CA [EXTFILE]
+  key "$1"
+  openssl req -new -key "$1.key" -out "$1.csr" -subj "$2"
+  openssl x509 -req -in "$1.csr" -CA "$3.pem" -CAkey "$3.key" -CAcreateserial -out "$1.pem"     -days 2 ${4:+-extfile "$4"} 2>/dev/null
+}
+ca ca
+ca rogue-ca
+echo "subjectAltName=DNS:localhost" >san.cnf
+cert keyd /CN=keyd ca san.cnf
+cert worker-3 /CN=worker-3 ca
+cert worker-4 /CN=worker-4 ca
+cert rogue /CN=worker-3 rogue-ca
+chmod a+r ./*
+)";
+  std::ofstream(dir + "/make-pki.sh") << script;
+  return RunCommand("bash " + ShellQuote(dir + "/make-pki.sh") + " " + ShellQuote(dir)).exit_code ==
+         0;
+}
 
 struct Caller {
   int uid, gid;
@@ -55,7 +83,14 @@ class KeydTest : public ::testing::Test {
       fs::create_directories(*dir_ / d);
       ::chmod((*dir_ / d).c_str(), 01777);
     }
-    keyd_ = new KeydProcess(*dir_ / "keyd", kPolicy);
+    std::string pki = *dir_ / "pki";
+    fs::create_directories(pki);
+    ::chmod(pki.c_str(), 0755);
+    if (!MakeCertificates(pki)) return;
+    keyd_ = new KeydProcess(*dir_ / "keyd", kPolicy,
+                            "--tls-listen 127.0.0.1:0 --tls-cert " + ShellQuote(pki + "/keyd.pem") +
+                                " --tls-key " + ShellQuote(pki + "/keyd.key") +
+                                " --tls-client-ca " + ShellQuote(pki + "/ca.pem"));
     if (!keyd_->Start()) return;
     ImageSpec spec = BuildRulesImage({.wide_entries = 200, .sparse_size = 8 << 20});
     WriteOciLayout(*dir_ / "full", spec, TestCompression::kGzip);
@@ -76,7 +111,15 @@ class KeydTest : public ::testing::Test {
     delete keyd_;
     delete dir_;
   }
-  void SetUp() override { ASSERT_TRUE(ok_) << keyd_->log() << setup_log_; }
+  void SetUp() override { ASSERT_TRUE(ok_) << (keyd_ ? keyd_->log() : "") << setup_log_; }
+
+  // --keyd over TLS with the client certificate NAME (in DIR/pki).
+  static std::string OverTls(const std::string& name) {
+    std::string pki = *dir_ / "pki";
+    return " --keyd " +
+           ShellQuote("tls://localhost:" + std::to_string(keyd_->tls_port()) + "?ca=" + pki +
+                      "/ca.pem&cert=" + pki + "/" + name + ".pem&key=" + pki + "/" + name + ".key");
+  }
 
   // lode as `who`, through keyd only (no key directory anywhere).
   static CommandResult As(Caller who, const std::string& args) {
@@ -181,6 +224,22 @@ TEST_F(KeydTest, ACallerWithNoRoleGetsNothing) {
   ExpectOneLine(As(kNobody, "grants"), "no principal in keyd's policy");
 }
 
+// Workers on other machines: TLS with client certificates; the subject is
+// who the caller is, whatever its uid.
+TEST_F(KeydTest, OverTlsWorkersAreKnownByTheirCertificates) {
+  ASSERT_GT(keyd_->tls_port(), 0) << keyd_->log();
+  ASSERT_EQ(As(kAdmin, "grant one --tenant acme --worker w3").exit_code, 0);
+  CommandResult granted = As(kNobody, "inspect one --tenant acme" + OverTls("worker-3"));
+  EXPECT_EQ(granted.exit_code, 0) << granted.output;
+  ExpectOneLine(As(kNobody, "inspect one --tenant acme" + OverTls("worker-4")),
+                "worker w4 holds no live grant");
+  // The same subject from another CA does not get through the handshake.
+  ExpectOneLine(As(kNobody, "inspect one --tenant acme" + OverTls("rogue")), "TLS handshake");
+  std::ifstream audit(keyd_->audit_log());
+  std::string text((std::istreambuf_iterator<char>(audit)), {});
+  EXPECT_NE(text.find(R"("certificate":"CN=worker-3")"), std::string::npos);
+}
+
 TEST_F(KeydTest, AnAgentThatRequiresKeydRefusesToStartWithoutIt) {
   CommandResult r = RunCommand(ShellQuote(LodeBinary()) + " agent --require-keyd --socket " +
                                ShellQuote(*dir_ / "never.sock"));
@@ -227,7 +286,9 @@ TEST_F(KeydTest, TheAuditLogHoldsEveryDecisionAndNoSecretLeaks) {
   for (std::string line; std::getline(in, line); ++lines) {
     json j = json::parse(line, nullptr, false);
     ASSERT_FALSE(j.is_discarded()) << line;
-    ASSERT_TRUE(j.contains("op") && j.contains("allowed") && j.contains("uid")) << line;
+    ASSERT_TRUE(j.contains("op") && j.contains("allowed") &&
+                (j.contains("uid") || j.contains("certificate")))
+        << line;
     if (j["op"] == "open") (j["allowed"] ? allowed_opens : refused_opens)++;
     if (j["op"] == "open" && !j["allowed"].get<bool>()) {
       EXPECT_FALSE(j.value("reason", "").empty()) << line;
