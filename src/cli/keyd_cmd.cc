@@ -89,6 +89,17 @@ void RegisterKeyd(CLI::App& app) {
   cmd->callback([a] { RunKeyd(*a); });
 }
 
+// keyd at --keyd, else $LODE_KEYD: grants live there and nowhere else.
+std::shared_ptr<keys::KeydClient> ReachKeyd(const std::string& flag) {
+  std::string address = keys::KeydAddress(flag);
+  if (address.empty()) {
+    Check(
+        Status::InvalidArgument("grants live in the key daemon: give --keyd ADDRESS or set "
+                                "LODE_KEYD"));
+  }
+  return Check(keys::KeydClient::Create(address));
+}
+
 // What a grant is for: REF, TAG or function:NAME, resolved in the store now.
 struct GrantTarget {
   std::string image;  // ROOT/MANIFEST-ID ("" when it no longer resolves)
@@ -112,15 +123,7 @@ struct GrantArgs {
     cmd->add_flag("--json", json_output, "print the answer as JSON");
     store.Add(cmd);
   }
-  std::shared_ptr<keys::KeydClient> Keyd() const {
-    std::string address = keys::KeydAddress(keyd);
-    if (address.empty()) {
-      Check(
-          Status::InvalidArgument("grants live in the key daemon: give --keyd SOCKET or set "
-                                  "LODE_KEYD"));
-    }
-    return Check(keys::KeydClient::Create(address));
-  }
+  std::shared_ptr<keys::KeydClient> Keyd() const { return ReachKeyd(keyd); }
   GrantTarget Resolve(bool must_resolve) const {
     GrantTarget t;
     std::string text = target;
@@ -204,10 +207,7 @@ void RegisterGrants(CLI::App& app) {
   cmd->add_option("--keyd", a->keyd, "the key daemon's socket; default $LODE_KEYD");
   cmd->add_flag("--json", a->json_output, "print them as JSON");
   cmd->callback([a] {
-    std::string address = keys::KeydAddress(a->keyd);
-    if (address.empty()) Check(Status::InvalidArgument("give --keyd SOCKET or set LODE_KEYD"));
-    json grants =
-        Check(Check(keys::KeydClient::Create(address))->Call({{"op", "grants"}}))["grants"];
+    json grants = Check(ReachKeyd(a->keyd)->Call({{"op", "grants"}}))["grants"];
     if (a->json_output) {
       std::printf("%s\n", grants.dump(2).c_str());
       return;
