@@ -52,6 +52,7 @@ void RunKeyd(const KeydArgs& a) {
           return functions::HttpResponse{
               200, {{"Content-Type", "text/plain; version=0.0.4"}}, service.Metrics()};
         }));
+    std::fprintf(stderr, "lode keyd: metrics on port %d\n", metrics->port());
   }
   std::fprintf(stderr, "lode keyd: serving on %s\n", a.socket.c_str());
   AwaitStopSignal();

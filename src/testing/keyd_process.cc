@@ -67,10 +67,10 @@ void KeydProcess::Stop() {
   pid_ = -1;
 }
 
-int KeydProcess::tls_port() const {
+int KeydProcess::port(const std::string& listener) const {
   std::istringstream in(log());
   int port = 0;
-  const std::string mark = "TLS on port ";
+  const std::string mark = listener + " on port ";
   for (std::string line; std::getline(in, line);) {
     if (size_t at = line.find(mark); at != std::string::npos) {
       port = std::atoi(line.c_str() + at + mark.size());

@@ -26,8 +26,9 @@ class KeydProcess {
   std::string key_dir() const { return dir_ + "/keys"; }
   std::string audit_log() const { return dir_ + "/audit.jsonl"; }
   std::string log() const;
-  // The port of --tls-listen, as keyd last printed it (0: none).
-  int tls_port() const;
+  // The port of a listener ("TLS", "metrics"), as keyd last printed it
+  // (0: none).
+  int port(const std::string& listener) const;
 
  private:
   std::string dir_, socket_, extra_args_;

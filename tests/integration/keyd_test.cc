@@ -87,10 +87,11 @@ class KeydTest : public ::testing::Test {
     fs::create_directories(pki);
     ::chmod(pki.c_str(), 0755);
     if (!MakeCertificates(pki)) return;
-    keyd_ = new KeydProcess(*dir_ / "keyd", kPolicy,
-                            "--tls-listen 127.0.0.1:0 --tls-cert " + ShellQuote(pki + "/keyd.pem") +
-                                " --tls-key " + ShellQuote(pki + "/keyd.key") +
-                                " --tls-client-ca " + ShellQuote(pki + "/ca.pem"));
+    keyd_ =
+        new KeydProcess(*dir_ / "keyd", kPolicy,
+                        "--tls-listen 127.0.0.1:0 --tls-cert " + ShellQuote(pki + "/keyd.pem") +
+                            " --tls-key " + ShellQuote(pki + "/keyd.key") + " --tls-client-ca " +
+                            ShellQuote(pki + "/ca.pem") + " --metrics-listen 127.0.0.1:0");
     if (!keyd_->Start()) return;
     ImageSpec spec = BuildRulesImage({.wide_entries = 200, .sparse_size = 8 << 20});
     WriteOciLayout(*dir_ / "full", spec, TestCompression::kGzip);
@@ -117,7 +118,7 @@ class KeydTest : public ::testing::Test {
   static std::string OverTls(const std::string& name) {
     std::string pki = *dir_ / "pki";
     return " --keyd " +
-           ShellQuote("tls://localhost:" + std::to_string(keyd_->tls_port()) + "?ca=" + pki +
+           ShellQuote("tls://localhost:" + std::to_string(keyd_->port("TLS")) + "?ca=" + pki +
                       "/ca.pem&cert=" + pki + "/" + name + ".pem&key=" + pki + "/" + name + ".key");
   }
 
@@ -227,7 +228,7 @@ TEST_F(KeydTest, ACallerWithNoRoleGetsNothing) {
 // Workers on other machines: TLS with client certificates; the subject is
 // who the caller is, whatever its uid.
 TEST_F(KeydTest, OverTlsWorkersAreKnownByTheirCertificates) {
-  ASSERT_GT(keyd_->tls_port(), 0) << keyd_->log();
+  ASSERT_GT(keyd_->port("TLS"), 0) << keyd_->log();
   ASSERT_EQ(As(kAdmin, "grant one --tenant acme --worker w3").exit_code, 0);
   CommandResult granted = As(kNobody, "inspect one --tenant acme" + OverTls("worker-3"));
   EXPECT_EQ(granted.exit_code, 0) << granted.output;
@@ -238,6 +239,20 @@ TEST_F(KeydTest, OverTlsWorkersAreKnownByTheirCertificates) {
   std::ifstream audit(keyd_->audit_log());
   std::string text((std::istreambuf_iterator<char>(audit)), {});
   EXPECT_NE(text.find(R"("certificate":"CN=worker-3")"), std::string::npos);
+}
+
+TEST_F(KeydTest, FunctionObjectsOpenOnlyUnderAFunctionGrant) {
+  CommandResult created = As(kPusher, "function create hello --image one --tenant acme");
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  ExpectOneLine(As(kWorker2, "function ls --tenant acme"),
+                "worker w2 holds no live grant for tenant acme's function hello");
+  // A grant of the function's image alone does not open its configuration.
+  ASSERT_EQ(As(kAdmin, "grant function.hello --tenant acme --worker w2").exit_code, 0);
+  ExpectOneLine(As(kWorker2, "function ls --tenant acme"), "function hello");
+  ASSERT_EQ(As(kAdmin, "grant function:hello --tenant acme --worker w2").exit_code, 0);
+  CommandResult listed = As(kWorker2, "function ls --tenant acme --json");
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_NE(listed.output.find("\"hello\""), std::string::npos) << listed.output;
 }
 
 TEST_F(KeydTest, AnAgentThatRequiresKeydRefusesToStartWithoutIt) {
@@ -297,6 +312,15 @@ TEST_F(KeydTest, TheAuditLogHoldsEveryDecisionAndNoSecretLeaks) {
   EXPECT_GT(lines, 20);
   EXPECT_GT(allowed_opens, 0);
   EXPECT_GT(refused_opens, 3);
+  // The same decisions as Prometheus counters (those since keyd's last
+  // start), in a format promtool accepts.
+  std::string url = "http://127.0.0.1:" + std::to_string(keyd_->port("metrics")) + "/metrics";
+  CommandResult metrics = RunCommand("curl -sf " + url);
+  ASSERT_EQ(metrics.exit_code, 0) << metrics.output << keyd_->log();
+  EXPECT_NE(metrics.output.find(R"(lode_keyd_decisions_total{op="open",allowed="true"})"),
+            std::string::npos)
+      << metrics.output;
+  EXPECT_EQ(RunCommand("curl -sf " + url + " | promtool check metrics").exit_code, 0);
 
   // The secrets: tenant secret keys and salts (keyd's directory), and the
   // data keys of every manifest in the store.
