@@ -4,7 +4,9 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "agent/api.h"
 #include "catalog/catalog.h"
+#include "cli/agent_client.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/output.h"
@@ -172,14 +174,39 @@ void RegisterGrant(CLI::App& app) {
   });
 }
 
+// Detaches the agent's attachments of `image` for `tenant`; one line per
+// attachment still in use (a sandbox has it mounted: stop that first).
+void DetachEverywhere(const std::string& socket, const std::string& tenant,
+                      const std::string& image) {
+  json list = AskAgent(socket, {{"op", "list"}})["attachments"];
+  for (const json& attachment : list) {
+    if (attachment.value("tenant", "") != tenant || attachment.value("ref", "") != image) continue;
+    std::string id = attachment.value("id", "");
+    Result<nlohmann::json> detached = agent::CallAgent(
+        socket.empty() ? DefaultAgentSocket() : socket, {{"op", "detach"}, {"id", id}});
+    if (detached.ok()) {
+      std::printf("detached %s\n", id.c_str());
+    } else {
+      std::fprintf(stderr, "lode: %s stays attached: %s\n", id.c_str(),
+                   detached.status().message().c_str());
+    }
+  }
+}
+
 void RegisterRevoke(CLI::App& app) {
   auto a = std::make_shared<GrantArgs>();
+  auto detach = std::make_shared<bool>(false);
+  auto socket = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand(
       "revoke",
       "Take a grant back: no new attach or open of it; images attached already keep reading "
-      "until detached");
+      "until detached (--detach)");
   a->Add(cmd, false);
-  cmd->callback([a] {
+  cmd->add_flag("--detach", *detach,
+                "also detach the image from the worker's agent (--socket): those in use by a "
+                "sandbox stay, one line each");
+  AddSocketOption(cmd, *socket);
+  cmd->callback([a, detach, socket] {
     GrantTarget t = a->Resolve(false);
     json answer = Check(a->Keyd()->Call({{"op", "revoke"},
                                          {"tenant", a->tenant},
@@ -195,6 +222,7 @@ void RegisterRevoke(CLI::App& app) {
     } else {
       std::printf("revoked %d grant(s) of worker %s\n", revoked, a->worker.c_str());
     }
+    if (*detach && !t.image.empty()) DetachEverywhere(*socket, a->tenant, t.image);
   });
 }
 

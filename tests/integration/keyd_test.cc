@@ -279,6 +279,21 @@ TEST_F(KeydTest, AttachedImagesKeepReadingWhileKeydIsDown) {
   EXPECT_EQ(again.exit_code, 0) << again.output << agent->log();
 }
 
+TEST_F(KeydTest, RevokeCanDetachWhatIsAttached) {
+  ASSERT_EQ(As(kAdmin, "grant one --tenant acme --worker w1").exit_code, 0);
+  std::unique_ptr<AgentProcess> agent = StartAgent("agent-revoke");
+  CommandResult attached = Attach(*agent, "one");
+  ASSERT_EQ(attached.exit_code, 0) << attached.output;
+  std::string id = json::parse(attached.output)["id"];
+  CommandResult revoked =
+      As(kAdmin, "revoke one --tenant acme --worker w1 --detach " + agent->SocketArg());
+  EXPECT_EQ(revoked.exit_code, 0) << revoked.output;
+  EXPECT_NE(revoked.output.find("detached " + id), std::string::npos) << revoked.output;
+  CommandResult listed = As(kWorker1, "ps --json " + agent->SocketArg());
+  EXPECT_EQ(json::parse(listed.output).size(), 0u) << listed.output;
+  ExpectOneLine(Attach(*agent, "one"), "holds no live grant");
+}
+
 TEST_F(KeydTest, GcMigratesWithItsOwnRoleAndGrantsFollowTheImages) {
   ASSERT_EQ(As(kAdmin, "grant one --tenant acme --worker w1").exit_code, 0);
   ASSERT_EQ(As(kGc, "gc rotate").exit_code, 0);
