@@ -367,8 +367,11 @@ TEST_F(KeydTest, TheAuditLogHoldsEveryDecisionAndNoSecretLeaks) {
     }
   }
   ASSERT_GE(secrets.size(), 2u + 3u * 2u);
-  // Everything but keyd's own key files: logs, agents' files, the store.
+  // Everything but keyd's own key files: logs, agents' files, the store;
+  // and everything the tests' commands printed.
   for (const std::string& secret : secrets) {
+    // Every message lode printed to these callers, then every file.
+    EXPECT_EQ(setup_log_.find(secret), std::string::npos) << "a secret reached a message";
     CommandResult found = RunCommand("grep -rlaF -e " + ShellQuote(secret) + " " +
                                      ShellQuote(dir_->path()) + " --exclude-dir=keys");
     EXPECT_EQ(found.output, "") << "a secret leaked into these files";
