@@ -93,7 +93,8 @@ void KeysArgs::Add(CLI::App* cmd) {
   cmd->add_option("--keys", dir,
                   "key directory; default $LODE_KEYS or the per-user data directory");
   cmd->add_option("--keyd", keyd,
-                  "the key daemon's socket, used instead of a key directory; default $LODE_KEYD");
+                  "the key daemon, used instead of a key directory: its socket, or "
+                  "tls://HOST:PORT?ca=FILE&cert=FILE&key=FILE; default $LODE_KEYD");
 }
 
 std::unique_ptr<keys::KeyService> KeysArgs::Open() const {

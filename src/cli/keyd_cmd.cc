@@ -122,7 +122,7 @@ struct GrantArgs {
     if (with_ttl)
       cmd->add_option("--ttl", ttl,
                       "how long it lasts (90s, 30m, 12h, 7d); default: until revoked");
-    cmd->add_option("--keyd", keyd, "the key daemon's socket; default $LODE_KEYD");
+    cmd->add_option("--keyd", keyd, "the key daemon (socket or tls://...); default $LODE_KEYD");
     cmd->add_flag("--json", json_output, "print the answer as JSON");
     store.Add(cmd);
   }
@@ -233,7 +233,7 @@ void RegisterGrants(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("grants", "List the grants keyd holds");
-  cmd->add_option("--keyd", a->keyd, "the key daemon's socket; default $LODE_KEYD");
+  cmd->add_option("--keyd", a->keyd, "the key daemon (socket or tls://...); default $LODE_KEYD");
   cmd->add_flag("--json", a->json_output, "print them as JSON");
   cmd->callback([a] {
     json grants = Check(ReachKeyd(a->keyd)->Call({{"op", "grants"}}))["grants"];
