@@ -40,7 +40,7 @@ KeydProcess::KeydProcess(std::string dir, const std::string& policy_json, std::s
   std::ofstream(dir_ + "/policy.json") << policy_json;
 }
 
-KeydProcess::~KeydProcess() { Stop(); }
+KeydProcess::~KeydProcess() { (void)Stop(); }
 
 bool KeydProcess::Start() {
   pid_ = StartCommand("exec " + ShellQuote(LodeBinary()) + " keyd --dir " + ShellQuote(key_dir()) +
@@ -59,12 +59,13 @@ bool KeydProcess::Start() {
   return false;
 }
 
-void KeydProcess::Stop() {
-  if (pid_ <= 0) return;
+int KeydProcess::Stop() {
+  if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);
   int status = 0;
   ::waitpid(pid_, &status, 0);
   pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 int KeydProcess::port(const std::string& listener) const {

@@ -20,7 +20,8 @@ class KeydProcess {
 
   // Starts keyd and waits until its socket answers; false (with log()) if not.
   bool Start();
-  void Stop();  // SIGTERM, wait
+  // SIGTERM, wait; keyd's exit status (-1 when none ran or it died of a signal).
+  int Stop();
 
   const std::string& socket() const { return socket_; }
   std::string key_dir() const { return dir_ + "/keys"; }

@@ -275,7 +275,9 @@ TEST_F(KeydTest, AttachedImagesKeepReadingWhileKeydIsDown) {
   ASSERT_EQ(attached.exit_code, 0) << attached.output;
   std::string path = json::parse(attached.output)["path"];
 
-  keyd_->Stop();
+  // SIGTERM: keyd exits 0 and takes its socket file with it.
+  EXPECT_EQ(keyd_->Stop(), 0) << keyd_->log();
+  EXPECT_FALSE(fs::exists(keyd_->socket()));
   EXPECT_EQ(RunCommand("cat " + ShellQuote(path) + " >/dev/null").exit_code, 0);
   ExpectOneLine(Attach(*agent, "two"), "keyd at " + keyd_->socket() + " is unreachable");
 
