@@ -25,6 +25,11 @@ packages=(
   memcached
   # a load balancer in front of function hosts (tests)
   haproxy
+  # the containerd snapshotter: gRPC and protobuf, containerd's API .proto
+  # files (Debian's Go source package installs them), SQLite for metadata,
+  # and a real containerd for the tests
+  libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
+  golang-github-containerd-containerd-dev libsqlite3-dev containerd
   # a real S3 server for the s3:// store: a one-node Ceph with RGW (scripts/rgw.sh)
   ceph ceph-mon ceph-osd ceph-mgr radosgw curl
   # a real OCI registry for registry input, filled by skopeo; htpasswd and

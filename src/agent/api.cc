@@ -107,11 +107,8 @@ Result<nlohmann::json> CallAgent(const std::string& socket_path, const nlohmann:
     return Status::Unavailable("the agent on " + socket_path + " sent no valid answer");
   }
   if (!reply.value("ok", false)) {
-    int code = reply.value("code", static_cast<int>(StatusCode::kRejected));
-    if (code <= 0 || code > static_cast<int>(StatusCode::kRejected)) {
-      code = static_cast<int>(StatusCode::kRejected);
-    }
-    return Status::WithCode(static_cast<StatusCode>(code), reply.value("error", "agent error"));
+    return Status::WithCode(StatusCodeFromWire(reply.value("code", 0)),
+                            reply.value("error", "agent error"));
   }
   return reply;
 }

@@ -19,5 +19,6 @@ void RegisterFunction(CLI::App& app);
 void RegisterServe(CLI::App& app);
 void RegisterKeyService(CLI::App& app);  // keyd, grant, revoke, grants
 void RegisterBucketPolicy(CLI::App& app);
+void RegisterSnapshotter(CLI::App& app);
 
 }  // namespace lode::cli

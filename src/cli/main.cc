@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   lode::cli::RegisterServe(app);
   lode::cli::RegisterKeyService(app);
   lode::cli::RegisterBucketPolicy(app);
+  lode::cli::RegisterSnapshotter(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

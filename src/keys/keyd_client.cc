@@ -216,11 +216,7 @@ Result<json> KeydClient::Call(const json& request, std::string_view payload) {
   }
   LODE_RETURN_IF_ERROR(reply.status());
   if (!reply->value("ok", false)) {
-    int code = reply->value("code", static_cast<int>(StatusCode::kRejected));
-    if (code <= 0 || code > static_cast<int>(StatusCode::kRejected)) {
-      code = static_cast<int>(StatusCode::kRejected);
-    }
-    return Status::WithCode(static_cast<StatusCode>(code),
+    return Status::WithCode(StatusCodeFromWire(reply->value("code", 0)),
                             "keyd: " + reply->value("error", "refused"));
   }
   return reply;

@@ -1,15 +1,12 @@
 #include "testing/keyd_process.h"
 
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -18,20 +15,6 @@
 #include "testing/process.h"
 
 namespace lode::testing {
-namespace {
-
-bool Answers(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  ::close(fd);
-  return ok;
-}
-
-}  // namespace
-
 KeydProcess::KeydProcess(std::string dir, const std::string& policy_json, std::string extra_args)
     : dir_(std::move(dir)), socket_(dir_ + "/run/keyd.sock"), extra_args_(std::move(extra_args)) {
   std::filesystem::create_directories(dir_ + "/run");
@@ -48,7 +31,7 @@ bool KeydProcess::Start() {
                       ShellQuote(dir_ + "/policy.json") + " --audit " + ShellQuote(audit_log()) +
                       " " + extra_args_ + " >>" + ShellQuote(dir_ + "/keyd.log") + " 2>&1");
   for (int i = 0; i < 100; ++i) {
-    if (Answers(socket_)) return true;
+    if (SocketAnswers(socket_)) return true;
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;

@@ -17,6 +17,8 @@ CommandResult RunCommand(const std::string& command);
 // Starts `command` with /bin/sh and returns at once; its stdin is
 // `stdin_fd` when given, else ours. The caller waits for the pid.
 pid_t StartCommand(const std::string& command, int stdin_fd = -1);
+// Whether something accepts connections on the Unix socket `path`.
+bool SocketAnswers(const std::string& path);
 // Single-quotes `arg` for the shell.
 std::string ShellQuote(const std::string& arg);
 // The lode binary under test: $LODE_BIN, else the one this build made.

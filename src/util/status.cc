@@ -4,6 +4,13 @@
 
 namespace lode {
 
+StatusCode StatusCodeFromWire(int code) {
+  if (code <= 0 || code > static_cast<int>(StatusCode::kFailedPrecondition)) {
+    return StatusCode::kRejected;
+  }
+  return static_cast<StatusCode>(code);
+}
+
 Status Status::FromErrno(int err, const std::string& context) {
   return IOError(context + ": " + std::strerror(err));
 }
@@ -24,6 +31,10 @@ std::string Status::ToString() const {
       return "unavailable: " + message_;
     case StatusCode::kRejected:
       return "rejected: " + message_;
+    case StatusCode::kAlreadyExists:
+      return "already exists: " + message_;
+    case StatusCode::kFailedPrecondition:
+      return "not possible now: " + message_;
   }
   return message_;
 }

@@ -15,12 +15,18 @@ namespace lode {
 enum class StatusCode {
   kOk = 0,
   kNotFound,
-  kCorruption,       // data failed a check: digest, checksum, format
-  kInvalidArgument,  // the caller or the input is wrong
-  kIOError,          // the operating system refused
-  kUnavailable,      // a peer did not answer
-  kRejected,         // refused by policy (admission, permissions)
+  kCorruption,          // data failed a check: digest, checksum, format
+  kInvalidArgument,     // the caller or the input is wrong
+  kIOError,             // the operating system refused
+  kUnavailable,         // a peer did not answer
+  kRejected,            // refused by policy (admission, permissions)
+  kAlreadyExists,       // the name is taken
+  kFailedPrecondition,  // the object is not in a state that allows this
 };
+
+// A code received from another process; one this build does not know is
+// kRejected.
+StatusCode StatusCodeFromWire(int code);
 
 class [[nodiscard]] Status {
  public:
@@ -34,6 +40,12 @@ class [[nodiscard]] Status {
   static Status IOError(std::string msg) { return {StatusCode::kIOError, std::move(msg)}; }
   static Status Unavailable(std::string msg) { return {StatusCode::kUnavailable, std::move(msg)}; }
   static Status Rejected(std::string msg) { return {StatusCode::kRejected, std::move(msg)}; }
+  static Status AlreadyExists(std::string msg) {
+    return {StatusCode::kAlreadyExists, std::move(msg)};
+  }
+  static Status FailedPrecondition(std::string msg) {
+    return {StatusCode::kFailedPrecondition, std::move(msg)};
+  }
   // For a Status that crossed a process boundary as (code, message).
   static Status WithCode(StatusCode code, std::string msg) { return {code, std::move(msg)}; }
   // An IOError for a failed system call: "<context>: <strerror(err)>".

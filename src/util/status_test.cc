@@ -30,5 +30,14 @@ TEST(StatusTest, WithContextKeepsCode) {
   EXPECT_TRUE(Status::Ok().WithContext("x").ok());
 }
 
+TEST(StatusTest, CodesFromAnotherProcessAreKnownOrRejected) {
+  EXPECT_EQ(StatusCodeFromWire(static_cast<int>(StatusCode::kNotFound)), StatusCode::kNotFound);
+  EXPECT_EQ(StatusCodeFromWire(static_cast<int>(StatusCode::kFailedPrecondition)),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(StatusCodeFromWire(0), StatusCode::kRejected);  // "ok" is no error code
+  EXPECT_EQ(StatusCodeFromWire(-1), StatusCode::kRejected);
+  EXPECT_EQ(StatusCodeFromWire(1000), StatusCode::kRejected);
+}
+
 }  // namespace
 }  // namespace lode
