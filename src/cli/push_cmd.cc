@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "catalog/catalog.h"
+#include "catalog/chains.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/output.h"
@@ -97,6 +98,9 @@ void Run(const PushArgs& a) {
     }
   }
   if (!a.tag.empty()) Check(catalog::SetTag(*store, a.tenant, a.tag, r->ref));
+  if (!r->chain_id.empty()) {
+    Check(catalog::SetTag(*store, a.tenant, catalog::ChainTag(r->chain_id), r->ref));
+  }
   Print(*r, source.get(), a.json);
 }
 

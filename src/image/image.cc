@@ -18,6 +18,15 @@ std::string RunConfigToJson(const RunConfig& c) {
   return j.dump();
 }
 
+std::vector<std::string> DiffIds(const Image& image) {
+  std::vector<std::string> ids;
+  for (const Layer& layer : image.layers) {
+    if (!layer.diff_id) return {};
+    ids.push_back(layer.diff_id->ToString());
+  }
+  return ids;
+}
+
 Result<Compression> CompressionOfMediaType(const std::string& media_type) {
   static const std::pair<const char*, Compression> kTypes[] = {
       {"application/vnd.oci.image.layer.v1.tar", Compression::kNone},

@@ -49,6 +49,10 @@ struct Image {
   std::function<uint64_t()> bytes_downloaded;
 };
 
+// Every layer's diff_id ("sha256:<hex>"), bottom first; empty unless all
+// layers have one.
+std::vector<std::string> DiffIds(const Image& image);
+
 struct Platform {
   std::string os = "linux";
   std::string architecture = "amd64";

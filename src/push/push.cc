@@ -2,7 +2,9 @@
 
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 
+#include "catalog/chains.h"
 #include "chunk/convergent.h"
 #include "manifest/manifest.h"
 #include "push/chunk_uploader.h"
@@ -10,6 +12,15 @@
 
 namespace lode::push {
 namespace {
+
+// The run config, and the layers' diff_ids for chain lookups
+// (catalog/chains.h).
+std::string ImageConfigJson(const image::Image& image) {
+  nlohmann::json config = nlohmann::json::parse(image::RunConfigToJson(image.run_config));
+  std::vector<std::string> diff_ids = image::DiffIds(image);
+  if (!diff_ids.empty()) config["diff_ids"] = diff_ids;
+  return config.dump();
+}
 
 // Cuts the flattener's output into chunks as it arrives. The data region is
 // written first, at offsets relative to its start; it starts chunk-aligned
@@ -115,9 +126,12 @@ Result<PushResult> Push(const image::Image& image, const PushOptions& options,
   if (image.config_digest) m.config_digest = image.config_digest->bytes;
   m.salt_id = target.salt_id.ToString();
   m.root_id = target.root.id;
-  m.image_config = image::RunConfigToJson(image.run_config);
+  m.image_config = ImageConfigJson(image);
   m.chunks = sink.Table();
-  return PublishManifest(m, target, uploader.stats(), store);
+  LODE_ASSIGN_OR_RETURN(PushResult result, PublishManifest(m, target, uploader.stats(), store));
+  std::vector<std::string> chain = catalog::ChainIds(image::DiffIds(image));
+  if (!chain.empty()) result.chain_id = chain.back();
+  return result;
 }
 
 }  // namespace lode::push

@@ -42,7 +42,8 @@ struct PushResult {
   uint64_t chunks_existing = 0;  // already in the store (or earlier in this push)
   uint64_t chunks_new = 0;
   uint64_t bytes_uploaded = 0;
-  bool reused = false;  // an earlier push of the same source (FindEarlierPush)
+  bool reused = false;   // an earlier push of the same source (FindEarlierPush)
+  std::string chain_id;  // of the layers' diff_ids (catalog/chains.h); "" if unknown
 };
 
 // Needs only the tenant's public key from `keys` (and the salt).

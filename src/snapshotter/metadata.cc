@@ -90,14 +90,15 @@ CREATE TABLE IF NOT EXISTS snapshots (
   updated INTEGER NOT NULL,
   labels TEXT NOT NULL,
   size INTEGER NOT NULL DEFAULT 0,
-  inodes INTEGER NOT NULL DEFAULT 0
+  inodes INTEGER NOT NULL DEFAULT 0,
+  backing TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS snapshots_by_parent ON snapshots(parent_id);
 )sql";
 
 constexpr const char* kSelectInfo =
     "SELECT s.id, s.name, p.name, s.kind, s.created, s.updated, s.labels, s.size, s.inodes, "
-    "s.parent_id FROM snapshots s LEFT JOIN snapshots p ON s.parent_id = p.id";
+    "s.parent_id, s.backing FROM snapshots s LEFT JOIN snapshots p ON s.parent_id = p.id";
 
 Record ReadRecord(const Statement& row) {
   Record record;
@@ -109,6 +110,7 @@ Record ReadRecord(const Statement& row) {
   record.info.updated_ns = row.Int(5);
   record.info.labels = ParseLabels(row.Text(6));
   record.usage = {row.Int(7), row.Int(8)};
+  record.backing = row.Text(10);
   return record;
 }
 
@@ -194,7 +196,7 @@ Result<Record> Metadata::Load(const std::string& key) {
 }
 
 Status Metadata::Create(Kind kind, const std::string& key, const std::string& parent,
-                        const Labels& labels, const std::function<Status(const Record&)>& within,
+                        const Labels& labels, const std::function<Status(Record&)>& within,
                         Record* created) {
   if (key.empty()) return Status::InvalidArgument("a snapshot needs a key");
   LODE_RETURN_IF_ERROR(CheckLabels(labels));
@@ -236,6 +238,11 @@ Status Metadata::Create(Kind kind, const std::string& key, const std::string& pa
     record.id = sqlite3_last_insert_rowid(db_);
     record.info = {key, parent, kind, now, now, labels};
     LODE_RETURN_IF_ERROR(within(record));
+    if (!record.backing.empty()) {
+      Statement back(db_, "UPDATE snapshots SET backing = ? WHERE id = ?");
+      back.Bind(1, record.backing).Bind(2, record.id);
+      LODE_RETURN_IF_ERROR(back.Run());
+    }
     *created = std::move(record);
     return Status::Ok();
   });

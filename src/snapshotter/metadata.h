@@ -43,6 +43,7 @@ struct Record {
   Info info;
   Usage usage;                      // as recorded at commit
   std::vector<int64_t> parent_ids;  // nearest first
+  std::string backing;              // JSON: what a lode snapshot stands on; "" for directories
 };
 
 // containerd's limit on one label: key and value together.
@@ -53,11 +54,12 @@ class Metadata {
   static Result<std::unique_ptr<Metadata>> Open(const std::string& path);
   ~Metadata();
 
-  // Runs `within` (given the new record) inside the creating transaction:
-  // its failure undoes the creation. AlreadyExists for a taken key,
-  // NotFound for a missing parent, InvalidArgument for an uncommitted one.
+  // Runs `within` (given the new record, whose backing it may set) inside
+  // the creating transaction: its failure undoes the creation.
+  // AlreadyExists for a taken key, NotFound for a missing parent,
+  // InvalidArgument for an uncommitted one.
   Status Create(Kind kind, const std::string& key, const std::string& parent, const Labels& labels,
-                const std::function<Status(const Record&)>& within, Record* created);
+                const std::function<Status(Record&)>& within, Record* created);
   Result<Record> Get(const std::string& key);
   // Makes active `key` committed as `name`, with `labels` and `usage`.
   Status Commit(const std::string& key, const std::string& name, const Labels& labels,

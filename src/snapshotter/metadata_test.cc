@@ -7,7 +7,7 @@
 namespace lode::snapshotter {
 namespace {
 
-Status Nothing(const Record&) { return Status::Ok(); }
+Status Nothing(Record&) { return Status::Ok(); }
 
 Record Create(Metadata& m, Kind kind, const std::string& key, const std::string& parent,
               const Labels& labels = {}) {
@@ -76,7 +76,7 @@ TEST(MetadataTest, AFailureInsideCreateUndoesIt) {
   int64_t failed_id = 0;
   Status s = m->Create(
       Kind::kActive, "a", "", {},
-      [&](const Record& record) {
+      [&](Record& record) {
         failed_id = record.id;
         return Status::IOError("disk full");
       },

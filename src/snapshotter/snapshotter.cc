@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <utility>
 
@@ -11,6 +12,28 @@ namespace lode::snapshotter {
 namespace fs = std::filesystem;
 
 namespace {
+
+using nlohmann::json;
+
+// The label containerd's unpacker puts on a layer's extraction snapshot: the
+// chain ID the layer completes.
+constexpr const char* kTargetLabel = "containerd.io/snapshot.ref";
+// What a lode placeholder stands for, for `ctr snapshots info`.
+constexpr const char* kImageLabel = "containerd.io/snapshot/lode.image";
+
+json BackingOf(const Record& record) {
+  if (record.backing.empty()) return json::object();
+  json backing = json::parse(record.backing, nullptr, false);
+  return backing.is_object() ? backing : json::object();
+}
+
+std::optional<ChainMatch> PlaceholderOf(const Record& record) {
+  json backing = BackingOf(record);
+  if (!backing.contains("lode") || !backing["lode"].is_object()) return std::nullopt;
+  const json& lode = backing["lode"];
+  return ChainMatch{lode.value("tenant", ""), lode.value("image", ""), lode.value("depth", 0),
+                    lode.value("layers", 0)};
+}
 
 Status MakeDir(const std::string& path) {
   if (::mkdir(path.c_str(), 0755) != 0) return Status::FromErrno(errno, "create " + path);
@@ -28,7 +51,8 @@ std::string Joined(const std::vector<std::string>& parts, char separator) {
 
 }  // namespace
 
-Result<std::unique_ptr<Snapshotter>> Snapshotter::Open(const std::string& root) {
+Result<std::unique_ptr<Snapshotter>> Snapshotter::Open(const std::string& root,
+                                                       std::unique_ptr<RemoteImages> remote) {
   std::error_code ec;
   fs::create_directories(root + "/snapshots", ec);
   if (ec) return Status::IOError("create " + root + "/snapshots: " + ec.message());
@@ -36,7 +60,8 @@ Result<std::unique_ptr<Snapshotter>> Snapshotter::Open(const std::string& root) 
   // As containerd: overlay's inode index would tie upper directories to
   // their lower ones' file handles; off where the kernel lets us say so.
   bool index_off = fs::exists("/sys/module/overlay/parameters/index");
-  return std::unique_ptr<Snapshotter>(new Snapshotter(root, std::move(metadata), index_off));
+  return std::unique_ptr<Snapshotter>(
+      new Snapshotter(root, std::move(metadata), index_off, std::move(remote)));
 }
 
 std::string Snapshotter::Dir(int64_t id) const {
@@ -55,27 +80,101 @@ Result<std::vector<Mount>> Snapshotter::View(const std::string& key, const std::
 
 Result<std::vector<Mount>> Snapshotter::Create(Kind kind, const std::string& key,
                                                const std::string& parent, const Labels& labels) {
+  if (kind == Kind::kActive) {
+    if (std::optional<Status> remote = CreateRemote(key, parent, labels)) return *remote;
+  }
+  LODE_ASSIGN_OR_RETURN(std::optional<ChainMatch> image, LodeParent(parent));
   std::shared_lock lock(cleanup_mu_);
+  std::optional<Attached> attached;
   Record record;
-  LODE_RETURN_IF_ERROR(metadata_->Create(
+  Status created = metadata_->Create(
       kind, key, parent, labels,
-      [&](const Record& created) -> Status {
-        std::string dir = Dir(created.id);
-        LODE_RETURN_IF_ERROR(MakeDir(dir));
-        Status made = MakeDir(dir + "/fs");
-        if (made.ok() && kind == Kind::kActive) made = MakeDir(dir + "/work");
-        if (!made.ok()) {
-          std::error_code ec;
-          fs::remove_all(dir, ec);
-        }
-        return made;
+      [&](Record& created) -> Status {
+        if (!image) return CreateDirectories(kind, created);
+        // The rootfs is the image itself: read-only for a view, with the
+        // agent's copy-on-write overlay for a container.
+        LODE_ASSIGN_OR_RETURN(attached, remote_->Attach(*image, kind == Kind::kActive));
+        created.backing = json{{"attachment", attached->id}, {"path", attached->path}}.dump();
+        return Status::Ok();
       },
-      &record));
+      &record);
+  if (!created.ok()) {
+    if (attached) (void)remote_->Detach(attached->id);
+    return created;
+  }
   return MountsOf(record);
+}
+
+std::optional<Status> Snapshotter::CreateRemote(const std::string& key, const std::string& parent,
+                                                const Labels& labels) {
+  auto target = labels.find(kTargetLabel);
+  if (!remote_ || target == labels.end()) return std::nullopt;
+  Result<std::optional<ChainMatch>> match = remote_->Find(target->second);
+  if (!match.ok()) return match.status();
+  if (!*match) return std::nullopt;
+  const ChainMatch& image = **match;
+  Labels placeholder_labels = labels;
+  placeholder_labels[kImageLabel] = image.tenant + "/" + image.image + " layers 1-" +
+                                    std::to_string(image.depth) + " of " +
+                                    std::to_string(image.layers);
+  json backing = {{"lode",
+                   {{"tenant", image.tenant},
+                    {"image", image.image},
+                    {"depth", image.depth},
+                    {"layers", image.layers}}}};
+  Record record;
+  Status created = metadata_->Create(
+      Kind::kCommitted, key, parent, placeholder_labels,
+      [&](Record& created) {
+        created.backing = backing.dump();
+        return Status::Ok();
+      },
+      &record);
+  if (!created.ok()) return created;
+  // containerd finds the placeholder by its target label and parent.
+  return Status::AlreadyExists("target snapshot " + target->second + " is lode image " +
+                               image.tenant + "/" + image.image);
+}
+
+Result<std::optional<ChainMatch>> Snapshotter::LodeParent(const std::string& parent) {
+  if (parent.empty()) return std::optional<ChainMatch>();
+  Result<Record> record = metadata_->Get(parent);
+  if (!record.ok()) return std::optional<ChainMatch>();  // Create reports it
+  std::optional<ChainMatch> image = PlaceholderOf(*record);
+  if (!image) return image;
+  if (!remote_) {
+    return Status::FailedPrecondition("snapshot " + parent +
+                                      " is a lode image, and this snapshotter runs without lode "
+                                      "images (no --tenant)");
+  }
+  if (!image->full()) {
+    return Status::FailedPrecondition(
+        "snapshot " + parent + " is layers 1-" + std::to_string(image->depth) + " of lode image " +
+        image->tenant + "/" + image->image +
+        ", and lode holds no image of exactly these layers: push that image to lode too");
+  }
+  return image;
+}
+
+Status Snapshotter::CreateDirectories(Kind kind, const Record& record) {
+  std::string dir = Dir(record.id);
+  LODE_RETURN_IF_ERROR(MakeDir(dir));
+  Status made = MakeDir(dir + "/fs");
+  if (made.ok() && kind == Kind::kActive) made = MakeDir(dir + "/work");
+  if (!made.ok()) {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  return made;
 }
 
 std::vector<Mount> Snapshotter::MountsOf(const Record& record) const {
   bool active = record.info.kind == Kind::kActive;
+  json backing = BackingOf(record);
+  if (backing.contains("path")) {
+    // containerd sets up the loop device for the "loop" option itself.
+    return {{"ext4", backing.value("path", ""), {"loop", active ? "rw" : "ro"}}};
+  }
   if (record.parent_ids.empty()) {
     return {{"bind", Dir(record.id) + "/fs", {active ? "rw" : "ro", "rbind"}}};
   }
@@ -107,11 +206,25 @@ Status Snapshotter::Commit(const std::string& name, const std::string& key, cons
   if (record.info.kind != Kind::kActive) {
     return Status::FailedPrecondition("snapshot " + key + " is not active");
   }
+  if (BackingOf(record).contains("attachment")) {
+    return Status::FailedPrecondition("snapshot " + key +
+                                      " is a container over a lode image: committing it is not "
+                                      "supported yet");
+  }
   LODE_ASSIGN_OR_RETURN(Usage usage, DiskUsage(Dir(record.id) + "/fs"));
   return metadata_->Commit(key, name, labels, usage);
 }
 
 Status Snapshotter::Remove(const std::string& key) {
+  LODE_ASSIGN_OR_RETURN(Record record, metadata_->Get(key));
+  json backing = BackingOf(record);
+  if (backing.contains("attachment") && remote_) {
+    // Refused while containerd still has it mounted; gone already is fine.
+    Status detached = remote_->Detach(backing.value("attachment", ""));
+    if (!detached.ok() && detached.code() != StatusCode::kNotFound) {
+      return detached.WithContext("detach the lode image of snapshot " + key);
+    }
+  }
   LODE_ASSIGN_OR_RETURN(Record removed, metadata_->Remove(key));
   // The metadata no longer names the directory: a crash before it is gone
   // leaves it to Cleanup.
@@ -131,7 +244,7 @@ Result<Info> Snapshotter::Update(const Info& info, const std::vector<std::string
 
 Result<Usage> Snapshotter::UsageOf(const std::string& key) {
   LODE_ASSIGN_OR_RETURN(Record record, metadata_->Get(key));
-  if (record.info.kind != Kind::kActive) return record.usage;
+  if (record.info.kind != Kind::kActive || !record.backing.empty()) return record.usage;
   return DiskUsage(Dir(record.id) + "/fs");
 }
 

@@ -3,7 +3,9 @@
 // (root/snapshots/ID/fs, and ID/work for active ones); an active snapshot
 // mounts as an overlay whose upper directory is its own and whose lower
 // directories are its committed parents', a view as the same read-only;
-// containerd applies layers into active snapshots and commits them.
+// containerd applies layers into active snapshots and commits them. With
+// RemoteImages, chains a lode image holds become remote snapshots
+// (snapshotter/remote.h).
 #pragma once
 
 #include <memory>
@@ -13,6 +15,7 @@
 
 #include "snapshotter/filter.h"
 #include "snapshotter/metadata.h"
+#include "snapshotter/remote.h"
 #include "util/status.h"
 
 namespace lode::snapshotter {
@@ -27,7 +30,9 @@ struct Mount {
 class Snapshotter {
  public:
   // Opens (creating) the snapshotter's root: its metadata and directories.
-  static Result<std::unique_ptr<Snapshotter>> Open(const std::string& root);
+  // Without `remote`, every snapshot is a directory.
+  static Result<std::unique_ptr<Snapshotter>> Open(const std::string& root,
+                                                   std::unique_ptr<RemoteImages> remote = nullptr);
 
   Result<std::vector<Mount>> Prepare(const std::string& key, const std::string& parent,
                                      const Labels& labels);
@@ -46,16 +51,28 @@ class Snapshotter {
   Status Cleanup();
 
  private:
-  Snapshotter(std::string root, std::unique_ptr<Metadata> metadata, bool overlay_index_off)
-      : root_(std::move(root)), metadata_(std::move(metadata)), index_off_(overlay_index_off) {}
+  Snapshotter(std::string root, std::unique_ptr<Metadata> metadata, bool overlay_index_off,
+              std::unique_ptr<RemoteImages> remote)
+      : root_(std::move(root)),
+        metadata_(std::move(metadata)),
+        index_off_(overlay_index_off),
+        remote_(std::move(remote)) {}
   Result<std::vector<Mount>> Create(Kind kind, const std::string& key, const std::string& parent,
                                     const Labels& labels);
+  // containerd unpacking a layer a lode image holds: a committed
+  // placeholder and AlreadyExists; nullopt when no lode image holds it.
+  std::optional<Status> CreateRemote(const std::string& key, const std::string& parent,
+                                     const Labels& labels);
+  // The backing of a snapshot over `parent` when that is a lode image.
+  Result<std::optional<ChainMatch>> LodeParent(const std::string& parent);
+  Status CreateDirectories(Kind kind, const Record& record);
   std::vector<Mount> MountsOf(const Record& record) const;
   std::string Dir(int64_t id) const;
 
   std::string root_;
   std::unique_ptr<Metadata> metadata_;
   bool index_off_;
+  std::unique_ptr<RemoteImages> remote_;
   // Cleanup must not take the directory of a snapshot being created.
   std::shared_mutex cleanup_mu_;
 };

@@ -1,14 +1,23 @@
 // lode's snapshotter under a real containerd (Debian's 1.6, `ctr`), with
-// images from a real registry: images lode does not hold go through
-// overlay snapshots, as containerd's own overlayfs snapshotter does them.
+// images from a real registry: an image tenant acme pushed to lode pulls
+// without a layer download and runs from the agent; images lode does not
+// hold go through overlay snapshots, as containerd's own overlayfs
+// snapshotter does them.
 #include "testing/containerd.h"
 
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
 #include <thread>
 
+#include "catalog/chains.h"
+#include "github.com/containerd/containerd/api/services/snapshots/v1/snapshots.grpc.pb.h"
+#include "testing/agent_process.h"
 #include "testing/debian_image.h"
 #include "testing/files.h"
 #include "testing/layer_builder.h"
@@ -19,6 +28,16 @@
 namespace lode {
 namespace {
 
+// The diff_ids in the config of an OCI layout's first image.
+std::vector<std::string> DiffIdsOfLayout(const std::string& layout) {
+  auto blob = [&](const std::string& digest) {
+    return nlohmann::json::parse(testing::ReadAll(layout + "/blobs/sha256/" + digest.substr(7)));
+  };
+  nlohmann::json index = nlohmann::json::parse(testing::ReadAll(layout + "/index.json"));
+  nlohmann::json manifest = blob(index["manifests"][0]["digest"]);
+  return blob(manifest["config"]["digest"])["rootfs"]["diff_ids"].get<std::vector<std::string>>();
+}
+
 using testing::CommandResult;
 
 class ContainerdTest : public ::testing::Test {
@@ -27,18 +46,38 @@ class ContainerdTest : public ::testing::Test {
     dir_ = new testing::ScratchDir("lode-containerd");
     std::string rootfs = testing::CachedDebianRootfs();
     if (rootfs.empty()) return;
-    testing::WriteOciLayout(*dir_ / "deb", testing::BuildDebianImage(rootfs),
-                            testing::TestCompression::kGzip);
+    testing::ImageSpec lode_image = testing::BuildDebianImage(rootfs);
+    testing::WriteOciLayout(*dir_ / "deb", lode_image, testing::TestCompression::kGzip);
+    // The same application on a base layer of its own: no chain in common.
+    testing::ImageSpec other = lode_image;
+    other.layers[0] = testing::LayerBuilder().CopyTar(rootfs).File("etc/other", "other\n").Finish();
+    testing::WriteOciLayout(*dir_ / "other", other, testing::TestCompression::kGzip);
     registry_ = new testing::RegistryServers(*dir_ / "fixture");
-    if (!registry_->ok() || !registry_->Push("oci:" + *dir_ / "deb" + ":latest", "other/deb:v1"))
+    if (!registry_->ok() ||
+        !registry_->Push("oci:" + *dir_ / "other" + ":latest", "other/deb:v1") ||
+        !registry_->Push("oci:" + *dir_ / "deb" + ":latest", "lode/deb:v1")) {
       return;
-    snapshotter_ = new testing::SnapshotterProcess(*dir_ / "snapshotter");
+    }
+    std::string env = "LODE_KEYS=" + *dir_ / "keys" + " LODE_STORE=dir://" + *dir_ / "store" + " ";
+    if (testing::RunCommand(env + testing::LodeBinary() + " key create acme").exit_code != 0 ||
+        testing::RunCommand(env + testing::LodeBinary() + " push " + *dir_ / "deb" +
+                            " --tenant acme")
+                .exit_code != 0) {
+      return;
+    }
+    testing::RunCommand("mkdir -p " + *dir_ / "agent");
+    agent_ = new testing::AgentProcess(*dir_ / "agent", env);
+    if (!agent_->Start()) return;
+    snapshotter_ = new testing::SnapshotterProcess(
+        *dir_ / "snapshotter", "--tenant acme --store dir://" + *dir_ / "store" + " --keys " +
+                                   *dir_ / "keys" + " --agent-socket " + agent_->socket());
     containerd_ = new testing::Containerd(*dir_ / "containerd", snapshotter_->socket());
     ready_ = snapshotter_->Start() && containerd_->Start();
   }
   static void TearDownTestSuite() {
     delete containerd_;
     delete snapshotter_;
+    delete agent_;
     delete registry_;
     delete dir_;
   }
@@ -71,6 +110,16 @@ class ContainerdTest : public ::testing::Test {
     }
     ASSERT_EQ(Snapshots("ls").exit_code, 0);
   }
+  static std::set<std::string> SnapshotKeys() {
+    std::istringstream in(Snapshots("ls").output);
+    std::set<std::string> keys;
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+      if (!line.empty()) keys.insert(line.substr(0, line.find_first_of(" \t")));
+    }
+    return keys;
+  }
   static CommandResult Run(const std::string& image, const std::string& id,
                            const std::string& command = "") {
     return Ctr("run --rm --snapshotter lode " + containerd_->RuncRoot() + " " + image + " " + id +
@@ -81,8 +130,10 @@ class ContainerdTest : public ::testing::Test {
   static testing::RegistryServers* registry_;
   static testing::SnapshotterProcess* snapshotter_;
   static testing::Containerd* containerd_;
+  static testing::AgentProcess* agent_;
   static bool ready_;
 };
+testing::AgentProcess* ContainerdTest::agent_ = nullptr;
 
 testing::ScratchDir* ContainerdTest::dir_ = nullptr;
 testing::RegistryServers* ContainerdTest::registry_ = nullptr;
@@ -110,6 +161,109 @@ TEST_F(ContainerdTest, AnImageLodeDoesNotHoldPullsAndRunsThroughOverlays) {
             "sh -c 'ls /usr/share/doc; ls /var/cache/apt; cat /etc/hostname'");
   EXPECT_NE(run.output.find("No such file"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("note\nlode\n"), std::string::npos) << run.output;
+}
+
+// containerd's unpacker (what the CRI plugin and nerdctl pull with)
+// prepares each layer with its chain ID as containerd.io/snapshot.ref; these
+// are its calls, made over gRPC to the snapshotter of this suite, whose lode
+// images come from the real store and agent. (`ctr image pull` in 1.6
+// fetches every layer and unpacks without the label: lode images pulled
+// that way are extracted into overlay snapshots like any other.)
+TEST_F(ContainerdTest, UnpackCallsForALodeChainAreAnsweredByTheImageAndItsRootfsIsTheAttachment) {
+  namespace api = containerd::services::snapshots::v1;
+  auto client = api::Snapshots::NewStub(
+      grpc::CreateChannel("unix:" + snapshotter_->socket(), grpc::InsecureChannelCredentials()));
+  std::vector<std::string> chain = catalog::ChainIds(DiffIdsOfLayout(*dir_ / "deb"));
+  ASSERT_EQ(chain.size(), 3u);
+  std::string dirs_before = testing::RunCommand("ls " + snapshotter_->root() + "/snapshots").output;
+  std::string parent;
+  for (size_t i = 0; i < chain.size(); ++i) {
+    api::PrepareSnapshotRequest prepare;
+    prepare.set_key("lode/" + std::to_string(i) + "/extract-1 " + chain[i]);
+    prepare.set_parent(parent);
+    (*prepare.mutable_labels())["containerd.io/snapshot.ref"] = chain[i];
+    api::PrepareSnapshotResponse prepared;
+    grpc::ClientContext context;
+    EXPECT_EQ(client->Prepare(&context, prepare, &prepared).error_code(),
+              grpc::StatusCode::ALREADY_EXISTS);
+    // How containerd's metadata then finds what the snapshotter committed.
+    api::ListSnapshotsRequest list;
+    list.add_filters("labels.\"containerd.io/snapshot.ref\"==" + chain[i] + ",parent==\"" + parent +
+                     "\"");
+    grpc::ClientContext list_context;
+    auto reader = client->List(&list_context, list);
+    api::ListSnapshotsResponse batch;
+    std::vector<api::Info> found;
+    while (reader->Read(&batch))
+      found.insert(found.end(), batch.info().begin(), batch.info().end());
+    ASSERT_TRUE(reader->Finish().ok());
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0].kind(), api::COMMITTED);
+    EXPECT_EQ(
+        found[0].labels().at("containerd.io/snapshot/lode.image"),
+        "acme/" + catalog::ChainTag(chain.back()) + " layers 1-" + std::to_string(i + 1) + " of 3");
+    parent = found[0].name();
+  }
+  // No directory appeared (containerd may be removing old ones meanwhile).
+  std::istringstream dirs_after(
+      testing::RunCommand("ls " + snapshotter_->root() + "/snapshots").output);
+  for (std::string dir; std::getline(dirs_after, dir);) {
+    EXPECT_NE(dirs_before.find(dir + "\n"), std::string::npos) << "layer extracted into " << dir;
+  }
+
+  // A container's rootfs: the image attached writable, mounted through a loop device.
+  api::PrepareSnapshotRequest prepare;
+  prepare.set_key("lode/9/rootfs");
+  prepare.set_parent(parent);
+  api::PrepareSnapshotResponse prepared;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(client->Prepare(&context, prepare, &prepared).ok());
+  }
+  ASSERT_EQ(prepared.mounts_size(), 1);
+  EXPECT_EQ(prepared.mounts(0).type(), "ext4");
+  EXPECT_EQ(prepared.mounts(0).options(0), "loop");
+  std::string rootfs = *dir_ / "rootfs";
+  testing::RunCommand("mkdir -p " + rootfs);
+  CommandResult mount =
+      testing::RunCommand("mount -o loop " + prepared.mounts(0).source() + " " + rootfs);
+  ASSERT_EQ(mount.exit_code, 0) << mount.output;
+  EXPECT_NE(testing::ReadAll(rootfs + "/opt/app/main.py").find("'hello': 'lode'"),
+            std::string::npos);
+  testing::WriteAll(rootfs + "/root/written", "cow\n");
+  EXPECT_EQ(testing::ReadAll(rootfs + "/root/written"), "cow\n");
+  testing::RunCommand("umount " + rootfs);
+  CommandResult ps =
+      testing::RunCommand(testing::LodeBinary() + " ps --socket " + *dir_ / "agent/agent.sock");
+  EXPECT_NE(ps.output.find("acme"), std::string::npos) << ps.output;  // attached, rw
+
+  // Committing a container over a lode image is refused for now; removing it detaches.
+  api::CommitSnapshotRequest commit;
+  commit.set_key("lode/9/rootfs");
+  commit.set_name("lode/10/committed");
+  google::protobuf::Empty empty;
+  {
+    grpc::ClientContext context;
+    EXPECT_EQ(client->Commit(&context, commit, &empty).error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION);
+  }
+  api::RemoveSnapshotRequest remove;
+  remove.set_key("lode/9/rootfs");
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(client->Remove(&context, remove, &empty).ok());
+  }
+  ps = testing::RunCommand(testing::LodeBinary() + " ps --socket " + *dir_ / "agent/agent.sock");
+  EXPECT_EQ(ps.output.find("acme"), std::string::npos) << ps.output;
+
+  // A rootfs over only the first layers of a lode image cannot be served.
+  prepare.set_key("lode/11/partial");
+  prepare.set_parent("lode/0/extract-1 " + chain[0]);
+  grpc::ClientContext context;
+  grpc::Status partial = client->Prepare(&context, prepare, &prepared);
+  EXPECT_EQ(partial.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(partial.error_message().find("layers 1-1 of lode image"), std::string::npos)
+      << partial.error_message();
 }
 
 TEST_F(ContainerdTest, ContainersWriteCommitAndAnotherSeesTheData) {
