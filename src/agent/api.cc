@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "util/unix_socket.h"
 
@@ -111,6 +112,20 @@ Result<nlohmann::json> CallAgent(const std::string& socket_path, const nlohmann:
                             reply.value("error", "agent error"));
   }
   return reply;
+}
+
+Result<nlohmann::json> CallAgentPatiently(const std::string& socket_path,
+                                          const nlohmann::json& request,
+                                          std::chrono::milliseconds patience) {
+  auto give_up = std::chrono::steady_clock::now() + patience;
+  while (true) {
+    Result<nlohmann::json> answer = CallAgent(socket_path, request);
+    if (answer.ok() || answer.status().code() != StatusCode::kUnavailable ||
+        std::chrono::steady_clock::now() > give_up) {
+      return answer;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 }  // namespace lode::agent

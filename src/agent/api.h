@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -46,5 +47,10 @@ std::string AnswerRequest(const std::string& line, const ApiServer::Handler& han
 // Sends one request and returns the agent's answer; Unavailable when no
 // agent listens on `socket_path`, the agent's error as a Status otherwise.
 Result<nlohmann::json> CallAgent(const std::string& socket_path, const nlohmann::json& request);
+// CallAgent, retried while no agent listens (one being restarted or
+// replaced: a handover takes a moment) for at most `patience`.
+Result<nlohmann::json> CallAgentPatiently(const std::string& socket_path,
+                                          const nlohmann::json& request,
+                                          std::chrono::milliseconds patience);
 
 }  // namespace lode::agent

@@ -61,21 +61,6 @@ std::string ExitDescription(int code) {
 // attachment in the agent (`lode ps` lists it, `lode detach` ends it).
 constexpr std::chrono::milliseconds kAttachPatience{10000}, kDetachPatience{2000};
 
-// The agent's answer; while no agent listens (one is being replaced or
-// restarted: a handover takes a moment) the call is retried for `patience`.
-Result<json> AskAgent(const std::string& socket, const json& request,
-                      std::chrono::milliseconds patience) {
-  Clock::time_point give_up = Clock::now() + patience;
-  while (true) {
-    Result<json> answer = agent::CallAgent(socket, request);
-    if (answer.ok() || answer.status().code() != StatusCode::kUnavailable ||
-        Clock::now() > give_up) {
-      return answer;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-}
-
 }  // namespace
 
 std::vector<std::string> LambdaEnvironment(const std::vector<std::string>& image_env,
@@ -150,13 +135,13 @@ Status Sandbox::Launch() {
     LODE_ASSIGN_OR_RETURN(std::string config, ReadFileToString(path + ".config.json"));
     attached = {{"path", path}, {"config", config}};
   } else {
-    LODE_ASSIGN_OR_RETURN(attached, AskAgent(spec_.agent_socket,
-                                             {{"op", "attach"},
-                                              {"ref", spec_.image_ref},
-                                              {"tenant", spec_.function.tenant},
-                                              {"writable", false},
-                                              {"prefetch", spec_.prefetch}},
-                                             kAttachPatience));
+    LODE_ASSIGN_OR_RETURN(attached, agent::CallAgentPatiently(spec_.agent_socket,
+                                                              {{"op", "attach"},
+                                                               {"ref", spec_.image_ref},
+                                                               {"tenant", spec_.function.tenant},
+                                                               {"writable", false},
+                                                               {"prefetch", spec_.prefetch}},
+                                                              kAttachPatience));
     attachment_ = attached.value("id", "");
   }
   phases_.attach_seconds = SecondsSince(t);
@@ -238,7 +223,8 @@ Sandbox::~Sandbox() {
   if (mount_) (void)mount_->Unmount();
   mount_.reset();
   if (!attachment_.empty()) {
-    (void)AskAgent(spec_.agent_socket, {{"op", "detach"}, {"id", attachment_}}, kDetachPatience);
+    (void)agent::CallAgentPatiently(spec_.agent_socket, {{"op", "detach"}, {"id", attachment_}},
+                                    kDetachPatience);
   }
   std::error_code ec;
   fs::remove_all(spec_.work_dir, ec);

@@ -1,32 +1,12 @@
 #include "snapshotter/remote.h"
 
 #include <cstdio>
-#include <thread>
 
 #include "agent/api.h"
 #include "catalog/catalog.h"
 #include "catalog/chains.h"
 
 namespace lode::snapshotter {
-namespace {
-
-// The agent may be restarting (a handover takes a moment): retry while no
-// agent listens, for at most `patience`.
-Result<nlohmann::json> AskAgent(const std::string& socket, const nlohmann::json& request,
-                                std::chrono::milliseconds patience) {
-  auto give_up = std::chrono::steady_clock::now() + patience;
-  while (true) {
-    Result<nlohmann::json> answer = agent::CallAgent(socket, request);
-    if (answer.ok() || answer.status().code() != StatusCode::kUnavailable ||
-        std::chrono::steady_clock::now() > give_up) {
-      return answer;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-}
-
-}  // namespace
-
 LodeRemote::LodeRemote(std::unique_ptr<store::ObjectStore> store,
                        std::unique_ptr<keys::KeyService> keys, LodeRemoteOptions options)
     : store_(std::move(store)), keys_(std::move(keys)), options_(std::move(options)) {}
@@ -78,18 +58,18 @@ void LodeRemote::Index(const std::string& tenant, const std::string& tag,
 }
 
 Result<Attached> LodeRemote::Attach(const ChainMatch& image, bool writable) {
-  LODE_ASSIGN_OR_RETURN(nlohmann::json answer, AskAgent(options_.agent_socket,
-                                                        {{"op", "attach"},
-                                                         {"ref", image.image},
-                                                         {"tenant", image.tenant},
-                                                         {"writable", writable},
-                                                         {"prefetch", true}},
-                                                        std::chrono::seconds(10)));
+  LODE_ASSIGN_OR_RETURN(nlohmann::json answer, agent::CallAgentPatiently(options_.agent_socket,
+                                                                         {{"op", "attach"},
+                                                                          {"ref", image.image},
+                                                                          {"tenant", image.tenant},
+                                                                          {"writable", writable},
+                                                                          {"prefetch", true}},
+                                                                         std::chrono::seconds(10)));
   return Attached{answer.value("id", ""), answer.value("path", "")};
 }
 
 Status LodeRemote::Detach(const std::string& attachment) {
-  Result<nlohmann::json> answer = AskAgent(
+  Result<nlohmann::json> answer = agent::CallAgentPatiently(
       options_.agent_socket, {{"op", "detach"}, {"id", attachment}}, std::chrono::seconds(2));
   return answer.status();
 }

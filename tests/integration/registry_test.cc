@@ -379,7 +379,7 @@ TEST_F(RegistryTest, RegistryStoppedMidPullFailsThenPullsAfterRestart) {
   ASSERT_TRUE(servers_->Start("proxy"));
   CommandResult r = Lode("push " + image + " --tenant t1 --tag app");
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(StoredManifestsAndTags(), 2);
+  EXPECT_EQ(StoredManifestsAndTags(), 3);  // the manifest, app and the chain tag
 }
 
 TEST_F(RegistryTest, TokenExpiringMidPullIsRefreshed) {
