@@ -30,6 +30,8 @@ packages=(
   # and a real containerd for the tests
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   golang-github-containerd-containerd-dev libsqlite3-dev containerd
+  # a containerd client that pulls as Kubernetes does (tools/containerd-pull)
+  golang-go
   # a real S3 server for the s3:// store: a one-node Ceph with RGW (scripts/rgw.sh)
   ceph ceph-mon ceph-osd ceph-mgr radosgw curl
   # a real OCI registry for registry input, filled by skopeo; htpasswd and

@@ -87,6 +87,11 @@ class ContainerdTest : public ::testing::Test {
                         << (registry_ ? registry_->error() : "no Debian rootfs");
   }
 
+  static nlohmann::json AgentStats() {
+    CommandResult r =
+        testing::RunCommand(testing::LodeBinary() + " stats --json --socket " + agent_->socket());
+    return nlohmann::json::parse(r.output, nullptr, false);
+  }
   static std::string Image(const std::string& repo_tag) {
     return registry_->Get("PLAIN") + "/" + repo_tag;
   }
@@ -264,6 +269,62 @@ TEST_F(ContainerdTest, UnpackCallsForALodeChainAreAnsweredByTheImageAndItsRootfs
   EXPECT_EQ(partial.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(partial.error_message().find("layers 1-1 of lode image"), std::string::npos)
       << partial.error_message();
+}
+
+// Bytes the agent fetched from the store.
+int64_t OriginBytes(const nlohmann::json& stats) {
+  for (const auto& tier : stats["tiers"]) {
+    if (tier["tier"] == "origin") return tier["bytes"].get<int64_t>();
+  }
+  return -1;
+}
+
+// Registry requests in the registry's access log ("GET /v2/REPO/KIND/...").
+int Requests(const std::string& log, const std::string& repo, const std::string& kind) {
+  std::istringstream in(log);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("\"GET /v2/" + repo + "/" + kind + "/") != std::string::npos) ++n;
+  }
+  return n;
+}
+
+// Pulled as the CRI plugin pulls (containerd's unpacker): only the manifest
+// and the config cross the network; the container reads its files from the
+// agent, a small part of the image.
+TEST_F(ContainerdTest, ALodeImagePullsWithoutLayerDownloadsAndRunsFromTheAgent) {
+  registry_->ClearLog("plain");
+  std::string image = Image("lode/deb:v1");
+  CommandResult pull =
+      testing::RunCommand(std::string(LODE_TEST_CONTAINERD_PULL) + " " +
+                          *dir_ / "containerd/containerd.sock" + " lode lode " + image + " 2>&1");
+  ASSERT_EQ(pull.exit_code, 0) << pull.output << snapshotter_->log();
+  std::string log = registry_->Log("plain");
+  EXPECT_EQ(Requests(log, "lode/deb", "manifests"), 1) << log;
+  EXPECT_EQ(Requests(log, "lode/deb", "blobs"), 1) << log;  // the config
+
+  CommandResult run = Run(image, "lazy-run");
+  EXPECT_EQ(run.exit_code, 0) << run.output << snapshotter_->log();
+  EXPECT_NE(run.output.find("{\"hello\": \"lode\", \"python\": 3}"), std::string::npos)
+      << run.output;
+  std::string chain_tag =
+      catalog::ChainTag(catalog::ChainIds(DiffIdsOfLayout(*dir_ / "deb")).back());
+  CommandResult inspect = testing::RunCommand("LODE_KEYS=" + *dir_ / "keys" + " LODE_STORE=dir://" +
+                                              *dir_ / "store" + " " + testing::LodeBinary() +
+                                              " inspect " + chain_tag + " --tenant acme --json");
+  int64_t image_bytes =
+      nlohmann::json::parse(inspect.output, nullptr, false).value("fs_size", int64_t{0});
+  ASSERT_GT(image_bytes, 0) << inspect.output;
+  nlohmann::json stats = AgentStats();
+  int64_t fetched = OriginBytes(stats);
+  EXPECT_GT(fetched, 0);
+  EXPECT_LT(fetched * 10, image_bytes) << "fetched " << fetched << " of " << image_bytes;
+
+  // A second container of the image reads what the first one fetched from
+  // the agent's caches: nothing more comes from the store.
+  run = Run(image, "lazy-run-2");
+  EXPECT_NE(run.output.find("\"hello\": \"lode\""), std::string::npos) << run.output;
+  EXPECT_EQ(OriginBytes(AgentStats()), fetched);
 }
 
 TEST_F(ContainerdTest, ContainersWriteCommitAndAnotherSeesTheData) {
