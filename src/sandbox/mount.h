@@ -22,6 +22,8 @@ class Mount {
 
   // Unmounts now and reports failure (the destructor cannot).
   Status Unmount();
+  // Leaves the mount in place: it outlives this object and this process.
+  void Keep() { mounted_ = false; }
 
  private:
   explicit Mount(std::string target) : target_(std::move(target)) {}

@@ -253,6 +253,29 @@ Result<Record> Metadata::Get(const std::string& key) {
   return Load(key);
 }
 
+Result<Record> Metadata::GetById(int64_t id) {
+  std::lock_guard lock(mu_);
+  Statement select(db_, "SELECT name FROM snapshots WHERE id = ?");
+  select.Bind(1, id);
+  LODE_ASSIGN_OR_RETURN(bool found, select.Step());
+  if (!found) return Status::NotFound("no snapshot has id " + std::to_string(id));
+  return Load(select.Text(0));
+}
+
+Result<bool> Metadata::HasChildren(int64_t id) {
+  std::lock_guard lock(mu_);
+  Statement child(db_, "SELECT 1 FROM snapshots WHERE parent_id = ? LIMIT 1");
+  child.Bind(1, id);
+  return child.Step();
+}
+
+Status Metadata::SetBacking(int64_t id, const std::string& backing) {
+  std::lock_guard lock(mu_);
+  Statement update(db_, "UPDATE snapshots SET backing = ? WHERE id = ?");
+  update.Bind(1, backing).Bind(2, id);
+  return update.Run();
+}
+
 Status Metadata::Commit(const std::string& key, const std::string& name, const Labels& labels,
                         const Usage& usage) {
   if (name.empty()) return Status::InvalidArgument("a committed snapshot needs a name");

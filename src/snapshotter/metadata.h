@@ -61,6 +61,10 @@ class Metadata {
   Status Create(Kind kind, const std::string& key, const std::string& parent, const Labels& labels,
                 const std::function<Status(Record&)>& within, Record* created);
   Result<Record> Get(const std::string& key);
+  Result<Record> GetById(int64_t id);
+  Result<bool> HasChildren(int64_t id);
+  // Records what a snapshot stands on (a lode image attached as a lower).
+  Status SetBacking(int64_t id, const std::string& backing);
   // Makes active `key` committed as `name`, with `labels` and `usage`.
   Status Commit(const std::string& key, const std::string& name, const Labels& labels,
                 const Usage& usage);

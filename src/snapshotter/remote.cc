@@ -7,6 +7,9 @@
 #include "catalog/chains.h"
 
 namespace lode::snapshotter {
+
+// The agent's overlay keeps writes in pages of this size (agent/overlay.h).
+constexpr uint64_t kOverlayPageBytes = 4096;
 LodeRemote::LodeRemote(std::unique_ptr<store::ObjectStore> store,
                        std::unique_ptr<keys::KeyService> keys, LodeRemoteOptions options)
     : store_(std::move(store)), keys_(std::move(keys)), options_(std::move(options)) {}
@@ -72,6 +75,18 @@ Status LodeRemote::Detach(const std::string& attachment) {
   Result<nlohmann::json> answer = agent::CallAgentPatiently(
       options_.agent_socket, {{"op", "detach"}, {"id", attachment}}, std::chrono::seconds(2));
   return answer.status();
+}
+
+Result<int64_t> LodeRemote::OverlayBytes(const std::string& attachment) {
+  LODE_ASSIGN_OR_RETURN(
+      nlohmann::json answer,
+      agent::CallAgentPatiently(options_.agent_socket, {{"op", "stats"}}, std::chrono::seconds(2)));
+  for (const auto& a : answer.value("attachments", nlohmann::json::array())) {
+    if (a.value("id", "") == attachment) {
+      return static_cast<int64_t>(a.value("overlay_pages", uint64_t{0}) * kOverlayPageBytes);
+    }
+  }
+  return Status::NotFound("the agent has no attachment " + attachment);
 }
 
 }  // namespace lode::snapshotter

@@ -44,6 +44,8 @@ class RemoteImages {
   virtual Result<Attached> Attach(const ChainMatch& image, bool writable) = 0;
   // NotFound when the agent no longer has it.
   virtual Status Detach(const std::string& attachment) = 0;
+  // What a writable attachment's copy-on-write overlay holds.
+  virtual Result<int64_t> OverlayBytes(const std::string& attachment) = 0;
 };
 
 struct LodeRemoteOptions {
@@ -62,6 +64,7 @@ class LodeRemote : public RemoteImages {
   Result<std::optional<ChainMatch>> Find(const std::string& chain_id) override;
   Result<Attached> Attach(const ChainMatch& image, bool writable) override;
   Status Detach(const std::string& attachment) override;
+  Result<int64_t> OverlayBytes(const std::string& attachment) override;
 
  private:
   Status Refresh();

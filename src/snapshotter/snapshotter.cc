@@ -1,5 +1,6 @@
 #include "snapshotter/snapshotter.h"
 
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -7,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <utility>
+
+#include "sandbox/mount.h"
 
 namespace lode::snapshotter {
 namespace fs = std::filesystem;
@@ -33,6 +36,12 @@ std::optional<ChainMatch> PlaceholderOf(const Record& record) {
   const json& lode = backing["lode"];
   return ChainMatch{lode.value("tenant", ""), lode.value("image", ""), lode.value("depth", 0),
                     lode.value("layers", 0)};
+}
+
+bool IsMountpoint(const std::string& path) {
+  struct stat here, above;
+  return ::stat(path.c_str(), &here) == 0 && ::stat((path + "/..").c_str(), &above) == 0 &&
+         here.st_dev != above.st_dev;
 }
 
 Status MakeDir(const std::string& path) {
@@ -84,6 +93,9 @@ Result<std::vector<Mount>> Snapshotter::Create(Kind kind, const std::string& key
     if (std::optional<Status> remote = CreateRemote(key, parent, labels)) return *remote;
   }
   LODE_ASSIGN_OR_RETURN(std::optional<ChainMatch> image, LodeParent(parent));
+  // A layer applied on top of a lode image is a directory over the image
+  // mounted as its lower; a container's rootfs or a view is the image.
+  if (image && kind == Kind::kActive && labels.count(kTargetLabel)) image.reset();
   std::shared_lock lock(cleanup_mu_);
   std::optional<Attached> attached;
   Record record;
@@ -103,6 +115,35 @@ Result<std::vector<Mount>> Snapshotter::Create(Kind kind, const std::string& key
     return created;
   }
   return MountsOf(record);
+}
+
+Result<std::string> Snapshotter::LowerDir(const Record& record) {
+  json backing = BackingOf(record);
+  if (backing.empty()) return Dir(record.id) + "/fs";
+  std::string block;
+  if (backing.contains("path")) {
+    block = backing.value("path", "");  // a committed container over a lode image
+  } else if (backing.contains("lower")) {
+    block = backing["lower"].value("path", "");
+  } else {
+    LODE_ASSIGN_OR_RETURN(std::optional<ChainMatch> image, LodeParent(record.info.name));
+    if (!image) return Status::Corruption("snapshot " + record.info.name + " has no backing");
+    LODE_ASSIGN_OR_RETURN(Attached lower, remote_->Attach(*image, false));
+    backing["lower"] = {{"attachment", lower.id}, {"path", lower.path}};
+    Status saved = metadata_->SetBacking(record.id, backing.dump());
+    if (!saved.ok()) {
+      (void)remote_->Detach(lower.id);
+      return saved;
+    }
+    block = lower.path;
+  }
+  std::string target = root_ + "/lode/" + std::to_string(record.id);
+  if (IsMountpoint(target)) return target;
+  LODE_ASSIGN_OR_RETURN(std::unique_ptr<sandbox::Mount> mount,
+                        sandbox::Mount::Ext4(block, target, false));
+  // Overlays of running containers use it: it stays across restarts.
+  mount->Keep();
+  return target;
 }
 
 std::optional<Status> Snapshotter::CreateRemote(const std::string& key, const std::string& parent,
@@ -168,18 +209,27 @@ Status Snapshotter::CreateDirectories(Kind kind, const Record& record) {
   return made;
 }
 
-std::vector<Mount> Snapshotter::MountsOf(const Record& record) const {
+Result<std::vector<Mount>> Snapshotter::MountsOf(const Record& record) {
   bool active = record.info.kind == Kind::kActive;
   json backing = BackingOf(record);
   if (backing.contains("path")) {
     // containerd sets up the loop device for the "loop" option itself.
-    return {{"ext4", backing.value("path", ""), {"loop", active ? "rw" : "ro"}}};
+    return std::vector<Mount>{{"ext4", backing.value("path", ""), {"loop", active ? "rw" : "ro"}}};
   }
   if (record.parent_ids.empty()) {
-    return {{"bind", Dir(record.id) + "/fs", {active ? "rw" : "ro", "rbind"}}};
+    return std::vector<Mount>{{"bind", Dir(record.id) + "/fs", {active ? "rw" : "ro", "rbind"}}};
   }
-  if (!active && record.parent_ids.size() == 1) {
-    return {{"bind", Dir(record.parent_ids.front()) + "/fs", {"ro", "rbind"}}};
+  // The parents' directories, nearest first; a lode image holds everything
+  // below it.
+  std::vector<std::string> lower;
+  for (int64_t id : record.parent_ids) {
+    LODE_ASSIGN_OR_RETURN(Record parent, metadata_->GetById(id));
+    LODE_ASSIGN_OR_RETURN(std::string dir, LowerDir(parent));
+    lower.push_back(dir);
+    if (!parent.backing.empty()) break;
+  }
+  if (!active && lower.size() == 1) {
+    return std::vector<Mount>{{"bind", lower.front(), {"ro", "rbind"}}};
   }
   std::vector<std::string> options;
   if (index_off_) options.push_back("index=off");
@@ -187,10 +237,8 @@ std::vector<Mount> Snapshotter::MountsOf(const Record& record) const {
     options.push_back("workdir=" + Dir(record.id) + "/work");
     options.push_back("upperdir=" + Dir(record.id) + "/fs");
   }
-  std::vector<std::string> lower;
-  for (int64_t id : record.parent_ids) lower.push_back(Dir(id) + "/fs");
   options.push_back("lowerdir=" + Joined(lower, ':'));
-  return {{"overlay", "overlay", options}};
+  return std::vector<Mount>{{"overlay", "overlay", options}};
 }
 
 Result<std::vector<Mount>> Snapshotter::Mounts(const std::string& key) {
@@ -206,21 +254,34 @@ Status Snapshotter::Commit(const std::string& name, const std::string& key, cons
   if (record.info.kind != Kind::kActive) {
     return Status::FailedPrecondition("snapshot " + key + " is not active");
   }
-  if (BackingOf(record).contains("attachment")) {
-    return Status::FailedPrecondition("snapshot " + key +
-                                      " is a container over a lode image: committing it is not "
-                                      "supported yet");
+  Usage usage;
+  json backing = BackingOf(record);
+  if (backing.contains("attachment")) {
+    // The image and the container's copy-on-write overlay, as they are:
+    // what is local is the overlay.
+    LODE_ASSIGN_OR_RETURN(usage.size, remote_->OverlayBytes(backing.value("attachment", "")));
+  } else {
+    LODE_ASSIGN_OR_RETURN(usage, DiskUsage(Dir(record.id) + "/fs"));
   }
-  LODE_ASSIGN_OR_RETURN(Usage usage, DiskUsage(Dir(record.id) + "/fs"));
   return metadata_->Commit(key, name, labels, usage);
 }
 
 Status Snapshotter::Remove(const std::string& key) {
   LODE_ASSIGN_OR_RETURN(Record record, metadata_->Get(key));
   json backing = BackingOf(record);
-  if (backing.contains("attachment") && remote_) {
+  if (!backing.empty()) {
+    Result<bool> has_children = metadata_->HasChildren(record.id);
+    if (!has_children.ok()) return has_children.status();
+    if (*has_children) return Status::FailedPrecondition("snapshot " + key + " has children");
+    std::string lower = root_ + "/lode/" + std::to_string(record.id);
+    if (IsMountpoint(lower)) ::umount2(lower.c_str(), MNT_DETACH);
+    std::error_code ec;
+    fs::remove(lower, ec);
+  }
+  for (const json* attached : {&backing, backing.contains("lower") ? &backing["lower"] : nullptr}) {
+    if (!attached || !attached->contains("attachment") || !remote_) continue;
     // Refused while containerd still has it mounted; gone already is fine.
-    Status detached = remote_->Detach(backing.value("attachment", ""));
+    Status detached = remote_->Detach(attached->value("attachment", ""));
     if (!detached.ok() && detached.code() != StatusCode::kNotFound) {
       return detached.WithContext("detach the lode image of snapshot " + key);
     }

@@ -66,7 +66,11 @@ class Snapshotter {
   // The backing of a snapshot over `parent` when that is a lode image.
   Result<std::optional<ChainMatch>> LodeParent(const std::string& parent);
   Status CreateDirectories(Kind kind, const Record& record);
-  std::vector<Mount> MountsOf(const Record& record) const;
+  Result<std::vector<Mount>> MountsOf(const Record& record);
+  // Where a committed snapshot's files are for an overlay: its directory,
+  // or a lode image (or a committed container over one) mounted read-only
+  // under root/lode/ID.
+  Result<std::string> LowerDir(const Record& record);
   std::string Dir(int64_t id) const;
 
   std::string root_;

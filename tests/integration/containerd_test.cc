@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -168,6 +169,34 @@ TEST_F(ContainerdTest, AnImageLodeDoesNotHoldPullsAndRunsThroughOverlays) {
   EXPECT_NE(run.output.find("note\nlode\n"), std::string::npos) << run.output;
 }
 
+// Prepares `key` over `parent`, mounts what the snapshotter answers, runs
+// `command` in it (sh -c, on the host) and returns its output.
+std::string MountPrepared(containerd::services::snapshots::v1::Snapshots::Stub& client,
+                          const std::string& key, const std::string& parent,
+                          const std::map<std::string, std::string>& labels,
+                          const std::string& command) {
+  containerd::services::snapshots::v1::PrepareSnapshotRequest prepare;
+  prepare.set_key(key);
+  prepare.set_parent(parent);
+  for (const auto& [k, v] : labels) (*prepare.mutable_labels())[k] = v;
+  containerd::services::snapshots::v1::PrepareSnapshotResponse prepared;
+  grpc::ClientContext context;
+  grpc::Status status = client.Prepare(&context, prepare, &prepared);
+  if (!status.ok()) return "prepare: " + status.error_message();
+  testing::ScratchDir target("lode-mnt");
+  const auto& m = prepared.mounts(0);
+  std::string options;
+  for (const std::string& o : m.options()) options += (options.empty() ? "" : ",") + o;
+  CommandResult mount = testing::RunCommand("mount -t " + m.type() + " -o " + options + " " +
+                                            m.source() + " " + target.path() + " 2>&1");
+  if (mount.exit_code != 0) return "mount: " + mount.output;
+  std::string out = testing::RunCommand("cd " + target.path() + " && sh -c " +
+                                        testing::ShellQuote(command) + " 2>&1")
+                        .output;
+  testing::RunCommand("umount " + target.path());
+  return out;
+}
+
 // containerd's unpacker (what the CRI plugin and nerdctl pull with)
 // prepares each layer with its chain ID as containerd.io/snapshot.ref; these
 // are its calls, made over gRPC to the snapshotter of this suite, whose lode
@@ -242,26 +271,68 @@ TEST_F(ContainerdTest, UnpackCallsForALodeChainAreAnsweredByTheImageAndItsRootfs
       testing::RunCommand(testing::LodeBinary() + " ps --socket " + *dir_ / "agent/agent.sock");
   EXPECT_NE(ps.output.find("acme"), std::string::npos) << ps.output;  // attached, rw
 
-  // Committing a container over a lode image is refused for now; removing it detaches.
+  // A committed container over a lode image is the image and its overlay:
+  // a second rootfs over it sees what the first one wrote.
   api::CommitSnapshotRequest commit;
   commit.set_key("lode/9/rootfs");
   commit.set_name("lode/10/committed");
   google::protobuf::Empty empty;
   {
     grpc::ClientContext context;
-    EXPECT_EQ(client->Commit(&context, commit, &empty).error_code(),
-              grpc::StatusCode::FAILED_PRECONDITION);
+    ASSERT_TRUE(client->Commit(&context, commit, &empty).ok());
   }
-  api::RemoveSnapshotRequest remove;
-  remove.set_key("lode/9/rootfs");
+  api::UsageRequest usage_request;
+  usage_request.set_key("lode/10/committed");
+  api::UsageResponse usage;
   {
     grpc::ClientContext context;
-    ASSERT_TRUE(client->Remove(&context, remove, &empty).ok());
+    ASSERT_TRUE(client->Usage(&context, usage_request, &usage).ok());
+  }
+  EXPECT_GT(usage.size(), 0);  // the overlay's pages: what is local
+  EXPECT_LT(usage.size(), 16 << 20);
+  EXPECT_EQ(MountPrepared(*client, "lode/12/second", "lode/10/committed", {}, "cat root/written"),
+            "cow\n");
+  // A layer applied over the lode image (an image built on it) is an
+  // overlay over the image, mounted read-only by the snapshotter.
+  EXPECT_EQ(MountPrepared(*client, "lode/13/extract-2 sha256:feed", parent,
+                          {{"containerd.io/snapshot.ref", "sha256:feed"}},
+                          "head -c 11 opt/app/main.py; test -e usr/share/doc || echo ' gone'"),
+            "import json gone\n");
+
+  // Removing detaches: nothing of acme stays attached.
+  for (const char* key : {"lode/13/extract-2 sha256:feed", "lode/12/second", "lode/10/committed"}) {
+    api::RemoveSnapshotRequest remove;
+    remove.set_key(key);
+    grpc::ClientContext context;
+    EXPECT_TRUE(client->Remove(&context, remove, &empty).ok()) << key;
+  }
+  // What stays is the image attached read-only as the layer's lower, until
+  // the image's own snapshots go (containerd removes them with the image).
+  ps = testing::RunCommand(testing::LodeBinary() + " ps --socket " + *dir_ / "agent/agent.sock");
+  EXPECT_EQ(testing::RunCommand("printf '%s' " + testing::ShellQuote(ps.output) +
+                                " | grep acme | grep -c ' ro '")
+                .output,
+            "1\n")
+      << ps.output;
+  for (int i = 2; i >= 0; --i) {
+    api::RemoveSnapshotRequest remove;
+    remove.set_key("lode/" + std::to_string(i) + "/extract-1 " + chain[i]);
+    grpc::ClientContext context;
+    EXPECT_TRUE(client->Remove(&context, remove, &empty).ok()) << i;
   }
   ps = testing::RunCommand(testing::LodeBinary() + " ps --socket " + *dir_ / "agent/agent.sock");
   EXPECT_EQ(ps.output.find("acme"), std::string::npos) << ps.output;
 
   // A rootfs over only the first layers of a lode image cannot be served.
+  prepare.set_key("lode/0/extract-1 " + chain[0]);
+  prepare.set_parent("");
+  (*prepare.mutable_labels())["containerd.io/snapshot.ref"] = chain[0];
+  {
+    grpc::ClientContext again;
+    ASSERT_EQ(client->Prepare(&again, prepare, &prepared).error_code(),
+              grpc::StatusCode::ALREADY_EXISTS);
+  }
+  prepare.clear_labels();
   prepare.set_key("lode/11/partial");
   prepare.set_parent("lode/0/extract-1 " + chain[0]);
   grpc::ClientContext context;
