@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -455,6 +456,44 @@ TEST_F(ContainerdTest, ASnapshotterRestartKeepsSnapshotsAndRunningContainers) {
   EXPECT_EQ(testing::ReadAll(out), "{\"mode\": \"test\"}\n");
   EXPECT_EQ(Snapshots("ls").output.find("slow"), std::string::npos);  // removed after it ended
   Restart(SIGTERM);  // a clean stop ends with status 0
+}
+
+// Last in the suite: it deletes the store's chunks. A lode image whose
+// chunks cannot be read fails the container with EIO; nothing hangs.
+TEST_F(ContainerdTest, UnreadableChunksFailReadsWithAnIoErrorInsteadOfHanging) {
+  testing::ImageSpec spec = testing::BuildDebianImage(testing::CachedDebianRootfs());
+  std::string big;
+  for (int i = 0; big.size() < (4u << 20); ++i) big += std::to_string(i * 7919) + "\n";
+  spec.layers.push_back(testing::LayerBuilder().File("big", big).Finish());
+  testing::WriteOciLayout(*dir_ / "broken", spec, testing::TestCompression::kGzip);
+  ASSERT_TRUE(registry_->Push("oci:" + *dir_ / "broken" + ":latest", "lode/broken:v1"))
+      << registry_->error();
+  std::string env = "LODE_KEYS=" + *dir_ / "keys" + " LODE_STORE=dir://" + *dir_ / "store" + " ";
+  ASSERT_EQ(testing::RunCommand(env + testing::LodeBinary() + " push " + *dir_ / "broken" +
+                                " --tenant acme")
+                .exit_code,
+            0);
+  std::string image = Image("lode/broken:v1");
+  CommandResult pull =
+      testing::RunCommand(std::string(LODE_TEST_CONTAINERD_PULL) + " " +
+                          *dir_ / "containerd/containerd.sock" + " lode lode " + image + " 2>&1");
+  ASSERT_EQ(pull.exit_code, 0) << pull.output;
+  ASSERT_EQ(testing::RunCommand("find " + *dir_ / "store" + " -path '*/chunks/*' -type f -delete")
+                .exit_code,
+            0);
+
+  auto started = std::chrono::steady_clock::now();
+  CommandResult run = Run(image, "broken", "sh -c 'cat /big > /dev/null; echo exit=$?'");
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  // The rootfs mount itself reads chunks the first container did not
+  // (ext4 reads more when mounting read-write): either the mount or the
+  // read fails, with EIO.
+  std::string lower = run.output;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  EXPECT_NE(lower.find("input/output error"), std::string::npos) << run.output;
+  EXPECT_EQ(run.output.find("exit=0"), std::string::npos) << run.output;
+  EXPECT_LT(seconds, 60) << run.output;
 }
 
 }  // namespace
