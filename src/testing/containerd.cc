@@ -13,21 +13,6 @@
 namespace lode::testing {
 namespace {
 
-// Waits for `socket` to answer while `pid` lives; false if it exits or
-// 20 s pass (containerd loads its plugins first).
-bool AwaitSocket(pid_t& pid, const std::string& socket) {
-  for (int i = 0; i < 400; ++i) {
-    if (SocketAnswers(socket)) return true;
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      pid = -1;
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
 int StopChild(pid_t& pid, int signal) {
   if (pid <= 0) return -1;
   ::kill(pid, signal);
@@ -52,7 +37,7 @@ bool SnapshotterProcess::Start() {
   pid_ = StartCommand("exec " + ShellQuote(LodeBinary()) + " snapshotter --root " +
                       ShellQuote(root()) + " --socket " + ShellQuote(socket_) + " " + extra_args_ +
                       " >>" + ShellQuote(dir_ + "/snapshotter.log") + " 2>&1");
-  return AwaitSocket(pid_, socket_);
+  return AwaitSocket(pid_, socket_, std::chrono::seconds(20));
 }
 
 int SnapshotterProcess::Stop(int signal) { return StopChild(pid_, signal); }
@@ -80,7 +65,7 @@ Containerd::~Containerd() { Stop(); }
 bool Containerd::Start() {
   pid_ = StartCommand("exec containerd --config " + ShellQuote(dir_ + "/config.toml") + " >>" +
                       ShellQuote(dir_ + "/containerd.log") + " 2>&1");
-  return AwaitSocket(pid_, dir_ + "/containerd.sock");
+  return AwaitSocket(pid_, dir_ + "/containerd.sock", std::chrono::seconds(20));
 }
 
 void Containerd::Stop() { (void)StopChild(pid_, SIGTERM); }

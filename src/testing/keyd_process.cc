@@ -30,16 +30,7 @@ bool KeydProcess::Start() {
                       " --socket " + ShellQuote(socket_) + " --policy " +
                       ShellQuote(dir_ + "/policy.json") + " --audit " + ShellQuote(audit_log()) +
                       " " + extra_args_ + " >>" + ShellQuote(dir_ + "/keyd.log") + " 2>&1");
-  for (int i = 0; i < 100; ++i) {
-    if (SocketAnswers(socket_)) return true;
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
+  return AwaitSocket(pid_, socket_, std::chrono::seconds(5));
 }
 
 int KeydProcess::Stop() {

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <string>
 
 namespace lode::testing {
@@ -19,6 +20,9 @@ CommandResult RunCommand(const std::string& command);
 pid_t StartCommand(const std::string& command, int stdin_fd = -1);
 // Whether something accepts connections on the Unix socket `path`.
 bool SocketAnswers(const std::string& path);
+// Waits until `socket` answers while the child `pid` lives: false when it
+// exits (pid becomes -1) or `patience` passes.
+bool AwaitSocket(pid_t& pid, const std::string& socket, std::chrono::milliseconds patience);
 // Single-quotes `arg` for the shell.
 std::string ShellQuote(const std::string& arg);
 // The lode binary under test: $LODE_BIN, else the one this build made.
