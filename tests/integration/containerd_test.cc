@@ -170,6 +170,19 @@ TEST_F(ContainerdTest, AnImageLodeDoesNotHoldPullsAndRunsThroughOverlays) {
   EXPECT_NE(run.output.find("note\nlode\n"), std::string::npos) << run.output;
 }
 
+// mount(8) with the loop option; retried, since finding a free loop device
+// races with other processes setting one up (containerd's shims here).
+CommandResult MountCommand(const std::string& command) {
+  CommandResult r;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    r = testing::RunCommand(command + " 2>&1");
+    if (r.exit_code == 0 || r.output.find("failed to setup loop device") == std::string::npos)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return r;
+}
+
 // Prepares `key` over `parent`, mounts what the snapshotter answers, runs
 // `command` in it (sh -c, on the host) and returns its output.
 std::string MountPrepared(containerd::services::snapshots::v1::Snapshots::Stub& client,
@@ -188,8 +201,8 @@ std::string MountPrepared(containerd::services::snapshots::v1::Snapshots::Stub& 
   const auto& m = prepared.mounts(0);
   std::string options;
   for (const std::string& o : m.options()) options += (options.empty() ? "" : ",") + o;
-  CommandResult mount = testing::RunCommand("mount -t " + m.type() + " -o " + options + " " +
-                                            m.source() + " " + target.path() + " 2>&1");
+  CommandResult mount = MountCommand("mount -t " + m.type() + " -o " + options + " " + m.source() +
+                                     " " + target.path());
   if (mount.exit_code != 0) return "mount: " + mount.output;
   std::string out = testing::RunCommand("cd " + target.path() + " && sh -c " +
                                         testing::ShellQuote(command) + " 2>&1")
@@ -260,9 +273,9 @@ TEST_F(ContainerdTest, UnpackCallsForALodeChainAreAnsweredByTheImageAndItsRootfs
   EXPECT_EQ(prepared.mounts(0).options(0), "loop");
   std::string rootfs = *dir_ / "rootfs";
   testing::RunCommand("mkdir -p " + rootfs);
-  CommandResult mount =
-      testing::RunCommand("mount -o loop " + prepared.mounts(0).source() + " " + rootfs);
-  ASSERT_EQ(mount.exit_code, 0) << mount.output;
+  CommandResult mount = MountCommand("mount -o loop " + prepared.mounts(0).source() + " " + rootfs);
+  ASSERT_EQ(mount.exit_code, 0) << mount.output
+                                << testing::RunCommand("losetup -a; ls -l /dev/loop* 2>&1").output;
   EXPECT_NE(testing::ReadAll(rootfs + "/opt/app/main.py").find("'hello': 'lode'"),
             std::string::npos);
   testing::WriteAll(rootfs + "/root/written", "cow\n");
