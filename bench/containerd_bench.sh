@@ -35,10 +35,10 @@ bash bench/stargz/build.sh "$cache/stargz-build"
 ctr_remote="$cache/stargz-build/ctr-remote"
 ctd_pid="" snap_pid=""
 stop_containerd() {
-  if [ -n "$ctd_pid" ]; then kill "$ctd_pid"; wait "$ctd_pid" || true; ctd_pid=""; fi
+  if [ -n "$ctd_pid" ]; then kill "$ctd_pid" 2>/dev/null || true; wait "$ctd_pid" || true; ctd_pid=""; fi
 }
 stop_snapshotter() {
-  if [ -n "$snap_pid" ]; then kill "$snap_pid"; wait "$snap_pid" || true; snap_pid=""; fi
+  if [ -n "$snap_pid" ]; then kill "$snap_pid" 2>/dev/null || true; wait "$snap_pid" || true; snap_pid=""; fi
 }
 cleanup() {
   stop_containerd

@@ -23,17 +23,27 @@ std::string ChainTag(const std::string& chain_id) {
   return kChainTagPrefix + hex;
 }
 
-std::vector<std::string> DiffIdsOf(const manifest::Manifest& image) {
+namespace {
+
+std::vector<std::string> StringsOf(const manifest::Manifest& image, const char* field) {
   nlohmann::json config = nlohmann::json::parse(image.image_config, nullptr, false);
-  std::vector<std::string> diff_ids;
-  if (!config.is_object() || !config.contains("diff_ids") || !config["diff_ids"].is_array()) {
-    return diff_ids;
+  std::vector<std::string> strings;
+  if (!config.is_object() || !config.contains(field) || !config[field].is_array()) return strings;
+  for (const auto& s : config[field]) {
+    if (!s.is_string()) return {};
+    strings.push_back(s.get<std::string>());
   }
-  for (const auto& id : config["diff_ids"]) {
-    if (!id.is_string()) return {};
-    diff_ids.push_back(id.get<std::string>());
-  }
-  return diff_ids;
+  return strings;
+}
+
+}  // namespace
+
+std::vector<std::string> DiffIdsOf(const manifest::Manifest& image) {
+  return StringsOf(image, "diff_ids");
+}
+
+std::vector<std::string> LayerDigestsOf(const manifest::Manifest& image) {
+  return StringsOf(image, "layer_digests");
 }
 
 }  // namespace lode::catalog

@@ -22,5 +22,8 @@ inline constexpr const char* kChainTagPrefix = "chain.";
 // The diff_ids an image's run config records (empty: none, e.g. a plain
 // layer list or a push before lode recorded them).
 std::vector<std::string> DiffIdsOf(const manifest::Manifest& image);
+// The layers' stored (compressed) digests it records, as registries and
+// containerd's CRI labels name layers (empty: none recorded).
+std::vector<std::string> LayerDigestsOf(const manifest::Manifest& image);
 
 }  // namespace lode::catalog

@@ -27,6 +27,8 @@ TEST(ChainsTest, DiffIdsComeFromTheRunConfig) {
   EXPECT_TRUE(DiffIdsOf(m).empty());
   m.image_config = "not json";
   EXPECT_TRUE(DiffIdsOf(m).empty());
+  m.image_config = R"({"diff_ids":["sha256:1"],"layer_digests":["sha256:9"]})";
+  EXPECT_EQ(LayerDigestsOf(m), (std::vector<std::string>{"sha256:9"}));
 }
 
 }  // namespace

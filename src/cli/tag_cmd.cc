@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "catalog/catalog.h"
+#include "catalog/chains.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/output.h"
@@ -38,12 +39,16 @@ void RegisterTag(CLI::App& app) {
   });
 
   auto l = std::make_shared<Args>();
+  auto all = std::make_shared<bool>(false);
   CLI::App* ls = app.add_subcommand("ls", "List a tenant's tagged images");
   ls->add_option("--tenant", l->tenant, "tenant")->required();
+  ls->add_flag("--all", *all,
+               "also the chain.<hex> tags push writes (layer chain IDs, for containerd)");
   l->store.Add(ls);
-  ls->callback([l] {
+  ls->callback([l, all] {
     auto store = l->store.Open();
     for (const auto& [name, ref] : Check(catalog::ListTags(*store, l->tenant))) {
+      if (!*all && name.starts_with(catalog::kChainTagPrefix)) continue;
       std::printf("%s\t%s\n", name.c_str(), ref.ToString().c_str());
     }
   });

@@ -27,6 +27,15 @@ std::vector<std::string> DiffIds(const Image& image) {
   return ids;
 }
 
+std::vector<std::string> LayerDigests(const Image& image) {
+  std::vector<std::string> digests;
+  for (const Layer& layer : image.layers) {
+    if (!layer.digest) return {};
+    digests.push_back(layer.digest->ToString());
+  }
+  return digests;
+}
+
 Result<Compression> CompressionOfMediaType(const std::string& media_type) {
   static const std::pair<const char*, Compression> kTypes[] = {
       {"application/vnd.oci.image.layer.v1.tar", Compression::kNone},

@@ -52,6 +52,9 @@ struct Image {
 // Every layer's diff_id ("sha256:<hex>"), bottom first; empty unless all
 // layers have one.
 std::vector<std::string> DiffIds(const Image& image);
+// Every layer's stored (compressed) digest, bottom first; empty unless all
+// layers have one.
+std::vector<std::string> LayerDigests(const Image& image);
 
 struct Platform {
   std::string os = "linux";

@@ -13,12 +13,14 @@
 namespace lode::push {
 namespace {
 
-// The run config, and the layers' diff_ids for chain lookups
-// (catalog/chains.h).
+// The run config, and the layers' diff_ids and stored digests for chain
+// lookups (catalog/chains.h).
 std::string ImageConfigJson(const image::Image& image) {
   nlohmann::json config = nlohmann::json::parse(image::RunConfigToJson(image.run_config));
   std::vector<std::string> diff_ids = image::DiffIds(image);
   if (!diff_ids.empty()) config["diff_ids"] = diff_ids;
+  std::vector<std::string> digests = image::LayerDigests(image);
+  if (!digests.empty()) config["layer_digests"] = digests;
   return config.dump();
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "keys/key_service.h"
+#include "manifest/manifest.h"
 #include "store/object_store.h"
 #include "util/status.h"
 
@@ -28,8 +29,21 @@ struct ChainMatch {
   std::string image;  // the chain tag naming it (catalog/chains.h)
   int depth = 0;
   int layers = 0;
+  std::vector<std::string> layer_digests;  // all its layers' (empty: not recorded)
   bool full() const { return depth == layers; }
 };
+
+// The label containerd's CRI plugin (and nerdctl) put on each layer being
+// unpacked: the stored digests of that layer and every layer above it,
+// comma-separated, cut short to keep the label under 4096 bytes.
+inline constexpr const char* kImageLayersLabel = "containerd.io/snapshot/cri.image-layers";
+
+// Which of `candidates` (Find's answer) a layer with `labels` belongs to:
+// with kImageLayersLabel, the one whose layers from there up are those
+// (none: the image being pulled is not a lode image, even if its lower
+// layers are one's); without it, the first.
+std::optional<ChainMatch> ChooseImage(const std::vector<ChainMatch>& candidates,
+                                      const std::map<std::string, std::string>& labels);
 
 struct Attached {
   std::string id;    // the agent's attachment
@@ -39,8 +53,9 @@ struct Attached {
 class RemoteImages {
  public:
   virtual ~RemoteImages() = default;
-  // The lode image holding `chain_id` (a full chain over a prefix), if any.
-  virtual Result<std::optional<ChainMatch>> Find(const std::string& chain_id) = 0;
+  // The lode images holding `chain_id`, those that are exactly that chain
+  // first.
+  virtual Result<std::vector<ChainMatch>> Find(const std::string& chain_id) = 0;
   virtual Result<Attached> Attach(const ChainMatch& image, bool writable) = 0;
   // NotFound when the agent no longer has it.
   virtual Status Detach(const std::string& attachment) = 0;
@@ -61,21 +76,20 @@ class LodeRemote : public RemoteImages {
  public:
   LodeRemote(std::unique_ptr<store::ObjectStore> store, std::unique_ptr<keys::KeyService> keys,
              LodeRemoteOptions options);
-  Result<std::optional<ChainMatch>> Find(const std::string& chain_id) override;
+  Result<std::vector<ChainMatch>> Find(const std::string& chain_id) override;
   Result<Attached> Attach(const ChainMatch& image, bool writable) override;
   Status Detach(const std::string& attachment) override;
   Result<int64_t> OverlayBytes(const std::string& attachment) override;
 
  private:
   Status Refresh();
-  void Index(const std::string& tenant, const std::string& tag,
-             const std::vector<std::string>& chain);
+  void Index(const std::string& tenant, const std::string& tag, const manifest::Manifest& image);
 
   std::unique_ptr<store::ObjectStore> store_;
   std::unique_ptr<keys::KeyService> keys_;
   LodeRemoteOptions options_;
   std::mutex mu_;
-  std::map<std::string, ChainMatch> by_chain_;
+  std::map<std::string, std::vector<ChainMatch>> by_chain_;
   std::set<std::string> indexed_;  // tenant/tag -> ref already opened
   std::chrono::steady_clock::time_point refreshed_{};
 };

@@ -150,10 +150,11 @@ std::optional<Status> Snapshotter::CreateRemote(const std::string& key, const st
                                                 const Labels& labels) {
   auto target = labels.find(kTargetLabel);
   if (!remote_ || target == labels.end()) return std::nullopt;
-  Result<std::optional<ChainMatch>> match = remote_->Find(target->second);
-  if (!match.ok()) return match.status();
-  if (!*match) return std::nullopt;
-  const ChainMatch& image = **match;
+  Result<std::vector<ChainMatch>> candidates = remote_->Find(target->second);
+  if (!candidates.ok()) return candidates.status();
+  std::optional<ChainMatch> match = ChooseImage(*candidates, labels);
+  if (!match) return std::nullopt;
+  const ChainMatch& image = *match;
   Labels placeholder_labels = labels;
   placeholder_labels[kImageLabel] = image.tenant + "/" + image.image + " layers 1-" +
                                     std::to_string(image.depth) + " of " +

@@ -30,14 +30,25 @@
 namespace lode {
 namespace {
 
-// The diff_ids in the config of an OCI layout's first image.
-std::vector<std::string> DiffIdsOfLayout(const std::string& layout) {
+// The manifest of an OCI layout's first image, or (`config`) its config.
+nlohmann::json LayoutJson(const std::string& layout, bool config) {
   auto blob = [&](const std::string& digest) {
     return nlohmann::json::parse(testing::ReadAll(layout + "/blobs/sha256/" + digest.substr(7)));
   };
   nlohmann::json index = nlohmann::json::parse(testing::ReadAll(layout + "/index.json"));
   nlohmann::json manifest = blob(index["manifests"][0]["digest"]);
-  return blob(manifest["config"]["digest"])["rootfs"]["diff_ids"].get<std::vector<std::string>>();
+  return config ? blob(manifest["config"]["digest"]) : manifest;
+}
+
+std::vector<std::string> DiffIdsOfLayout(const std::string& layout) {
+  return LayoutJson(layout, true)["rootfs"]["diff_ids"].get<std::vector<std::string>>();
+}
+
+std::vector<std::string> LayerDigestsOfLayout(const std::string& layout) {
+  nlohmann::json manifest = LayoutJson(layout, false);
+  std::vector<std::string> digests;
+  for (const auto& layer : manifest["layers"]) digests.push_back(layer["digest"]);
+  return digests;
 }
 
 using testing::CommandResult;
@@ -79,6 +90,13 @@ class ContainerdTest : public ::testing::Test {
   static void TearDownTestSuite() {
     delete containerd_;
     delete snapshotter_;
+    // Lower mounts the snapshotter keeps (it would keep them for running
+    // containers) go with the suite.
+    if (dir_) {
+      testing::RunCommand(
+          "awk -v root=" + dir_->path() +
+          " 'index($2, root) == 1 {print $2}' /proc/mounts | sort -r | xargs -r -n1 umount -l");
+    }
     delete agent_;
     delete registry_;
     delete dir_;
@@ -203,7 +221,16 @@ std::string MountPrepared(containerd::services::snapshots::v1::Snapshots::Stub& 
   for (const std::string& o : m.options()) options += (options.empty() ? "" : ",") + o;
   CommandResult mount = MountCommand("mount -t " + m.type() + " -o " + options + " " + m.source() +
                                      " " + target.path());
-  if (mount.exit_code != 0) return "mount: " + mount.output;
+  if (mount.exit_code != 0) {
+    size_t upper = options.find("upperdir=");
+    std::string snapshots =
+        upper == std::string::npos
+            ? "/"
+            : options.substr(upper + 9, options.find("/fs", upper) - upper - 9) + "/..";
+    return "mount: " + mount.output + options + "\n" +
+           testing::RunCommand("ls -la " + snapshots + " " + snapshots + "/* 2>&1; dmesg | tail -2")
+               .output;
+  }
   std::string out = testing::RunCommand("cd " + target.path() + " && sh -c " +
                                         testing::ShellQuote(command) + " 2>&1")
                         .output;
@@ -266,7 +293,10 @@ TEST_F(ContainerdTest, UnpackCallsForALodeChainAreAnsweredByTheImageAndItsRootfs
   api::PrepareSnapshotResponse prepared;
   {
     grpc::ClientContext context;
-    ASSERT_TRUE(client->Prepare(&context, prepare, &prepared).ok());
+    grpc::Status status = client->Prepare(&context, prepare, &prepared);
+    ASSERT_TRUE(status.ok())
+        << status.error_message() << "\n"
+        << testing::RunCommand("ls -la " + snapshotter_->root() + "/snapshots").output;
   }
   ASSERT_EQ(prepared.mounts_size(), 1);
   EXPECT_EQ(prepared.mounts(0).type(), "ext4");
@@ -362,6 +392,39 @@ int64_t OriginBytes(const nlohmann::json& stats) {
     if (tier["tier"] == "origin") return tier["bytes"].get<int64_t>();
   }
   return -1;
+}
+
+// With the CRI plugin's labels (each layer's digest and those above it), a
+// layer of another image that only shares a lode image's lower layers is
+// not taken for the lode image: it is unpacked into a directory.
+TEST_F(ContainerdTest, CriLabelsTellALodeImageFromOneSharingItsLowerLayers) {
+  namespace api = containerd::services::snapshots::v1;
+  auto client = api::Snapshots::NewStub(
+      grpc::CreateChannel("unix:" + snapshotter_->socket(), grpc::InsecureChannelCredentials()));
+  std::vector<std::string> chain = catalog::ChainIds(DiffIdsOfLayout(*dir_ / "deb"));
+  std::vector<std::string> digests = LayerDigestsOfLayout(*dir_ / "deb");
+  ASSERT_EQ(digests.size(), 3u);
+  auto prepare_base = [&](const std::string& key, const std::string& layers) {
+    api::PrepareSnapshotRequest prepare;
+    prepare.set_key(key);
+    (*prepare.mutable_labels())["containerd.io/snapshot.ref"] = chain[0];
+    (*prepare.mutable_labels())["containerd.io/snapshot/cri.image-layers"] = layers;
+    api::PrepareSnapshotResponse prepared;
+    grpc::ClientContext context;
+    grpc::StatusCode code = client->Prepare(&context, prepare, &prepared).error_code();
+    api::RemoveSnapshotRequest remove;
+    remove.set_key(key);
+    google::protobuf::Empty empty;
+    grpc::ClientContext remove_context;
+    EXPECT_TRUE(client->Remove(&remove_context, remove, &empty).ok()) << key;
+    return code;
+  };
+  EXPECT_EQ(
+      prepare_base("cri/1/extract-1 " + chain[0], digests[0] + "," + digests[1] + "," + digests[2]),
+      grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(
+      prepare_base("cri/2/extract-1 " + chain[0], digests[0] + ",sha256:" + std::string(64, 'e')),
+      grpc::StatusCode::OK);
 }
 
 // Registry requests in the registry's access log ("GET /v2/REPO/KIND/...").

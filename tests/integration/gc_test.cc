@@ -121,7 +121,7 @@ TEST_F(GcTest, CycleMovesTagsAndAReadAfterExpiryBlocksTheSweep) {
   std::string old_ref = PushRulesImage("app");
   ASSERT_EQ(old_ref.rfind("root-0/", 0), 0u) << old_ref;
   EXPECT_EQ(Root("root-0")["state"], "active");
-  EXPECT_EQ(Root("root-0")["tags"], 1);
+  EXPECT_EQ(Root("root-0")["tags"], 2);  // app, and the chain tag push writes
   size_t chunks = Root("root-0")["chunks"].get<size_t>();
 
   EXPECT_EQ(Json("gc rotate")["root"], "root-1");
@@ -129,7 +129,7 @@ TEST_F(GcTest, CycleMovesTagsAndAReadAfterExpiryBlocksTheSweep) {
   EXPECT_EQ(Json("gc expire")["still_tagged"], json::array({"root-0"}));  // not migrated yet
 
   json migrated = Json("gc migrate");
-  EXPECT_EQ(migrated["tags_moved"], 1);
+  EXPECT_EQ(migrated["tags_moved"], 2);  // two tags, one image
   EXPECT_EQ(migrated["manifests_copied"], 1);
   EXPECT_EQ(migrated["chunks_copied"].get<size_t>(), chunks);  // re-sealed under root-1's salt
   EXPECT_EQ(Json("gc migrate")["tags_moved"], 0);              // idempotent
@@ -182,7 +182,7 @@ TEST_F(GcTest, KilledMigrationsResumeAndTheLastRunCompletes) {
     EXPECT_TRUE(ExportsAs("big", "big"));  // still where it was, still whole
   }
   json rerun = Json("gc migrate");
-  EXPECT_EQ(rerun["tags_moved"], 1);
+  EXPECT_EQ(rerun["tags_moved"], 2);  // big and its chain tag
   EXPECT_GE(rerun["chunks_existing"].get<size_t>(), 35u);  // what the killed runs stored
   EXPECT_EQ(rerun["chunks_existing"].get<size_t>() + rerun["chunks_copied"].get<size_t>(), chunks);
   EXPECT_EQ(Files("store/root-1/chunks", false), chunks);
@@ -251,7 +251,7 @@ TEST_F(GcTest, ADamagedImageStaysBehindAndTheOthersMove) {
   Lode("gc rotate");
   CommandResult migrated = Lode("gc migrate");
   EXPECT_EQ(migrated.exit_code, 1) << migrated.output;
-  EXPECT_NE(migrated.output.find("moved 1 tags"), std::string::npos) << migrated.output;
+  EXPECT_NE(migrated.output.find("moved 2 tags"), std::string::npos) << migrated.output;  // app's two
   EXPECT_NE(migrated.output.find("not migrated: acme/big"), std::string::npos) << migrated.output;
   std::string tags = Lode("ls --tenant acme").output;
   EXPECT_NE(tags.find("app\troot-1/"), std::string::npos) << tags;
