@@ -37,7 +37,8 @@ TEST(ChooseImageTest, CriLabelsPickTheImageWhoseUpperLayersArePulled) {
 
 TEST(ChooseImageTest, ALabelCutShortMatchesAsAPrefix) {
   std::vector<std::string> many;
-  for (char c = 'a'; c < 'a' + 60; ++c) many.push_back(Digest(c));
+  for (int i = 0; i < 60; ++i)
+    many.push_back("sha256:" + std::string(62, 'a') + std::to_string(10 + i));
   std::string label;
   size_t listed = 0;
   const std::string key = kImageLayersLabel;
