@@ -539,7 +539,7 @@ TEST_F(ContainerdTest, ASnapshotterRestartKeepsSnapshotsAndRunningContainers) {
 TEST_F(ContainerdTest, UnreadableChunksFailReadsWithAnIoErrorInsteadOfHanging) {
   testing::ImageSpec spec = testing::BuildDebianImage(testing::CachedDebianRootfs());
   std::string big;
-  for (int i = 0; big.size() < (4u << 20); ++i) big += std::to_string(i * 7919) + "\n";
+  for (int64_t i = 0; big.size() < (4u << 20); ++i) big += std::to_string(i * 7919) + "\n";
   spec.layers.push_back(testing::LayerBuilder().File("big", big).Finish());
   testing::WriteOciLayout(*dir_ / "broken", spec, testing::TestCompression::kGzip);
   ASSERT_TRUE(registry_->Push("oci:" + *dir_ / "broken" + ":latest", "lode/broken:v1"))
