@@ -519,18 +519,28 @@ TEST_F(ContainerdTest, ASnapshotterRestartKeepsSnapshotsAndRunningContainers) {
   CommandResult run = Run(image, "after-restart");
   EXPECT_NE(run.output.find("\"hello\": \"lode\""), std::string::npos) << run.output;
 
-  // Under a running container.
-  std::string out = *dir_ / "slow.out";
-  pid_t slow = testing::StartCommand(
-      "exec ctr --address " + *dir_ / "containerd/containerd.sock" +
-      " --namespace lode run --rm --snapshotter lode " + containerd_->RuncRoot() + " " + image +
-      " slow sh -c 'sleep 2; cat /opt/app/config.json' > " + out + " 2>&1");
-  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  // Under running containers: one on overlays, one on the lode image
+  // (pulled through containerd's unpacker by an earlier test).
+  auto start_slow = [&](const std::string& ref, const std::string& id) {
+    return testing::StartCommand(
+        "exec ctr --address " + *dir_ / "containerd/containerd.sock" +
+        " --namespace lode run --rm --snapshotter lode " + containerd_->RuncRoot() + " " + ref +
+        " " + id + " sh -c 'sleep 2; cat /opt/app/config.json' > " + *dir_ / id + ".out 2>&1");
+  };
+  pid_t slow = start_slow(image, "slow");
+  pid_t slow_lode = start_slow(Image("lode/deb:v1"), "slow-lode");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   Restart(SIGKILL);
   int status = 0;
   ::waitpid(slow, &status, 0);
-  EXPECT_EQ(testing::ReadAll(out), "{\"mode\": \"test\"}\n");
-  EXPECT_EQ(Snapshots("ls").output.find("slow"), std::string::npos);  // removed after it ended
+  ::waitpid(slow_lode, &status, 0);
+  EXPECT_EQ(testing::ReadAll(*dir_ / "slow.out"), "{\"mode\": \"test\"}\n");
+  EXPECT_EQ(testing::ReadAll(*dir_ / "slow-lode.out"), "{\"mode\": \"test\"}\n");
+  // Removed after they ended, through the restarted snapshotter.
+  for (int i = 0; i < 50 && Snapshots("ls").output.find("slow") != std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(Snapshots("ls").output.find("slow"), std::string::npos);
   Restart(SIGTERM);  // a clean stop ends with status 0
 }
 
