@@ -182,7 +182,7 @@ TEST_F(GcTest, KilledMigrationsResumeAndTheLastRunCompletes) {
     EXPECT_TRUE(ExportsAs("big", "big"));  // still where it was, still whole
   }
   json rerun = Json("gc migrate");
-  EXPECT_EQ(rerun["tags_moved"], 2);  // big and its chain tag
+  EXPECT_EQ(rerun["tags_moved"], 2);                       // big and its chain tag
   EXPECT_GE(rerun["chunks_existing"].get<size_t>(), 35u);  // what the killed runs stored
   EXPECT_EQ(rerun["chunks_existing"].get<size_t>() + rerun["chunks_copied"].get<size_t>(), chunks);
   EXPECT_EQ(Files("store/root-1/chunks", false), chunks);
@@ -251,7 +251,8 @@ TEST_F(GcTest, ADamagedImageStaysBehindAndTheOthersMove) {
   Lode("gc rotate");
   CommandResult migrated = Lode("gc migrate");
   EXPECT_EQ(migrated.exit_code, 1) << migrated.output;
-  EXPECT_NE(migrated.output.find("moved 2 tags"), std::string::npos) << migrated.output;  // app's two
+  EXPECT_NE(migrated.output.find("moved 2 tags"), std::string::npos)
+      << migrated.output;  // app's two
   EXPECT_NE(migrated.output.find("not migrated: acme/big"), std::string::npos) << migrated.output;
   std::string tags = Lode("ls --tenant acme").output;
   EXPECT_NE(tags.find("app\troot-1/"), std::string::npos) << tags;
