@@ -18,22 +18,24 @@ std::string RunConfigToJson(const RunConfig& c) {
   return j.dump();
 }
 
-std::vector<std::string> DiffIds(const Image& image) {
-  std::vector<std::string> ids;
-  for (const Layer& layer : image.layers) {
-    if (!layer.diff_id) return {};
-    ids.push_back(layer.diff_id->ToString());
-  }
-  return ids;
-}
+namespace {
 
-std::vector<std::string> LayerDigests(const Image& image) {
+// One digest field of every layer; empty unless all layers have it.
+std::vector<std::string> EveryLayers(const Image& image, std::optional<Digest> Layer::*field) {
   std::vector<std::string> digests;
   for (const Layer& layer : image.layers) {
-    if (!layer.digest) return {};
-    digests.push_back(layer.digest->ToString());
+    if (!(layer.*field)) return {};
+    digests.push_back((layer.*field)->ToString());
   }
   return digests;
+}
+
+}  // namespace
+
+std::vector<std::string> DiffIds(const Image& image) { return EveryLayers(image, &Layer::diff_id); }
+
+std::vector<std::string> LayerDigests(const Image& image) {
+  return EveryLayers(image, &Layer::digest);
 }
 
 Result<Compression> CompressionOfMediaType(const std::string& media_type) {
