@@ -81,15 +81,20 @@ class ContainerdTest : public ::testing::Test {
     testing::RunCommand("mkdir -p " + *dir_ / "agent");
     agent_ = new testing::AgentProcess(*dir_ / "agent", env);
     if (!agent_->Start()) return;
-    snapshotter_ = new testing::SnapshotterProcess(
-        *dir_ / "snapshotter", "--tenant acme --store dir://" + *dir_ / "store" + " --keys " +
-                                   *dir_ / "keys" + " --agent-socket " + agent_->socket());
+    std::string flags = "--tenant acme --store dir://" + *dir_ / "store" + " --keys " +
+                        *dir_ / "keys" + " --agent-socket " + agent_->socket();
+    snapshotter_ = new testing::SnapshotterProcess(*dir_ / "snapshotter", flags);
+    // Tests that call the API themselves use a snapshotter of their own:
+    // containerd's garbage collector removes, from the snapshotter it
+    // proxies, every snapshot its metadata does not reference.
+    direct_ = new testing::SnapshotterProcess(*dir_ / "direct", flags);
     containerd_ = new testing::Containerd(*dir_ / "containerd", snapshotter_->socket());
-    ready_ = snapshotter_->Start() && containerd_->Start();
+    ready_ = snapshotter_->Start() && direct_->Start() && containerd_->Start();
   }
   static void TearDownTestSuite() {
     delete containerd_;
     delete snapshotter_;
+    delete direct_;
     // Lower mounts the snapshotter keeps (it would keep them for running
     // containers) go with the suite.
     if (dir_) {
@@ -154,6 +159,7 @@ class ContainerdTest : public ::testing::Test {
   static testing::ScratchDir* dir_;
   static testing::RegistryServers* registry_;
   static testing::SnapshotterProcess* snapshotter_;
+  static testing::SnapshotterProcess* direct_;
   static testing::Containerd* containerd_;
   static testing::AgentProcess* agent_;
   static bool ready_;
@@ -163,6 +169,7 @@ testing::AgentProcess* ContainerdTest::agent_ = nullptr;
 testing::ScratchDir* ContainerdTest::dir_ = nullptr;
 testing::RegistryServers* ContainerdTest::registry_ = nullptr;
 testing::SnapshotterProcess* ContainerdTest::snapshotter_ = nullptr;
+testing::SnapshotterProcess* ContainerdTest::direct_ = nullptr;
 testing::Containerd* ContainerdTest::containerd_ = nullptr;
 bool ContainerdTest::ready_ = false;
 
@@ -240,17 +247,17 @@ std::string MountPrepared(containerd::services::snapshots::v1::Snapshots::Stub& 
 
 // containerd's unpacker (what the CRI plugin and nerdctl pull with)
 // prepares each layer with its chain ID as containerd.io/snapshot.ref; these
-// are its calls, made over gRPC to the snapshotter of this suite, whose lode
-// images come from the real store and agent. (`ctr image pull` in 1.6
+// are its calls, made over gRPC to a snapshotter containerd does not manage
+// (lode images from the real store and agent). (`ctr image pull` in 1.6
 // fetches every layer and unpacks without the label: lode images pulled
 // that way are extracted into overlay snapshots like any other.)
 TEST_F(ContainerdTest, UnpackCallsForALodeChainAreAnsweredByTheImageAndItsRootfsIsTheAttachment) {
   namespace api = containerd::services::snapshots::v1;
   auto client = api::Snapshots::NewStub(
-      grpc::CreateChannel("unix:" + snapshotter_->socket(), grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel("unix:" + direct_->socket(), grpc::InsecureChannelCredentials()));
   std::vector<std::string> chain = catalog::ChainIds(DiffIdsOfLayout(*dir_ / "deb"));
   ASSERT_EQ(chain.size(), 3u);
-  std::string dirs_before = testing::RunCommand("ls " + snapshotter_->root() + "/snapshots").output;
+  std::string dirs_before = testing::RunCommand("ls " + direct_->root() + "/snapshots").output;
   std::string parent;
   for (size_t i = 0; i < chain.size(); ++i) {
     api::PrepareSnapshotRequest prepare;
@@ -280,8 +287,7 @@ TEST_F(ContainerdTest, UnpackCallsForALodeChainAreAnsweredByTheImageAndItsRootfs
     parent = found[0].name();
   }
   // No directory appeared (containerd may be removing old ones meanwhile).
-  std::istringstream dirs_after(
-      testing::RunCommand("ls " + snapshotter_->root() + "/snapshots").output);
+  std::istringstream dirs_after(testing::RunCommand("ls " + direct_->root() + "/snapshots").output);
   for (std::string dir; std::getline(dirs_after, dir);) {
     EXPECT_NE(dirs_before.find(dir + "\n"), std::string::npos) << "layer extracted into " << dir;
   }
@@ -296,7 +302,7 @@ TEST_F(ContainerdTest, UnpackCallsForALodeChainAreAnsweredByTheImageAndItsRootfs
     grpc::Status status = client->Prepare(&context, prepare, &prepared);
     ASSERT_TRUE(status.ok())
         << status.error_message() << "\n"
-        << testing::RunCommand("ls -la " + snapshotter_->root() + "/snapshots").output;
+        << testing::RunCommand("ls -la " + direct_->root() + "/snapshots").output;
   }
   ASSERT_EQ(prepared.mounts_size(), 1);
   EXPECT_EQ(prepared.mounts(0).type(), "ext4");
@@ -400,7 +406,7 @@ int64_t OriginBytes(const nlohmann::json& stats) {
 TEST_F(ContainerdTest, CriLabelsTellALodeImageFromOneSharingItsLowerLayers) {
   namespace api = containerd::services::snapshots::v1;
   auto client = api::Snapshots::NewStub(
-      grpc::CreateChannel("unix:" + snapshotter_->socket(), grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel("unix:" + direct_->socket(), grpc::InsecureChannelCredentials()));
   std::vector<std::string> chain = catalog::ChainIds(DiffIdsOfLayout(*dir_ / "deb"));
   std::vector<std::string> digests = LayerDigestsOfLayout(*dir_ / "deb");
   ASSERT_EQ(digests.size(), 3u);
