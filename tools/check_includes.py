@@ -25,7 +25,7 @@ ALLOWED = {
     "sandbox": {"util"},
     "vm": {"sandbox", "util"},
     "gc": {"catalog", "store", "manifest", "chunk", "keys", "util"},
-    "functions": {"catalog", "agent", "sandbox", "keys", "store", "manifest", "chunk", "util"},
+    "functions": {"catalog", "agent", "sandbox", "vm", "keys", "store", "manifest", "chunk", "util"},
     "snapshotter": {"catalog", "agent", "sandbox", "keys", "store", "manifest", "chunk", "util"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/')

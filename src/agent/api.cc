@@ -36,21 +36,13 @@ ApiServer::ApiServer(std::string path, ino_t inode, UniqueFd fd, Handler handler
 
 Result<std::unique_ptr<ApiServer>> ApiServer::Start(const std::string& socket_path,
                                                     Handler handler) {
-  LODE_ASSIGN_OR_RETURN(sockaddr_un addr, UnixAddress(socket_path));
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(socket_path).parent_path(), ec);
   if (ec) return Status::IOError("create directory for " + socket_path + ": " + ec.message());
   if (CallAgent(socket_path, {{"op", "ping"}}).ok()) {
     return Status::Rejected("an agent already listens on " + socket_path);
   }
-  ::unlink(socket_path.c_str());
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return Status::FromErrno(errno, "create socket");
-  mode_t old = ::umask(0177);
-  int bound = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  ::umask(old);
-  if (bound != 0) return Status::FromErrno(errno, "bind " + socket_path);
-  if (::listen(fd.get(), 64) != 0) return Status::FromErrno(errno, "listen on " + socket_path);
+  LODE_ASSIGN_OR_RETURN(UniqueFd fd, ListenUnix(socket_path, 0600, 64));
   struct stat st {};
   ::stat(socket_path.c_str(), &st);
   return std::unique_ptr<ApiServer>(

@@ -85,8 +85,8 @@ Status ValidateFunction(const FunctionConfig& f) {
   if (f.network != "default" && f.network != "none") {
     return Bad("network must be 'default' or 'none', not '" + f.network + "'");
   }
-  if (f.sandbox != "container") {
-    return Bad("sandbox must be 'container', not '" + f.sandbox + "'");
+  if (f.sandbox != "container" && f.sandbox != "vm") {
+    return Bad("sandbox must be 'container' or 'vm', not '" + f.sandbox + "'");
   }
   return Status::Ok();
 }

@@ -33,7 +33,7 @@ struct FunctionConfig {
   uint32_t timeout_seconds = 3;  // 1..900
   std::map<std::string, std::string> environment;
   std::string network = "default";    // "default" (outbound) or "none"
-  std::string sandbox = "container";  // where invocations run (later also "vm")
+  std::string sandbox = "container";  // where invocations run: "container" or "vm"
   uint32_t concurrency = 0;           // most sandboxes at once on a host; 0: the host's limit
   int64_t updated = 0;                // Unix seconds of the last create or update
 };

@@ -19,7 +19,7 @@ using nlohmann::json;
 struct FunctionArgs {
   StoreArgs store;
   KeysArgs keys;
-  std::string name, tenant, image, handler, network;
+  std::string name, tenant, image, handler, network, sandbox;
   uint32_t memory_mib = 128, timeout_seconds = 3, concurrency = 0;
   std::vector<std::string> env;
   bool json_output = false;
@@ -43,6 +43,12 @@ void AddConfigOptions(CLI::App* cmd, FunctionArgs& a) {
   a.network_opt =
       cmd->add_option("--network", a.network, "default (outbound network, as in Lambda) or none")
           ->check(CLI::IsMember({"default", "none"}));
+  cmd->add_option("--sandbox", a.sandbox,
+                  "container (crun), or vm: each sandbox a microVM of the image, as Lambda "
+                  "runs functions")
+      ->check(CLI::IsMember({"container", "vm"}));
+  cmd->add_flag_callback(
+      "--vm", [&a] { a.sandbox = "vm"; }, "the same as --sandbox vm");
   a.concurrency_opt = cmd->add_option("--concurrency", a.concurrency,
                                       "most sandboxes of the function on one host (0: the "
                                       "host's limit)");
@@ -70,6 +76,7 @@ void Apply(const FunctionArgs& a, catalog::FunctionConfig& f) {
   if (a.env_opt->count()) f.environment = ParseEnv(a.env);
   if (a.network_opt->count()) f.network = a.network;
   if (a.concurrency_opt->count()) f.concurrency = a.concurrency;
+  if (!a.sandbox.empty()) f.sandbox = a.sandbox;
 }
 
 json Describe(const catalog::FunctionConfig& f, const std::string& image_ref) {
@@ -85,9 +92,9 @@ void Print(const catalog::FunctionConfig& f, const std::string& image_ref, bool 
     std::printf("%s\n", Describe(f, image_ref).dump(2).c_str());
     return;
   }
-  std::printf("%s %s: image %s (%s), memory %u MiB, timeout %u s%s\n", verb, f.name.c_str(),
+  std::printf("%s %s: image %s (%s), memory %u MiB, timeout %u s%s%s\n", verb, f.name.c_str(),
               f.image.c_str(), image_ref.c_str(), f.memory_mib, f.timeout_seconds,
-              f.network == "none" ? ", no network" : "");
+              f.network == "none" ? ", no network" : "", f.sandbox == "vm" ? ", microVM" : "");
 }
 
 // Pins the function's image (its tag points at the resolved image; a

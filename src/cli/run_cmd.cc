@@ -48,8 +48,15 @@ struct RunArgs {
   // --vm: a microVM instead of a container
   bool vm = false;
   VmArgs vm_args;
-  std::string snapshot;  // --snapshot: restore this instead of booting
+  std::string snapshot;              // --snapshot: restore this instead of booting
+  std::vector<std::string> publish;  // -p [ADDRESS:]HOST:GUEST
 };
+
+std::vector<vm::PublishedPort> PublishedPorts(const RunArgs& a) {
+  std::vector<vm::PublishedPort> ports;
+  for (const std::string& p : a.publish) ports.push_back(Check(vm::ParsePublishedPort(p)));
+  return ports;
+}
 
 // A flattened image on local disk (`lode flatten -o PATH` wrote its run
 // config to PATH.config.json) in place of an attachment: the baseline the
@@ -155,9 +162,12 @@ json VmPhases(const vm::VmRun& run, const VmPlan& plan, int64_t start_ns) {
 json RunInVm(const RunArgs& a, const VmPlan& plan, const json& attached, const std::string& dir) {
   int64_t start_ns = MonotonicNanos();
   Clock::time_point t = Clock::now();
-  vm::VmConfig config = VmConfigFor(plan, dir, a.vm_args.memory_mib, a.vm_args.cpus);
+  vm::VmConfig config =
+      VmConfigFor(plan, dir, a.vm_args.memory_mib, a.vm_args.cpus, a.vm_args.has_network());
+  config.published = PublishedPorts(a);
   std::string base = Check(vm::BaseInitramfs(plan.kernel, DataDir() + "/vm"));
-  Check(vm::WriteRunInitramfs(base, {attached["config"], a.command, a.writable}, config.initramfs));
+  Check(vm::WriteRunInitramfs(
+      base, {attached["config"], a.command, a.writable, GuestNetworkOf(config)}, config.initramfs));
   double initramfs_seconds = SecondsSince(t);
   config.disk = attached["path"];
   json phases = VmPhases(Check(vm::RunVm(config)), plan, start_ns);
@@ -212,12 +222,13 @@ json RestoreVm(const RunArgs& a, const VmPlan& plan, const json& attached, const
                                   " and cannot be restored under " +
                                   vm::AccelName(plan.accel.accel)));
   }
-  if (a.vm_args.AsksOtherThan(info.memory_mib, info.cpus)) {
-    Check(Status::InvalidArgument("the snapshot's VM has " + std::to_string(info.memory_mib) +
-                                  " MiB and " + std::to_string(info.cpus) +
-                                  " vCPUs; a restore cannot change them"));
+  std::string other = a.vm_args.AsksOtherThan(info.memory_mib, info.cpus, info.network);
+  if (!other.empty()) {
+    Check(Status::InvalidArgument("the snapshot's VM has " + other +
+                                  ": a restore cannot change its memory, vCPUs or network"));
   }
-  vm::VmConfig config = VmConfigFor(plan, dir, info.memory_mib, info.cpus);
+  vm::VmConfig config = VmConfigFor(plan, dir, info.memory_mib, info.cpus, info.network);
+  config.published = PublishedPorts(a);
   // The guest booted long ago: the initramfs is only what QEMU expects to
   // be handed, never read again.
   config.initramfs = Check(vm::BaseInitramfs(plan.kernel, DataDir() + "/vm"));
@@ -246,6 +257,12 @@ void CheckArgs(const RunArgs& a, bool local) {
     }
   } else if (a.ref.empty()) {
     throw CLI::RequiredError("ref");
+  }
+  if (!a.publish.empty() && !a.vm) {
+    throw CLI::ValidationError("-p", "publishes a microVM's port: add --vm");
+  }
+  if (!a.publish.empty() && !a.vm_args.has_network()) {
+    throw CLI::ValidationError("-p", "needs the VM's network: not with --network none");
   }
   if (local && a.writable && !a.vm) {
     Check(Status::InvalidArgument("--rw on a file: image needs --vm (the file is never written)"));
@@ -349,6 +366,9 @@ void RegisterRun(CLI::App& app) {
   cmd->add_flag("--vm", a->vm,
                 "run in a microVM (QEMU) whose disk is the image; --rw writes stay in the guest");
   a->vm_args.Add(cmd);
+  cmd->add_option("-p,--publish", a->publish,
+                  "with --vm: forward [ADDRESS:]HOST:GUEST, a TCP port on the host (every "
+                  "address unless one is given) to the guest's port; repeatable");
   cmd->add_option("--snapshot", a->snapshot,
                   "with --vm: restore this snapshot (`lode snapshot create`) instead of booting; "
                   "its memory loads on demand");

@@ -31,7 +31,31 @@ struct ServeArgs {
   std::vector<std::string> tenants;
   int max_concurrency = 32, max_function_concurrency = 0;
   double init_timeout = 10;
+  std::string kernel, accel = "auto";
 };
+
+// How this host boots functions whose sandbox is a microVM; what is
+// missing for them is said once here and again by each such cold start.
+void PlanVmSandboxes(const ServeArgs& a, functions::HostOptions& o) {
+  Status usable = vm::CheckQemu(vm::kQemu);
+  Result<vm::Accel> wanted = vm::ParseAccel(a.accel);
+  Result<vm::GuestKernel> kernel = vm::FindGuestKernel(a.kernel);
+  Result<vm::AccelChoice> accel = vm::AccelChoice{};
+  Result<std::string> initramfs = std::string();
+  if (usable.ok()) usable = wanted.status();
+  if (usable.ok()) usable = kernel.status();
+  if (usable.ok()) accel = vm::ChooseAccel(*wanted);
+  if (usable.ok()) usable = accel.status();
+  if (usable.ok()) initramfs = vm::BaseInitramfs(*kernel, DataDir() + "/vm");
+  if (usable.ok()) usable = initramfs.status();
+  if (!usable.ok()) {
+    o.vm_unavailable = usable.message();
+    std::fprintf(stderr, "lode serve: no microVM sandboxes: %s\n", usable.message().c_str());
+    return;
+  }
+  if (!accel->notice.empty()) std::fprintf(stderr, "lode serve: %s\n", accel->notice.c_str());
+  o.vm = functions::VmSandboxSettings{kernel->image, *initramfs, accel->accel};
+}
 
 void Serve(const ServeArgs& a) {
   Check(sandbox::EnterPrivateMountNamespace());
@@ -54,6 +78,7 @@ void Serve(const ServeArgs& a) {
   o.work_dir = dir.path() + "/sandboxes";
   o.log_dir = a.log_dir.empty() ? DataDir() + "/functions/logs" : a.log_dir;
   o.prefetch = a.agent.prefetch != "off";
+  PlanVmSandboxes(a, o);
   std::unique_ptr<functions::Host> host = Check(functions::Host::Start(o));
 
   functions::HttpServer::Options http;
@@ -112,6 +137,12 @@ void RegisterServe(CLI::App& app) {
   cmd->add_option("--init-timeout", a->init_timeout, "seconds a runtime may take to initialize")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 900.0));
+  cmd->add_option("--kernel", a->kernel,
+                  "guest kernel of functions that run in microVMs (default: the newest "
+                  "/boot/vmlinuz-*)");
+  cmd->add_option("--accel", a->accel, "their accelerator: auto, kvm or tcg")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
   cmd->add_option("--region", a->region, "AWS_REGION of the sandboxes and the functions' ARNs")
       ->capture_default_str();
   cmd->add_option("--log-dir", a->log_dir,

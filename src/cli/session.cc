@@ -109,6 +109,12 @@ void VmArgs::Add(CLI::App* cmd) {
   cpus_option_ = cmd->add_option("--vm-cpus", cpus, "microVM vCPUs")
                      ->capture_default_str()
                      ->check(CLI::Range(1, 64));
+  network_option_ =
+      cmd->add_option("--network", network,
+                      "microVM network: user (outbound through QEMU's user-mode NAT; the host "
+                      "is the gateway, 10.0.2.2) or none (loopback only)")
+          ->capture_default_str()
+          ->check(CLI::IsMember({"user", "none"}));
   cmd->add_option("--accel", accel, "auto (KVM where the CPU virtualizes, else TCG), kvm or tcg")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
@@ -117,12 +123,19 @@ void VmArgs::Add(CLI::App* cmd) {
                   "/lib/modules)");
 }
 
-bool VmArgs::AsksOtherThan(int snapshot_memory_mib, int snapshot_cpus) const {
-  auto differs = [](const CLI::Option* option, int asked, int taken) {
-    return option != nullptr && option->count() > 0 && asked != taken;
-  };
-  return differs(memory_option_, memory_mib, snapshot_memory_mib) ||
-         differs(cpus_option_, cpus, snapshot_cpus);
+std::string VmArgs::AsksOtherThan(int snapshot_memory_mib, int snapshot_cpus,
+                                  bool snapshot_network) const {
+  auto given = [](const CLI::Option* option) { return option != nullptr && option->count() > 0; };
+  if (given(memory_option_) && memory_mib != snapshot_memory_mib) {
+    return std::to_string(snapshot_memory_mib) + " MiB of memory";
+  }
+  if (given(cpus_option_) && cpus != snapshot_cpus) {
+    return std::to_string(snapshot_cpus) + " vCPUs";
+  }
+  if (given(network_option_) && has_network() != snapshot_network) {
+    return snapshot_network ? "a network" : "no network";
+  }
+  return "";
 }
 
 VmPlan PlanVm(const VmArgs& args, const std::string& verb) {
@@ -137,8 +150,10 @@ VmPlan PlanVm(const VmArgs& args, const std::string& verb) {
   return plan;
 }
 
-vm::VmConfig VmConfigFor(const VmPlan& plan, const std::string& dir, int memory_mib, int cpus) {
+vm::VmConfig VmConfigFor(const VmPlan& plan, const std::string& dir, int memory_mib, int cpus,
+                         bool network) {
   vm::VmConfig config;
+  config.network = network;
   config.kernel = plan.kernel.image;
   config.initramfs = dir + "/initramfs.cpio";
   config.accel = plan.accel.accel;
@@ -146,6 +161,10 @@ vm::VmConfig VmConfigFor(const VmPlan& plan, const std::string& dir, int memory_
   config.cpus = cpus;
   config.work_dir = dir;
   return config;
+}
+
+vm::GuestNetwork GuestNetworkOf(const vm::VmConfig& config) {
+  return config.network ? vm::kUserNetwork : vm::GuestNetwork{};
 }
 
 }  // namespace lode::cli

@@ -73,17 +73,20 @@ struct AttachedImage {
 // An attachment's entry in the agent's list (its counters).
 nlohmann::json FindAttachment(const std::string& socket, const std::string& id);
 
-// --vm-memory, --vm-cpus, --accel and --kernel.
+// --vm-memory, --vm-cpus, --network, --accel and --kernel.
 struct VmArgs {
   int memory_mib = 512, cpus = 1;
-  std::string accel = "auto", kernel;
+  std::string accel = "auto", kernel, network = "user";
   void Add(CLI::App* cmd);
-  // Whether --vm-memory or --vm-cpus was given with a value other than
-  // these (a restore cannot change them).
-  bool AsksOtherThan(int snapshot_memory_mib, int snapshot_cpus) const;
+  bool has_network() const { return network == "user"; }
+  // What a restore cannot change: a description of the first of
+  // --vm-memory, --vm-cpus and --network given with another value than the
+  // snapshot's ("" when none).
+  std::string AsksOtherThan(int snapshot_memory_mib, int snapshot_cpus,
+                            bool snapshot_network) const;
 
  private:
-  CLI::Option *memory_option_ = nullptr, *cpus_option_ = nullptr;
+  CLI::Option *memory_option_ = nullptr, *cpus_option_ = nullptr, *network_option_ = nullptr;
 };
 
 // What a microVM needs before anything is attached, so that a missing
@@ -97,6 +100,10 @@ VmPlan PlanVm(const VmArgs& args, const std::string& verb);
 
 // The VM both a boot and a restore run (and a snapshot is taken of), its
 // files in `dir`; the disk and memory are the caller's to add.
-vm::VmConfig VmConfigFor(const VmPlan& plan, const std::string& dir, int memory_mib, int cpus);
+vm::VmConfig VmConfigFor(const VmPlan& plan, const std::string& dir, int memory_mib, int cpus,
+                         bool network);
+
+// The guest's side of the network a VmConfig has.
+vm::GuestNetwork GuestNetworkOf(const vm::VmConfig& config);
 
 }  // namespace lode::cli

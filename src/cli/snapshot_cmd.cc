@@ -43,9 +43,10 @@ struct TakenVm {
 // ready and saves the VM into `dir` (memory, state).
 TakenVm TakeVm(const SnapshotArgs& a, const VmPlan& plan, const json& attached,
                const std::string& dir) {
-  vm::VmConfig config = VmConfigFor(plan, dir, a.vm.memory_mib, a.vm.cpus);
+  vm::VmConfig config = VmConfigFor(plan, dir, a.vm.memory_mib, a.vm.cpus, a.vm.has_network());
   std::string base = Check(vm::BaseInitramfs(plan.kernel, DataDir() + "/vm"));
-  Check(vm::WriteRunInitramfs(base, {attached["config"], a.command, a.writable}, config.initramfs));
+  Check(vm::WriteRunInitramfs(
+      base, {attached["config"], a.command, a.writable, GuestNetworkOf(config)}, config.initramfs));
   config.disk = attached["path"];
   config.memory_file = dir + "/memory";
   config.memory_shared = true;
@@ -122,6 +123,7 @@ void Create(const SnapshotArgs& a) {
   info.created = static_cast<int64_t>(std::time(nullptr));
   info.memory_mib = a.vm.memory_mib;
   info.cpus = a.vm.cpus;
+  info.network = a.vm.has_network();
   info.accel = vm::AccelName(plan.accel.accel);
   info.kernel_version = plan.kernel.version;
   info.device_signature = taken.signature;

@@ -255,6 +255,8 @@ Status Host::Impl::StartSandbox(const FunctionEntry& f, Slot& slot) {
   spec.function_arn = f.arn;
   spec.region = o_.region;
   spec.prefetch = o_.prefetch;
+  spec.vm = o_.vm;
+  spec.vm_unavailable = o_.vm_unavailable;
   slot.log = LogOf(f);
   spec.output = [log = slot.log](std::string_view text) { log->Append(text); };
   slot.started = Clock::now();

@@ -10,9 +10,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "functions/sandbox.h"
 #include "keys/key_service.h"
 #include "store/object_store.h"
 #include "util/status.h"
@@ -36,6 +38,9 @@ struct HostOptions {
   std::string log_dir;   // <tenant>/<function>.log and reports.jsonl
   bool prefetch = true;
   size_t max_queued_events = 10000;
+  // For functions whose sandbox is "vm"; when absent, why not.
+  std::optional<VmSandboxSettings> vm;
+  std::string vm_unavailable;
 };
 
 struct InvokeRequest {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -12,6 +13,9 @@
 
 #include "agent/api.h"
 #include "util/file.h"
+#include "util/unix_socket.h"
+#include "vm/initramfs.h"
+#include "vm/run_spec.h"
 
 namespace lode::functions {
 namespace {
@@ -61,6 +65,8 @@ std::string ExitDescription(int code) {
 // attachment in the agent (`lode ps` lists it, `lode detach` ends it).
 constexpr std::chrono::milliseconds kAttachPatience{10000}, kDetachPatience{2000};
 
+constexpr int kMinVmMemoryMib = 256;
+
 }  // namespace
 
 std::vector<std::string> LambdaEnvironment(const std::vector<std::string>& image_env,
@@ -107,10 +113,19 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(const SandboxSpec& spec) {
   return s;
 }
 
+bool Sandbox::IsVm() const { return spec_.function.sandbox == "vm"; }
+
 Status Sandbox::SetUpNetwork() {
   Clock::time_point t = Clock::now();
   LODE_ASSIGN_OR_RETURN(network_, sandbox::NetworkNamespace::Create());
-  LODE_ASSIGN_OR_RETURN(UniqueFd api_socket, network_->Listen("127.0.0.1", 9001));
+  // A container's runtime reaches the API in its network namespace; a
+  // VM's through the guest's relay, which ends at a Unix socket.
+  UniqueFd api_socket;
+  if (IsVm()) {
+    LODE_ASSIGN_OR_RETURN(api_socket, ListenUnix(spec_.work_dir + "/runtime-api.sock", 0600));
+  } else {
+    LODE_ASSIGN_OR_RETURN(api_socket, network_->Listen("127.0.0.1", 9001));
+  }
   HttpServer::Options api_options;
   api_options.max_body = kMaxPayloadBytes;
   RuntimeApi* api = api_.get();
@@ -123,10 +138,13 @@ Status Sandbox::SetUpNetwork() {
 }
 
 Status Sandbox::Launch() {
+  if (IsVm() && !spec_.vm) {
+    return Status::FailedPrecondition("this host runs no microVMs: " + spec_.vm_unavailable);
+  }
   std::error_code ec;
   fs::create_directories(spec_.work_dir, ec);
   if (ec) return Status::IOError("create " + spec_.work_dir + ": " + ec.message());
-  // The network comes up while the image is attached and mounted.
+  // The network comes up while the image is attached (and mounted).
   std::future<Status> network = std::async(std::launch::async, [this] { return SetUpNetwork(); });
   Clock::time_point t = Clock::now();
   json attached;
@@ -145,29 +163,44 @@ Status Sandbox::Launch() {
     attachment_ = attached.value("id", "");
   }
   phases_.attach_seconds = SecondsSince(t);
-
-  t = Clock::now();
-  std::string rootfs = spec_.work_dir + "/rootfs";
-  LODE_ASSIGN_OR_RETURN(mount_, sandbox::Mount::Ext4(attached["path"], rootfs, false));
-  phases_.mount_seconds = SecondsSince(t);
-  LODE_RETURN_IF_ERROR(network.get());
-
-  t = Clock::now();
   std::string config_text = attached.value("config", "{}");
   json config = json::parse(config_text, nullptr, false);
   if (!config.is_object()) config = json::object();
   std::vector<std::string> command = Command(config, spec_.function.handler);
   if (command.empty()) {
+    network.wait();
     return Status::InvalidArgument(
         "the image has no entrypoint or cmd and the function no handler");
   }
-  LODE_ASSIGN_OR_RETURN(sandbox::ProcessSpec process,
-                        sandbox::ProcessFromConfig(config_text, command, rootfs));
-  process.env = LambdaEnvironment(process.env, spec_, HandlerOf(config, spec_.function.handler));
+  if (IsVm()) {
+    LODE_RETURN_IF_ERROR(network.get());
+    return LaunchVm(attached["path"], config_text, command);
+  }
+  Status launched = LaunchContainer(attached["path"], config_text, command);
+  Status networked = network.get();
+  LODE_RETURN_IF_ERROR(launched);
+  LODE_RETURN_IF_ERROR(networked);
+  return StartContainer();
+}
 
+Status Sandbox::LaunchContainer(const std::string& image_file, const std::string& config_text,
+                                const std::vector<std::string>& command) {
+  Clock::time_point t = Clock::now();
+  std::string rootfs = spec_.work_dir + "/rootfs";
+  LODE_ASSIGN_OR_RETURN(mount_, sandbox::Mount::Ext4(image_file, rootfs, false));
+  phases_.mount_seconds = SecondsSince(t);
+  LODE_ASSIGN_OR_RETURN(process_, sandbox::ProcessFromConfig(config_text, command, rootfs));
+  json config = json::parse(config_text, nullptr, false);
+  process_.env = LambdaEnvironment(process_.env, spec_, HandlerOf(config, spec_.function.handler));
+  return Status::Ok();
+}
+
+Status Sandbox::StartContainer() {
+  Clock::time_point t = Clock::now();
+  std::string rootfs = spec_.work_dir + "/rootfs";
   sandbox::ContainerSpec c;
   c.rootfs = rootfs;
-  c.process = process;
+  c.process = process_;
   c.work_dir = spec_.work_dir;
   c.name = spec_.id;
   c.network_namespace = network_->Path();
@@ -191,6 +224,40 @@ Status Sandbox::Launch() {
   return Status::Ok();
 }
 
+Status Sandbox::LaunchVm(const std::string& image_file, const std::string& config_text,
+                         const std::vector<std::string>& command) {
+  Clock::time_point t = Clock::now();
+  json config = json::parse(config_text, nullptr, false);
+  vm::VmConfig c;
+  c.kernel = spec_.vm->kernel;
+  c.accel = spec_.vm->accel;
+  // The function's memory is the VM's, but a guest kernel needs room of
+  // its own below the smallest Lambda size.
+  c.memory_mib = std::max<int>(static_cast<int>(spec_.function.memory_mib), kMinVmMemoryMib);
+  c.work_dir = spec_.work_dir;
+  c.initramfs = spec_.work_dir + "/initramfs.cpio";
+  c.disk = image_file;
+  c.network = spec_.function.network != "none";
+  c.network_namespace = network_->Path();
+  c.runtime_api = true;
+  vm::RunSpec run;
+  run.config_json = config_text;
+  run.command = command;
+  run.network = c.network ? vm::kUserNetwork : vm::GuestNetwork{};
+  run.env =
+      LambdaEnvironment(Strings(config, "env"), spec_, HandlerOf(config, spec_.function.handler));
+  run.runtime_api = true;
+  LODE_RETURN_IF_ERROR(vm::WriteRunInitramfs(spec_.vm->base_initramfs, run, c.initramfs));
+  auto output = [this](std::string_view text) {
+    if (spec_.output) spec_.output(text);
+  };
+  LODE_ASSIGN_OR_RETURN(vm_,
+                        vm::BackgroundVm::Start(c, output, spec_.work_dir + "/runtime-api.sock"));
+  phases_.spawn_seconds = SecondsSince(t);
+  waiter_ = std::thread([this] { WaitForExit(); });
+  return Status::Ok();
+}
+
 void Sandbox::ReadOutput(UniqueFd from) {
   char buf[16384];
   while (true) {
@@ -202,15 +269,25 @@ void Sandbox::ReadOutput(UniqueFd from) {
 }
 
 void Sandbox::WaitForExit() {
-  Result<int> code = container_->Wait();
+  Result<int> code = 0;
+  if (vm_) {
+    Result<vm::VmRun> run = vm_->Wait();
+    code = run.ok() ? Result<int>(run->exit_code) : Result<int>(run.status());
+  } else {
+    code = container_->Wait();
+  }
   api_->Close(code.ok() ? ExitDescription(*code) : "Runtime exited: " + code.status().message());
 }
 
 void Sandbox::Kill() {
   if (container_) container_->Kill();
+  if (vm_) vm_->Kill();
 }
 
-uint64_t Sandbox::PeakMemoryBytes() const { return container_ ? container_->PeakMemoryBytes() : 0; }
+uint64_t Sandbox::PeakMemoryBytes() const {
+  if (vm_) return vm_->PeakMemoryBytes();
+  return container_ ? container_->PeakMemoryBytes() : 0;
+}
 
 Sandbox::~Sandbox() {
   Kill();
@@ -219,6 +296,7 @@ Sandbox::~Sandbox() {
   server_.reset();
   if (reader_.joinable()) reader_.join();
   container_.reset();
+  vm_.reset();
   network_.reset();
   if (mount_) (void)mount_->Unmount();
   mount_.reset();

@@ -3,12 +3,17 @@
 // mounted through a loop device, in a network namespace of its own where
 // 127.0.0.1:9001 is this sandbox's Runtime API and nothing else of the
 // host's is (outbound NAT through slirp4netns unless the function has
-// network "none"). It starts with Lambda's environment and lives across
-// invocations until the host discards it.
+// network "none"). Or, for a function whose sandbox is "vm", a microVM
+// whose disk is the attachment: QEMU runs in that network namespace, and
+// the guest's init serves the Runtime API on the guest's 127.0.0.1:9001,
+// relayed over a virtio-serial port to this sandbox's API. It starts with
+// Lambda's environment and lives across invocations until the host
+// discards it.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -20,10 +25,19 @@
 #include "sandbox/mount.h"
 #include "sandbox/network.h"
 #include "util/status.h"
+#include "vm/accel.h"
+#include "vm/machine.h"
 
 namespace lode::functions {
 
 constexpr const char* kRuntimeApiAddress = "127.0.0.1:9001";
+
+// How a host boots sandboxes that are microVMs (found once, at its start).
+struct VmSandboxSettings {
+  std::string kernel;          // the guest kernel
+  std::string base_initramfs;  // lode's initramfs for it (vm::BaseInitramfs)
+  vm::Accel accel = vm::Accel::kTcg;
+};
 
 struct SandboxSpec {
   std::string id;        // unique on the host: names the container
@@ -35,6 +49,10 @@ struct SandboxSpec {
   std::string function_arn;
   std::string region;
   bool prefetch = true;
+  // For functions whose sandbox is "vm"; when absent, why this host has
+  // none.
+  std::optional<VmSandboxSettings> vm;
+  std::string vm_unavailable;
   // The runtime's stdout and stderr as they come, on the sandbox's own
   // reader thread.
   std::function<void(std::string_view)> output;
@@ -70,6 +88,14 @@ class Sandbox {
   explicit Sandbox(SandboxSpec spec);
   Status Launch();
   Status SetUpNetwork();
+  bool IsVm() const;
+  // Mounts the image and makes the runtime's process (while the network
+  // comes up); StartContainer then starts it.
+  Status LaunchContainer(const std::string& image_file, const std::string& config_text,
+                         const std::vector<std::string>& command);
+  Status StartContainer();
+  Status LaunchVm(const std::string& image_file, const std::string& config_text,
+                  const std::vector<std::string>& command);
   void ReadOutput(UniqueFd from);
   void WaitForExit();
 
@@ -78,9 +104,11 @@ class Sandbox {
   std::unique_ptr<RuntimeApi> api_;
   std::string attachment_;
   std::unique_ptr<sandbox::Mount> mount_;
+  sandbox::ProcessSpec process_;
   std::unique_ptr<sandbox::NetworkNamespace> network_;
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<sandbox::Container> container_;
+  std::unique_ptr<vm::BackgroundVm> vm_;
   std::thread reader_, waiter_;
 };
 

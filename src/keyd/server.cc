@@ -21,18 +21,10 @@ constexpr int kHandshakeTimeoutMs = 10000;
 
 Result<std::unique_ptr<SocketServer>> SocketServer::Start(const std::string& path,
                                                           Service& service) {
-  LODE_ASSIGN_OR_RETURN(sockaddr_un addr, UnixAddress(path));
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   if (ConnectUnix(path).ok()) return Status::Rejected("a keyd already listens on " + path);
-  ::unlink(path.c_str());
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return Status::FromErrno(errno, "create socket");
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return Status::FromErrno(errno, "bind " + path);
-  }
-  if (::chmod(path.c_str(), 0666) != 0) return Status::FromErrno(errno, "chmod " + path);
-  if (::listen(fd.get(), 128) != 0) return Status::FromErrno(errno, "listen on " + path);
+  LODE_ASSIGN_OR_RETURN(UniqueFd fd, ListenUnix(path, 0666));
   return std::unique_ptr<SocketServer>(new SocketServer(path, std::move(fd), nullptr, service));
 }
 

@@ -2,6 +2,8 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -25,6 +27,20 @@ Result<UniqueFd> ConnectUnix(const std::string& path) {
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     return Status::Unavailable("nothing listens on " + path);
   }
+  return fd;
+}
+
+Result<UniqueFd> ListenUnix(const std::string& path, mode_t mode, int backlog) {
+  LODE_ASSIGN_OR_RETURN(sockaddr_un addr, UnixAddress(path));
+  ::unlink(path.c_str());
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return Status::FromErrno(errno, "create socket");
+  // The mode is set as the file appears: no moment where others may connect.
+  mode_t old = ::umask(~mode & 0777);
+  int bound = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::umask(old);
+  if (bound != 0) return Status::FromErrno(errno, "bind " + path);
+  if (::listen(fd.get(), backlog) != 0) return Status::FromErrno(errno, "listen on " + path);
   return fd;
 }
 

@@ -1,6 +1,7 @@
 // Unix-domain socket addresses.
 #pragma once
 
+#include <sys/types.h>
 #include <sys/un.h>
 
 #include <string>
@@ -16,6 +17,10 @@ Result<sockaddr_un> UnixAddress(const std::string& path);
 
 // A stream socket connected to `path`; Unavailable when nobody listens.
 Result<UniqueFd> ConnectUnix(const std::string& path);
+
+// A stream socket listening on `path`, replacing a stale socket file
+// there, created with permissions `mode` (0600: the owner only).
+Result<UniqueFd> ListenUnix(const std::string& path, mode_t mode, int backlog = 128);
 
 // Writes all of `text` to a socket (no SIGPIPE); `what` names the peer in
 // errors.

@@ -1,10 +1,11 @@
 // The microVM's PID 1, a static binary in lode's initramfs: it loads the
-// kernel modules lode put beside it, mounts the image's disk (read-only,
-// or under a tmpfs overlay with --rw), gives the command /proc, /sys, /dev
-// and /tmp, runs it with the image's env, working directory and user and
-// its stdio on virtio-serial ports, reaps every process, reports the exit
-// status on the status port and resets the VM (QEMU runs with -no-reboot,
-// so a reset ends it). It relies on nothing inside the image.
+// kernel modules lode put beside it, sets up the network, mounts the
+// image's disk (read-only, or under a tmpfs overlay with --rw), gives the
+// command /proc, /sys, /dev and /tmp, runs it with the image's env,
+// working directory and user and its stdio on virtio-serial ports, reaps
+// every process, reports the exit status on the status port and resets
+// the VM (QEMU runs with -no-reboot, so a reset ends it). It relies on
+// nothing inside the image.
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -28,10 +29,13 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "sandbox/process.h"
 #include "util/file.h"
 #include "util/text.h"
+#include "vm/guest_network.h"
+#include "vm/guest_runtime_relay.h"
 #include "vm/run_spec.h"
 
 namespace lode::vm {
@@ -133,18 +137,35 @@ int OpenPort(const std::string& name, int flags) {
   Fail("virtio-serial port " + name + " did not appear");
 }
 
-// The image's file system at kNewRoot: the disk read-only, or with a tmpfs
-// overlay taking the writes (they vanish with the VM).
-void MountRoot(bool writable) {
+// The image's file system at kNewRoot: the disk read-only; under a tmpfs
+// overlay taking the writes (they vanish with the VM) with --rw; and under
+// `files` (what the network setup wrote) when there is such a directory.
+void MountRoot(bool writable, const std::string& files) {
   if (!WaitForPath("/dev/vda", std::chrono::seconds(10))) Fail("the root disk did not appear");
-  std::string lower = writable ? "/lode/lower" : kNewRoot;
+  bool overlay = writable || !files.empty();
+  std::string lower = overlay ? "/lode/lower" : kNewRoot;
   MountOrFail("/dev/vda", lower, "ext4", MS_RDONLY, "noload");
-  if (!writable) return;
-  MountOrFail("tmpfs", "/lode/rw", "tmpfs", 0, "mode=0755");
-  ::mkdir("/lode/rw/upper", 0755);
-  ::mkdir("/lode/rw/work", 0755);
-  MountOrFail("overlay", kNewRoot, "overlay", 0,
-              "lowerdir=/lode/lower,upperdir=/lode/rw/upper,workdir=/lode/rw/work");
+  if (!overlay) return;
+  std::string layers = "lowerdir=" + (files.empty() ? "" : files + ":") + lower;
+  if (writable) {
+    MountOrFail("tmpfs", "/lode/rw", "tmpfs", 0, "mode=0755");
+    ::mkdir("/lode/rw/upper", 0755);
+    ::mkdir("/lode/rw/work", 0755);
+    layers += ",upperdir=/lode/rw/upper,workdir=/lode/rw/work";
+  }
+  MountOrFail("overlay", kNewRoot, "overlay", writable ? 0 : MS_RDONLY, layers.c_str());
+}
+
+// Loopback, and with an address the VM's interface; the resolver and
+// hosts files it writes lie over the image's root ("" when none).
+std::string SetUpNetwork(const GuestNetwork& network) {
+  std::string files;
+  if (network.enabled()) {
+    files = "/lode/net";
+    MountOrFail("tmpfs", files, "tmpfs", 0, "mode=0755,size=64k");
+  }
+  Check(ConfigureGuestNetwork(network, files));
+  return files;
 }
 
 bool IsDir(const std::string& path) {
@@ -278,8 +299,9 @@ void Reseed(const std::string& hex) {
   status_port.Say(std::string(kForkedEvent) + "=" + line);
 }
 
-// Requests from the host on the status port, one per line.
-void ReadHostRequests(int port, std::string& pending) {
+// Requests from the host on the status port, one per line. A reseed
+// means the VM was restored: the Runtime API's host is a new one.
+void ReadHostRequests(int port, std::string& pending, GuestRuntimeRelay* relay) {
   char buf[512];
   ssize_t n = ::read(port, buf, sizeof(buf));
   if (n <= 0) return;
@@ -287,7 +309,9 @@ void ReadHostRequests(int port, std::string& pending) {
   for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
     std::string request = pending.substr(0, nl);
     pending.erase(0, nl + 1);
-    if (request.rfind(kReseedRequest, 0) == 0) Reseed(request.substr(std::strlen(kReseedRequest)));
+    if (request.rfind(kReseedRequest, 0) != 0) continue;
+    Reseed(request.substr(std::strlen(kReseedRequest)));
+    if (relay) relay->Replay();
   }
 }
 
@@ -303,14 +327,17 @@ std::optional<int> Reap(pid_t child) {
 }
 
 // Waits for `child`, reaping everything else and serving the host's
-// requests meanwhile; then ends whatever is left.
-int WaitAndReap(pid_t child, int sigchld, int port) {
+// requests (and the Runtime API relay) meanwhile; then ends whatever is
+// left.
+int WaitAndReap(pid_t child, int sigchld, int port, GuestRuntimeRelay* relay) {
   std::optional<int> code;
   std::string requests;
   while (!code) {
-    pollfd fds[2] = {{sigchld, POLLIN, 0}, {port, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
-    if (fds[1].revents & POLLIN) ReadHostRequests(port, requests);
+    std::vector<pollfd> fds = {{sigchld, POLLIN, 0}, {port, POLLIN, 0}};
+    if (relay) relay->AddPollFds(fds);
+    if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) break;
+    if (fds[1].revents & POLLIN) ReadHostRequests(port, requests, relay);
+    if (relay) relay->Serve(std::vector<pollfd>(fds.begin() + 2, fds.end()));
     signalfd_siginfo info;
     while (::read(sigchld, &info, sizeof(info)) == sizeof(info)) {
     }
@@ -338,11 +365,18 @@ int WaitAndReap(pid_t child, int sigchld, int port) {
   int in = OpenPort(kStdinPort, O_RDONLY);
   int out = OpenPort(kStdoutPort, O_WRONLY);
   int err = OpenPort(kStderrPort, O_WRONLY);
-  MountRoot(spec->writable);
+  MountRoot(spec->writable, SetUpNetwork(spec->network));
   Result<sandbox::ProcessSpec> process =
       sandbox::ProcessFromConfig(spec->config_json, spec->command, kNewRoot);
   Check(process.status());
+  if (!spec->env.empty()) process->env = spec->env;
   MountApiFileSystems();
+  std::optional<GuestRuntimeRelay> relay;
+  if (spec->runtime_api) {
+    Result<GuestRuntimeRelay> started = GuestRuntimeRelay::Start(OpenPort(kRuntimePort, O_RDWR));
+    Check(started.status());
+    relay.emplace(std::move(*started));
+  }
   // SIGCHLD arrives on a descriptor (blocked before the fork, unblocked in
   // the child) so one poll serves children and the host's requests.
   sigset_t chld;
@@ -358,7 +392,7 @@ int WaitAndReap(pid_t child, int sigchld, int port) {
     ::sigprocmask(SIG_UNBLOCK, &chld, nullptr);
     Exec(*process, in, out, err);
   }
-  int code = WaitAndReap(child, sigchld, status_port.fd());
+  int code = WaitAndReap(child, sigchld, status_port.fd(), relay ? &*relay : nullptr);
   ::fsync(out);
   ::fsync(err);
   status_port.Say("exit=" + std::to_string(code));

@@ -23,9 +23,9 @@ namespace fs = std::filesystem;
 
 // virtio_mmio for microvm, virtio_pci for the q35 machine snapshots run
 // on. ext4 asks the crypto API for crc32c by name, so no symbol ties them.
-const char* const kWantedModules[] = {"virtio_mmio",    "virtio_pci",     "virtio_blk",
-                                      "virtio_console", "crc32c_generic", "ext4",
-                                      "overlay"};
+const char* const kWantedModules[] = {"virtio_mmio",    "virtio_pci", "virtio_blk",
+                                      "virtio_console", "virtio_net", "crc32c_generic",
+                                      "ext4",           "overlay"};
 
 // The version string a bzImage carries: its setup header's kernel_version
 // field (at 0x20e) points at it, 0x200 bytes before the offset it holds.
@@ -204,7 +204,12 @@ Result<std::vector<std::string>> GuestModules(const std::string& modules_dir) {
 
 Result<std::string> BaseInitramfs(const GuestKernel& kernel, const std::string& cache_dir) {
   std::span<const uint8_t> init = GuestInitBinary();
-  std::string key = kernel.version + "-" + ToHex(Sha256::Of(init)).substr(0, 16) +
+  std::string modules;
+  for (const char* name : kWantedModules) modules += std::string(name) + " ";
+  Sha256 content;
+  content.Update(init);
+  content.Update(modules);
+  std::string key = kernel.version + "-" + ToHex(content.Finish()).substr(0, 16) +
                     (kernel.modules_dir.empty() ? "-nomod" : "");
   std::string path = cache_dir + "/initramfs-" + key + ".cpio";
   std::error_code ec;

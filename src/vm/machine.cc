@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -26,118 +27,15 @@
 #include "util/sha256.h"
 #include "util/text.h"
 #include "util/unix_socket.h"
+#include "vm/qemu_args.h"
+#include "vm/qemu_process.h"
 #include "vm/qmp.h"
+#include "vm/relay.h"
 #include "vm/run_spec.h"
+#include "vm/runtime_relay.h"
 
 namespace lode::vm {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// The host's TSC rate, which the guest kernel cannot measure on `microvm`
-// under TCG (no PIT to calibrate against): it would hang at boot.
-std::string TscKhz() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("cpu MHz", 0) == 0) {
-      double mhz = std::strtod(line.substr(line.find(':') + 1).c_str(), nullptr);
-      if (mhz > 0) return std::to_string(static_cast<long>(mhz * 1000));
-    }
-  }
-  return "";
-}
-
-struct Port {
-  const char* name;
-  std::string socket;
-};
-
-// A path for /bin/sh (QEMU runs exec: migration URIs with it).
-std::string ShellWord(const std::string& path) {
-  std::string out = "'";
-  for (char c : path) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// QEMU's arguments. With `signature` every path, and what differs between
-// taking a snapshot and restoring it by design, is left out: what remains
-// shapes the device state.
-std::vector<std::string> QemuArgs(const VmConfig& c, const std::vector<Port>& ports,
-                                  bool signature = false) {
-  auto path = [&](const std::string& p) { return signature ? std::string("-") : p; };
-  bool kvm = c.accel == Accel::kKvm;
-  bool snapshots = !c.memory_file.empty();
-  std::string append = "console=ttyS0 quiet panic=-1 reboot=t random.trust_cpu=on";
-  if (!kvm && !snapshots) {  // q35 has a PIT to calibrate against
-    std::string khz = TscKhz();
-    if (!khz.empty()) append += " tsc_early_khz=" + khz;
-  }
-  std::string drive =
-      "id=root,file=" + path(c.disk) + ",format=raw,if=none,readonly=on,cache=none,rerror=stop";
-  if (c.disk_bytes > 0 && !signature) {  // where the disk lies in its file is no device's
-    drive += ",offset=" + std::to_string(c.disk_offset) + ",size=" + std::to_string(c.disk_bytes);
-  }
-  // Snapshots run on q35, not microvm: only q35 builds the ACPI table of
-  // QEMU's VM generation ID device, whose new ID on every restore makes
-  // the guest kernel reseed its RNG. Its devices are PCI ones.
-  std::string bus = snapshots ? "pci" : "device";
-  std::vector<std::string> args = {c.qemu,
-                                   "-M",
-                                   snapshots ? "q35,memory-backend=mem" : "microvm",
-                                   "-accel",
-                                   kvm ? "kvm" : "tcg",
-                                   "-cpu",
-                                   kvm ? "host" : "max",
-                                   "-m",
-                                   std::to_string(c.memory_mib),
-                                   "-smp",
-                                   std::to_string(c.cpus),
-                                   "-nodefaults",
-                                   "-no-user-config",
-                                   "-display",
-                                   "none",
-                                   "-no-reboot",
-                                   "-kernel",
-                                   path(c.kernel),
-                                   "-initrd",
-                                   path(c.initramfs),
-                                   "-append",
-                                   path(append),
-                                   "-serial",
-                                   "file:" + path(c.work_dir + "/console.log"),
-                                   "-drive",
-                                   drive,
-                                   "-device",
-                                   "virtio-blk-" + bus + ",drive=root",
-                                   "-device",
-                                   "virtio-serial-" + bus};
-  if (snapshots) {
-    args.insert(args.end(), {"-object",
-                             "memory-backend-file,id=mem,size=" + std::to_string(c.memory_mib) +
-                                 "M,mem-path=" + path(c.memory_file) +
-                                 ",share=" + path(c.memory_shared ? "on" : "off"),
-                             "-device", "vmgenid,guid=auto"});
-  }
-  args.insert(args.end(),
-              {"-qmp", "unix:" + path(c.work_dir + "/qmp.sock") + ",server=on,wait=off"});
-  for (size_t i = 0; i < ports.size(); ++i) {
-    std::string id = "port" + std::to_string(i);
-    args.insert(
-        args.end(),
-        {"-chardev", "socket,id=" + id + ",path=" + path(ports[i].socket) + ",server=on,wait=on",
-         "-device", "virtserialport,chardev=" + id + ",name=" + ports[i].name});
-  }
-  if (!c.incoming_state.empty() && !signature) args.insert(args.end(), {"-incoming", "defer"});
-  return args;
-}
-
-std::vector<Port> PortsOf(const VmConfig& config) {
-  std::vector<Port> ports;
-  for (const char* name : {kStdoutPort, kStderrPort, kStdinPort, kStatusPort}) {
-    ports.push_back({name, config.work_dir + "/" + name + ".sock"});
-  }
-  return ports;
-}
 
 // The last non-empty line of a log, for an error message.
 std::string LastLine(const std::string& path) {
@@ -148,310 +46,6 @@ std::string LastLine(const std::string& path) {
   }
   return Excerpt(last);
 }
-
-class Qemu {
- public:
-  ~Qemu() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      Wait();
-    }
-    if (pidfd_ >= 0) ::close(pidfd_);
-  }
-
-  Status Start(const std::vector<std::string>& args, const std::string& log) {
-    std::vector<char*> argv;
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    pid_t lode = ::getpid();
-    pid_ = ::fork();
-    if (pid_ < 0) return Status::FromErrno(errno, "fork QEMU");
-    if (pid_ == 0) {
-      EndWithParent(lode, SIGKILL);  // a VM nobody relays for would run on forever
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      int null = ::open("/dev/null", O_RDONLY);
-      int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      ::dup2(null, 0);
-      ::dup2(out, 1);
-      ::dup2(out, 2);
-      ::execvp(argv[0], argv.data());
-      _exit(127);
-    }
-    pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-    if (pidfd_ < 0) return Status::FromErrno(errno, "watch QEMU");
-    return Status::Ok();
-  }
-
-  int pidfd() const { return pidfd_; }
-  bool Exited() const {
-    pollfd p{pidfd_, POLLIN, 0};
-    return ::poll(&p, 1, 0) == 1;
-  }
-  void Kill() const { ::kill(pid_, SIGKILL); }
-  // QEMU's exit status (waits for it).
-  int Wait() {
-    int status = 0;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-    return sandbox::ExitCodeOf(status);
-  }
-
- private:
-  pid_t pid_ = -1;
-  int pidfd_ = -1;
-};
-
-// Connects to a port's socket once QEMU listens on it.
-Result<UniqueFd> ConnectPort(const Qemu& qemu, const std::string& path) {
-  LODE_ASSIGN_OR_RETURN(sockaddr_un addr, UnixAddress(path));
-  auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (Clock::now() < deadline) {
-    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) return fd;
-    if (qemu.Exited()) return Status::Unavailable("QEMU ended before the VM started");
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return Status::Unavailable("QEMU did not open " + path + " within 30 s");
-}
-
-bool WriteAll(int fd, const char* data, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, data, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    data += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
-}
-
-// Moves bytes between the ports and this process until QEMU exits (or, for
-// a snapshot, until the command is ready), noting when each status line
-// arrived.
-class Relay {
- public:
-  enum class Mode {
-    kRun,       // stdin relayed from the start
-    kSnapshot,  // no stdin; stdout and stderr to our stderr; ends when ready
-    kRestore,   // stdin relayed once the guest reported its reseed
-  };
-
-  Relay(Mode mode, Qemu& qemu, QmpClient& qmp, std::vector<UniqueFd> ports, int signal_fd)
-      : mode_(mode),
-        qemu_(qemu),
-        qmp_(qmp),
-        out_(std::move(ports[0])),
-        err_(std::move(ports[1])),
-        in_(std::move(ports[2])),
-        status_(std::move(ports[3])),
-        signal_fd_(signal_fd),
-        stdin_open_(mode == Mode::kRun),
-        out_to_(mode == Mode::kSnapshot ? 2 : 1) {}
-
-  void SetReady(const ReadyWhen& ready) { ready_when_ = ready; }
-  void Note(const std::string& event) { events_.emplace_back(event, Clock::now()); }
-
-  // Until QEMU exits, then whatever the ports still hold; in kSnapshot
-  // mode until the command is ready (or a deadline passed: timed_out()).
-  void Run() {
-    Clock::time_point started = Clock::now();
-    while (!ready_) {
-      std::vector<pollfd> fds;
-      auto watch = [&](int fd, short events) {
-        if (fd >= 0) fds.push_back({fd, events, 0});
-      };
-      watch(out_.get(), POLLIN);
-      watch(err_.get(), POLLIN);
-      watch(status_.get(), POLLIN);
-      if (in_.valid() && stdin_open_) {
-        watch(pending_.empty() ? 0 : in_.get(), pending_.empty() ? POLLIN : POLLOUT);
-      }
-      watch(signal_fd_, POLLIN);
-      watch(qmp_open_ ? qmp_.fd() : -1, POLLIN);
-      watch(qemu_.pidfd(), POLLIN);
-      int timeout = TimeoutMs(started);
-      if (timeout == 0) return;
-      if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) return;
-      for (const pollfd& p : fds) {
-        if (p.revents == 0) continue;
-        if (p.fd == qemu_.pidfd()) {
-          Drain();
-          return;
-        }
-        Handle(p.fd);
-      }
-    }
-  }
-
-  const std::vector<std::pair<std::string, Clock::time_point>>& events() const { return events_; }
-  int stopped_by() const { return stopped_by_; }
-  const std::string& io_error() const { return io_error_; }
-  bool ready() const { return ready_; }
-  bool timed_out() const { return timed_out_; }
-
- private:
-  // How long poll may wait (-1: no limit); 0 once the command is ready or
-  // a deadline passed (timed_out(): QEMU is killed).
-  int TimeoutMs(Clock::time_point started) {
-    std::optional<Clock::time_point> ready_at, give_up_at;
-    if (mode_ == Mode::kSnapshot) {
-      give_up_at = started + Seconds(ready_when_.timeout_seconds);
-      if (ready_when_.after_seconds >= 0 && started_at_) {
-        ready_at = *started_at_ + Seconds(ready_when_.after_seconds);
-      }
-    } else if (mode_ == Mode::kRestore && !stdin_open_) {
-      give_up_at = started + std::chrono::seconds(kReseedTimeoutSeconds);
-    }
-    Clock::time_point now = Clock::now();
-    if (ready_at && now >= *ready_at) ready_ = true;
-    if (ready_) return 0;
-    if (give_up_at && now >= *give_up_at) {
-      timed_out_ = true;
-      qemu_.Kill();
-      return 0;
-    }
-    std::optional<Clock::time_point> next = give_up_at;
-    if (ready_at && (!next || *ready_at < *next)) next = ready_at;
-    if (!next) return -1;
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(*next - now).count();
-    return static_cast<int>(std::max<int64_t>(left, 1));
-  }
-
-  static Clock::duration Seconds(double s) {
-    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
-  }
-
-  void Handle(int fd) {
-    if (qmp_open_ && fd == qmp_.fd()) return ReadQmp();
-    if (fd == out_.get()) return Forward(out_, out_to_);
-    if (fd == err_.get()) return Forward(err_, 2);
-    if (fd == status_.get()) return ReadStatus();
-    if (fd == signal_fd_) return Stop();
-    if (fd == 0) return ReadStdin();
-    if (fd == in_.get()) return WriteStdin();
-  }
-
-  // What `fd` holds now ("" when interrupted); nothing at its end or on an
-  // error.
-  static std::optional<std::string> ReadSome(int fd) {
-    char buf[65536];
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) return std::string();
-    if (n <= 0) return std::nullopt;
-    return std::string(buf, static_cast<size_t>(n));
-  }
-
-  void Forward(UniqueFd& from, int to) {
-    std::optional<std::string> bytes = ReadSome(from.get());
-    if (!bytes) return from.Reset();
-    (void)WriteAll(to, bytes->data(), bytes->size());
-    if (&from == &out_ && !ready_when_.marker.empty()) WatchForMarker(*bytes);
-  }
-
-  // The marker may arrive split across reads: the tail of the last read
-  // is kept.
-  void WatchForMarker(const std::string& bytes) {
-    const std::string& marker = ready_when_.marker;
-    marker_window_ += bytes;
-    if (marker_window_.find(marker) != std::string::npos) ready_ = true;
-    if (marker_window_.size() >= marker.size()) {
-      marker_window_.erase(0, marker_window_.size() - (marker.size() - 1));
-    }
-  }
-
-  void ReadStatus() {
-    std::optional<std::string> bytes = ReadSome(status_.get());
-    if (!bytes) return status_.Reset();
-    status_text_ += *bytes;
-    for (size_t nl; (nl = status_text_.find('\n')) != std::string::npos;) {
-      std::string event = status_text_.substr(0, nl);
-      status_text_.erase(0, nl + 1);
-      if (event == "start") started_at_ = Clock::now();
-      if (event.rfind(kForkedEvent, 0) == 0) stdin_open_ = mode_ == Mode::kRestore;
-      Note(event);
-    }
-  }
-
-  void ReadStdin() {
-    std::optional<std::string> bytes = ReadSome(0);
-    if (!bytes) {
-      // Half-closed, not closed: QEMU drops what the socket still holds
-      // when its peer hangs up before the guest opened the port; with only
-      // our side shut it delivers the rest, then the guest reads EOF.
-      in_shut_ = std::move(in_);
-      ::shutdown(in_shut_.get(), SHUT_WR);
-      return;
-    }
-    pending_ = std::move(*bytes);
-  }
-
-  void WriteStdin() {
-    ssize_t n = ::send(in_.get(), pending_.data(), pending_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
-    if (n < 0) {
-      in_.Reset();
-      pending_.clear();
-      return;
-    }
-    pending_.erase(0, static_cast<size_t>(n));
-  }
-
-  // The disk runs with rerror=stop: a read of the image that failed (the
-  // agent could not fetch a chunk) pauses the VM rather than handing the
-  // guest an error; lode ends it and says so.
-  void ReadQmp() {
-    Result<std::vector<nlohmann::json>> events = qmp_.ReadEvents();
-    if (!events.ok()) {
-      qmp_open_ = false;
-      return;
-    }
-    for (const nlohmann::json& e : *events) {
-      if (e.value("event", "") != "BLOCK_IO_ERROR" || !io_error_.empty()) continue;
-      nlohmann::json data = e.value("data", nlohmann::json::object());
-      io_error_ = data.value("reason", std::string("I/O error"));
-      qemu_.Kill();
-    }
-  }
-
-  void Stop() {
-    signalfd_siginfo info{};
-    if (::read(signal_fd_, &info, sizeof(info)) == sizeof(info)) {
-      stopped_by_ = static_cast<int>(info.ssi_signo);
-    }
-    qemu_.Kill();
-  }
-
-  // After QEMU exited: the sockets hold the rest of the output.
-  void Drain() {
-    while (out_.valid()) Forward(out_, out_to_);
-    while (err_.valid()) Forward(err_, 2);
-    while (status_.valid()) ReadStatus();
-  }
-
-  static constexpr int kReseedTimeoutSeconds = 30;
-
-  Mode mode_;
-  Qemu& qemu_;
-  QmpClient& qmp_;
-  bool qmp_open_ = true;
-  std::string io_error_;
-  UniqueFd out_, err_, in_, status_;
-  UniqueFd in_shut_;  // stdin after its end: shut for writing, kept open
-  int signal_fd_;
-  bool stdin_open_;
-  int out_to_;           // where the command's stdout goes: ours, or our stderr while snapshotting
-  std::string pending_;  // stdin bytes not yet taken by the guest
-  std::string status_text_;
-  std::vector<std::pair<std::string, Clock::time_point>> events_;
-  int stopped_by_ = 0;
-  ReadyWhen ready_when_;
-  std::string marker_window_;
-  std::optional<Clock::time_point> started_at_;
-  bool ready_ = false, timed_out_ = false;
-};
 
 // Blocks SIGINT and SIGTERM for the run and delivers them on a descriptor;
 // SIGPIPE is ignored (a closed stdout must not kill lode before it stops
@@ -479,6 +73,10 @@ class StopSignals {
   int fd_;
   sighandler_t old_pipe_;
 };
+
+Relay::Output WriterTo(int fd) {
+  return [fd](std::string_view bytes) { (void)WriteAll(fd, bytes.data(), bytes.size()); };
+}
 
 // What QEMU or the guest said last, for an error message.
 std::string LastWords(const std::string& work_dir) {
@@ -552,7 +150,8 @@ struct StartedVm {
 Status Start(const VmConfig& config, StartedVm& vm) {
   std::vector<Port> ports = PortsOf(config);
   vm.spawned = Clock::now();
-  LODE_RETURN_IF_ERROR(vm.qemu.Start(QemuArgs(config, ports), config.work_dir + "/qemu.log"));
+  LODE_RETURN_IF_ERROR(vm.qemu.Start(QemuArgs(config, ports), config.work_dir + "/qemu.log",
+                                     config.network_namespace));
   for (const Port& p : ports) {
     Result<UniqueFd> fd = ConnectPort(vm.qemu, p.socket);
     if (!fd.ok()) return Status::Unavailable(fd.status().message() + LastWords(config.work_dir));
@@ -637,13 +236,6 @@ Result<std::string> QemuVersion(const std::string& qemu) {
   return version;
 }
 
-std::string DeviceSignature(const VmConfig& config, const std::string& qemu_version) {
-  std::string signature = qemu_version;
-  std::vector<std::string> args = QemuArgs(config, PortsOf(config), /*signature=*/true);
-  for (size_t i = 1; i < args.size(); ++i) signature += " " + args[i];
-  return signature;
-}
-
 Result<VmRun> RunVm(const VmConfig& config) {
   bool restore = !config.incoming_state.empty();
   StopSignals signals;
@@ -651,19 +243,96 @@ Result<VmRun> RunVm(const VmConfig& config) {
   LODE_RETURN_IF_ERROR(Start(config, vm));
   if (restore) LODE_RETURN_IF_ERROR(Restore(config, vm));
   Relay relay(restore ? Relay::Mode::kRestore : Relay::Mode::kRun, vm.qemu, *vm.qmp,
-              std::move(vm.ports), signals.fd());
+              std::move(vm.ports), signals.fd(), WriterTo(1), WriterTo(2));
   if (restore) relay.Note("restored");
   relay.Run();
   int qemu_status = vm.qemu.Wait();
   return Outcome(relay, qemu_status, vm.spawned, vm.ready, config.work_dir);
 }
 
+// QEMU is started by the VM's own thread, which lives as long as the VM:
+// the parent-death signal QEMU gets fires when the thread that forked it
+// ends, and a host's request threads come and go.
+class BackgroundVm::Impl {
+ public:
+  Status Start(const VmConfig& config, Relay::Output output,
+               const std::string& runtime_api_socket) {
+    work_dir_ = config.work_dir;
+    std::promise<Status> started;
+    std::future<Status> result = started.get_future();
+    thread_ = std::thread([&, output] {
+      Status s = vm::Start(config, vm_);
+      if (s.ok() && config.runtime_api) {
+        Result<std::unique_ptr<RuntimeRelay>> relay =
+            RuntimeRelay::Start(std::move(vm_.ports[4]), runtime_api_socket);
+        s = relay.status();
+        if (relay.ok()) runtime_ = std::move(*relay);
+      }
+      if (s.ok()) {
+        relay_.emplace(Relay::Mode::kBackground, vm_.qemu, *vm_.qmp, std::move(vm_.ports), -1,
+                       output, output);
+      }
+      started.set_value(s);
+      if (!s.ok()) return;
+      relay_->Run();
+      qemu_status_ = vm_.qemu.Wait();
+    });
+    return result.get();
+  }
+  ~Impl() {
+    Kill();
+    if (thread_.joinable()) thread_.join();
+  }
+  void Kill() { vm_.qemu.Kill(); }
+  Result<VmRun> Wait() {
+    if (thread_.joinable()) thread_.join();
+    runtime_.reset();
+    if (!relay_) return Status::FailedPrecondition("the VM did not start");
+    return Outcome(*relay_, qemu_status_, vm_.spawned, vm_.ready, work_dir_);
+  }
+  uint64_t PeakMemoryBytes() const {
+    pid_t pid = vm_.qemu.pid();
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; pid > 0 && std::getline(in, line);) {
+      if (line.rfind("VmHWM:", 0) == 0) {
+        peak_kib_ = std::max<uint64_t>(peak_kib_, std::stoull(line.substr(6)));
+      }
+    }
+    return peak_kib_ << 10;
+  }
+
+ private:
+  std::string work_dir_;
+  StartedVm vm_;
+  std::unique_ptr<RuntimeRelay> runtime_;
+  std::optional<Relay> relay_;
+  std::thread thread_;
+  int qemu_status_ = 0;
+  mutable uint64_t peak_kib_ = 0;
+};
+
+Result<std::unique_ptr<BackgroundVm>> BackgroundVm::Start(
+    const VmConfig& config, std::function<void(std::string_view)> output,
+    const std::string& runtime_api_socket) {
+  auto impl = std::make_unique<Impl>();
+  LODE_RETURN_IF_ERROR(impl->Start(config, std::move(output), runtime_api_socket));
+  return std::unique_ptr<BackgroundVm>(new BackgroundVm(std::move(impl)));
+}
+
+BackgroundVm::BackgroundVm(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+BackgroundVm::~BackgroundVm() = default;
+void BackgroundVm::Kill() { impl_->Kill(); }
+Result<VmRun> BackgroundVm::Wait() { return impl_->Wait(); }
+uint64_t BackgroundVm::PeakMemoryBytes() const { return impl_->PeakMemoryBytes(); }
+
 Result<SavedVm> SnapshotVm(const VmConfig& config, const ReadyWhen& ready,
                            const std::string& state_file) {
   StopSignals signals;
   StartedVm vm;
   LODE_RETURN_IF_ERROR(Start(config, vm));
-  Relay relay(Relay::Mode::kSnapshot, vm.qemu, *vm.qmp, std::move(vm.ports), signals.fd());
+  // What the command prints before it is ready goes to our stderr.
+  Relay relay(Relay::Mode::kSnapshot, vm.qemu, *vm.qmp, std::move(vm.ports), signals.fd(),
+              WriterTo(2), WriterTo(2));
   relay.SetReady(ready);
   relay.Run();
   if (!relay.ready()) {

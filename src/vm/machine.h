@@ -7,10 +7,15 @@
 // starts, so no output is lost.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "util/status.h"
 #include "vm/accel.h"
+#include "vm/network.h"
 
 namespace lode::vm {
 
@@ -29,6 +34,16 @@ struct VmConfig {
   int memory_mib = 512;
   int cpus = 1;
   std::string work_dir;  // the ports' sockets, QEMU's and the console's logs
+  // Outbound network through QEMU's user-mode NAT (the guest's side:
+  // kUserNetwork in its run spec), and guest ports published on the host.
+  bool network = false;
+  std::vector<PublishedPort> published;
+  // QEMU runs in this network namespace (a path; "": lode's own), so that
+  // "the host" the guest reaches is that namespace.
+  std::string network_namespace;
+  // A function's VM: a fifth port, lode.runtime, carries the guest's
+  // Runtime API connections (runtime_port.h).
+  bool runtime_api = false;
 
   // Snapshots: guest memory in a file, mapped shared to take a snapshot (so
   // the file is the memory) and privately to restore one (so guest writes
@@ -66,6 +81,34 @@ Result<std::string> QemuVersion(const std::string& qemu);
 // device state (paths left out): a snapshot restores only into a VM with
 // the same signature.
 std::string DeviceSignature(const VmConfig& config, const std::string& qemu_version);
+
+// A VM in the background, as a function's sandbox runs: no stdin, the
+// command's stdout and stderr to `output` (on the VM's own thread), and
+// with VmConfig::runtime_api the guest's Runtime API connections relayed
+// to the Unix socket `runtime_api_socket`.
+class BackgroundVm {
+ public:
+  static Result<std::unique_ptr<BackgroundVm>> Start(const VmConfig& config,
+                                                     std::function<void(std::string_view)> output,
+                                                     const std::string& runtime_api_socket);
+  // Kills the VM if it still runs and waits for its thread.
+  ~BackgroundVm();
+  BackgroundVm(const BackgroundVm&) = delete;
+  BackgroundVm& operator=(const BackgroundVm&) = delete;
+
+  void Kill();
+  // Waits for the VM to end: the command's exit status, or why the VM
+  // ended without one. Once.
+  Result<VmRun> Wait();
+  // QEMU's peak resident memory (guest memory it touched included).
+  uint64_t PeakMemoryBytes() const;
+
+  class Impl;
+
+ private:
+  explicit BackgroundVm(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
 
 // When a command being snapshotted is ready.
 struct ReadyWhen {

@@ -10,10 +10,28 @@
 
 namespace lode::vm {
 
+// The guest's side of its network (QEMU's user-mode NAT): the address of
+// its one interface (CIDR), its default gateway (through which it also
+// reaches the host) and its resolver. No address: loopback only.
+struct GuestNetwork {
+  std::string address, gateway, nameserver;
+  bool enabled() const { return !address.empty(); }
+};
+
+// The addresses of QEMU's user-mode network (its defaults, made explicit).
+inline const GuestNetwork kUserNetwork{"10.0.2.15/24", "10.0.2.2", "10.0.2.3"};
+inline constexpr const char* kUserNetworkPrefix = "10.0.2.0/24";
+
 struct RunSpec {
   std::string config_json;           // the image's run config (entrypoint, cmd, env, ...)
   std::vector<std::string> command;  // replaces entrypoint and cmd when not empty
   bool writable = false;             // a tmpfs overlay over the read-only disk
+  GuestNetwork network;
+  // The command's whole environment when not empty (else the image's).
+  std::vector<std::string> env;
+  // A function's VM: the init serves the Runtime API on 127.0.0.1:9001
+  // through the lode.runtime port (runtime_port.h).
+  bool runtime_api = false;
 };
 
 std::string EncodeRunSpec(const RunSpec& spec);

@@ -23,6 +23,7 @@ std::string EncodeSnapshotInfo(const SnapshotInfo& i) {
             {"vm",
              {{"memory_mib", i.memory_mib},
               {"cpus", i.cpus},
+              {"network", i.network ? "user" : "none"},
               {"accel", i.accel},
               {"kernel_version", i.kernel_version},
               {"device_signature", i.device_signature}}},
@@ -52,6 +53,7 @@ Result<std::optional<SnapshotInfo>> DecodeSnapshotInfo(const std::string& config
     const json& vm = j.at("vm");
     i.memory_mib = IntegerOf<int>(vm.at("memory_mib"));
     i.cpus = IntegerOf<int>(vm.at("cpus"));
+    i.network = vm.value("network", "none") == "user";  // snapshots before networks had none
     i.accel = vm.at("accel").get<std::string>();
     i.kernel_version = vm.at("kernel_version").get<std::string>();
     i.device_signature = vm.at("device_signature").get<std::string>();

@@ -22,7 +22,8 @@ struct SnapshotInfo {
   // The VM.
   int memory_mib = 0;
   int cpus = 0;
-  std::string accel;  // "kvm" or "tcg"
+  bool network = false;  // QEMU's user-mode network (a virtio-net device)
+  std::string accel;     // "kvm" or "tcg"
   std::string kernel_version;
   std::string device_signature;  // DeviceSignature() of the VM
   // The block file.

@@ -16,6 +16,7 @@ SnapshotInfo Example() {
   i.created = 1796028594;
   i.memory_mib = 512;
   i.cpus = 2;
+  i.network = true;
   i.accel = "tcg";
   i.kernel_version = "6.1.0-57-amd64";
   i.device_signature = "QEMU emulator version 7.2.22 -M microvm";
@@ -43,6 +44,7 @@ TEST(SnapshotInfoTest, RoundTrips) {
   EXPECT_EQ(o.created, in.created);
   EXPECT_EQ(o.memory_mib, 512);
   EXPECT_EQ(o.cpus, 2);
+  EXPECT_TRUE(o.network);
   EXPECT_EQ(o.accel, "tcg");
   EXPECT_EQ(o.kernel_version, in.kernel_version);
   EXPECT_EQ(o.device_signature, in.device_signature);

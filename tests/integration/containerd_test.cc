@@ -550,6 +550,39 @@ TEST_F(ContainerdTest, ASnapshotterRestartKeepsSnapshotsAndRunningContainers) {
   Restart(SIGTERM);  // a clean stop ends with status 0
 }
 
+// The agent's handover (`lode agent --upgrade`) under a container on a lode
+// image: the container reads what it never read before through the new
+// agent, and its snapshot is detached through it when the container ends.
+TEST_F(ContainerdTest, AnAgentUpgradeUnderARunningContainerFailsNoRead) {
+  auto attachments = [] {
+    std::set<std::string> ids;
+    nlohmann::json list = nlohmann::json::parse(
+        testing::RunCommand(testing::LodeBinary() + " ps --json " + agent_->SocketArg()).output,
+        nullptr, false);
+    if (list.is_array()) {
+      for (const auto& a : list) ids.insert(a.value("id", ""));
+    }
+    return ids;
+  };
+  std::set<std::string> before = attachments();
+  pid_t reader = testing::StartCommand(
+      "exec ctr --address " + *dir_ / "containerd/containerd.sock" +
+      " --namespace lode run --rm --snapshotter lode " + containerd_->RuncRoot() + " " +
+      Image("lode/deb:v1") + " upgrade-reader sh -c 'sleep 1; " +
+      "find /usr /var -type f -exec cat {} + > /dev/null && echo read-all' > " +
+      *dir_ / "upgrade-reader.out 2>&1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_TRUE(agent_->Upgrade()) << agent_->log();
+  int status = 0;
+  ::waitpid(reader, &status, 0);
+  EXPECT_EQ(testing::ReadAll(*dir_ / "upgrade-reader.out"), "read-all\n");
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  for (int i = 0; i < 50 && attachments() != before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(attachments(), before);  // the container's attachment is gone
+}
+
 // Last in the suite: it deletes the store's chunks. A lode image whose
 // chunks cannot be read fails the container with EIO; nothing hangs.
 TEST_F(ContainerdTest, UnreadableChunksFailReadsWithAnIoErrorInsteadOfHanging) {

@@ -22,6 +22,7 @@
 #include "testing/files.h"
 #include "testing/layer_builder.h"
 #include "testing/mount.h"
+#include "testing/ports.h"
 #include "testing/process.h"
 #include "testing/scratch_dir.h"
 #include "testing/vm_runs.h"
@@ -47,6 +48,25 @@ print("to stderr", file=sys.stderr)
 sys.exit(3)
 )";
 
+// Run in the guest with the network: the resolver it was given, a file
+// fetched from the host (argv[1]), then one request served on port 8000.
+constexpr const char* kNetworkScript = R"(import http.server, sys, urllib.request
+print(open("/etc/resolv.conf").read().strip())
+print(urllib.request.urlopen(sys.argv[1], timeout=30).read().decode())
+class Answer(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"from the guest"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("0.0.0.0", 8000), Answer)
+print("listening", flush=True)
+server.handle_request()
+)";
+
 const char* const kHashedFiles[] = {"/usr/bin/python3.11", "/usr/lib/x86_64-linux-gnu/libc.so.6",
                                     "/opt/app/main.py"};
 
@@ -58,7 +78,10 @@ class VmTest : public ::testing::Test {
     std::string rootfs = CachedDebianRootfs();
     if (rootfs.empty()) return;
     ImageSpec spec = BuildDebianImage(rootfs);
-    spec.layers.push_back(LayerBuilder().File("opt/app/check.py", kCheckScript).Finish());
+    spec.layers.push_back(LayerBuilder()
+                              .File("opt/app/check.py", kCheckScript)
+                              .File("opt/app/net.py", kNetworkScript)
+                              .Finish());
     spec.env.push_back("LODE_GREETING=hello-from-the-image");
     spec.working_dir = "/opt/app";
     spec.user = "nobody";
@@ -167,6 +190,61 @@ TEST_F(VmTest, WritableRootKeepsWritesInTheGuest) {
   CommandResult ro = RunVm("cache-rw", "-- python3 -c \"open('/var/tmp/x', 'w')\"");
   EXPECT_EQ(ro.exit_code, 1);
   EXPECT_NE(Stderr().find("Read-only file system"), std::string::npos) << Stderr();
+}
+
+// The guest reaches the host (QEMU's user-mode NAT: the host is the
+// gateway, 10.0.2.2) and a guest port published with -p answers on the
+// host; with --network none the guest has loopback only.
+TEST_F(VmTest, NetworkReachesTheHostAndPublishesAGuestPort) {
+  int ports = FreeLoopbackPorts(2);
+  ScratchDir web("lode-web");
+  WriteAll(web / "hello.txt", "from the host");
+  pid_t server =
+      StartCommand("exec python3 -m http.server " + std::to_string(ports) +
+                   " --bind 127.0.0.1 --directory " + ShellQuote(web.path()) + " >/dev/null 2>&1");
+  for (int i = 0; i < 100 && !LoopbackAccepts(ports); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::string url = "http://10.0.2.2:" + std::to_string(ports) + "/hello.txt";
+  pid_t vm =
+      StartCommand(env_ + "exec " + LodeBinary() + " run deb --tenant acme --vm --cache " +
+                   ShellQuote(*dir_ / "cache-net") + " -p 127.0.0.1:" + std::to_string(ports + 1) +
+                   ":8000 -- python3 net.py " + url + " </dev/null >" +
+                   ShellQuote(*dir_ / "net.txt") + " 2>" + ShellQuote(*dir_ / "err.txt"));
+  for (int i = 0; i < 1200 && ReadAll(*dir_ / "net.txt").find("listening") == std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CommandResult published = RunCommand(
+      "python3 -c \"import urllib.request; print(urllib.request.urlopen("
+      "'http://127.0.0.1:" +
+      std::to_string(ports + 1) + "/', timeout=30).read().decode(), end='')\"");
+  int status = 0;
+  ::waitpid(vm, &status, 0);
+  ::kill(server, SIGTERM);
+  ::waitpid(server, nullptr, 0);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << Stderr();
+  EXPECT_EQ(ReadAll(*dir_ / "net.txt"), "nameserver 10.0.2.3\nfrom the host\nlistening\n")
+      << Stderr();
+  EXPECT_EQ(published.output, "from the guest");
+
+  std::string probe =
+      "import socket, urllib.request\n"
+      "s = socket.create_server(('127.0.0.1', 0)); c = socket.create_connection(s.getsockname())\n"
+      "print('loopback up')\n"
+      "try:\n"
+      "    urllib.request.urlopen('" +
+      url +
+      "', timeout=10)\n"
+      "except OSError as e:\n"
+      "    print('no network:', e)\n";
+  CommandResult none = RunVm("cache-net", "--network none -- python3 -c " + ShellQuote(probe));
+  EXPECT_EQ(none.exit_code, 0) << Stderr();
+  EXPECT_NE(none.output.find("loopback up\nno network:"), std::string::npos) << none.output;
+  EXPECT_NE(none.output.find("unreachable"), std::string::npos) << none.output;
+  // Publishing needs a network and a VM.
+  EXPECT_NE(RunVm("cache-net", "--network none -p 8080:80 -- true").exit_code, 0);
+  EXPECT_NE(Stderr().find("not with --network none"), std::string::npos) << Stderr();
 }
 
 TEST_F(VmTest, MissingCommandIsOneLineAndExit127) {

@@ -1,0 +1,101 @@
+#include "vm/qemu_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "sandbox/process.h"
+#include "util/child.h"
+#include "util/unix_socket.h"
+
+namespace lode::vm {
+
+Qemu::~Qemu() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    Wait();
+  }
+  if (pidfd_ >= 0) ::close(pidfd_);
+}
+
+Status Qemu::Start(const std::vector<std::string>& args, const std::string& log,
+                   const std::string& network_namespace) {
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  UniqueFd netns;
+  if (!network_namespace.empty()) {
+    netns = UniqueFd(::open(network_namespace.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!netns.valid()) return Status::FromErrno(errno, "open " + network_namespace);
+  }
+  pid_t lode = ::getpid();
+  pid_ = ::fork();
+  if (pid_ < 0) return Status::FromErrno(errno, "fork QEMU");
+  if (pid_ == 0) {
+    EndWithParent(lode, SIGKILL);
+    if (netns.valid() && ::setns(netns.get(), CLONE_NEWNET) != 0) _exit(126);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    int null = ::open("/dev/null", O_RDONLY);
+    int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(null, 0);
+    ::dup2(out, 1);
+    ::dup2(out, 2);
+    ::execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+  if (pidfd_ < 0) return Status::FromErrno(errno, "watch QEMU");
+  return Status::Ok();
+}
+
+bool Qemu::Exited() const {
+  pollfd p{pidfd_, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1;
+}
+
+void Qemu::Kill() const {
+  if (pidfd_ >= 0) (void)::syscall(SYS_pidfd_send_signal, pidfd_, SIGKILL, nullptr, 0);
+}
+
+int Qemu::Wait() {
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+  return sandbox::ExitCodeOf(status);
+}
+
+Result<UniqueFd> ConnectPort(const Qemu& qemu, const std::string& path) {
+  LODE_ASSIGN_OR_RETURN(sockaddr_un addr, UnixAddress(path));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) return fd;
+    if (qemu.Exited()) return Status::Unavailable("QEMU ended before the VM started");
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return Status::Unavailable("QEMU did not open " + path + " within 30 s");
+}
+
+bool WriteAll(int fd, const char* data, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, data, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    data += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+}  // namespace lode::vm

@@ -1,0 +1,47 @@
+// A QEMU child process and the virtio-serial port sockets lode connects to
+// it. Internal to the vm component.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "util/file.h"
+#include "util/status.h"
+
+namespace lode::vm {
+
+// QEMU, started with a parent-death signal (a VM nobody relays for must
+// not run on), watched through a pidfd and killed with this object.
+class Qemu {
+ public:
+  Qemu() = default;
+  ~Qemu();
+  Qemu(const Qemu&) = delete;
+  Qemu& operator=(const Qemu&) = delete;
+
+  // Runs `args` (args[0] from PATH), its output to `log`, in the network
+  // namespace at `network_namespace` unless that is "".
+  Status Start(const std::vector<std::string>& args, const std::string& log,
+               const std::string& network_namespace = "");
+  int pidfd() const { return pidfd_; }
+  pid_t pid() const { return pid_; }
+  bool Exited() const;
+  // Safe from any thread while the object lives (through the pidfd).
+  void Kill() const;
+  // QEMU's exit status (waits for it).
+  int Wait();
+
+ private:
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+};
+
+// Connects to a port's socket once QEMU listens on it.
+Result<UniqueFd> ConnectPort(const Qemu& qemu, const std::string& path);
+
+// Writes all of `data` (false on an error or a closed peer).
+bool WriteAll(int fd, const char* data, size_t n);
+
+}  // namespace lode::vm

@@ -1,0 +1,167 @@
+// Functions whose sandboxes are microVMs (`lode function create --vm`):
+// the same shell bootstrap runtime and AWS's Node.js runtime interface
+// client as in containers, in QEMU VMs (TCG here) served by `lode serve`.
+// Oracles: the Invoke API's answers, what the runtime saw (environment,
+// sandbox id, invocation count), what it could reach on the network, and
+// the host's REPORT records.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "testing/files.h"
+#include "testing/function_host.h"
+#include "testing/function_images.h"
+#include "testing/ports.h"
+#include "testing/process.h"
+#include "testing/scratch_dir.h"
+
+namespace lode::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+json Json(const HttpAnswer& a) {
+  json j = json::parse(a.body, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << a.status << " " << a.body;
+  return j;
+}
+
+class FunctionVmTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new ScratchDir("lode-fnvm");
+    env_ = "TMPDIR=" + ShellQuote(*dir_ / "tmp") + " LODE_KEYS=" + ShellQuote(*dir_ / "keys") +
+           " LODE_STORE=dir://" + ShellQuote(*dir_ / "store") + " ";
+    fs::create_directories(*dir_ / "tmp");
+    std::string rootfs = CachedCurlRootfs(), node_rootfs = CachedNodeRootfs();
+    if (rootfs.empty() || node_rootfs.empty()) return;
+    WriteOciLayout(*dir_ / "oci", BootstrapFunctionImage(rootfs), TestCompression::kNone);
+    WriteOciLayout(*dir_ / "node-oci", NodeFunctionImage(node_rootfs), TestCompression::kNone);
+    Lode("key create acme");
+    Lode("push " + ShellQuote(*dir_ / "oci") + " --tenant acme --tag boot");
+    Lode("push " + ShellQuote(*dir_ / "node-oci") + " --tenant acme --tag node");
+    Lode("function create vmhello --vm --image boot --tenant acme --timeout 30 --env GREETING=hi");
+    Lode("function create vmoffline --vm --image boot --tenant acme --timeout 30 --network none");
+    Lode("function create vmnode --vm --image node --tenant acme --timeout 30 --memory 256");
+    // Under TCG a VM boots in seconds, not milliseconds: a long init timeout.
+    host_ = new ServeProcess(dir_->path(), env_,
+                             "--tenant acme --keep-warm 10m --init-timeout 120 --cache " +
+                                 ShellQuote(*dir_ / "cache") + " --log-dir " +
+                                 ShellQuote(*dir_ / "logs"));
+    if (!host_->Start()) ADD_FAILURE() << "lode serve did not start: " << host_->log();
+  }
+  static void TearDownTestSuite() {
+    delete host_;
+    host_ = nullptr;
+    delete dir_;
+    dir_ = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(host_ != nullptr && host_->pid() > 0) << "setup failed"; }
+
+  static CommandResult Lode(const std::string& args) {
+    CommandResult r = RunCommand(env_ + LodeBinary() + " " + args);
+    EXPECT_EQ(r.exit_code, 0) << args << ": " << r.output;
+    return r;
+  }
+  static HttpAnswer Invoke(const std::string& function, const json& event) {
+    return host_->Invoke(function, event.dump());
+  }
+  static json ReportOf(const std::string& request_id) {
+    std::ifstream in(*dir_ / "logs/reports.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      json r = json::parse(line, nullptr, false);
+      if (r.is_object() && r["request_id"] == request_id) return r;
+    }
+    return json();
+  }
+
+  static inline ScratchDir* dir_ = nullptr;
+  static inline std::string env_;
+  static inline ServeProcess* host_ = nullptr;
+};
+
+TEST_F(FunctionVmTest, TheBootstrapRuntimeAnswersFromAWarmMicroVm) {
+  json event = {{"greeting", "hello"}, {"n", 42}};
+  HttpAnswer first = Invoke("vmhello", event);
+  ASSERT_EQ(first.status, 200) << first.body << host_->log();
+  json a = Json(first);
+  EXPECT_EQ(a["event"], event);
+  EXPECT_EQ(a["request_id"], first.Header("x-amzn-requestid"));
+  json cold = ReportOf(first.Header("x-amzn-requestid"));
+  EXPECT_EQ(cold["start"], "cold");
+  EXPECT_GT(cold["max_memory_used_mb"].get<int>(), 0);
+  HttpAnswer second = Invoke("vmhello", {{"n", 43}});
+  json b = Json(second);
+  EXPECT_EQ(b["sandbox"], a["sandbox"]) << "the warm VM served the second invocation";
+  EXPECT_EQ(b["count"].get<int>(), a["count"].get<int>() + 1);
+  EXPECT_EQ(ReportOf(second.Header("x-amzn-requestid"))["start"], "warm");
+
+  json env = Json(Invoke("vmhello", {{"action", "env"}}));
+  EXPECT_EQ(env["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:9001");
+  EXPECT_EQ(env["AWS_LAMBDA_FUNCTION_NAME"], "vmhello");
+  EXPECT_EQ(env["GREETING"], "hi");
+  EXPECT_NE(env["PATH"].get<std::string>().find("/usr/bin"), std::string::npos);  // the image's
+
+  HttpAnswer failed = Invoke("vmhello", {{"action", "error"}});
+  EXPECT_EQ(failed.Header("x-amz-function-error"), "Unhandled");
+  EXPECT_EQ(Json(failed)["errorType"], "Handler.Failed");
+  EXPECT_EQ(Json(Invoke("vmhello", {{"action", "echo"}}))["sandbox"], a["sandbox"]);
+}
+
+// AWS's own runtime interface client, unchanged, in a microVM.
+TEST_F(FunctionVmTest, NodeRuntimeInterfaceClientRunsUnchanged) {
+  HttpAnswer first = Invoke("vmnode", {{"x", 1}});
+  ASSERT_EQ(first.status, 200) << first.body << host_->log();
+  json a = Json(first);
+  EXPECT_EQ(a["event"], json({{"x", 1}}));
+  EXPECT_EQ(a["request_id"], first.Header("x-amzn-requestid"));
+  EXPECT_EQ(a["function_arn"], "arn:aws:lambda:us-east-1:acme:function:vmnode");
+  json b = Json(Invoke("vmnode", {{"x", 2}}));
+  EXPECT_EQ(b["sandbox"], a["sandbox"]);
+  EXPECT_EQ(b["count"], 2);
+  HttpAnswer thrown = Invoke("vmnode", {{"action", "error"}});
+  EXPECT_EQ(thrown.Header("x-amz-function-error"), "Unhandled");
+  EXPECT_EQ(Json(thrown)["errorMessage"], "the handler failed on purpose");
+}
+
+// Outbound network through the sandbox's namespace; the address a guest
+// uses for its host is that namespace, where nothing listens (no other
+// sandbox's API, nothing of the host's); --network none has no way out.
+TEST_F(FunctionVmTest, OutboundNetworkUnlessNoneAndNothingOfTheHost) {
+  CommandResult ip =
+      RunCommand("ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1");
+  std::string host_ip = ip.output.substr(0, ip.output.find('\n'));
+  ASSERT_FALSE(host_ip.empty());
+  int port = FreeLoopbackPorts();
+  ScratchDir web("lode-web");
+  WriteAll(web / "hello.txt", "from the host");
+  pid_t server =
+      StartCommand("exec python3 -m http.server " + std::to_string(port) +
+                   " --bind 0.0.0.0 --directory " + ShellQuote(web.path()) + " >/dev/null 2>&1");
+  for (int i = 0; i < 100 && !LoopbackAccepts(port); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::string url = "http://" + host_ip + ":" + std::to_string(port) + "/hello.txt";
+  json fetched = Json(Invoke("vmhello", {{"action", "fetch"}, {"url", url}}));
+  EXPECT_EQ(fetched["body"], "from the host") << fetched;
+  json gateway =
+      Json(Invoke("vmhello", {{"action", "fetch"},
+                              {"url", "http://10.0.2.2:" + std::to_string(port) + "/hello.txt"}}));
+  EXPECT_TRUE(gateway.contains("failed")) << gateway;
+  json api = Json(Invoke("vmhello", {{"action", "fetch"}, {"url", "http://10.0.2.2:9001/"}}));
+  EXPECT_TRUE(api.contains("failed")) << api;
+  json offline = Json(Invoke("vmoffline", {{"action", "fetch"}, {"url", url}}));
+  EXPECT_TRUE(offline.contains("failed")) << offline;
+  ::kill(server, SIGTERM);
+  ::waitpid(server, nullptr, 0);
+}
+
+}  // namespace
+}  // namespace lode::testing
