@@ -109,8 +109,9 @@ TEST_F(MemcachedL2Test, AServerRestartedEmptyIsRefilledByReads) {
   ASSERT_TRUE(l2->Get(name).ok());  // decodes from the other four, refills the missing stripe
   // Now any other single server can go: the refilled stripe is back.
   fleet_.Kill(static_cast<int>(l2->Placement(name)[2]));
+  // The refill is written in the background: a loaded machine takes a while.
   bool ok = false;
-  for (int i = 0; i < 100 && !ok; ++i) {
+  for (int i = 0; i < 1000 && !ok; ++i) {
     ok = l2->Get(name).ok();
     if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

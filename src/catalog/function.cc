@@ -88,10 +88,23 @@ Status ValidateFunction(const FunctionConfig& f) {
   if (f.sandbox != "container" && f.sandbox != "vm") {
     return Bad("sandbox must be 'container' or 'vm', not '" + f.sandbox + "'");
   }
+  if (f.snapstart && f.sandbox != "vm") {
+    return Bad("snapstart restores microVM snapshots: it needs sandbox 'vm'");
+  }
   return Status::Ok();
 }
 
 std::string FunctionImageTag(const std::string& name) { return "function." + name; }
+
+std::string FunctionSnapshotTag(const std::string& name) {
+  return "function." + name + ".snapstart";
+}
+
+Status UnpublishFunction(store::ObjectStore& store, const std::string& tenant,
+                         const std::string& name) {
+  Status untagged = DeleteTag(store, tenant, FunctionSnapshotTag(name));
+  return untagged.code() == StatusCode::kNotFound ? Status::Ok() : untagged;
+}
 
 bool IsLocalImage(const std::string& image) { return image.rfind("file:", 0) == 0; }
 
@@ -106,6 +119,7 @@ std::string EncodeFunction(const FunctionConfig& f) {
             {"environment", f.environment},
             {"network", f.network},
             {"sandbox", f.sandbox},
+            {"snapstart", f.snapstart},
             {"concurrency", f.concurrency},
             {"updated", f.updated}};
   return j.dump();
@@ -128,6 +142,7 @@ Result<FunctionConfig> DecodeFunction(const std::string& text) {
     f.environment = j.at("environment").get<std::map<std::string, std::string>>();
     f.network = j.at("network").get<std::string>();
     f.sandbox = j.at("sandbox").get<std::string>();
+    f.snapstart = j.value("snapstart", false);  // absent in functions made before SnapStart
     f.concurrency = IntegerOf<uint32_t>(j.at("concurrency"));
     f.updated = IntegerOf<int64_t>(j.at("updated"));
   } catch (const json::exception& e) {
@@ -190,6 +205,7 @@ Status DeleteFunction(store::ObjectStore& store, const std::string& tenant,
   LODE_ASSIGN_OR_RETURN(bool exists, store.Exists(key));
   if (!exists) return Status::NotFound("no function " + name + " for tenant " + tenant);
   LODE_RETURN_IF_ERROR(store.Delete(key));
+  LODE_RETURN_IF_ERROR(UnpublishFunction(store, tenant, name));
   Status untagged = DeleteTag(store, tenant, FunctionImageTag(name));
   return untagged.code() == StatusCode::kNotFound ? Status::Ok() : untagged;
 }

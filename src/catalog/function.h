@@ -34,8 +34,10 @@ struct FunctionConfig {
   std::map<std::string, std::string> environment;
   std::string network = "default";    // "default" (outbound) or "none"
   std::string sandbox = "container";  // where invocations run: "container" or "vm"
-  uint32_t concurrency = 0;           // most sandboxes at once on a host; 0: the host's limit
-  int64_t updated = 0;                // Unix seconds of the last create or update
+  // Cold starts restore the snapshot `lode function publish` took (vm only).
+  bool snapstart = false;
+  uint32_t concurrency = 0;  // most sandboxes at once on a host; 0: the host's limit
+  int64_t updated = 0;       // Unix seconds of the last create or update
 };
 
 // Checks every field's range; InvalidArgument names the first bad one.
@@ -49,6 +51,14 @@ Result<FunctionConfig> DecodeFunction(const std::string& json);
 
 // The tag that pins a function's image.
 std::string FunctionImageTag(const std::string& name);
+// The tag of a SnapStart function's published snapshot: gc keeps it like
+// an image, and a new publish moves the tag (the old snapshot, untagged,
+// goes with gc).
+std::string FunctionSnapshotTag(const std::string& name);
+// Drops the published snapshot (none is fine): after an update it would
+// restore the function as it was.
+Status UnpublishFunction(store::ObjectStore& store, const std::string& tenant,
+                         const std::string& name);
 
 // An image "file:PATH": a flattened image on the host's local disk (with
 // PATH.config.json beside it, as `lode flatten` writes), not in the

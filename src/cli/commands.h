@@ -15,6 +15,8 @@ void RegisterAgent(CLI::App& app);
 void RegisterRun(CLI::App& app);
 void RegisterGc(CLI::App& app);
 void RegisterSnapshot(CLI::App& app);
+// Under `lode function`.
+void RegisterFunctionPublish(CLI::App* function);
 void RegisterFunction(CLI::App& app);
 void RegisterServe(CLI::App& app);
 void RegisterKeyService(CLI::App& app);  // keyd, grant, revoke, grants

@@ -22,11 +22,11 @@ struct FunctionArgs {
   std::string name, tenant, image, handler, network, sandbox;
   uint32_t memory_mib = 128, timeout_seconds = 3, concurrency = 0;
   std::vector<std::string> env;
-  bool json_output = false;
+  bool json_output = false, snapstart = false;
   // Options given on the command line (update changes only those).
   CLI::Option *image_opt = nullptr, *handler_opt = nullptr, *memory_opt = nullptr,
               *timeout_opt = nullptr, *env_opt = nullptr, *network_opt = nullptr,
-              *concurrency_opt = nullptr;
+              *concurrency_opt = nullptr, *snapstart_opt = nullptr;
 };
 
 void AddConfigOptions(CLI::App* cmd, FunctionArgs& a) {
@@ -49,6 +49,9 @@ void AddConfigOptions(CLI::App* cmd, FunctionArgs& a) {
       ->check(CLI::IsMember({"container", "vm"}));
   cmd->add_flag_callback(
       "--vm", [&a] { a.sandbox = "vm"; }, "the same as --sandbox vm");
+  a.snapstart_opt = cmd->add_flag("--snapstart,!--no-snapstart", a.snapstart,
+                                  "with --vm: cold starts restore the snapshot `lode function "
+                                  "publish` takes after the runtime's initialization");
   a.concurrency_opt = cmd->add_option("--concurrency", a.concurrency,
                                       "most sandboxes of the function on one host (0: the "
                                       "host's limit)");
@@ -77,6 +80,7 @@ void Apply(const FunctionArgs& a, catalog::FunctionConfig& f) {
   if (a.network_opt->count()) f.network = a.network;
   if (a.concurrency_opt->count()) f.concurrency = a.concurrency;
   if (!a.sandbox.empty()) f.sandbox = a.sandbox;
+  if (a.snapstart_opt->count()) f.snapstart = a.snapstart;
 }
 
 json Describe(const catalog::FunctionConfig& f, const std::string& image_ref) {
@@ -164,7 +168,10 @@ void Update(FunctionArgs& a) {
   // A new --image is resolved now; without one the function keeps the
   // image it was pinned to.
   std::string image = a.image_opt->count() ? a.image : catalog::FunctionImageTag(f.name);
-  Print(f, Save(*store, *keys, f, image), a.json_output, "updated");
+  std::string pinned = Save(*store, *keys, f, image);
+  // A snapshot is of the function as it was: publish again.
+  Check(catalog::UnpublishFunction(*store, a.tenant, a.name));
+  Print(f, pinned, a.json_output, "updated");
 }
 
 void List(FunctionArgs& a) {
@@ -227,6 +234,7 @@ void RegisterFunction(CLI::App& app) {
     Check(catalog::DeleteFunction(*r->store.Open(), r->tenant, r->name));
     std::printf("removed %s\n", r->name.c_str());
   });
+  RegisterFunctionPublish(fn);
 }
 
 }  // namespace lode::cli

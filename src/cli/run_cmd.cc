@@ -198,15 +198,6 @@ void CheckSameDevices(const vm::SnapshotInfo& info, const vm::VmConfig& config,
                                 "): restore it with the QEMU and devices it was taken with"));
 }
 
-// Copies `length` bytes at `offset` of `from` to a new file `to`.
-Status CopyRange(const std::string& from, uint64_t offset, uint64_t length, const std::string& to) {
-  LODE_ASSIGN_OR_RETURN(UniqueFd in, OpenForRead(from));
-  std::vector<uint8_t> bytes(length);
-  LODE_RETURN_IF_ERROR(PReadAll(in.get(), bytes, offset, from));
-  return WriteFileAtomically(
-      to, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-}
-
 // Restores the snapshot attached as `attached` (memory, device state and
 // disk in one block file): the VM must be the one it was taken of, under
 // the QEMU that says `qemu_version`.
@@ -239,7 +230,7 @@ json RestoreVm(const RunArgs& a, const VmPlan& plan, const json& attached, const
   config.memory_shared = false;
   CheckSameDevices(info, config, qemu_version);
   config.incoming_state = dir + "/state";
-  Check(CopyRange(file, info.state_offset, info.state_bytes, config.incoming_state));
+  Check(CopyRangeToFile(file, info.state_offset, info.state_bytes, config.incoming_state));
   json phases = VmPhases(Check(vm::RunVm(config)), plan, start_ns);
   phases["restored"] = true;
   return phases;

@@ -34,29 +34,6 @@ struct ServeArgs {
   std::string kernel, accel = "auto";
 };
 
-// How this host boots functions whose sandbox is a microVM; what is
-// missing for them is said once here and again by each such cold start.
-void PlanVmSandboxes(const ServeArgs& a, functions::HostOptions& o) {
-  Status usable = vm::CheckQemu(vm::kQemu);
-  Result<vm::Accel> wanted = vm::ParseAccel(a.accel);
-  Result<vm::GuestKernel> kernel = vm::FindGuestKernel(a.kernel);
-  Result<vm::AccelChoice> accel = vm::AccelChoice{};
-  Result<std::string> initramfs = std::string();
-  if (usable.ok()) usable = wanted.status();
-  if (usable.ok()) usable = kernel.status();
-  if (usable.ok()) accel = vm::ChooseAccel(*wanted);
-  if (usable.ok()) usable = accel.status();
-  if (usable.ok()) initramfs = vm::BaseInitramfs(*kernel, DataDir() + "/vm");
-  if (usable.ok()) usable = initramfs.status();
-  if (!usable.ok()) {
-    o.vm_unavailable = usable.message();
-    std::fprintf(stderr, "lode serve: no microVM sandboxes: %s\n", usable.message().c_str());
-    return;
-  }
-  if (!accel->notice.empty()) std::fprintf(stderr, "lode serve: %s\n", accel->notice.c_str());
-  o.vm = functions::VmSandboxSettings{kernel->image, *initramfs, accel->accel};
-}
-
 void Serve(const ServeArgs& a) {
   Check(sandbox::EnterPrivateMountNamespace());
   // Sandboxes end with this process, even when it is killed.
@@ -78,7 +55,13 @@ void Serve(const ServeArgs& a) {
   o.work_dir = dir.path() + "/sandboxes";
   o.log_dir = a.log_dir.empty() ? DataDir() + "/functions/logs" : a.log_dir;
   o.prefetch = a.agent.prefetch != "off";
-  PlanVmSandboxes(a, o);
+  Result<functions::VmSandboxSettings> vms = PlanFunctionVms(a.kernel, a.accel, "serve");
+  if (vms.ok()) {
+    o.vm = *vms;
+  } else {
+    o.vm_unavailable = vms.status().message();
+    std::fprintf(stderr, "lode serve: no microVM sandboxes: %s\n", o.vm_unavailable.c_str());
+  }
   std::unique_ptr<functions::Host> host = Check(functions::Host::Start(o));
 
   functions::HttpServer::Options http;

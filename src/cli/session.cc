@@ -163,6 +163,25 @@ vm::VmConfig VmConfigFor(const VmPlan& plan, const std::string& dir, int memory_
   return config;
 }
 
+Result<functions::VmSandboxSettings> PlanFunctionVms(const std::string& kernel,
+                                                     const std::string& accel,
+                                                     const std::string& verb) {
+  LODE_RETURN_IF_ERROR(vm::CheckQemu(vm::kQemu));
+  LODE_ASSIGN_OR_RETURN(vm::Accel wanted, vm::ParseAccel(accel));
+  LODE_ASSIGN_OR_RETURN(vm::GuestKernel guest, vm::FindGuestKernel(kernel));
+  LODE_ASSIGN_OR_RETURN(vm::AccelChoice chosen, vm::ChooseAccel(wanted));
+  functions::VmSandboxSettings settings;
+  settings.kernel = guest.image;
+  settings.accel = chosen.accel;
+  LODE_ASSIGN_OR_RETURN(settings.base_initramfs, vm::BaseInitramfs(guest, DataDir() + "/vm"));
+  LODE_ASSIGN_OR_RETURN(settings.qemu_version, vm::QemuVersion(vm::kQemu));
+  settings.kernel_version = guest.version;
+  if (!chosen.notice.empty()) {
+    std::fprintf(stderr, "lode %s: %s\n", verb.c_str(), chosen.notice.c_str());
+  }
+  return settings;
+}
+
 vm::GuestNetwork GuestNetworkOf(const vm::VmConfig& config) {
   return config.network ? vm::kUserNetwork : vm::GuestNetwork{};
 }

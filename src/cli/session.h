@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cli/agent_client.h"
+#include "functions/sandbox.h"
 #include "vm/accel.h"
 #include "vm/initramfs.h"
 #include "vm/machine.h"
@@ -102,6 +103,13 @@ VmPlan PlanVm(const VmArgs& args, const std::string& verb);
 // files in `dir`; the disk and memory are the caller's to add.
 vm::VmConfig VmConfigFor(const VmPlan& plan, const std::string& dir, int memory_mib, int cpus,
                          bool network);
+
+// How functions whose sandbox is a microVM boot on this host (`kernel`
+// and `accel` as --kernel and --accel take them); `verb` prefixes the
+// notice that TCG was chosen.
+Result<functions::VmSandboxSettings> PlanFunctionVms(const std::string& kernel,
+                                                     const std::string& accel,
+                                                     const std::string& verb);
 
 // The guest's side of the network a VmConfig has.
 vm::GuestNetwork GuestNetworkOf(const vm::VmConfig& config);

@@ -34,7 +34,17 @@ Result<std::optional<FunctionEntry>> FunctionDirectory::Read(const std::string& 
                           catalog::ResolveRef(*store_, tenant, catalog::FunctionImageTag(name)));
     f.image_ref = ref.ToString();
   }
-  f.version = ToHex(Sha256::Of(catalog::EncodeFunction(*config) + "\n" + f.image_ref));
+  if (config->snapstart) {
+    Result<store::ImageRef> snapshot =
+        catalog::ResolveRef(*store_, tenant, catalog::FunctionSnapshotTag(name));
+    if (snapshot.ok()) {
+      f.snapshot_ref = snapshot->ToString();
+    } else if (snapshot.status().code() != StatusCode::kNotFound) {
+      return snapshot.status();
+    }
+  }
+  f.version = ToHex(
+      Sha256::Of(catalog::EncodeFunction(*config) + "\n" + f.image_ref + "\n" + f.snapshot_ref));
   f.arn = "arn:aws:lambda:" + region_ + ":" + tenant + ":function:" + name;
   f.config = std::move(*config);
   f.read_at = std::chrono::steady_clock::now();

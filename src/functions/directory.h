@@ -24,7 +24,10 @@ struct FunctionEntry {
   catalog::FunctionConfig config;
   std::string key;        // tenant/name
   std::string image_ref;  // ROOT/ID its pin points at, or its file: image
-  std::string version;    // changes with the configuration or the image
+  // SnapStart: ROOT/ID of the snapshot `lode function publish` took; ""
+  // when none (not SnapStart, or not published since the last update).
+  std::string snapshot_ref;
+  std::string version;  // changes with the configuration or the image
   std::string arn;
   std::chrono::steady_clock::time_point read_at;
 };

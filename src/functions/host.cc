@@ -115,7 +115,9 @@ class Host::Impl {
   bool EvictIdleLocked();
   std::shared_ptr<FunctionLog> LogOf(const FunctionEntry& f);
   InvokeResult Run(const FunctionEntry& f, const InvokeRequest& request, InvokeResult result);
-  Status StartSandbox(const FunctionEntry& f, Slot& slot);
+  // Starts the function's sandbox: a restore of its SnapStart snapshot
+  // when it has one this host can restore (`restored`), else a boot.
+  Status StartSandbox(const FunctionEntry& f, Slot& slot, bool& restored);
   void Record(const InvocationReport& report, FunctionLog& log);
   void Reap();
   void RunEvents();
@@ -239,7 +241,7 @@ std::shared_ptr<FunctionLog> Host::Impl::LogOf(const FunctionEntry& f) {
   return log;
 }
 
-Status Host::Impl::StartSandbox(const FunctionEntry& f, Slot& slot) {
+Status Host::Impl::StartSandbox(const FunctionEntry& f, Slot& slot, bool& restored) {
   uint64_t n;
   {
     std::lock_guard lock(mu_);
@@ -260,6 +262,24 @@ Status Host::Impl::StartSandbox(const FunctionEntry& f, Slot& slot) {
   slot.log = LogOf(f);
   spec.output = [log = slot.log](std::string_view text) { log->Append(text); };
   slot.started = Clock::now();
+  restored = false;
+  if (!f.snapshot_ref.empty()) {
+    SandboxSpec restore = spec;
+    restore.image_ref = f.snapshot_ref;
+    restore.snapstart = SnapStartPhase::kRestored;
+    Result<std::unique_ptr<Sandbox>> sandbox = Sandbox::Start(restore);
+    if (sandbox.ok()) {
+      slot.sandbox = std::move(*sandbox);
+      restored = true;
+      return Status::Ok();
+    }
+    // Only a snapshot this host cannot run is booted around; a damaged
+    // or unreadable one fails the start like any image.
+    if (sandbox.status().code() != StatusCode::kFailedPrecondition) return sandbox.status();
+    slot.log->Append("SnapStart: " + sandbox.status().message() + "; booting instead\n");
+    metrics_.SnapStartFellBack(f.key);
+    slot.started = Clock::now();
+  }
   LODE_ASSIGN_OR_RETURN(slot.sandbox, Sandbox::Start(spec));
   return Status::Ok();
 }
@@ -302,7 +322,9 @@ InvokeResult Host::Impl::Run(const FunctionEntry& f, const InvokeRequest& reques
   report.start = cold ? StartKind::kCold : StartKind::kWarm;
   std::optional<InvocationEnd> end;
   if (cold) {
-    Status started = StartSandbox(f, *slot);
+    bool restored = false;
+    Status started = StartSandbox(f, *slot, restored);
+    if (restored) report.start = StartKind::kRestore;
     {
       std::lock_guard lock(mu_);
       --starting_;

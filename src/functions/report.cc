@@ -24,8 +24,9 @@ std::string ReportLine(const InvocationReport& r) {
       static_cast<unsigned long long>(BilledMillis(r.duration_ms)), r.memory_mib,
       static_cast<unsigned long long>((r.max_memory_used_bytes + (1 << 20) - 1) >> 20));
   std::string line(text, static_cast<size_t>(std::max(0, n)));
-  if (r.start == StartKind::kCold) {
-    std::snprintf(text, sizeof(text), "\tInit Duration: %.2f ms", r.init_duration_ms);
+  if (r.start != StartKind::kWarm) {
+    std::snprintf(text, sizeof(text), "\t%s Duration: %.2f ms",
+                  r.start == StartKind::kRestore ? "Restore" : "Init", r.init_duration_ms);
     line += text;
   }
   if (r.outcome == "timeout") line += "\tStatus: timeout";
@@ -38,14 +39,17 @@ std::string ReportJson(const InvocationReport& r) {
                       {"request_id", r.request_id},
                       {"tenant", r.tenant},
                       {"function", r.function},
-                      {"start", r.start == StartKind::kCold ? "cold" : "warm"},
+                      {"start", r.start == StartKind::kCold      ? "cold"
+                                : r.start == StartKind::kRestore ? "restore"
+                                                                 : "warm"},
                       {"outcome", r.outcome},
                       {"duration_ms", r.duration_ms},
                       {"billed_duration_ms", BilledMillis(r.duration_ms)},
                       {"memory_size_mb", r.memory_mib},
                       {"max_memory_used_mb", (r.max_memory_used_bytes + (1 << 20) - 1) >> 20}};
-  if (r.start == StartKind::kCold) {
-    j["init_duration_ms"] = r.init_duration_ms;
+  if (r.start != StartKind::kWarm) {
+    j[r.start == StartKind::kRestore ? "restore_duration_ms" : "init_duration_ms"] =
+        r.init_duration_ms;
     j["start_phases_ms"] = {{"attach", r.attach_ms},
                             {"mount", r.mount_ms},
                             {"network", r.network_ms},
@@ -128,6 +132,9 @@ void HostMetrics::Invoked(const std::string& function, StartKind start, double i
   if (start == StartKind::kCold) {
     ++f.cold;
     init_.Add(init_seconds);
+  } else if (start == StartKind::kRestore) {
+    ++f.restores;
+    restore_.Add(init_seconds);
   } else {
     ++f.warm;
   }
@@ -145,6 +152,11 @@ void HostMetrics::Throttled(const std::string& function) {
   ++functions_[function].throttles;
 }
 
+void HostMetrics::SnapStartFellBack(const std::string& function) {
+  std::lock_guard lock(mu_);
+  ++functions_[function].fallbacks;
+}
+
 std::string HostMetrics::Render(const std::map<std::string, int>& sandboxes) {
   std::lock_guard lock(mu_);
   std::string out;
@@ -157,6 +169,14 @@ std::string HostMetrics::Render(const std::map<std::string, int>& sandboxes) {
            std::to_string(f.cold) + "\n";
     out += "lode_function_invocations_total{function=\"" + name + "\",start=\"warm\"} " +
            std::to_string(f.warm) + "\n";
+    out += "lode_function_invocations_total{function=\"" + name + "\",start=\"restore\"} " +
+           std::to_string(f.restores) + "\n";
+  }
+  counter("lode_function_snapstart_fallbacks_total",
+          "SnapStart cold starts that booted: the snapshot could not be restored here.");
+  for (const auto& [name, f] : functions_) {
+    out += "lode_function_snapstart_fallbacks_total{function=\"" + name + "\"} " +
+           std::to_string(f.fallbacks) + "\n";
   }
   counter("lode_function_ends_total", "Invocations by how they ended.");
   for (const auto& [name, f] : functions_) {
@@ -183,6 +203,10 @@ std::string HostMetrics::Render(const std::map<std::string, int>& sandboxes) {
   }
   out += "# HELP lode_function_init_duration_seconds Cold start until the runtime's first next.\n";
   init_.Render(out, "lode_function_init_duration_seconds");
+  out +=
+      "# HELP lode_function_restore_duration_seconds SnapStart restore until the runtime's "
+      "first next.\n";
+  restore_.Render(out, "lode_function_restore_duration_seconds");
   out += "# HELP lode_function_invoke_duration_seconds Event delivered until its end.\n";
   invoke_.Render(out, "lode_function_invoke_duration_seconds");
   return out;

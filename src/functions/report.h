@@ -16,7 +16,8 @@
 
 namespace lode::functions {
 
-enum class StartKind { kCold, kWarm };
+// kRestore: a cold start that restored the function's SnapStart snapshot.
+enum class StartKind { kCold, kWarm, kRestore };
 
 struct InvocationReport {
   std::string request_id, tenant, function;
@@ -26,7 +27,9 @@ struct InvocationReport {
   double duration_ms = 0;  // event delivered until its end
   uint32_t memory_mib = 0;
   uint64_t max_memory_used_bytes = 0;
-  double init_duration_ms = 0;  // cold starts: sandbox start until the first `next`
+  // Cold starts: sandbox start until the first `next` (restores: the
+  // Restore Duration, until the restored runtime's first `next`).
+  double init_duration_ms = 0;
   // Cold starts: where the sandbox's start went before the runtime ran.
   double attach_ms = 0, mount_ms = 0, network_ms = 0, spawn_ms = 0;
   int64_t time_ms = 0;  // Unix milliseconds of the end
@@ -73,6 +76,8 @@ class HostMetrics {
   void Invoked(const std::string& function, StartKind start, double init_seconds);
   void Ended(const std::string& function, const std::string& outcome, double duration_seconds);
   void Throttled(const std::string& function);
+  // A SnapStart function's snapshot could not be restored here: it booted.
+  void SnapStartFellBack(const std::string& function);
   // Prometheus text; `sandboxes` by state ("starting", "busy", "idle").
   std::string Render(const std::map<std::string, int>& sandboxes);
 
@@ -86,12 +91,12 @@ class HostMetrics {
     void Render(std::string& out, const std::string& name) const;
   };
   struct PerFunction {
-    uint64_t invocations = 0, cold = 0, warm = 0, throttles = 0;
+    uint64_t invocations = 0, cold = 0, warm = 0, restores = 0, throttles = 0, fallbacks = 0;
     std::map<std::string, uint64_t> ends;  // by outcome
   };
   std::mutex mu_;
   std::map<std::string, PerFunction> functions_;
-  Histogram init_, invoke_;
+  Histogram init_, restore_, invoke_;
 };
 
 }  // namespace lode::functions

@@ -51,6 +51,15 @@ std::string ErrorTypeOf(const std::string& body, const std::string& type_header)
   return type_header.empty() ? "Runtime.Unknown" : type_header;
 }
 
+InvocationEnd InitTimedOut(std::chrono::milliseconds limit) {
+  return InvocationEnd{
+      Outcome::kInitError,
+      ErrorDocument("Sandbox.Timedout", "Init timed out after " + Seconds2(limit) + " seconds"),
+      "Sandbox.Timedout",
+      {},
+      Clock::now()};
+}
+
 }  // namespace
 
 std::string ErrorDocument(const std::string& type, const std::string& message) {
@@ -61,8 +70,16 @@ HttpResponse RuntimeApi::Handle(const HttpRequest& r) {
   std::string path = r.path;
   if (path.rfind(kPrefix, 0) != 0) return Refuse(404, "InvalidRoute", "no such route " + path);
   path = path.substr(std::string(kPrefix).size());
-  if (r.method == "GET" && path == "invocation/next") return Next();
+  if (r.method == "GET" && path == "invocation/next") {
+    if (phase_ == SnapStartPhase::kPublishing) return HoldForSnapshot(false);
+    return Next();
+  }
   if (r.method == "POST" && path == "init/error") return InitError(r);
+  if (r.method == "GET" && path == "restore/next") {
+    if (phase_ == SnapStartPhase::kPublishing) return HoldForSnapshot(true);
+    return RestoreNext();
+  }
+  if (r.method == "POST" && path == "restore/error") return RestoreError(r);
   const std::string invocation = "invocation/";
   if (r.method == "POST" && path.rfind(invocation, 0) == 0) {
     std::string rest = path.substr(invocation.size());
@@ -163,6 +180,57 @@ HttpResponse RuntimeApi::InitError(const HttpRequest& r) {
   return Accepted();
 }
 
+HttpResponse RuntimeApi::HoldForSnapshot(bool hooks) {
+  std::unique_lock lock(mu_);
+  if (state_ != State::kInit) {
+    return Refuse(403, "InvalidStateTransition", "initialization has already ended");
+  }
+  snapshot_point_ = true;
+  restore_hooks_ = hooks;
+  changed_.notify_all();
+  // Never answered by this API: the VM is saved with the request waiting.
+  changed_.wait(lock, [&] { return state_ == State::kClosed; });
+  return Refuse(410, "Sandbox.Closed", "this sandbox is shutting down");
+}
+
+// The first request of a restored runtime with hooks: answered at once,
+// and its after-restore hooks run; `invocation/next` follows.
+HttpResponse RuntimeApi::RestoreNext() {
+  std::lock_guard lock(mu_);
+  if (phase_ != SnapStartPhase::kRestored || state_ != State::kInit || restore_hooks_) {
+    return Refuse(403, "InvalidStateTransition",
+                  "restore/next is a restored SnapStart runtime's first request");
+  }
+  restore_hooks_ = true;
+  return JsonAnswer(200, "{}");
+}
+
+HttpResponse RuntimeApi::RestoreError(const HttpRequest& r) {
+  if (phase_ != SnapStartPhase::kRestored) {
+    return Refuse(403, "InvalidStateTransition", "this sandbox was not restored from a snapshot");
+  }
+  return InitError(r);
+}
+
+std::optional<InvocationEnd> RuntimeApi::AwaitSnapshotPoint(std::chrono::milliseconds limit) {
+  std::unique_lock lock(mu_);
+  bool ended =
+      changed_.wait_for(lock, limit, [&] { return snapshot_point_ || state_ != State::kInit; });
+  if (snapshot_point_) return std::nullopt;
+  if (!ended) {
+    state_ = State::kClosed;
+    changed_.notify_all();
+    return InitTimedOut(limit);
+  }
+  lock.unlock();
+  return AwaitInit(limit);  // it ended otherwise: says how, at once
+}
+
+bool RuntimeApi::has_restore_hooks() const {
+  std::lock_guard lock(mu_);
+  return restore_hooks_;
+}
+
 void RuntimeApi::EndLocked(Outcome outcome, std::string body, std::string error_type) {
   end_ = InvocationEnd{outcome, std::move(body), std::move(error_type), delivered_, Clock::now()};
   current_id_.clear();
@@ -176,12 +244,7 @@ std::optional<InvocationEnd> RuntimeApi::AwaitInit(std::chrono::milliseconds lim
   if (!ended) {
     state_ = State::kClosed;
     changed_.notify_all();
-    return InvocationEnd{
-        Outcome::kInitError,
-        ErrorDocument("Sandbox.Timedout", "Init timed out after " + Seconds2(limit) + " seconds"),
-        "Sandbox.Timedout",
-        {},
-        Clock::now()};
+    return InitTimedOut(limit);
   }
   if (state_ != State::kClosed) return std::nullopt;
   if (end_) return end_;

@@ -1,9 +1,11 @@
 // The Lambda Runtime API (2018-06-01) one sandbox's runtime talks to: it
 // asks for the next event, posts that event's response or error, or
-// reports that its initialization failed. One RuntimeApi per sandbox, so
-// a runtime can only ever see its own events and answer its own request
-// ids. The function host hands it invocations and waits for their ends.
-// Thread-safe: HTTP threads call Handle, the host calls the rest.
+// reports that its initialization failed; a SnapStart runtime also asks
+// for `restore/next` (before the snapshot, answered after each restore)
+// and may report that its after-restore hooks failed (`restore/error`). One RuntimeApi per sandbox,
+// so a runtime can only ever see its own events and answer its own request ids. The function host
+// hands it invocations and waits for their ends. Thread-safe: HTTP threads call Handle, the host
+// calls the rest.
 #pragma once
 
 #include <chrono>
@@ -48,10 +50,18 @@ struct InvocationEnd {
   Clock::time_point ended{};
 };
 
+// Where a SnapStart sandbox is in its life.
+enum class SnapStartPhase {
+  kNone,        // an on-demand sandbox
+  kPublishing,  // booted to be snapshotted once its runtime is initialized
+  kRestored,    // restored from that snapshot
+};
+
 class RuntimeApi {
  public:
   // `function_arn` goes to runtimes in Lambda-Runtime-Invoked-Function-Arn.
-  explicit RuntimeApi(std::string function_arn) : function_arn_(std::move(function_arn)) {}
+  explicit RuntimeApi(std::string function_arn, SnapStartPhase phase = SnapStartPhase::kNone)
+      : function_arn_(std::move(function_arn)), phase_(phase) {}
 
   // Answers one request of the runtime; blocks in `next` until an event
   // comes or the API is closed.
@@ -61,6 +71,15 @@ class RuntimeApi {
   // its initialization ends otherwise or takes longer than `limit` (the
   // end says how; the API is closed then).
   std::optional<InvocationEnd> AwaitInit(std::chrono::milliseconds limit);
+
+  // Publishing: waits until the runtime is initialized and ready to be
+  // snapshotted: it asked for `restore/next` (its before-snapshot hooks
+  // ran) or, a runtime without hooks, for its first event. The request is
+  // never answered here: it waits in the snapshot and the restored
+  // sandbox's API answers it. nullopt when ready; else how init ended.
+  std::optional<InvocationEnd> AwaitSnapshotPoint(std::chrono::milliseconds limit);
+  // Whether the runtime asked for `restore/next` (it has runtime hooks).
+  bool has_restore_hooks() const;
 
   // Hands `invocation` to the runtime and waits for its end. The timeout
   // runs from now. Only one invocation at a time.
@@ -75,10 +94,15 @@ class RuntimeApi {
   HttpResponse Next();
   HttpResponse Answer(const std::string& request_id, bool error, const HttpRequest& request);
   HttpResponse InitError(const HttpRequest& request);
+  HttpResponse RestoreNext();
+  HttpResponse RestoreError(const HttpRequest& request);
+  // Publishing: the runtime reached its snapshot point; its request waits.
+  HttpResponse HoldForSnapshot(bool hooks);
   void EndLocked(Outcome outcome, std::string body, std::string error_type);
 
   const std::string function_arn_;
-  std::mutex mu_;
+  const SnapStartPhase phase_;
+  mutable std::mutex mu_;
   std::condition_variable changed_;
   State state_ = State::kInit;
   std::optional<Invocation> pending_;  // handed over, not yet taken by `next`
@@ -87,6 +111,8 @@ class RuntimeApi {
   std::optional<InvocationEnd> end_;  // of the current invocation or of init
   Clock::time_point delivered_{};
   std::string closed_why_;
+  bool snapshot_point_ = false;
+  bool restore_hooks_ = false;
 };
 
 // Lambda's error document: {"errorMessage": ..., "errorType": ...}.

@@ -166,5 +166,60 @@ TEST(RuntimeApiTest, InitErrorsAndInitTimeouts) {
   EXPECT_EQ(end->error_type, "Sandbox.Timedout");
 }
 
+TEST(RuntimeApiTest, PublishingHoldsTheRuntimesFirstRequestForTheSnapshot) {
+  for (const char* first : {"restore/next", "invocation/next"}) {
+    RuntimeApi api("arn", SnapStartPhase::kPublishing);
+    std::future<HttpResponse> held =
+        std::async(std::launch::async, [&] { return api.Handle(Get(first)); });
+    EXPECT_FALSE(api.AwaitSnapshotPoint(milliseconds(2000)).has_value()) << first;
+    EXPECT_EQ(api.has_restore_hooks(), std::string(first) == "restore/next");
+    EXPECT_EQ(held.wait_for(milliseconds(100)), std::future_status::timeout)
+        << "answered before the snapshot";
+    api.Close("saved");
+    EXPECT_EQ(held.get().status, 410);
+  }
+  // A runtime that never gets there: init times out; an init error is one.
+  RuntimeApi slow("arn", SnapStartPhase::kPublishing);
+  std::optional<InvocationEnd> timed_out = slow.AwaitSnapshotPoint(milliseconds(50));
+  ASSERT_TRUE(timed_out.has_value());
+  EXPECT_EQ(timed_out->error_type, "Sandbox.Timedout");
+  RuntimeApi failing("arn", SnapStartPhase::kPublishing);
+  EXPECT_EQ(failing.Handle(Post("init/error", R"({"errorType":"X","errorMessage":"m"})")).status,
+            202);
+  std::optional<InvocationEnd> failed = failing.AwaitSnapshotPoint(milliseconds(2000));
+  ASSERT_TRUE(failed.has_value());
+  EXPECT_EQ(failed->outcome, Outcome::kInitError);
+  EXPECT_EQ(failed->error_type, "X");
+}
+
+TEST(RuntimeApiTest, ARestoredRuntimeGetsRestoreNextOnceThenEvents) {
+  RuntimeApi api("arn", SnapStartPhase::kRestored);
+  HttpResponse restored = api.Handle(Get("restore/next"));
+  EXPECT_EQ(restored.status, 200);
+  EXPECT_EQ(api.Handle(Get("restore/next")).status, 403);  // once
+  std::future<HttpResponse> next = AskNext(api);
+  EXPECT_FALSE(api.AwaitInit(milliseconds(2000)).has_value());
+  std::future<InvocationEnd> end =
+      std::async(std::launch::async, [&] { return api.Invoke(Event("id-1", "{}")); });
+  EXPECT_EQ(next.get().status, 200);
+  EXPECT_EQ(api.Handle(Post("invocation/id-1/response", "ok")).status, 202);
+  EXPECT_EQ(end.get().body, "ok");
+
+  // The after-restore hooks failed: that start fails with their error.
+  RuntimeApi failed("arn", SnapStartPhase::kRestored);
+  EXPECT_EQ(failed.Handle(Get("restore/next")).status, 200);
+  HttpRequest error = Post("restore/error", "hook failed");
+  error.headers["lambda-runtime-function-error-type"] = "Runtime.AfterRestoreError";
+  EXPECT_EQ(failed.Handle(error).status, 202);
+  std::optional<InvocationEnd> init = failed.AwaitInit(milliseconds(2000));
+  ASSERT_TRUE(init.has_value());
+  EXPECT_EQ(init->outcome, Outcome::kInitError);
+  EXPECT_EQ(init->error_type, "Runtime.AfterRestoreError");
+  // Not a SnapStart sandbox: no restore routes.
+  RuntimeApi on_demand("arn");
+  EXPECT_EQ(on_demand.Handle(Get("restore/next")).status, 403);
+  EXPECT_EQ(on_demand.Handle(Post("restore/error", "x")).status, 403);
+}
+
 }  // namespace
 }  // namespace lode::functions

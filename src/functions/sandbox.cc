@@ -13,9 +13,11 @@
 
 #include "agent/api.h"
 #include "util/file.h"
+#include "util/text.h"
 #include "util/unix_socket.h"
 #include "vm/initramfs.h"
 #include "vm/run_spec.h"
+#include "vm/snapshot_info.h"
 
 namespace lode::functions {
 namespace {
@@ -93,7 +95,8 @@ std::vector<std::string> LambdaEnvironment(const std::vector<std::string>& image
   set("AWS_LAMBDA_FUNCTION_NAME", f.name);
   set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", std::to_string(f.memory_mib));
   set("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST");
-  set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+  set("AWS_LAMBDA_INITIALIZATION_TYPE",
+      spec.snapstart == SnapStartPhase::kNone ? "on-demand" : "snap-start");
   set("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/" + f.name);
   set("AWS_LAMBDA_LOG_STREAM_NAME", spec.id);
   set("AWS_REGION", spec.region);
@@ -105,7 +108,8 @@ std::vector<std::string> LambdaEnvironment(const std::vector<std::string>& image
 }
 
 Sandbox::Sandbox(SandboxSpec spec)
-    : spec_(std::move(spec)), api_(std::make_unique<RuntimeApi>(spec_.function_arn)) {}
+    : spec_(std::move(spec)),
+      api_(std::make_unique<RuntimeApi>(spec_.function_arn, spec_.snapstart)) {}
 
 Result<std::unique_ptr<Sandbox>> Sandbox::Start(const SandboxSpec& spec) {
   std::unique_ptr<Sandbox> s(new Sandbox(spec));
@@ -163,6 +167,11 @@ Status Sandbox::Launch() {
     attachment_ = attached.value("id", "");
   }
   phases_.attach_seconds = SecondsSince(t);
+  if (spec_.snapstart == SnapStartPhase::kRestored) {
+    LODE_RETURN_IF_ERROR(network.get());
+    return LaunchRestoredVm(attached["path"], attached.value("config", ""),
+                            attached.value("image_bytes", uint64_t{0}));
+  }
   std::string config_text = attached.value("config", "{}");
   json config = json::parse(config_text, nullptr, false);
   if (!config.is_object()) config = json::object();
@@ -224,10 +233,7 @@ Status Sandbox::StartContainer() {
   return Status::Ok();
 }
 
-Status Sandbox::LaunchVm(const std::string& image_file, const std::string& config_text,
-                         const std::vector<std::string>& command) {
-  Clock::time_point t = Clock::now();
-  json config = json::parse(config_text, nullptr, false);
+vm::VmConfig Sandbox::FunctionVmConfig(const std::string& image_file) const {
   vm::VmConfig c;
   c.kernel = spec_.vm->kernel;
   c.accel = spec_.vm->accel;
@@ -240,6 +246,60 @@ Status Sandbox::LaunchVm(const std::string& image_file, const std::string& confi
   c.network = spec_.function.network != "none";
   c.network_namespace = network_->Path();
   c.runtime_api = true;
+  return c;
+}
+
+Status Sandbox::StartVm(const vm::VmConfig& c) {
+  vm_config_ = c;
+  auto output = [this](std::string_view text) {
+    if (spec_.output) spec_.output(text);
+  };
+  LODE_ASSIGN_OR_RETURN(vm_,
+                        vm::BackgroundVm::Start(c, output, spec_.work_dir + "/runtime-api.sock"));
+  waiter_ = std::thread([this] { WaitForExit(); });
+  return Status::Ok();
+}
+
+Status Sandbox::LaunchRestoredVm(const std::string& file, const std::string& description,
+                                 uint64_t file_bytes) {
+  Clock::time_point t = Clock::now();
+  LODE_ASSIGN_OR_RETURN(std::optional<vm::SnapshotInfo> info,
+                        vm::DecodeSnapshotInfo(description, file_bytes));
+  if (!info) return Status::InvalidArgument(spec_.image_ref + " is not a snapshot");
+  vm::VmConfig c = FunctionVmConfig(file);
+  c.initramfs = spec_.vm->base_initramfs;  // what QEMU is handed; the guest booted long ago
+  c.memory_file = file;
+  c.memory_shared = false;
+  c.disk_offset = info->disk_offset;
+  c.disk_bytes = info->disk_bytes;
+  std::string here = vm::DeviceSignature(c, spec_.vm->qemu_version);
+  if (info->accel != vm::AccelName(c.accel) || here != info->device_signature) {
+    return Status::FailedPrecondition("the snapshot was taken on another VM (" + info->accel +
+                                      ", " + Excerpt(info->device_signature, 80) +
+                                      "): this host cannot restore it");
+  }
+  c.incoming_state = spec_.work_dir + "/state";
+  LODE_RETURN_IF_ERROR(
+      CopyRangeToFile(file, info->state_offset, info->state_bytes, c.incoming_state));
+  LODE_RETURN_IF_ERROR(StartVm(c));
+  phases_.spawn_seconds = SecondsSince(t);
+  return Status::Ok();
+}
+
+Result<vm::SavedVm> Sandbox::SaveVm(const std::string& state_file) {
+  if (!vm_) return Status::FailedPrecondition("the sandbox is not a microVM");
+  return vm_->SaveAndQuit(state_file);
+}
+
+Status Sandbox::LaunchVm(const std::string& image_file, const std::string& config_text,
+                         const std::vector<std::string>& command) {
+  Clock::time_point t = Clock::now();
+  json config = json::parse(config_text, nullptr, false);
+  vm::VmConfig c = FunctionVmConfig(image_file);
+  if (spec_.snapstart == SnapStartPhase::kPublishing) {
+    c.memory_file = spec_.memory_file;
+    c.memory_shared = true;
+  }
   vm::RunSpec run;
   run.config_json = config_text;
   run.command = command;
@@ -248,13 +308,8 @@ Status Sandbox::LaunchVm(const std::string& image_file, const std::string& confi
       LambdaEnvironment(Strings(config, "env"), spec_, HandlerOf(config, spec_.function.handler));
   run.runtime_api = true;
   LODE_RETURN_IF_ERROR(vm::WriteRunInitramfs(spec_.vm->base_initramfs, run, c.initramfs));
-  auto output = [this](std::string_view text) {
-    if (spec_.output) spec_.output(text);
-  };
-  LODE_ASSIGN_OR_RETURN(vm_,
-                        vm::BackgroundVm::Start(c, output, spec_.work_dir + "/runtime-api.sock"));
+  LODE_RETURN_IF_ERROR(StartVm(c));
   phases_.spawn_seconds = SecondsSince(t);
-  waiter_ = std::thread([this] { WaitForExit(); });
   return Status::Ok();
 }
 

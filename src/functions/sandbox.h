@@ -37,6 +37,8 @@ struct VmSandboxSettings {
   std::string kernel;          // the guest kernel
   std::string base_initramfs;  // lode's initramfs for it (vm::BaseInitramfs)
   vm::Accel accel = vm::Accel::kTcg;
+  std::string qemu_version;  // vm::QemuVersion: snapshots restore only under theirs
+  std::string kernel_version;
 };
 
 struct SandboxSpec {
@@ -53,6 +55,13 @@ struct SandboxSpec {
   // none.
   std::optional<VmSandboxSettings> vm;
   std::string vm_unavailable;
+  // SnapStart: kPublishing boots the VM with its memory in `memory_file`
+  // (mapped shared: the file is the memory) to be saved (SaveVm);
+  // kRestored restores the snapshot `image_ref` names. A snapshot this host
+  // cannot restore (another QEMU, accelerator or device set) fails Start
+  // with FailedPrecondition.
+  SnapStartPhase snapstart = SnapStartPhase::kNone;
+  std::string memory_file;
   // The runtime's stdout and stderr as they come, on the sandbox's own
   // reader thread.
   std::function<void(std::string_view)> output;
@@ -83,6 +92,11 @@ class Sandbox {
   uint64_t PeakMemoryBytes() const;
   // Ends the runtime now; pending calls of the API return.
   void Kill();
+  // Publishing: pauses the VM, writes its device state to `state_file` and
+  // ends it (its memory is in SandboxSpec::memory_file).
+  Result<vm::SavedVm> SaveVm(const std::string& state_file);
+  // The VM it runs (a VM sandbox's, once started).
+  const vm::VmConfig& vm_config() const { return vm_config_; }
 
  private:
   explicit Sandbox(SandboxSpec spec);
@@ -96,6 +110,10 @@ class Sandbox {
   Status StartContainer();
   Status LaunchVm(const std::string& image_file, const std::string& config_text,
                   const std::vector<std::string>& command);
+  Status LaunchRestoredVm(const std::string& file, const std::string& description,
+                          uint64_t file_bytes);
+  vm::VmConfig FunctionVmConfig(const std::string& image_file) const;
+  Status StartVm(const vm::VmConfig& config);
   void ReadOutput(UniqueFd from);
   void WaitForExit();
 
@@ -109,6 +127,7 @@ class Sandbox {
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<sandbox::Container> container_;
   std::unique_ptr<vm::BackgroundVm> vm_;
+  vm::VmConfig vm_config_;
   std::thread reader_, waiter_;
 };
 

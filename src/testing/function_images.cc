@@ -18,6 +18,17 @@ fi
 [ "${INIT_HANG:-}" = 1 ] && while true; do sleep 1; done
 export SANDBOX_ID=$(cat /proc/sys/kernel/random/uuid)
 echo "runtime initialized in sandbox $SANDBOX_ID"
+if [ "${AWS_LAMBDA_INITIALIZATION_TYPE:-}" = snap-start ]; then
+  # SnapStart runtime hooks: before the snapshot, then after each restore.
+  echo $(( $(cat /tmp/before 2>/dev/null || echo 0) + 1 )) > /tmp/before
+  curl -sS -o /dev/null --fail "$api/restore/next" || exit 1
+  echo $(( $(cat /tmp/restores 2>/dev/null || echo 0) + 1 )) > /tmp/restores
+  if [ "${RESTORE_ERROR:-}" = 1 ]; then
+    curl -sS -X POST "$api/restore/error" -H 'Lambda-Runtime-Function-Error-Type: Restore.Failed' \
+      -d '{"errorMessage":"the after-restore hook failed on purpose","errorType":"Restore.Failed"}' >/dev/null
+    exit 1
+  fi
+fi
 headers=/tmp/headers
 while true; do
   curl -sS -D "$headers" -o /tmp/event "$api/invocation/next" || exit 1
@@ -46,8 +57,11 @@ action = event.get("action", "echo") if isinstance(event, dict) else "echo"
 count = int(open("/tmp/count").read()) + 1 if os.path.exists("/tmp/count") else 1
 open("/tmp/count", "w").write(str(count))
 print(f"handling {action} #{count} in {os.environ['SANDBOX_ID']}", file=sys.stderr)
+def counter(name):
+    return int(open("/tmp/" + name).read()) if os.path.exists("/tmp/" + name) else 0
 answer = {"event": event, "sandbox": os.environ["SANDBOX_ID"], "count": count,
-          "request_id": os.environ["REQUEST_ID"]}
+          "request_id": os.environ["REQUEST_ID"], "random": os.urandom(16).hex(),
+          "before_snapshot": counter("before"), "restores": counter("restores")}
 if action == "env":
     answer = dict(os.environ)
 elif action == "error":

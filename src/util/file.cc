@@ -129,4 +129,13 @@ Status WriteFileAtomically(const std::string& path, std::string_view contents,
   return file.Commit(durability);
 }
 
+Status CopyRangeToFile(const std::string& from, uint64_t offset, uint64_t length,
+                       const std::string& to) {
+  LODE_ASSIGN_OR_RETURN(UniqueFd in, OpenForRead(from));
+  std::vector<uint8_t> bytes(length);
+  LODE_RETURN_IF_ERROR(PReadAll(in.get(), bytes, offset, from));
+  return WriteFileAtomically(
+      to, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
 }  // namespace lode

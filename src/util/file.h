@@ -90,6 +90,11 @@ std::string DataDir();
 
 // Writes `contents` to `path` atomically (AtomicFile); kUnsynced for
 // scratch files that need not survive a power loss.
+// Copies `length` bytes at `offset` of `from` to a new file `to`
+// (written atomically).
+Status CopyRangeToFile(const std::string& from, uint64_t offset, uint64_t length,
+                       const std::string& to);
+
 Status WriteFileAtomically(const std::string& path, std::string_view contents,
                            AtomicFile::Durability durability = AtomicFile::Durability::kSynced);
 

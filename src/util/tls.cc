@@ -148,7 +148,14 @@ Status TlsStream::Write(std::string_view bytes) {
   while (done < bytes.size()) {
     size_t wrote = 0;
     if (SSL_write_ex(ssl_, bytes.data() + done, bytes.size() - done, &wrote) != 1) {
-      return Status::IOError(OpenSslError("TLS write"));
+      Status failed = Status::IOError(OpenSslError("TLS write"));
+      // TLS 1.3 checks a client's certificate after the client's handshake
+      // ends: a peer that refused it sent its alert and closed, which a
+      // write can find before any read. The alert says why.
+      char byte;
+      Result<size_t> alert = Read(&byte, 1, 0);
+      if (!alert.ok() && alert.status().code() == StatusCode::kRejected) return alert.status();
+      return failed;
     }
     done += wrote;
   }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -216,6 +217,27 @@ Status Restore(const VmConfig& config, StartedVm& vm) {
   return Status::Ok();
 }
 
+// Pauses the VM, has QEMU write its device state to `state_file` (guest
+// memory is the shared memory file) and ends QEMU.
+Result<SavedVm> SaveAndQuit(StartedVm& vm, const std::string& state_file) {
+  SavedVm saved;
+  Clock::time_point t = Clock::now();
+  saved.boot_seconds = std::chrono::duration<double>(t - vm.spawned).count();
+  QmpClient& qmp = *vm.qmp;
+  LODE_RETURN_IF_ERROR(qmp.Execute("stop").status());
+  LODE_RETURN_IF_ERROR(IgnoreSharedMemory(qmp));
+  LODE_RETURN_IF_ERROR(
+      qmp.Execute("migrate", {{"uri", "exec:cat > " + ShellWord(state_file)}}).status());
+  LODE_RETURN_IF_ERROR(AwaitMigration(qmp, "saving the device state"));
+  (void)qmp.Execute("quit");
+  vm.qemu.Wait();
+  saved.save_seconds = std::chrono::duration<double>(Clock::now() - t).count();
+  std::error_code ec;
+  saved.state_bytes = std::filesystem::file_size(state_file, ec);
+  if (ec || saved.state_bytes == 0) return Status::Unavailable("QEMU wrote no device state");
+  return saved;
+}
+
 }  // namespace
 
 Status CheckQemu(const std::string& qemu) {
@@ -260,7 +282,10 @@ class BackgroundVm::Impl {
     work_dir_ = config.work_dir;
     std::promise<Status> started;
     std::future<Status> result = started.get_future();
-    thread_ = std::thread([&, output] {
+    save_request_ = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!save_request_.valid()) return Status::FromErrno(errno, "eventfd");
+    bool restore = !config.incoming_state.empty();
+    thread_ = std::thread([&, output, restore] {
       Status s = vm::Start(config, vm_);
       if (s.ok() && config.runtime_api) {
         Result<std::unique_ptr<RuntimeRelay>> relay =
@@ -268,16 +293,32 @@ class BackgroundVm::Impl {
         s = relay.status();
         if (relay.ok()) runtime_ = std::move(*relay);
       }
+      if (s.ok() && restore) s = Restore(config, vm_);
       if (s.ok()) {
-        relay_.emplace(Relay::Mode::kBackground, vm_.qemu, *vm_.qmp, std::move(vm_.ports), -1,
-                       output, output);
+        relay_.emplace(restore ? Relay::Mode::kBackgroundRestore : Relay::Mode::kBackground,
+                       vm_.qemu, *vm_.qmp, std::move(vm_.ports), -1, output, output);
+        relay_->WatchReady(save_request_.get());
+        if (restore) relay_->Note("restored");
       }
       started.set_value(s);
       if (!s.ok()) return;
       relay_->Run();
+      if (relay_->ready()) {
+        saved_.set_value(vm::SaveAndQuit(vm_, state_file_));
+      } else {
+        saved_.set_value(Status::Unavailable("the VM ended before it was saved"));
+      }
       qemu_status_ = vm_.qemu.Wait();
     });
     return result.get();
+  }
+  Result<SavedVm> Save(const std::string& state_file) {
+    state_file_ = state_file;
+    uint64_t one = 1;
+    if (::write(save_request_.get(), &one, sizeof(one)) != sizeof(one)) {
+      return Status::FromErrno(errno, "ask the VM's thread to save it");
+    }
+    return saved_.get_future().get();
   }
   ~Impl() {
     Kill();
@@ -303,6 +344,9 @@ class BackgroundVm::Impl {
 
  private:
   std::string work_dir_;
+  UniqueFd save_request_;
+  std::string state_file_;  // written before save_request_ is signalled
+  std::promise<Result<SavedVm>> saved_;
   StartedVm vm_;
   std::unique_ptr<RuntimeRelay> runtime_;
   std::optional<Relay> relay_;
@@ -324,6 +368,9 @@ BackgroundVm::~BackgroundVm() = default;
 void BackgroundVm::Kill() { impl_->Kill(); }
 Result<VmRun> BackgroundVm::Wait() { return impl_->Wait(); }
 uint64_t BackgroundVm::PeakMemoryBytes() const { return impl_->PeakMemoryBytes(); }
+Result<SavedVm> BackgroundVm::SaveAndQuit(const std::string& state_file) {
+  return impl_->Save(state_file);
+}
 
 Result<SavedVm> SnapshotVm(const VmConfig& config, const ReadyWhen& ready,
                            const std::string& state_file) {
@@ -349,22 +396,7 @@ Result<SavedVm> SnapshotVm(const VmConfig& config, const ReadyWhen& ready,
     }
     return ended.status();
   }
-  SavedVm saved;
-  Clock::time_point t = Clock::now();
-  saved.boot_seconds = std::chrono::duration<double>(t - vm.spawned).count();
-  QmpClient& qmp = *vm.qmp;
-  LODE_RETURN_IF_ERROR(qmp.Execute("stop").status());
-  LODE_RETURN_IF_ERROR(IgnoreSharedMemory(qmp));
-  LODE_RETURN_IF_ERROR(
-      qmp.Execute("migrate", {{"uri", "exec:cat > " + ShellWord(state_file)}}).status());
-  LODE_RETURN_IF_ERROR(AwaitMigration(qmp, "saving the device state"));
-  (void)qmp.Execute("quit");
-  vm.qemu.Wait();
-  saved.save_seconds = std::chrono::duration<double>(Clock::now() - t).count();
-  std::error_code ec;
-  saved.state_bytes = std::filesystem::file_size(state_file, ec);
-  if (ec || saved.state_bytes == 0) return Status::Unavailable("QEMU wrote no device state");
-  return saved;
+  return SaveAndQuit(vm, state_file);
 }
 
 }  // namespace lode::vm

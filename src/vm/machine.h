@@ -82,34 +82,6 @@ Result<std::string> QemuVersion(const std::string& qemu);
 // the same signature.
 std::string DeviceSignature(const VmConfig& config, const std::string& qemu_version);
 
-// A VM in the background, as a function's sandbox runs: no stdin, the
-// command's stdout and stderr to `output` (on the VM's own thread), and
-// with VmConfig::runtime_api the guest's Runtime API connections relayed
-// to the Unix socket `runtime_api_socket`.
-class BackgroundVm {
- public:
-  static Result<std::unique_ptr<BackgroundVm>> Start(const VmConfig& config,
-                                                     std::function<void(std::string_view)> output,
-                                                     const std::string& runtime_api_socket);
-  // Kills the VM if it still runs and waits for its thread.
-  ~BackgroundVm();
-  BackgroundVm(const BackgroundVm&) = delete;
-  BackgroundVm& operator=(const BackgroundVm&) = delete;
-
-  void Kill();
-  // Waits for the VM to end: the command's exit status, or why the VM
-  // ended without one. Once.
-  Result<VmRun> Wait();
-  // QEMU's peak resident memory (guest memory it touched included).
-  uint64_t PeakMemoryBytes() const;
-
-  class Impl;
-
- private:
-  explicit BackgroundVm(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
-};
-
 // When a command being snapshotted is ready.
 struct ReadyWhen {
   std::string marker;         // it wrote this on stdout
@@ -131,5 +103,38 @@ struct SavedVm {
 // or the timeout, is an error; SIGINT or SIGTERM ends the VM unsaved.
 Result<SavedVm> SnapshotVm(const VmConfig& config, const ReadyWhen& ready,
                            const std::string& state_file);
+
+// A VM in the background, as a function's sandbox runs: no stdin, the
+// command's stdout and stderr to `output` (on the VM's own thread), and
+// with VmConfig::runtime_api the guest's Runtime API connections relayed
+// to the Unix socket `runtime_api_socket`. With `incoming_state` it is
+// restored (and reseeded, as RunVm does) instead of booted.
+class BackgroundVm {
+ public:
+  static Result<std::unique_ptr<BackgroundVm>> Start(const VmConfig& config,
+                                                     std::function<void(std::string_view)> output,
+                                                     const std::string& runtime_api_socket);
+  // Kills the VM if it still runs and waits for its thread.
+  ~BackgroundVm();
+  BackgroundVm(const BackgroundVm&) = delete;
+  BackgroundVm& operator=(const BackgroundVm&) = delete;
+
+  void Kill();
+  // Waits for the VM to end: the command's exit status, or why the VM
+  // ended without one. Once.
+  Result<VmRun> Wait();
+  // QEMU's peak resident memory (guest memory it touched included).
+  uint64_t PeakMemoryBytes() const;
+  // A VM whose memory is a shared file (VmConfig::memory_shared): pauses
+  // it, writes its device state to `state_file` and ends QEMU, as
+  // SnapshotVm does once its command is ready. Once.
+  Result<SavedVm> SaveAndQuit(const std::string& state_file);
+
+  class Impl;
+
+ private:
+  explicit BackgroundVm(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace lode::vm

@@ -68,11 +68,13 @@ void Qemu::Kill() const {
 }
 
 int Qemu::Wait() {
+  if (pid_ <= 0) return exit_code_;  // waited for already
   int status = 0;
   while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
   pid_ = -1;
-  return sandbox::ExitCodeOf(status);
+  exit_code_ = sandbox::ExitCodeOf(status);
+  return exit_code_;
 }
 
 Result<UniqueFd> ConnectPort(const Qemu& qemu, const std::string& path) {

@@ -30,11 +30,12 @@ class Qemu {
   bool Exited() const;
   // Safe from any thread while the object lives (through the pidfd).
   void Kill() const;
-  // QEMU's exit status (waits for it).
+  // QEMU's exit status (waits for it the first time).
   int Wait();
 
  private:
   pid_t pid_ = -1;
+  int exit_code_ = 0;
   int pidfd_ = -1;
 };
 

@@ -27,6 +27,7 @@ void Relay::Run() {
     watch(signal_fd_, POLLIN);
     watch(qmp_open_ ? qmp_.fd() : -1, POLLIN);
     watch(qemu_.pidfd(), POLLIN);
+    watch(ready_fd_, POLLIN);
     int timeout = TimeoutMs(started);
     if (timeout == 0) return;
     if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) return;
@@ -48,7 +49,7 @@ int Relay::TimeoutMs(Clock::time_point started) {
     if (ready_when_.after_seconds >= 0 && started_at_) {
       ready_at = *started_at_ + Seconds(ready_when_.after_seconds);
     }
-  } else if (mode_ == Mode::kRestore && !stdin_open_) {
+  } else if (awaiting_reseed_) {
     give_up_at = started + std::chrono::seconds(kReseedTimeoutSeconds);
   }
   Clock::time_point now = Clock::now();
@@ -72,6 +73,10 @@ Clock::duration Relay::Seconds(double s) {
 
 void Relay::Handle(int fd) {
   if (qmp_open_ && fd == qmp_.fd()) return ReadQmp();
+  if (fd == ready_fd_) {
+    ready_ = true;
+    return;
+  }
   if (fd == out_.get()) return Forward(out_, out_to_);
   if (fd == err_.get()) return Forward(err_, err_to_);
   if (fd == status_.get()) return ReadStatus();
@@ -112,7 +117,10 @@ void Relay::ReadStatus() {
     std::string event = status_text_.substr(0, nl);
     status_text_.erase(0, nl + 1);
     if (event == "start") started_at_ = Clock::now();
-    if (event.rfind(kForkedEvent, 0) == 0) stdin_open_ = mode_ == Mode::kRestore;
+    if (event.rfind(kForkedEvent, 0) == 0) {
+      stdin_open_ = mode_ == Mode::kRestore;
+      awaiting_reseed_ = false;
+    }
     Note(event);
   }
 }

@@ -26,10 +26,11 @@ using Clock = std::chrono::steady_clock;
 class Relay {
  public:
   enum class Mode {
-    kRun,         // stdin relayed from the start
-    kSnapshot,    // no stdin; ends when the command is ready
-    kRestore,     // stdin relayed once the guest reported its reseed
-    kBackground,  // no stdin (a function's runtime)
+    kRun,                // stdin relayed from the start
+    kSnapshot,           // no stdin; ends when the command is ready
+    kRestore,            // stdin relayed once the guest reported its reseed
+    kBackground,         // no stdin (a function's runtime)
+    kBackgroundRestore,  // the same, restored: the guest must confirm its reseed
   };
   // Where the command's stdout or stderr goes.
   using Output = std::function<void(std::string_view)>;
@@ -47,10 +48,14 @@ class Relay {
         status_(std::move(ports[3])),
         signal_fd_(signal_fd),
         stdin_open_(mode == Mode::kRun),
+        awaiting_reseed_(mode == Mode::kRestore || mode == Mode::kBackgroundRestore),
         out_to_(std::move(out)),
         err_to_(std::move(err)) {}
 
   void SetReady(const ReadyWhen& ready) { ready_when_ = ready; }
+  // Run() also ends, ready, once `fd` is readable (an eventfd another
+  // thread signals).
+  void WatchReady(int fd) { ready_fd_ = fd; }
   void Note(const std::string& event) { events_.emplace_back(event, Clock::now()); }
 
   // Until QEMU exits, then whatever the ports still hold; in kSnapshot
@@ -101,6 +106,8 @@ class Relay {
   UniqueFd in_shut_;  // stdin after its end: shut for writing, kept open
   int signal_fd_;
   bool stdin_open_;
+  bool awaiting_reseed_;
+  int ready_fd_ = -1;
   Output out_to_, err_to_;
   std::string pending_;  // stdin bytes not yet taken by the guest
   std::string status_text_;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -50,6 +51,10 @@ class FunctionVmTest : public ::testing::Test {
     Lode("function create vmhello --vm --image boot --tenant acme --timeout 30 --env GREETING=hi");
     Lode("function create vmoffline --vm --image boot --tenant acme --timeout 30 --network none");
     Lode("function create vmnode --vm --image node --tenant acme --timeout 30 --memory 256");
+    Lode("function create vmsnap --vm --snapstart --image boot --tenant acme --timeout 30");
+    Lode(
+        "function create vmsnaperr --vm --snapstart --image boot --tenant acme --timeout 30 "
+        "--env RESTORE_ERROR=1");
     // Under TCG a VM boots in seconds, not milliseconds: a long init timeout.
     host_ = new ServeProcess(dir_->path(), env_,
                              "--tenant acme --keep-warm 10m --init-timeout 120 --cache " +
@@ -80,6 +85,17 @@ class FunctionVmTest : public ::testing::Test {
       if (r.is_object() && r["request_id"] == request_id) return r;
     }
     return json();
+  }
+
+  // `lode function publish NAME --json`.
+  static json Publish(const std::string& name) {
+    // In a subshell: RunCommand's own 2>&1 would win over ours.
+    CommandResult r = RunCommand("(" + env_ + LodeBinary() + " function publish " + name +
+                                 " --tenant acme --json --cache " +
+                                 ShellQuote(*dir_ / ("cache-publish-" + name)) + " 2>" +
+                                 ShellQuote(*dir_ / ("publish-" + name + ".txt")) + ")");
+    EXPECT_EQ(r.exit_code, 0) << ReadAll(*dir_ / ("publish-" + name + ".txt"));
+    return json::parse(r.output, nullptr, false);
   }
 
   static inline ScratchDir* dir_ = nullptr;
@@ -161,6 +177,63 @@ TEST_F(FunctionVmTest, OutboundNetworkUnlessNoneAndNothingOfTheHost) {
   EXPECT_TRUE(offline.contains("failed")) << offline;
   ::kill(server, SIGTERM);
   ::waitpid(server, nullptr, 0);
+}
+
+// SnapStart: publish runs the runtime's init and its before-snapshot hook
+// once; every cold start restores the snapshot and runs the after-restore
+// hook; concurrent restores are clones with random state of their own.
+TEST_F(FunctionVmTest, SnapStartRestoresThroughTheRuntimesHooks) {
+  json published = Publish("vmsnap");
+  ASSERT_TRUE(published.is_object()) << ReadAll(*dir_ / "publish-vmsnap.txt");
+  EXPECT_EQ(published["runtime_hooks"], true) << published;
+  EXPECT_GT(published["snapshot_bytes"].get<uint64_t>(), 0u);
+
+  std::future<HttpAnswer> a = std::async(std::launch::async, [] {
+    return Invoke("vmsnap", {{"n", 1}});
+  });
+  std::future<HttpAnswer> b = std::async(std::launch::async, [] {
+    return Invoke("vmsnap", {{"n", 2}});
+  });
+  HttpAnswer first = a.get(), second = b.get();
+  ASSERT_EQ(first.status, 200) << first.body << host_->log();
+  ASSERT_EQ(second.status, 200) << second.body;
+  json ja = Json(first), jb = Json(second);
+  for (const json& j : {ja, jb}) {
+    EXPECT_EQ(j["before_snapshot"], 1) << j;  // ran once, at publish
+    EXPECT_EQ(j["restores"], 1) << j;         // ran once, in this restore
+    EXPECT_EQ(j["count"], 1) << j;
+  }
+  EXPECT_EQ(ja["sandbox"], jb["sandbox"]);  // one snapshot: what init made is shared
+  EXPECT_NE(ja["random"], jb["random"]);    // but each clone was reseeded
+  json report = ReportOf(first.Header("x-amzn-requestid"));
+  EXPECT_EQ(report["start"], "restore") << report;
+  EXPECT_GT(report["restore_duration_ms"].get<double>(), 0) << report;
+  json env = Json(Invoke("vmsnap", {{"action", "env"}}));  // a warm one
+  EXPECT_EQ(env["AWS_LAMBDA_INITIALIZATION_TYPE"], "snap-start");
+  json warm = Json(Invoke("vmsnap", {{"n", 3}}));
+  EXPECT_EQ(warm["restores"], 1);
+  EXPECT_GE(warm["count"].get<int>(), 2);
+
+  // An update drops the snapshot: the next cold start boots.
+  Lode("function update vmsnap --tenant acme --env CHANGED=1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // the host's function cache
+  HttpAnswer booted = Invoke("vmsnap", {{"n", 4}});
+  ASSERT_EQ(booted.status, 200) << booted.body;
+  EXPECT_EQ(ReportOf(booted.Header("x-amzn-requestid"))["start"], "cold");
+  EXPECT_EQ(Json(booted)["restores"], 0);
+}
+
+// An after-restore hook that fails (restore/error) fails that start, and
+// the invocation says why.
+TEST_F(FunctionVmTest, ARestoreErrorFailsTheInvocation) {
+  json published = Publish("vmsnaperr");
+  ASSERT_TRUE(published.is_object()) << ReadAll(*dir_ / "publish-vmsnaperr.txt");
+  HttpAnswer failed = Invoke("vmsnaperr", {{"n", 1}});
+  EXPECT_EQ(failed.Header("x-amz-function-error"), "Unhandled") << failed.body;
+  EXPECT_EQ(Json(failed)["errorType"], "Restore.Failed");
+  json report = ReportOf(failed.Header("x-amzn-requestid"));
+  EXPECT_EQ(report["start"], "restore");
+  EXPECT_EQ(report["outcome"], "init_error");
 }
 
 }  // namespace
