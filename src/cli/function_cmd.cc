@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/output.h"
+#include "util/size.h"
 
 namespace lode::cli {
 namespace {
@@ -136,6 +137,22 @@ std::string PinnedImage(store::ObjectStore& store, const catalog::FunctionConfig
   return ref.ok() ? ref->ToString() : "(no image: " + ref.status().message() + ")";
 }
 
+struct PublishedSnapshot {
+  std::string ref;
+  uint64_t bytes = 0;  // memory, device state and disk, as the snapshot's block file
+};
+
+// A SnapStart function's published snapshot, if any.
+std::optional<PublishedSnapshot> SnapshotOf(store::ObjectStore& store, keys::KeyService& keys,
+                                            const catalog::FunctionConfig& f) {
+  if (!f.snapstart) return std::nullopt;
+  Result<store::ImageRef> ref =
+      catalog::ResolveRef(store, f.tenant, catalog::FunctionSnapshotTag(f.name));
+  if (!ref.ok()) return std::nullopt;
+  manifest::Manifest m = Check(catalog::OpenManifest(store, *ref, keys, f.tenant));
+  return PublishedSnapshot{ref->ToString(), m.fs_size};
+}
+
 void Create(FunctionArgs& a) {
   auto store = a.store.Open();
   auto keys = a.keys.Open();
@@ -181,11 +198,19 @@ void List(FunctionArgs& a) {
   for (const std::string& name : Check(catalog::ListFunctions(*store, a.tenant))) {
     catalog::FunctionConfig f = Existing(*store, *keys, a.tenant, name);
     std::string image_ref = PinnedImage(*store, f);
+    std::optional<PublishedSnapshot> snapshot = SnapshotOf(*store, *keys, f);
     if (a.json_output) {
-      all.push_back(Describe(f, image_ref));
+      json j = Describe(f, image_ref);
+      if (snapshot) j["snapshot"] = {{"ref", snapshot->ref}, {"bytes", snapshot->bytes}};
+      all.push_back(j);
     } else {
-      std::printf("%s\t%s\t%s\t%u MiB\t%u s\t%s\n", f.name.c_str(), f.image.c_str(),
-                  image_ref.c_str(), f.memory_mib, f.timeout_seconds, f.network.c_str());
+      std::string snap =
+          !f.snapstart ? ""
+          : snapshot   ? "\tsnapshot " + snapshot->ref + " (" + FormatSize(snapshot->bytes) + ")"
+                       : "\tnot published";
+      std::printf("%s\t%s\t%s\t%u MiB\t%u s\t%s\t%s%s\n", f.name.c_str(), f.image.c_str(),
+                  image_ref.c_str(), f.memory_mib, f.timeout_seconds, f.network.c_str(),
+                  f.sandbox.c_str(), snap.c_str());
     }
   }
   if (a.json_output) std::printf("%s\n", all.dump(2).c_str());

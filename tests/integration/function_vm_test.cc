@@ -187,6 +187,14 @@ TEST_F(FunctionVmTest, SnapStartRestoresThroughTheRuntimesHooks) {
   ASSERT_TRUE(published.is_object()) << ReadAll(*dir_ / "publish-vmsnap.txt");
   EXPECT_EQ(published["runtime_hooks"], true) << published;
   EXPECT_GT(published["snapshot_bytes"].get<uint64_t>(), 0u);
+  json listed = json::parse(Lode("function ls --tenant acme --json").output, nullptr, false);
+  bool shown = false;
+  for (const json& f : listed) {
+    if (f.value("name", "") != "vmsnap") continue;
+    shown = f["snapshot"]["ref"] == published["snapshot"] &&
+            f["snapshot"]["bytes"] == published["snapshot_bytes"];
+  }
+  EXPECT_TRUE(shown) << listed.dump();
 
   std::future<HttpAnswer> a = std::async(std::launch::async, [] {
     return Invoke("vmsnap", {{"n", 1}});
@@ -213,6 +221,34 @@ TEST_F(FunctionVmTest, SnapStartRestoresThroughTheRuntimesHooks) {
   json warm = Json(Invoke("vmsnap", {{"n", 3}}));
   EXPECT_EQ(warm["restores"], 1);
   EXPECT_GE(warm["count"].get<int>(), 2);
+
+  // A host whose QEMU differs cannot restore the snapshot: it boots the
+  // function instead, says so in the function's log and counts it.
+  fs::create_directories(*dir_ / "other-qemu");
+  WriteAll(*dir_ / "other-qemu/qemu-system-x86_64",
+           "#!/bin/sh\n[ \"$1\" = --version ] && { echo 'QEMU emulator version 99.0.0'; exit 0; }\n"
+           "exec /usr/bin/qemu-system-x86_64 \"$@\"\n");
+  fs::permissions(*dir_ / "other-qemu/qemu-system-x86_64", fs::perms::owner_all);
+  fs::create_directories(*dir_ / "other-host");
+  int metrics = FreeLoopbackPorts();
+  {
+    ServeProcess other(
+        *dir_ / "other-host", "PATH=" + ShellQuote(*dir_ / "other-qemu") + ":$PATH " + env_,
+        "--tenant acme --init-timeout 120 --cache " + ShellQuote(*dir_ / "cache-other") +
+            " --log-dir " + ShellQuote(*dir_ / "other-logs") +
+            " --metrics-listen 127.0.0.1:" + std::to_string(metrics));
+    ASSERT_TRUE(other.Start()) << other.log();
+    HttpAnswer booted = other.Invoke("vmsnap", json({{"n", 5}}).dump());
+    ASSERT_EQ(booted.status, 200) << booted.body << other.log();
+    EXPECT_EQ(Json(booted)["restores"], 0);  // booted: no restore happened
+    EXPECT_NE(ReadAll(*dir_ / "other-logs/acme/vmsnap.log")
+                  .find("SnapStart: the snapshot was taken on another VM"),
+              std::string::npos);
+    std::string text = HttpGet("http://127.0.0.1:" + std::to_string(metrics) + "/metrics").body;
+    EXPECT_NE(text.find("lode_function_snapstart_fallbacks_total{function=\"acme/vmsnap\"} 1"),
+              std::string::npos)
+        << text;
+  }
 
   // An update drops the snapshot: the next cold start boots.
   Lode("function update vmsnap --tenant acme --env CHANGED=1");
