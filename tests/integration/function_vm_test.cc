@@ -53,6 +53,9 @@ class FunctionVmTest : public ::testing::Test {
     Lode("function create vmnode --vm --image node --tenant acme --timeout 30 --memory 256");
     Lode("function create vmsnap --vm --snapstart --image boot --tenant acme --timeout 30");
     Lode(
+        "function create vmnodesnap --vm --snapstart --image node --tenant acme --timeout 30 "
+        "--memory 256");
+    Lode(
         "function create vmsnaperr --vm --snapstart --image boot --tenant acme --timeout 30 "
         "--env RESTORE_ERROR=1");
     // Under TCG a VM boots in seconds, not milliseconds: a long init timeout.
@@ -270,6 +273,22 @@ TEST_F(FunctionVmTest, ARestoreErrorFailsTheInvocation) {
   json report = ReportOf(failed.Header("x-amzn-requestid"));
   EXPECT_EQ(report["start"], "restore");
   EXPECT_EQ(report["outcome"], "init_error");
+}
+
+// A runtime without hooks (AWS's Node.js client asks for its first event
+// at once): the snapshot holds that request, and a restore answers it
+// with the event.
+TEST_F(FunctionVmTest, ARuntimeWithoutHooksIsSnapshottedInItsFirstNext) {
+  json published = Publish("vmnodesnap");
+  ASSERT_TRUE(published.is_object()) << ReadAll(*dir_ / "publish-vmnodesnap.txt");
+  EXPECT_EQ(published["runtime_hooks"], false) << published;
+  HttpAnswer first = Invoke("vmnodesnap", {{"x", 1}});
+  ASSERT_EQ(first.status, 200) << first.body << host_->log();
+  json a = Json(first);
+  EXPECT_EQ(a["event"], json({{"x", 1}}));
+  EXPECT_EQ(a["request_id"], first.Header("x-amzn-requestid"));
+  EXPECT_EQ(ReportOf(first.Header("x-amzn-requestid"))["start"], "restore");
+  EXPECT_EQ(Json(Invoke("vmnodesnap", {{"x", 2}}))["count"], a["count"].get<int>() + 1);
 }
 
 }  // namespace
