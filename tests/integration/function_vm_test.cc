@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -55,6 +56,7 @@ class FunctionVmTest : public ::testing::Test {
     Lode(
         "function create vmnodesnap --vm --snapstart --image node --tenant acme --timeout 30 "
         "--memory 256");
+    Lode("function create vmtamper --vm --snapstart --image boot --tenant acme --timeout 30");
     Lode(
         "function create vmsnaperr --vm --snapstart --image boot --tenant acme --timeout 30 "
         "--env RESTORE_ERROR=1");
@@ -289,6 +291,51 @@ TEST_F(FunctionVmTest, ARuntimeWithoutHooksIsSnapshottedInItsFirstNext) {
   EXPECT_EQ(a["request_id"], first.Header("x-amzn-requestid"));
   EXPECT_EQ(ReportOf(first.Header("x-amzn-requestid"))["start"], "restore");
   EXPECT_EQ(Json(Invoke("vmnodesnap", {{"x", 2}}))["count"], a["count"].get<int>() + 1);
+}
+
+// Damaged snapshot memory fails the start with its error: the host does
+// not boot around it (only a snapshot it cannot run is booted around).
+TEST_F(FunctionVmTest, ATamperedSnapshotFailsTheStartAndIsNotBootedAround) {
+  json published = Publish("vmtamper");
+  ASSERT_TRUE(published.is_object()) << ReadAll(*dir_ / "publish-vmtamper.txt");
+  json snapshot = json::parse(
+      Lode("inspect " + published["snapshot"].get<std::string>() + " --tenant acme --json --chunks")
+          .output,
+      nullptr, false);
+  ASSERT_TRUE(snapshot.is_object());
+  uint64_t memory_chunks = snapshot["run_config"]["layout"]["memory_bytes"].get<uint64_t>() /
+                           snapshot["chunk_size"].get<uint64_t>();
+  fs::path chunks = fs::path(*dir_ / "store") / snapshot["root"].get<std::string>() / "chunks";
+  std::map<fs::path, std::string> originals;
+  for (uint64_t i = 0; i < memory_chunks; ++i) {
+    std::string name = snapshot["chunk_names"][i];
+    if (!name.empty() && fs::exists(chunks / name))
+      originals[chunks / name] = ReadAll(chunks / name);
+  }
+  ASSERT_FALSE(originals.empty());
+  for (const auto& [object, bytes] : originals) {
+    std::string damaged = bytes;
+    damaged[damaged.size() / 2] ^= 1;
+    WriteAll(object, damaged);
+  }
+  // A host of its own: nothing of the snapshot in its caches.
+  fs::create_directories(*dir_ / "tamper-host");
+  HttpAnswer failed;
+  {
+    ServeProcess fresh(*dir_ / "tamper-host", env_,
+                       "--tenant acme --init-timeout 120 --cache " +
+                           ShellQuote(*dir_ / "cache-tamper") + " --log-dir " +
+                           ShellQuote(*dir_ / "tamper-logs"));
+    ASSERT_TRUE(fresh.Start()) << fresh.log();
+    failed = fresh.Invoke("vmtamper", json({{"n", 1}}).dump());
+  }
+  for (const auto& [object, bytes] : originals) WriteAll(object, bytes);
+  EXPECT_TRUE(failed.status != 200 || !failed.Header("x-amz-function-error").empty())
+      << failed.body;
+  EXPECT_NE(failed.body.find("reading the snapshot's memory failed"), std::string::npos)
+      << failed.status << " " << failed.body;
+  EXPECT_EQ(ReadAll(*dir_ / "tamper-logs/acme/vmtamper.log").find("booting instead"),
+            std::string::npos);
 }
 
 }  // namespace
