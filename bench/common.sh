@@ -13,7 +13,11 @@
 #                           tenant bench's tag app, behind
 #                           bench/latency_proxy.py (+10 ms per request);
 #                           exports LODE_STORE pointing at the proxy
-#   bench_cleanup           stops the agent, the proxy and RGW (trap it)
+#   bench_start_serve FLAG...  (re)starts `lode serve` on $port (tenant bench,
+#                           the agent on $work/sock, logs in $work/logs);
+#                           bench_stop_serve
+#   bench_cleanup           stops lode serve, the agent, the proxy and RGW
+#                           (trap it)
 #   bench_app_image         the Debian image in $work/oci, pushed as tag app
 
 bench_build() {
@@ -79,6 +83,26 @@ bench_stop_agent() {
   fi
 }
 
+serve_pid=""
+serve_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+bench_start_serve() {
+  bench_stop_serve
+  $lode serve --listen "127.0.0.1:$serve_port" --tenant bench --socket "$work/sock" \
+    --log-dir "$work/logs" "$@" 2>>"$work/serve.log" &
+  serve_pid=$!
+  for _ in $(seq 200); do curl -s -o /dev/null "127.0.0.1:$serve_port/" && return; sleep 0.05; done
+  echo "lode serve did not start" >&2
+  exit 1
+}
+
+bench_stop_serve() {
+  if [ -n "$serve_pid" ]; then
+    kill "$serve_pid"
+    wait "$serve_pid" || true
+    serve_pid=""
+  fi
+}
+
 proxy_pid=""
 bench_rgw_store() {
   local port=$1
@@ -92,6 +116,7 @@ bench_rgw_store() {
 }
 
 bench_cleanup() {
+  bench_stop_serve
   bench_stop_agent
   if [ -n "$proxy_pid" ]; then kill "$proxy_pid" 2>/dev/null || true; fi
   if [ -d "$work/rgw" ]; then bash scripts/rgw.sh stop "$work/rgw" >/dev/null 2>&1 || true; fi

@@ -32,41 +32,20 @@ $lode flatten "$work/oci" -o "$work/node.ext4" >/dev/null
 $lode function create lazy --image node --tenant bench >/dev/null
 $lode function create local --image "file:$work/node.ext4" --tenant bench >/dev/null
 
-serve_pid=""
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-start_serve() { # [SERVE FLAGS]
-  $lode serve --listen "127.0.0.1:$port" --tenant bench --socket "$work/sock" \
-    --log-dir "$work/logs" "$@" 2>>"$work/serve.log" &
-  serve_pid=$!
-  for _ in $(seq 200); do curl -s -o /dev/null "127.0.0.1:$port/" && return; sleep 0.05; done
-  echo "lode serve did not start" >&2
-  exit 1
-}
-stop_serve() {
-  if [ -n "$serve_pid" ]; then
-    kill "$serve_pid"
-    wait "$serve_pid" || true
-    serve_pid=""
-  fi
-}
-cleanup() {
-  stop_serve
-  bench_cleanup
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 
 invoke() { # FUNCTION: seconds
   curl -s -o "$work/answer" -w '%{time_total}\n' -X POST -d '{"bench": true}' \
-    "127.0.0.1:$port/2015-03-31/functions/$1/invocations"
+    "127.0.0.1:$serve_port/2015-03-31/functions/$1/invocations"
   grep -q '"bench":true' "$work/answer" || { echo "bad answer: $(cat "$work/answer")" >&2; exit 1; }
 }
 
 cold() { # FUNCTION: seconds of its first invocation on a fresh host
   bench_start_agent --prefetch profile
   bench_evict "$work/store" "$work/node.ext4"
-  start_serve
+  bench_start_serve
   invoke "$1"
-  stop_serve
+  bench_stop_serve
 }
 
 echo "== cold invoke: recording the startup profile (one untimed start)"
@@ -85,7 +64,7 @@ echo "   runs, lode:  $(tr '\n' ' ' <"$work/cold-lode")"
 
 echo "== warm invoke"
 bench_start_agent --prefetch profile
-start_serve --max-function-concurrency 8
-python3 bench/invoke_load.py --port "$port" --function lazy --count 8 --clients 8 >/dev/null
-python3 bench/invoke_load.py --port "$port" --function lazy --count 1000 --reports "$work/logs/reports.jsonl"
-python3 bench/invoke_load.py --port "$port" --function lazy --count 500 --clients 8
+bench_start_serve --max-function-concurrency 8
+python3 bench/invoke_load.py --port "$serve_port" --function lazy --count 8 --clients 8 >/dev/null
+python3 bench/invoke_load.py --port "$serve_port" --function lazy --count 1000 --reports "$work/logs/reports.jsonl"
+python3 bench/invoke_load.py --port "$serve_port" --function lazy --count 500 --clients 8

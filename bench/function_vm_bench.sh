@@ -28,41 +28,20 @@ $lode function create container --image node --tenant bench --timeout 60 >/dev/n
 $lode function create vm --vm --image node --tenant bench --timeout 60 >/dev/null
 $lode function create snapstart --vm --snapstart --image node --tenant bench --timeout 60 >/dev/null
 
-serve_pid=""
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-start_serve() {
-  $lode serve --listen "127.0.0.1:$port" --tenant bench --socket "$work/sock" \
-    --init-timeout 300 --log-dir "$work/logs" 2>>"$work/serve.log" &
-  serve_pid=$!
-  for _ in $(seq 200); do curl -s -o /dev/null "127.0.0.1:$port/" && return; sleep 0.05; done
-  echo "lode serve did not start" >&2
-  exit 1
-}
-stop_serve() {
-  if [ -n "$serve_pid" ]; then
-    kill "$serve_pid"
-    wait "$serve_pid" || true
-    serve_pid=""
-  fi
-}
-cleanup() {
-  stop_serve
-  bench_cleanup
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 
 invoke() { # FUNCTION: seconds
   curl -s -o "$work/answer" -w '%{time_total}\n' -X POST -d '{"bench": true}' \
-    "127.0.0.1:$port/2015-03-31/functions/$1/invocations"
+    "127.0.0.1:$serve_port/2015-03-31/functions/$1/invocations"
   grep -q '"bench":true' "$work/answer" || { echo "bad answer: $(cat "$work/answer")" >&2; exit 1; }
 }
 
 cold() { # FUNCTION: seconds of its first invocation on a fresh host
   bench_start_agent --prefetch profile
   bench_evict "$work/store"
-  start_serve
+  bench_start_serve --init-timeout 300
   invoke "$1"
-  stop_serve
+  bench_stop_serve
 }
 
 echo "== publishing the SnapStart function"
@@ -90,6 +69,6 @@ grep -h '"start": *"restore"' "$work/logs/reports.jsonl" | tail -n "$RUNS" |
 
 echo "== warm invoke in a microVM"
 bench_start_agent --prefetch profile
-start_serve
+bench_start_serve --init-timeout 300
 invoke vm >/dev/null
-python3 bench/invoke_load.py --port "$port" --function vm --count 1000
+python3 bench/invoke_load.py --port "$serve_port" --function vm --count 1000

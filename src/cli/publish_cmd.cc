@@ -5,7 +5,6 @@
 // it as a snapshot tagged function.NAME.snapstart, which cold starts
 // restore.
 #include <cstdio>
-#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "catalog/catalog.h"
@@ -98,24 +97,9 @@ void Publish(const PublishArgs& a) {
   RunDir dir;
   Published p = BootAndSave(a, *f, image, vms, dir.path());
 
-  vm::SnapshotInfo& info = p.info;
-  info.image = image.ToString();
-  info.image_config = manifest.image_config;
-  info.created = static_cast<int64_t>(std::time(nullptr));
-  info.kernel_version = vms.kernel_version;
-  push::SnapshotLayout layout = push::LayOutSnapshot(static_cast<uint64_t>(info.memory_mib) << 20,
-                                                     p.saved.state_bytes, manifest);
-  info.memory_bytes = layout.memory_bytes;
-  info.state_offset = layout.state_offset;
-  info.state_bytes = layout.state_bytes;
-  info.disk_offset = layout.disk_offset;
-  info.disk_bytes = layout.disk_bytes;
-  push::SnapshotParts parts{
-      dir.path() + "/memory",      dir.path() + "/state", image, &manifest, layout,
-      vm::EncodeSnapshotInfo(info)};
-  push::PushOptions options;
-  options.tenant = a.tenant;
-  push::PushResult pushed = Check(push::PushSnapshot(parts, options, *keys, *store));
+  p.info.kernel_version = vms.kernel_version;
+  push::PushResult pushed = PushSavedVm(dir.path(), image, manifest, p.saved.state_bytes, p.info,
+                                        a.tenant, *keys, *store);
   Check(catalog::SetTag(*store, a.tenant, catalog::FunctionSnapshotTag(a.name), pushed.ref));
   if (a.json_output) {
     std::printf("%s\n", json{{"function", a.name},

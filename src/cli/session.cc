@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -13,6 +14,7 @@
 #include "agent/api.h"
 #include "cli/output.h"
 #include "util/child.h"
+#include "util/size.h"
 
 namespace lode::cli {
 
@@ -180,6 +182,29 @@ Result<functions::VmSandboxSettings> PlanFunctionVms(const std::string& kernel,
     std::fprintf(stderr, "lode %s: %s\n", verb.c_str(), chosen.notice.c_str());
   }
   return settings;
+}
+
+push::PushResult PushSavedVm(const std::string& dir, const store::ImageRef& ref,
+                             const manifest::Manifest& image, uint64_t state_bytes,
+                             vm::SnapshotInfo& info, const std::string& tenant,
+                             keys::KeyService& keys, store::ObjectStore& store) {
+  info.image = ref.ToString();
+  info.image_config = image.image_config;
+  info.created = static_cast<int64_t>(std::time(nullptr));
+  push::SnapshotLayout layout =
+      push::LayOutSnapshot(static_cast<uint64_t>(info.memory_mib) << 20, state_bytes, image);
+  info.memory_bytes = layout.memory_bytes;
+  info.state_offset = layout.state_offset;
+  info.state_bytes = layout.state_bytes;
+  info.disk_offset = layout.disk_offset;
+  info.disk_bytes = layout.disk_bytes;
+  std::fprintf(stderr, "lode: pushing %s of memory and %s of device state\n",
+               FormatSize(layout.memory_bytes).c_str(), FormatSize(layout.state_bytes).c_str());
+  push::SnapshotParts parts{dir + "/memory", dir + "/state", ref,
+                            &image,          layout,         vm::EncodeSnapshotInfo(info)};
+  push::PushOptions options;
+  options.tenant = tenant;
+  return Check(push::PushSnapshot(parts, options, keys, store));
 }
 
 vm::GuestNetwork GuestNetworkOf(const vm::VmConfig& config) {

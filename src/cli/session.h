@@ -11,9 +11,11 @@
 
 #include "cli/agent_client.h"
 #include "functions/sandbox.h"
+#include "push/snapshot.h"
 #include "vm/accel.h"
 #include "vm/initramfs.h"
 #include "vm/machine.h"
+#include "vm/snapshot_info.h"
 
 namespace lode::cli {
 
@@ -110,6 +112,14 @@ vm::VmConfig VmConfigFor(const VmPlan& plan, const std::string& dir, int memory_
 Result<functions::VmSandboxSettings> PlanFunctionVms(const std::string& kernel,
                                                      const std::string& accel,
                                                      const std::string& verb);
+
+// Pushes a VM saved in `dir` (files memory and state) as a snapshot of
+// `image` (`ref`): lays out its block file, records the layout in `info`
+// (whose VM fields the caller filled) and seals the description with it.
+push::PushResult PushSavedVm(const std::string& dir, const store::ImageRef& ref,
+                             const manifest::Manifest& image, uint64_t state_bytes,
+                             vm::SnapshotInfo& info, const std::string& tenant,
+                             keys::KeyService& keys, store::ObjectStore& store);
 
 // The guest's side of the network a VmConfig has.
 vm::GuestNetwork GuestNetworkOf(const vm::VmConfig& config);

@@ -6,7 +6,6 @@
 
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "catalog/catalog.h"
@@ -116,31 +115,16 @@ void Create(const SnapshotArgs& a) {
     taken = TakeVm(a, plan, attached, dir.path());
   }
   vm::SnapshotInfo info;
-  info.image = ref.ToString();
-  info.image_config = image.image_config;
   info.command = a.command;
   info.writable = a.writable;
-  info.created = static_cast<int64_t>(std::time(nullptr));
   info.memory_mib = a.vm.memory_mib;
   info.cpus = a.vm.cpus;
   info.network = a.vm.has_network();
   info.accel = vm::AccelName(plan.accel.accel);
   info.kernel_version = plan.kernel.version;
   info.device_signature = taken.signature;
-  push::SnapshotLayout layout = push::LayOutSnapshot(static_cast<uint64_t>(a.vm.memory_mib) << 20,
-                                                     taken.saved.state_bytes, image);
-  info.memory_bytes = layout.memory_bytes;
-  info.state_offset = layout.state_offset;
-  info.state_bytes = layout.state_bytes;
-  info.disk_offset = layout.disk_offset;
-  info.disk_bytes = layout.disk_bytes;
-  std::fprintf(stderr, "lode snapshot: pushing %s of memory and %s of device state\n",
-               FormatSize(layout.memory_bytes).c_str(), FormatSize(layout.state_bytes).c_str());
-  push::SnapshotParts parts{dir.path() + "/memory",      dir.path() + "/state", ref, &image, layout,
-                            vm::EncodeSnapshotInfo(info)};
-  push::PushOptions options;
-  options.tenant = a.tenant;
-  push::PushResult result = Check(push::PushSnapshot(parts, options, *keys, *store));
+  push::PushResult result =
+      PushSavedVm(dir.path(), ref, image, taken.saved.state_bytes, info, a.tenant, *keys, *store);
   if (!a.tag.empty()) Check(catalog::SetTag(*store, a.tenant, a.tag, result.ref));
   Print(result, taken.saved, a);
 }

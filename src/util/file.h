@@ -90,6 +90,10 @@ std::string DataDir();
 
 // Writes `contents` to `path` atomically (AtomicFile); kUnsynced for
 // scratch files that need not survive a power loss.
+// Writes all of `bytes` to `fd`, a socket (never raising SIGPIPE) or any
+// other descriptor; false on an error or a closed peer.
+bool WriteAll(int fd, std::string_view bytes);
+
 // Copies `length` bytes at `offset` of `from` to a new file `to`
 // (written atomically).
 Status CopyRangeToFile(const std::string& from, uint64_t offset, uint64_t length,

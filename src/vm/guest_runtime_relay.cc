@@ -7,22 +7,6 @@
 #include <cerrno>
 
 namespace lode::vm {
-namespace {
-
-bool WriteFully(int fd, const std::string& bytes) {
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
-    if (n < 0 && errno == ENOTSOCK) n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-}  // namespace
-
 Result<GuestRuntimeRelay> GuestRuntimeRelay::Start(int port) {
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return Status::FromErrno(errno, "runtime API socket");
@@ -106,7 +90,7 @@ void GuestRuntimeRelay::ReadPort() {
   for (Frame& f : *frames) {
     auto it = connections_.find(f.connection);
     if (it == connections_.end()) continue;  // closed meanwhile
-    if (f.kind == FrameKind::kClose || !WriteFully(it->second.fd.get(), f.bytes)) {
+    if (f.kind == FrameKind::kClose || !WriteAll(it->second.fd.get(), f.bytes)) {
       connections_.erase(it);
       continue;
     }
@@ -115,7 +99,7 @@ void GuestRuntimeRelay::ReadPort() {
 }
 
 void GuestRuntimeRelay::Send(uint32_t id, FrameKind kind, const std::string& bytes) {
-  (void)WriteFully(port_, EncodeFrame({id, kind, bytes}));
+  (void)WriteAll(port_, EncodeFrame({id, kind, bytes}));
 }
 
 }  // namespace lode::vm

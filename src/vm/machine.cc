@@ -76,7 +76,7 @@ class StopSignals {
 };
 
 Relay::Output WriterTo(int fd) {
-  return [fd](std::string_view bytes) { (void)WriteAll(fd, bytes.data(), bytes.size()); };
+  return [fd](std::string_view bytes) { (void)WriteAll(fd, bytes); };
 }
 
 // What QEMU or the guest said last, for an error message.
@@ -211,7 +211,7 @@ Status Restore(const VmConfig& config, StartedVm& vm) {
     return Status::FromErrno(errno, "getrandom");
   }
   std::string request = std::string(kReseedRequest) + ToHex(entropy) + "\n";
-  if (!WriteAll(vm.ports[3].get(), request.data(), request.size())) {
+  if (!WriteAll(vm.ports[3].get(), request)) {
     return Status::FromErrno(errno, "ask the guest to reseed");
   }
   return Status::Ok();

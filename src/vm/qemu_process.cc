@@ -89,15 +89,4 @@ Result<UniqueFd> ConnectPort(const Qemu& qemu, const std::string& path) {
   return Status::Unavailable("QEMU did not open " + path + " within 30 s");
 }
 
-bool WriteAll(int fd, const char* data, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, data, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    data += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
-}
-
 }  // namespace lode::vm

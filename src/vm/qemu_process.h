@@ -42,7 +42,4 @@ class Qemu {
 // Connects to a port's socket once QEMU listens on it.
 Result<UniqueFd> ConnectPort(const Qemu& qemu, const std::string& path);
 
-// Writes all of `data` (false on an error or a closed peer).
-bool WriteAll(int fd, const char* data, size_t n);
-
 }  // namespace lode::vm

@@ -78,7 +78,7 @@ bool RuntimeRelay::ReadPort() {
       }
       it = connections_.emplace(f.connection, std::move(*api)).first;
     }
-    if (!WriteAll(it->second.get(), f.bytes.data(), f.bytes.size())) {
+    if (!WriteAll(it->second.get(), f.bytes)) {
       connections_.erase(it);
       SendToGuest(f.connection, true, "");
     }
@@ -101,7 +101,7 @@ void RuntimeRelay::ReadApi(uint32_t id) {
 
 void RuntimeRelay::SendToGuest(uint32_t id, bool close, const std::string& bytes) {
   std::string frame = EncodeFrame({id, close ? FrameKind::kClose : FrameKind::kData, bytes});
-  (void)WriteAll(port_.get(), frame.data(), frame.size());
+  (void)WriteAll(port_.get(), frame);
 }
 
 }  // namespace lode::vm
