@@ -16,6 +16,7 @@ constexpr int kPrefetchNice = 10;
 namespace {
 
 constexpr uint64_t kPage = Overlay::kPageSize;
+enum ChunkUse : uint8_t { kRead = 1, kPrefetched = 2, kFetched = 4 };
 
 }  // namespace
 
@@ -26,7 +27,8 @@ Attachment::Attachment(AttachmentInfo info, store::ImageRef ref, manifest::Manif
       manifest_(std::move(manifest)),
       reader_(reader),
       overlay_(std::move(overlay)),
-      relocate_(std::move(relocate)) {}
+      relocate_(std::move(relocate)),
+      chunk_use_(std::make_unique<std::atomic<uint8_t>[]>(manifest_.chunks.size())) {}
 
 Attachment::~Attachment() { StopPrefetch(); }
 
@@ -59,8 +61,37 @@ void Attachment::PrefetchWorker() {
     if (entry.hole()) continue;
     Result<PlainChunk> chunk = reader_.Read(root, entry, index, PlainSize(index));
     (chunk.ok() ? counters_.prefetched : counters_.prefetch_errors)++;
+    if (chunk.ok()) NoteUse(index, kPrefetched, *chunk);
   }
   if (prefetch_running_.fetch_sub(1) == 1) counters_.prefetch_done_ns = MonotonicNanos();
+}
+
+void Attachment::NoteUse(uint64_t index, uint8_t use, const PlainChunk& chunk) {
+  if (chunk.source == ChunkSource::kL2 || chunk.source == ChunkSource::kOrigin) use |= kFetched;
+  chunk_use_[index].fetch_or(use, std::memory_order_relaxed);
+}
+
+RangeUse Attachment::UseOf(uint64_t offset, uint64_t bytes) const {
+  RangeUse use;
+  offset = std::min(offset, info_.size);
+  bytes = std::min(bytes, info_.size - offset);
+  if (bytes == 0) return use;
+  std::shared_lock lock(mu_);
+  uint64_t last = (offset + bytes - 1) / manifest_.chunk_size;
+  for (uint64_t i = offset / manifest_.chunk_size; i <= last; ++i) {
+    const manifest::ChunkEntry& entry = manifest_.chunks[i];
+    if (entry.hole()) continue;
+    uint8_t u = chunk_use_[i].load(std::memory_order_relaxed);
+    use.chunks_stored++;
+    use.chunks_read += (u & kRead) != 0;
+    use.chunks_prefetched += (u & kPrefetched) != 0;
+    use.chunks_loaded += (u & (kRead | kPrefetched)) != 0;
+    if (u & kFetched) {
+      use.chunks_fetched++;
+      use.fetched_bytes += entry.stored_length;
+    }
+  }
+  return use;
 }
 
 size_t Attachment::PlainSize(uint64_t index) const {
@@ -159,6 +190,7 @@ Status Attachment::ReadBase(uint64_t offset, std::span<uint8_t> out) {
           break;
       }
       counters_.fetched_bytes += chunk.fetched_bytes;
+      NoteUse(index, kRead, chunk);
       std::memcpy(dst, chunk.bytes->data() + (pos - chunk_start), n);
     }
     pos += n;

@@ -46,6 +46,19 @@ struct AttachmentCounters {
   std::atomic<int64_t> prefetch_done_ns = 0;   // 0 until every chunk was tried
 };
 
+// What an attachment did with the chunks of one byte range of its image
+// (a snapshot's guest memory, say): how many are stored (not holes), how
+// many were read by the sandbox or prefetched, and how many of those came
+// from a remote tier (L2 or the origin) with how many stored bytes.
+struct RangeUse {
+  uint64_t chunks_stored = 0;
+  uint64_t chunks_read = 0;
+  uint64_t chunks_prefetched = 0;
+  uint64_t chunks_loaded = 0;  // read or prefetched
+  uint64_t chunks_fetched = 0;
+  uint64_t fetched_bytes = 0;
+};
+
 struct AttachmentInfo {
   std::string id;
   uint64_t node = 0;  // its FUSE node id, unique for the life of the mount
@@ -93,6 +106,10 @@ class Attachment {
   // The profile StartPrefetch was given (empty if none).
   const std::vector<uint32_t>& prefetch_profile() const { return prefetch_; }
 
+  // What this attachment did with the chunks overlapping [offset,
+  // offset + bytes) (clipped to the image).
+  RangeUse UseOf(uint64_t offset, uint64_t bytes) const;
+
   const AttachmentInfo& info() const { return info_; }
   const AttachmentCounters& counters() const { return counters_; }
   const std::string& config_json() const { return manifest_.image_config; }
@@ -107,6 +124,9 @@ class Attachment {
   // Bytes of chunk `index` (the last one may be short).
   size_t PlainSize(uint64_t index) const;
   void PrefetchWorker();
+  // Marks chunk `index` with `use` (kRead, kPrefetched), and kFetched when
+  // it came from a remote tier.
+  void NoteUse(uint64_t index, uint8_t use, const PlainChunk& chunk);
   void StopPrefetch();
 
   AttachmentInfo info_;
@@ -118,6 +138,8 @@ class Attachment {
   Relocate relocate_;
   mutable std::shared_mutex mu_;
   AttachmentCounters counters_;
+  // Per chunk, ChunkUse bits (attachment.cc).
+  std::unique_ptr<std::atomic<uint8_t>[]> chunk_use_;
   std::atomic<int> open_handles_ = 0;
   std::shared_ptr<ProfileRecorder> recorder_;
   std::vector<uint32_t> prefetch_;  // set before the prefetch threads start

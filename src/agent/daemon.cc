@@ -25,6 +25,25 @@ nlohmann::json Fail(const Status& s) {
   return {{"ok", false}, {"code", static_cast<int>(s.code())}, {"error", s.message()}};
 }
 
+// What an attachment did with the chunks of each named byte range
+// ({"name", "offset", "bytes"}): a snapshot's memory, device state, disk.
+nlohmann::json RegionsReply(Agent& agent, const nlohmann::json& request) {
+  std::shared_ptr<Attachment> a = agent.Find(request.value("id", ""));
+  if (!a) return Fail(Status::NotFound("no attachment " + request.value("id", "")));
+  nlohmann::json regions = nlohmann::json::array();
+  for (const nlohmann::json& r : request.value("regions", nlohmann::json::array())) {
+    RangeUse u = a->UseOf(r.value("offset", uint64_t{0}), r.value("bytes", uint64_t{0}));
+    regions.push_back({{"name", r.value("name", "")},
+                       {"chunks_stored", u.chunks_stored},
+                       {"chunks_read", u.chunks_read},
+                       {"chunks_prefetched", u.chunks_prefetched},
+                       {"chunks_loaded", u.chunks_loaded},
+                       {"chunks_fetched", u.chunks_fetched},
+                       {"fetched_bytes", u.fetched_bytes}});
+  }
+  return {{"ok", true}, {"regions", regions}};
+}
+
 }  // namespace
 
 nlohmann::json HandleRequest(Agent& agent, const std::string& mountpoint,
@@ -57,6 +76,7 @@ nlohmann::json HandleRequest(Agent& agent, const std::string& mountpoint,
     }
     return {{"ok", true}, {"attachments", list}};
   }
+  if (op == "regions") return RegionsReply(agent, request);
   if (op == "stats") {
     nlohmann::json stats = agent.Stats();
     stats["ok"] = true;

@@ -81,6 +81,24 @@ double PrefetchSeconds(const json& stats) {
   return static_cast<double>((done ? done : MonotonicNanos()) - start) / 1e9;
 }
 
+// "the restore loaded 120 of 512 stored chunks of guest memory (23.4%), ..."
+void PrintRestoreLoads(const json& regions) {
+  std::string parts;
+  for (const auto& [name, label] :
+       {std::pair{"memory", "guest memory"}, std::pair{"state", "device state"},
+        std::pair{"disk", "disk"}}) {
+    const json& r = regions[name];
+    uint64_t loaded = r["chunks_loaded"], stored = r["chunks_stored"];
+    char part[128];
+    std::snprintf(part, sizeof(part), "%s%llu of %llu stored chunks of %s (%.1f%%)",
+                  parts.empty() ? "" : ", ", static_cast<unsigned long long>(loaded),
+                  static_cast<unsigned long long>(stored), label,
+                  stored ? 100.0 * static_cast<double>(loaded) / static_cast<double>(stored) : 0.0);
+    parts += part;
+  }
+  std::fprintf(stderr, "lode run: the restore loaded %s\n", parts.c_str());
+}
+
 void ReportTimings(const json& t, bool human, const std::string& json_file) {
   if (human) {
     auto sec = [&](const char* key) { return t[key].get<double>(); };
@@ -120,6 +138,7 @@ void ReportTimings(const json& t, bool human, const std::string& json_file) {
                    static_cast<unsigned long long>(t["demand_waits"].get<uint64_t>()));
     }
   }
+  if (human && t.contains("regions")) PrintRestoreLoads(t["regions"]);
   if (!json_file.empty()) Check(WriteFileAtomically(json_file, t.dump(2) + "\n"));
 }
 
@@ -178,6 +197,21 @@ json RunInVm(const RunArgs& a, const VmPlan& plan, const json& attached, const s
 // The attachment's snapshot description; nullopt for an image.
 Result<std::optional<vm::SnapshotInfo>> SnapshotOf(const json& attached) {
   return vm::DecodeSnapshotInfo(attached["config"], attached["image_bytes"]);
+}
+
+// What a restore did with each part of its snapshot (guest memory, device
+// state, disk), by name: the agent's `regions` answer.
+json SnapshotLoads(const std::string& socket, const std::string& id, const json& attached) {
+  std::optional<vm::SnapshotInfo> info = Check(SnapshotOf(attached));
+  json reply =
+      AskAgent(socket, {{"op", "regions"}, {"id", id}, {"regions", vm::SnapshotRegions(*info)}});
+  json loads = json::object();
+  for (json r : reply["regions"]) {
+    std::string name = r["name"];
+    r.erase("name");
+    loads[name] = r;
+  }
+  return loads;
 }
 
 // A restore needs QEMU to build the device set the snapshot was taken
@@ -324,6 +358,7 @@ void Run(const RunArgs& a) {
       {"attach_seconds", attach_seconds},
   };
   timings.update(phases);
+  if (restore && !local) timings["regions"] = SnapshotLoads(socket, image.id, attached);
   int64_t first_read_ns = stats.value("first_read_monotonic_ns", int64_t{0});
   int64_t runner_start_ns = phases["runner_start_monotonic_ns"];
   timings.erase("runner_start_monotonic_ns");

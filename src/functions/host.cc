@@ -369,6 +369,7 @@ InvokeResult Host::Impl::Run(const FunctionEntry& f, const InvokeRequest& reques
   bool keep = end->outcome == Outcome::kResponse || end->outcome == Outcome::kFunctionError;
   if (!keep) slot->sandbox->Kill();
   report.max_memory_used_bytes = slot->sandbox->PeakMemoryBytes();
+  if (report.start == StartKind::kRestore) report.restore_loads = slot->sandbox->SnapshotLoads();
   report.time_ms = NowMillis();
   Record(report, log);
   result.payload = end->body;

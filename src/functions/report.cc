@@ -29,6 +29,13 @@ std::string ReportLine(const InvocationReport& r) {
                   r.start == StartKind::kRestore ? "Restore" : "Init", r.init_duration_ms);
     line += text;
   }
+  if (!r.restore_loads.empty()) {
+    line += "\tRestore Loaded:";
+    for (const RegionLoad& l : r.restore_loads) {
+      line += " " + l.name + " " + std::to_string(l.loaded) + "/" + std::to_string(l.stored) +
+              (&l == &r.restore_loads.back() ? " chunks" : ",");
+    }
+  }
   if (r.outcome == "timeout") line += "\tStatus: timeout";
   if (r.outcome == "exit" || r.outcome == "init_error") line += "\tStatus: error";
   return line;
@@ -54,6 +61,12 @@ std::string ReportJson(const InvocationReport& r) {
                             {"mount", r.mount_ms},
                             {"network", r.network_ms},
                             {"spawn", r.spawn_ms}};
+  }
+  for (const RegionLoad& l : r.restore_loads) {
+    j["restore_loads"][l.name] = {{"chunks_stored", l.stored},
+                                  {"chunks_loaded", l.loaded},
+                                  {"chunks_fetched", l.fetched},
+                                  {"fetched_bytes", l.fetched_bytes}};
   }
   if (!r.error_type.empty()) j["error_type"] = r.error_type;
   return j.dump();

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "util/status.h"
 
@@ -18,6 +19,13 @@ namespace lode::functions {
 
 // kRestore: a cold start that restored the function's SnapStart snapshot.
 enum class StartKind { kCold, kWarm, kRestore };
+
+// What a restore loaded of one part of its snapshot ("memory", "state"
+// or "disk"): the agent's `regions` answer.
+struct RegionLoad {
+  std::string name;
+  uint64_t stored = 0, loaded = 0, fetched = 0, fetched_bytes = 0;  // chunks; stored bytes
+};
 
 struct InvocationReport {
   std::string request_id, tenant, function;
@@ -32,6 +40,9 @@ struct InvocationReport {
   double init_duration_ms = 0;
   // Cold starts: where the sandbox's start went before the runtime ran.
   double attach_ms = 0, mount_ms = 0, network_ms = 0, spawn_ms = 0;
+  // Restores: what the restore and the first invocation loaded of the
+  // snapshot, by part.
+  std::vector<RegionLoad> restore_loads;
   int64_t time_ms = 0;  // Unix milliseconds of the end
 };
 

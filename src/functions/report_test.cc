@@ -32,6 +32,25 @@ TEST(ReportTest, LinesAsLambdaWritesThem) {
   EXPECT_EQ(BilledMillis(3.0), 3u);
 }
 
+TEST(ReportTest, ARestoreReportsWhatItLoadedOfEachPart) {
+  InvocationReport r;
+  r.request_id = "abc";
+  r.start = StartKind::kRestore;
+  r.init_duration_ms = 600;
+  r.restore_loads = {
+      {"memory", 512, 120, 100, 30 << 20}, {"state", 1, 1, 1, 9000}, {"disk", 200, 30, 0, 0}};
+  EXPECT_NE(ReportLine(r).find("\tRestore Duration: 600.00 ms\tRestore Loaded: memory 120/512, "
+                               "state 1/1, disk 30/200 chunks"),
+            std::string::npos)
+      << ReportLine(r);
+  nlohmann::json j = nlohmann::json::parse(ReportJson(r));
+  EXPECT_EQ(j["start"], "restore");
+  EXPECT_EQ(j["restore_loads"]["memory"]["chunks_loaded"], 120);
+  EXPECT_EQ(j["restore_loads"]["memory"]["chunks_stored"], 512);
+  EXPECT_EQ(j["restore_loads"]["memory"]["fetched_bytes"], 30 << 20);
+  EXPECT_EQ(j["restore_loads"]["disk"]["chunks_fetched"], 0);
+}
+
 TEST(ReportTest, FunctionLogKeepsATailAndBoundsItsFile) {
   testing::ScratchDir dir;
   std::string path = dir / "t/f.log";

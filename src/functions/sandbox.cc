@@ -281,9 +281,24 @@ Status Sandbox::LaunchRestoredVm(const std::string& file, const std::string& des
   c.incoming_state = spec_.work_dir + "/state";
   LODE_RETURN_IF_ERROR(
       CopyRangeToFile(file, info->state_offset, info->state_bytes, c.incoming_state));
+  snapshot_regions_ = vm::SnapshotRegions(*info);
   LODE_RETURN_IF_ERROR(StartVm(c));
   phases_.spawn_seconds = SecondsSince(t);
   return Status::Ok();
+}
+
+std::vector<RegionLoad> Sandbox::SnapshotLoads() const {
+  if (snapshot_regions_.empty() || attachment_.empty()) return {};
+  Result<json> reply = agent::CallAgent(
+      spec_.agent_socket, {{"op", "regions"}, {"id", attachment_}, {"regions", snapshot_regions_}});
+  if (!reply.ok()) return {};
+  std::vector<RegionLoad> loads;
+  for (const json& r : (*reply)["regions"]) {
+    loads.push_back({r.value("name", ""), r.value("chunks_stored", uint64_t{0}),
+                     r.value("chunks_loaded", uint64_t{0}), r.value("chunks_fetched", uint64_t{0}),
+                     r.value("fetched_bytes", uint64_t{0})});
+  }
+  return loads;
 }
 
 Result<vm::SavedVm> Sandbox::SaveVm(const std::string& state_file) {

@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,7 @@
 
 #include "catalog/function.h"
 #include "functions/http_server.h"
+#include "functions/report.h"
 #include "functions/runtime_api.h"
 #include "sandbox/container.h"
 #include "sandbox/mount.h"
@@ -97,6 +99,9 @@ class Sandbox {
   Result<vm::SavedVm> SaveVm(const std::string& state_file);
   // The VM it runs (a VM sandbox's, once started).
   const vm::VmConfig& vm_config() const { return vm_config_; }
+  // A restored sandbox: what it loaded so far of each part of its
+  // snapshot (empty for others, or when the agent cannot tell).
+  std::vector<RegionLoad> SnapshotLoads() const;
 
  private:
   explicit Sandbox(SandboxSpec spec);
@@ -121,6 +126,7 @@ class Sandbox {
   StartPhases phases_;
   std::unique_ptr<RuntimeApi> api_;
   std::string attachment_;
+  nlohmann::json snapshot_regions_;  // vm::SnapshotRegions of a restored one
   std::unique_ptr<sandbox::Mount> mount_;
   sandbox::ProcessSpec process_;
   std::unique_ptr<sandbox::NetworkNamespace> network_;

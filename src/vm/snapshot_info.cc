@@ -13,6 +13,15 @@ constexpr const char* kKey = "lode_snapshot";
 constexpr int kVersion = 1;
 }  // namespace
 
+nlohmann::json SnapshotRegions(const SnapshotInfo& i) {
+  auto region = [](const char* name, uint64_t offset, uint64_t bytes) {
+    return nlohmann::json{{"name", name}, {"offset", offset}, {"bytes", bytes}};
+  };
+  return nlohmann::json::array({region("memory", 0, i.memory_bytes),
+                                region("state", i.state_offset, i.state_bytes),
+                                region("disk", i.disk_offset, i.disk_bytes)});
+}
+
 std::string EncodeSnapshotInfo(const SnapshotInfo& i) {
   json j = {{kKey, kVersion},
             {"image", i.image},

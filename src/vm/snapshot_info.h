@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +32,11 @@ struct SnapshotInfo {
   uint64_t state_offset = 0, state_bytes = 0;
   uint64_t disk_offset = 0, disk_bytes = 0;
 };
+
+// The parts of a snapshot's block file, as the agent's `regions` request
+// names byte ranges: [{"name": "memory" | "state" | "disk", "offset",
+// "bytes"}].
+nlohmann::json SnapshotRegions(const SnapshotInfo& info);
 
 std::string EncodeSnapshotInfo(const SnapshotInfo& info);
 // nullopt when `config` is an image's run config; a config that claims to

@@ -54,6 +54,20 @@ TEST(SnapshotInfoTest, RoundTrips) {
   EXPECT_EQ(o.disk_bytes, in.disk_bytes);
 }
 
+TEST(SnapshotInfoTest, RegionsAreTheThreePartsOfTheFile) {
+  SnapshotInfo in = Example();
+  nlohmann::json regions = SnapshotRegions(in);
+  ASSERT_EQ(regions.size(), 3u);
+  EXPECT_EQ(regions[0],
+            (nlohmann::json{{"name", "memory"}, {"offset", 0}, {"bytes", in.memory_bytes}}));
+  EXPECT_EQ(
+      regions[1],
+      (nlohmann::json{{"name", "state"}, {"offset", in.state_offset}, {"bytes", in.state_bytes}}));
+  EXPECT_EQ(
+      regions[2],
+      (nlohmann::json{{"name", "disk"}, {"offset", in.disk_offset}, {"bytes", in.disk_bytes}}));
+}
+
 TEST(SnapshotInfoTest, WritableIsOptionalAndABoolean) {
   SnapshotInfo in = Example();
   nlohmann::json j = nlohmann::json::parse(EncodeSnapshotInfo(in));

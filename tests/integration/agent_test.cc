@@ -19,6 +19,7 @@
 #include <random>
 #include <thread>
 
+#include "agent/api.h"
 #include "testing/agent_process.h"
 #include "testing/layer_builder.h"
 #include "testing/memcached_fleet.h"
@@ -183,6 +184,59 @@ TEST_F(AgentTest, TwoImagesWithACommonBaseFetchEachSharedChunkOnce) {
   for (const json& a : stats["attachments"])
     reused += a["memory_hits"].get<uint64_t>() + a["l1_hits"].get<uint64_t>();
   EXPECT_GT(reused, 0u);
+}
+
+TEST_F(AgentTest, RegionsSayWhatAnAttachmentLoadedOfEachRange) {
+  std::string block = Attach("rules");
+  json ps = Ps();
+  ASSERT_EQ(ps.size(), 1u);
+  std::vector<uint64_t> data = DataChunks(*dir_ / "rules.ext4");
+  ASSERT_GE(data.size(), 3u);
+  uint64_t read = data.back(), untouched = data.front();
+  // One page of one chunk, past the page cache and its readahead.
+  ASSERT_EQ(RunCommand("dd if=" + ShellQuote(block) +
+                       " of=/dev/null bs=4096 count=1 iflag=direct "
+                       "skip=" +
+                       std::to_string(read * kChunk / 4096))
+                .exit_code,
+            0);
+  uint64_t size = fs::file_size(block);
+  auto range = [](const char* name, uint64_t offset, uint64_t bytes) {
+    return json{{"name", name}, {"offset", offset}, {"bytes", bytes}};
+  };
+  Result<json> reply = agent::CallAgent(
+      agent_->socket(),
+      {{"op", "regions"},
+       {"id", ps[0]["id"]},
+       {"regions", json::array({range("read", read * kChunk, kChunk),
+                                range("untouched", untouched * kChunk, kChunk),
+                                range("all", 0, size), range("beyond", size, kChunk)})}});
+  ASSERT_TRUE(reply.ok()) << reply.status().ToString();
+  const json& r = (*reply)["regions"];
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_EQ(r[0]["name"], "read");
+  EXPECT_EQ(r[0]["chunks_stored"], 1);
+  EXPECT_EQ(r[0]["chunks_read"], 1);
+  EXPECT_EQ(r[0]["chunks_loaded"], 1);
+  EXPECT_EQ(r[0]["chunks_prefetched"], 0);  // the agent runs with --prefetch off
+  EXPECT_EQ(r[0]["chunks_fetched"], 1);     // from the origin: the agent's cache was empty
+  EXPECT_GT(r[0]["fetched_bytes"].get<uint64_t>(), 0u);
+  EXPECT_EQ(r[1]["chunks_stored"], 1);
+  EXPECT_EQ(r[1]["chunks_loaded"], 0);
+  EXPECT_EQ(r[2]["chunks_stored"],
+            ps[0]["chunks"].get<uint64_t>() - ps[0]["holes"].get<uint64_t>());
+  EXPECT_GE(r[2]["chunks_loaded"].get<uint64_t>(), 1u);
+  EXPECT_EQ(r[3]["chunks_stored"], 0);
+  // Read again: the chunk now comes from the agent's memory, not fetched twice.
+  ASSERT_EQ(RunCommand("dd if=" + ShellQuote(block) +
+                       " of=/dev/null bs=4096 count=1 iflag=direct "
+                       "skip=" +
+                       std::to_string(read * kChunk / 4096 + 1))
+                .exit_code,
+            0);
+  EXPECT_EQ(Stats()["attachments"][0]["chunks_fetched"], 1);
+  Result<json> unknown = agent::CallAgent(agent_->socket(), {{"op", "regions"}, {"id", "nope"}});
+  EXPECT_EQ(unknown.status().code(), StatusCode::kNotFound);
 }
 
 TEST_F(AgentTest, OverlayWritesReadBackSurviveRemountAndLeaveChunksAlone) {

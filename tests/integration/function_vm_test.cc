@@ -221,6 +221,11 @@ TEST_F(FunctionVmTest, SnapStartRestoresThroughTheRuntimesHooks) {
   json report = ReportOf(first.Header("x-amzn-requestid"));
   EXPECT_EQ(report["start"], "restore") << report;
   EXPECT_GT(report["restore_duration_ms"].get<double>(), 0) << report;
+  const json& memory = report["restore_loads"]["memory"];
+  EXPECT_GT(memory["chunks_loaded"].get<uint64_t>(), 0u) << report;
+  EXPECT_LT(memory["chunks_loaded"].get<uint64_t>(), memory["chunks_stored"].get<uint64_t>());
+  EXPECT_NE(ReadAll(*dir_ / "logs/acme/vmsnap.log").find("\tRestore Loaded: memory "),
+            std::string::npos);
   json env = Json(Invoke("vmsnap", {{"action", "env"}}));  // a warm one
   EXPECT_EQ(env["AWS_LAMBDA_INITIALIZATION_TYPE"], "snap-start");
   json warm = Json(Invoke("vmsnap", {{"n", 3}}));

@@ -201,6 +201,23 @@ TEST_F(SnapshotTest, RestoredServiceAnswersWithItsStateSoonerThanABootLoadingLit
               static_cast<unsigned long long>(stored), t["fetched_bytes"].get<double>() / 1048576);
   EXPECT_GT(fetched, 0u);
   EXPECT_LT(fetched * 2, stored) << "a restore should load a small part of the snapshot";
+  // Per part: some guest memory and the device state, a part of each.
+  const json& regions = t["regions"];
+  uint64_t by_part = 0;
+  for (const char* part : {"memory", "state", "disk"}) {
+    const json& p = regions[part];
+    ASSERT_TRUE(p.is_object()) << t.dump();
+    EXPECT_LE(p["chunks_loaded"].get<uint64_t>(), p["chunks_stored"].get<uint64_t>()) << part;
+    by_part += p["chunks_stored"].get<uint64_t>();
+    std::printf("%s: loaded %llu of %llu stored chunks\n", part,
+                static_cast<unsigned long long>(p["chunks_loaded"].get<uint64_t>()),
+                static_cast<unsigned long long>(p["chunks_stored"].get<uint64_t>()));
+  }
+  EXPECT_EQ(by_part, stored);  // the parts cover the file
+  EXPECT_GT(regions["memory"]["chunks_loaded"].get<uint64_t>(), 0u);
+  EXPECT_EQ(regions["state"]["chunks_loaded"], regions["state"]["chunks_stored"]);
+  EXPECT_LT(regions["memory"]["chunks_loaded"].get<uint64_t>() * 2,
+            regions["memory"]["chunks_stored"].get<uint64_t>());
 }
 
 TEST_F(SnapshotTest, ConcurrentRestoresBothWorkAndReseedApart) {
