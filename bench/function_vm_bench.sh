@@ -11,8 +11,13 @@
 #             - container: the function in a crun container
 #             - vm:        the function in a microVM (boot + init)
 #             - snapstart: the function's published snapshot restored
-#   warm      1,000 sequential invocations of the microVM function on one
-#             connection: round trip p50/p99
+#   warm      1,000 sequential invocations on one connection, round trip
+#             and REPORT duration (the event delivered until the answer:
+#             the relay into the guest and back, and the runtime) p50/p99,
+#             of the Node.js function in a microVM, and of the smallest
+#             runtime (python3's http.client answering each event with itself) in a microVM
+#             and in a container: what the runtime costs under emulation,
+#             and what the path into the guest costs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
@@ -24,6 +29,12 @@ bash scripts/lambda-node-rootfs.sh "$node_rootfs"
 bench_store function-vm-bench
 $testgen function-node --rootfs "$node_rootfs" -o "$work/oci" --compression gzip >/dev/null
 $lode push "$work/oci" --tenant bench --tag node >/dev/null
+python_rootfs="$cache/debian-bookworm-python3-curl.tar"
+bash scripts/debian-rootfs.sh "$python_rootfs" curl
+$testgen function-echo --rootfs "$python_rootfs" -o "$work/echo-oci" --compression gzip >/dev/null
+$lode push "$work/echo-oci" --tenant bench --tag echo >/dev/null
+$lode function create echo-container --image echo --tenant bench --timeout 60 >/dev/null
+$lode function create echo-vm --vm --image echo --tenant bench --timeout 60 >/dev/null
 $lode function create container --image node --tenant bench --timeout 60 >/dev/null
 $lode function create vm --vm --image node --tenant bench --timeout 60 >/dev/null
 $lode function create snapstart --vm --snapstart --image node --tenant bench --timeout 60 >/dev/null
@@ -33,7 +44,7 @@ trap bench_cleanup EXIT
 invoke() { # FUNCTION: seconds
   curl -s -o "$work/answer" -w '%{time_total}\n' -X POST -d '{"bench": true}' \
     "127.0.0.1:$serve_port/2015-03-31/functions/$1/invocations"
-  grep -q '"bench":true' "$work/answer" || { echo "bad answer: $(cat "$work/answer")" >&2; exit 1; }
+  grep -qE '"bench": ?true' "$work/answer" || { echo "bad answer: $(cat "$work/answer")" >&2; exit 1; }
 }
 
 cold() { # FUNCTION: seconds of its first invocation on a fresh host
@@ -64,11 +75,24 @@ printf "cold invoke (median of %d): container %.0f ms, vm (boot + init) %.0f ms,
 printf "snapstart / vm: %.1f%% (goal: at most 10%%); snapstart / container: %.2fx\n" \
   "$(echo "100 * $s / $v" | bc -l)" "$(echo "$s / $c" | bc -l)"
 for f in container vm snapstart; do echo "   runs, $f: $(tr '\n' ' ' <"$work/cold-$f")"; done
-grep -h '"start": *"restore"' "$work/logs/reports.jsonl" | tail -n "$RUNS" |
-  python3 -c 'import json,sys; r=[json.loads(l)["restore_duration_ms"] for l in sys.stdin]; print("   restore durations (REPORT, ms):", " ".join("%.0f" % x for x in r))'
+# What each restore loaded of the snapshot's parts (REPORT's restore_loads):
+# the first one on an empty cache without a profile, then the timed ones.
+grep -h '"start": *"restore"' "$work/logs/reports.jsonl" | python3 -c '
+import json, sys
+for i, line in enumerate(sys.stdin):
+    r = json.loads(line)
+    parts = ", ".join("%s %d/%d (%.1f%%)" % (name, p["chunks_loaded"], p["chunks_stored"],
+                                             100 * p["chunks_loaded"] / max(1, p["chunks_stored"]))
+                      for name, p in r["restore_loads"].items())
+    print("   restore %s: %.0f ms, loaded %s; fetched %.1f MB" % (
+        "untimed" if i == 0 else i, r["restore_duration_ms"], parts,
+        sum(p["fetched_bytes"] for p in r["restore_loads"].values()) / 1e6))'
 
-echo "== warm invoke in a microVM"
+echo "== warm invokes (round trip; REPORT duration; host overhead = round trip - duration)"
 bench_start_agent --prefetch profile
 bench_start_serve --init-timeout 300
-invoke vm >/dev/null
-python3 bench/invoke_load.py --port "$serve_port" --function vm --count 1000
+for f in vm echo-vm echo-container; do
+  invoke "$f" >/dev/null
+  echo "$f: $(python3 bench/invoke_load.py --port "$serve_port" --function "$f" --count 1000 \
+    --reports "$work/logs/reports.jsonl")"
+done

@@ -65,6 +65,9 @@ if a.reports:
         for line in f:
             r = json.loads(line)
             durations[r["request_id"]] = r["duration_ms"]
+    matched = [durations[rid] for rid, _ in calls if rid in durations]
+    out["duration_ms"] = {"p50": round(percentile(matched, 50), 3),
+                          "p99": round(percentile(matched, 99), 3)}
     overhead = [ms - durations[rid] for rid, ms in calls if rid in durations]
     out["host_overhead_ms"] = {"p50": round(percentile(overhead, 50), 3),
                                "p99": round(percentile(overhead, 99), 3),

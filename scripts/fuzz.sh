@@ -3,18 +3,22 @@
 # SECONDS (default 30) on its corpus. New inputs go to a scratch corpus, not
 # the repository; a crash stops the run, leaves its input under
 # build-fuzz/crashes/ and fails. Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+# or scripts/fuzz.sh --build-only (builds every target, runs none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+build_only=false
+if [ "${1:-}" = --build-only ]; then build_only=true; shift; fi
 seconds=${1:-30}
 shift || true
 bash scripts/install-deps.sh
-cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLODE_FUZZ=ON \
+cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLODE_FUZZ=ON -DCMAKE_UNITY_BUILD=ON \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   for f in fuzz/*_fuzz.cc; do targets+=("$(basename "$f" _fuzz.cc)"); done
 fi
 cmake --build build-fuzz -j "$(nproc)" --target "${targets[@]/%/_fuzz}" >/dev/null
+if $build_only; then exit 0; fi
 mkdir -p build-fuzz/crashes
 for t in "${targets[@]}"; do
   scratch="build-fuzz/corpus/$t"

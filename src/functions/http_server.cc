@@ -14,6 +14,13 @@ std::string HttpRequest::Header(const std::string& lower_case_name) const {
   return it == headers.end() ? "" : it->second;
 }
 
+std::string HttpResponse::Header(const std::string& name) const {
+  for (const auto& [key, value] : headers) {
+    if (key == name) return value;
+  }
+  return "";
+}
+
 // One request on its way in: MHD calls OnRequest once with the headers,
 // then with each piece of the body, then once more to have it answered.
 struct HttpServer::Exchange {

@@ -42,6 +42,9 @@ struct HttpResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+
+  // The first header named `name` (as set), or "" when absent.
+  std::string Header(const std::string& name) const;
 };
 
 class HttpServer {

@@ -13,13 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string HeaderOf(const HttpResponse& r, const std::string& name) {
-  for (const auto& [k, v] : r.headers) {
-    if (k == name) return v;
-  }
-  return "";
-}
-
 // A host with a store and keys but no function: everything it answers
 // without starting a sandbox.
 class InvokeApiTest : public ::testing::Test {
@@ -52,7 +45,7 @@ TEST_F(InvokeApiTest, UnknownFunctionsAreResourceNotFound) {
                            "arn:aws:lambda:us-east-1:other:function:nope", "bad.name"}) {
     HttpResponse r = Invoke(name, "{}");
     EXPECT_EQ(r.status, 404) << name;
-    EXPECT_EQ(HeaderOf(r, "X-Amzn-ErrorType"), "ResourceNotFoundException");
+    EXPECT_EQ(r.Header("X-Amzn-ErrorType"), "ResourceNotFoundException");
     json body = json::parse(r.body);
     EXPECT_EQ(body["Type"], "User");
     EXPECT_NE(body["message"].get<std::string>().find("Function not found"), std::string::npos);
@@ -64,7 +57,7 @@ TEST_F(InvokeApiTest, UnknownFunctionsAreResourceNotFound) {
 TEST_F(InvokeApiTest, MalformedRequestsGetLambdasErrors) {
   HttpResponse r = Invoke("f", "{not json");
   EXPECT_EQ(r.status, 400);
-  EXPECT_EQ(HeaderOf(r, "X-Amzn-ErrorType"), "InvalidRequestContentException");
+  EXPECT_EQ(r.Header("X-Amzn-ErrorType"), "InvalidRequestContentException");
   EXPECT_EQ(Invoke("f", "{}", {{"x-amz-invocation-type", "Sometimes"}}).status, 400);
   EXPECT_EQ(Invoke("f", "{}", {{"x-amz-log-type", "All"}}).status, 400);
   EXPECT_EQ(Invoke("f", "{}", {{"x-amz-client-context", "!!"}}).status, 400);
@@ -72,7 +65,7 @@ TEST_F(InvokeApiTest, MalformedRequestsGetLambdasErrors) {
   big.body_too_large = true;
   r = AnswerInvokeApi(*host_, big);
   EXPECT_EQ(r.status, 413);
-  EXPECT_EQ(HeaderOf(r, "X-Amzn-ErrorType"), "RequestTooLargeException");
+  EXPECT_EQ(r.Header("X-Amzn-ErrorType"), "RequestTooLargeException");
   EXPECT_EQ(AnswerInvokeApi(*host_, {"GET", "/2015-03-31/functions/f/invocations"}).status, 405);
   EXPECT_EQ(AnswerInvokeApi(*host_, {"POST", "/2015-03-31/functions/invocations"}).status, 404);
   EXPECT_EQ(AnswerInvokeApi(*host_, {"GET", "/metrics"}).status, 200);
@@ -82,7 +75,7 @@ TEST_F(InvokeApiTest, ADrainingHostRefusesWith503) {
   host_->Drain();
   HttpResponse r = Invoke("f", "{}");
   EXPECT_EQ(r.status, 503);
-  EXPECT_EQ(HeaderOf(r, "X-Amzn-ErrorType"), "ServiceException");
+  EXPECT_EQ(r.Header("X-Amzn-ErrorType"), "ServiceException");
 }
 
 }  // namespace

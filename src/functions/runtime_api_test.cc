@@ -20,13 +20,6 @@ HttpRequest Post(const std::string& path, const std::string& body) {
   return r;
 }
 
-std::string HeaderOf(const HttpResponse& r, const std::string& name) {
-  for (const auto& [k, v] : r.headers) {
-    if (k == name) return v;
-  }
-  return "";
-}
-
 Invocation Event(const std::string& id, const std::string& payload, int timeout_ms = 5000) {
   Invocation inv;
   inv.request_id = id;
@@ -51,13 +44,12 @@ TEST(RuntimeApiTest, DeliversAnEventAndReturnsTheResponse) {
   HttpResponse event = next.get();
   EXPECT_EQ(event.status, 200);
   EXPECT_EQ(event.body, R"({"x":1})");
-  EXPECT_EQ(HeaderOf(event, "Content-Type"), "application/json");
-  EXPECT_EQ(HeaderOf(event, "Lambda-Runtime-Aws-Request-Id"), "id-1");
-  EXPECT_EQ(HeaderOf(event, "Lambda-Runtime-Invoked-Function-Arn"),
-            "arn:aws:lambda:r:t:function:f");
-  EXPECT_EQ(HeaderOf(event, "Lambda-Runtime-Trace-Id"), "Root=1-x");
-  EXPECT_EQ(HeaderOf(event, "Lambda-Runtime-Client-Context"), R"({"a":1})");
-  int64_t deadline = std::stoll(HeaderOf(event, "Lambda-Runtime-Deadline-Ms"));
+  EXPECT_EQ(event.Header("Content-Type"), "application/json");
+  EXPECT_EQ(event.Header("Lambda-Runtime-Aws-Request-Id"), "id-1");
+  EXPECT_EQ(event.Header("Lambda-Runtime-Invoked-Function-Arn"), "arn:aws:lambda:r:t:function:f");
+  EXPECT_EQ(event.Header("Lambda-Runtime-Trace-Id"), "Root=1-x");
+  EXPECT_EQ(event.Header("Lambda-Runtime-Client-Context"), R"({"a":1})");
+  int64_t deadline = std::stoll(event.Header("Lambda-Runtime-Deadline-Ms"));
   int64_t now =
       std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
@@ -66,7 +58,7 @@ TEST(RuntimeApiTest, DeliversAnEventAndReturnsTheResponse) {
 
   HttpResponse posted = api.Handle(Post("invocation/id-1/response", R"({"ok":true})"));
   EXPECT_EQ(posted.status, 202);
-  EXPECT_EQ(HeaderOf(posted, "Content-Type"), "application/json");
+  EXPECT_EQ(posted.Header("Content-Type"), "application/json");
   InvocationEnd e = end.get();
   EXPECT_EQ(e.outcome, Outcome::kResponse);
   EXPECT_EQ(e.body, R"({"ok":true})");

@@ -38,7 +38,7 @@ class TarMemberSource : public ByteSource {
   Result<size_t> Read(std::span<uint8_t> out) override {
     while (pending_.empty()) {
       if (done_) return size_t{0};
-      uint64_t offset;
+      uint64_t offset = 0;
       LODE_ASSIGN_OR_RETURN(bool more, reader_->ReadBlock(&offset, &pending_));
       if (!more)
         done_ = true;

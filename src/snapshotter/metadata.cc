@@ -10,8 +10,6 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr size_t kMaxLabelBytes = 4096;
-
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())

@@ -3,6 +3,7 @@
 // change is whole or absent after a crash and survives restarts.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -23,6 +24,8 @@ enum class Kind { kView = 1, kActive = 2, kCommitted = 3 };
 std::string KindName(Kind kind);  // "view", "active", "committed"
 
 using Labels = std::map<std::string, std::string>;
+// containerd's limit on a label, key and value together.
+constexpr size_t kMaxLabelBytes = 4096;
 
 struct Usage {
   int64_t size = 0;  // bytes on disk

@@ -6,6 +6,7 @@
 #include "agent/api.h"
 #include "catalog/catalog.h"
 #include "catalog/chains.h"
+#include "snapshotter/metadata.h"
 
 namespace lode::snapshotter {
 
@@ -25,8 +26,7 @@ std::vector<std::string> SplitCommas(const std::string& text) {
   return parts;
 }
 
-// containerd's limit on a label (key and value), which cuts the list short.
-constexpr size_t kMaxLabelBytes = 4096;
+// containerd's limit on a label (kMaxLabelBytes) cuts the list short.
 constexpr size_t kDigestBytes = 71;  // "sha256:" and 64 hex digits
 
 bool LayersMatch(const ChainMatch& image, const std::vector<std::string>& pulled, bool cut_short) {

@@ -112,6 +112,22 @@ export const handler = async (event, context) => {
 };
 )JS";
 
+constexpr const char* kEchoRuntime = R"PY(#!/usr/bin/python3
+# The smallest Lambda runtime: the Runtime API over one keep-alive
+# connection, every event answered with itself, nothing started per event.
+# (http.client sends a request's headers and body in one segment.)
+import http.client, os
+
+api = http.client.HTTPConnection(os.environ["AWS_LAMBDA_RUNTIME_API"])
+while True:
+    api.request("GET", "/2018-06-01/runtime/invocation/next")
+    event = api.getresponse()
+    body = event.read()
+    request_id = event.getheader("Lambda-Runtime-Aws-Request-Id")
+    api.request("POST", f"/2018-06-01/runtime/invocation/{request_id}/response", body=body)
+    api.getresponse().read()
+)PY";
+
 }  // namespace
 
 std::string CachedNodeRootfs() {
@@ -153,6 +169,17 @@ ImageSpec BootstrapFunctionImage(const std::string& rootfs_tar) {
   spec.entrypoint = {"/var/runtime/bootstrap"};
   spec.cmd = {"handler.main"};
   spec.working_dir = "/var/task";
+  return spec;
+}
+
+ImageSpec EchoRuntimeImage(const std::string& rootfs_tar) {
+  ImageSpec spec;
+  spec.layers.push_back(LayerBuilder().CopyTar(rootfs_tar).Finish());
+  LayerBuilder function;
+  function.Dir("var/runtime", {.mode = 0755});
+  function.File("var/runtime/bootstrap", kEchoRuntime, {.mode = 0755});
+  spec.layers.push_back(function.Finish());
+  spec.entrypoint = {"/var/runtime/bootstrap"};
   return spec;
 }
 

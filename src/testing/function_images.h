@@ -45,4 +45,10 @@ std::string CachedNodeRootfs();
 // (env), throws (error: errorType "Error"), or sleeps "ms" (sleep).
 ImageSpec NodeFunctionImage(const std::string& rootfs_tar);
 
+// The smallest runtime, for measuring the invocation path without a
+// runtime's own cost: python3's http.client speaking the Runtime API over
+// one keep-alive connection, answering every event with itself. A rootfs
+// with python3 (CachedCurlRootfs).
+ImageSpec EchoRuntimeImage(const std::string& rootfs_tar);
+
 }  // namespace lode::testing

@@ -59,7 +59,11 @@ int main(int argc, char** argv) {
   n->add_option("--rootfs", rootfs, "rootfs tarball from scripts/lambda-node-rootfs.sh")
       ->required();
 
-  for (CLI::App* sub : {r, d, l, b, n}) {
+  CLI::App* e = app.add_subcommand(
+      "function-echo", "a Lambda function whose runtime (python3) answers every event with itself");
+  e->add_option("--rootfs", rootfs, "rootfs tarball from mmdebstrap, with python3")->required();
+
+  for (CLI::App* sub : {r, d, l, b, n, e}) {
     sub->add_option("-o,--oci", out, "OCI layout directory to write");
     sub->add_option("--compression", compression, "gzip, zstd or none")->capture_default_str();
     sub->add_option("--docker-archive", docker_archive, "also write a docker-archive tarball");
@@ -76,6 +80,9 @@ int main(int argc, char** argv) {
     }
     if (n->parsed()) {
       Emit(lode::testing::NodeFunctionImage(rootfs), out, compression, docker_archive);
+    }
+    if (e->parsed()) {
+      Emit(lode::testing::EchoRuntimeImage(rootfs), out, compression, docker_archive);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lode-testgen: %s\n", e.what());

@@ -201,7 +201,7 @@ TEST_F(SnapshotTest, RestoredServiceAnswersWithItsStateSoonerThanABootLoadingLit
               static_cast<unsigned long long>(stored), t["fetched_bytes"].get<double>() / 1048576);
   EXPECT_GT(fetched, 0u);
   EXPECT_LT(fetched * 2, stored) << "a restore should load a small part of the snapshot";
-  // Per part: some guest memory and the device state, a part of each.
+  // Per part: some of the guest's memory, all of its device state.
   const json& regions = t["regions"];
   uint64_t by_part = 0;
   for (const char* part : {"memory", "state", "disk"}) {
@@ -216,8 +216,9 @@ TEST_F(SnapshotTest, RestoredServiceAnswersWithItsStateSoonerThanABootLoadingLit
   EXPECT_EQ(by_part, stored);  // the parts cover the file
   EXPECT_GT(regions["memory"]["chunks_loaded"].get<uint64_t>(), 0u);
   EXPECT_EQ(regions["state"]["chunks_loaded"], regions["state"]["chunks_stored"]);
-  EXPECT_LT(regions["memory"]["chunks_loaded"].get<uint64_t>() * 2,
-            regions["memory"]["chunks_stored"].get<uint64_t>());
+  // The guest reads little of its disk: what it needed is in its page cache.
+  EXPECT_LT(regions["disk"]["chunks_loaded"].get<uint64_t>() * 10,
+            regions["disk"]["chunks_stored"].get<uint64_t>());
 }
 
 TEST_F(SnapshotTest, ConcurrentRestoresBothWorkAndReseedApart) {
