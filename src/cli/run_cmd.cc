@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -81,8 +82,8 @@ double PrefetchSeconds(const json& stats) {
   return static_cast<double>((done ? done : MonotonicNanos()) - start) / 1e9;
 }
 
-// "the restore loaded 120 of 512 stored chunks of guest memory (23.4%), ..."
-void PrintRestoreLoads(const json& regions) {
+// "WHAT 120 of 512 stored chunks of guest memory (23.4%), ..."
+void PrintRestoreLoads(const char* what, const json& regions) {
   std::string parts;
   for (const auto& [name, label] :
        {std::pair{"memory", "guest memory"}, std::pair{"state", "device state"},
@@ -96,7 +97,7 @@ void PrintRestoreLoads(const json& regions) {
                   stored ? 100.0 * static_cast<double>(loaded) / static_cast<double>(stored) : 0.0);
     parts += part;
   }
-  std::fprintf(stderr, "lode run: the restore loaded %s\n", parts.c_str());
+  std::fprintf(stderr, "lode run: %s %s\n", what, parts.c_str());
 }
 
 void ReportTimings(const json& t, bool human, const std::string& json_file) {
@@ -138,7 +139,12 @@ void ReportTimings(const json& t, bool human, const std::string& json_file) {
                    static_cast<unsigned long long>(t["demand_waits"].get<uint64_t>()));
     }
   }
-  if (human && t.contains("regions")) PrintRestoreLoads(t["regions"]);
+  if (human && t.contains("regions")) {
+    PrintRestoreLoads("the restore loaded", t["regions"]);
+    if (t.contains("regions_before_resume")) {
+      PrintRestoreLoads("QEMU loaded, before the guest resumed,", t["regions_before_resume"]);
+    }
+  }
   if (!json_file.empty()) Check(WriteFileAtomically(json_file, t.dump(2) + "\n"));
 }
 
@@ -236,7 +242,7 @@ void CheckSameDevices(const vm::SnapshotInfo& info, const vm::VmConfig& config,
 // disk in one block file): the VM must be the one it was taken of, under
 // the QEMU that says `qemu_version`.
 json RestoreVm(const RunArgs& a, const VmPlan& plan, const json& attached, const std::string& dir,
-               const std::string& qemu_version) {
+               const std::string& qemu_version, const std::function<json()>& loads) {
   int64_t start_ns = MonotonicNanos();
   std::string file = attached["path"];
   std::optional<vm::SnapshotInfo> snapshot = Check(SnapshotOf(attached));
@@ -265,8 +271,11 @@ json RestoreVm(const RunArgs& a, const VmPlan& plan, const json& attached, const
   CheckSameDevices(info, config, qemu_version);
   config.incoming_state = dir + "/state";
   Check(CopyRangeToFile(file, info.state_offset, info.state_bytes, config.incoming_state));
+  json before_resume;
+  if (loads) config.state_loaded = [&] { before_resume = loads(); };
   json phases = VmPhases(Check(vm::RunVm(config)), plan, start_ns);
   phases["restored"] = true;
+  if (!before_resume.is_null()) phases["regions_before_resume"] = before_resume;
   return phases;
 }
 
@@ -330,9 +339,12 @@ void Run(const RunArgs& a) {
         a.ref + " is a snapshot: restore it with lode run --vm --snapshot " + a.ref));
   }
 
-  json phases = restore ? RestoreVm(a, *vm_plan, attached, dir.path(), Check(qemu_version.get()))
-                : a.vm  ? RunInVm(a, *vm_plan, attached, dir.path())
-                        : RunInContainer(a, runtime, attached, dir);
+  std::function<json()> loads;
+  if (restore && !local) loads = [&] { return SnapshotLoads(socket, image.id, attached); };
+  json phases = restore
+                    ? RestoreVm(a, *vm_plan, attached, dir.path(), Check(qemu_version.get()), loads)
+                : a.vm ? RunInVm(a, *vm_plan, attached, dir.path())
+                       : RunInContainer(a, runtime, attached, dir);
   json stats = local ? json::object() : FindAttachment(socket, image.id);
   json timings = {
       {"image_bytes", attached["image_bytes"]},

@@ -204,6 +204,7 @@ Status Restore(const VmConfig& config, StartedVm& vm) {
     if (vm.qemu.Wait() == 128 + SIGBUS) return MemoryReadFailed();
     return Status::Unavailable("QEMU could not restore the snapshot" + LastWords(config.work_dir));
   }
+  if (config.state_loaded) config.state_loaded();
   LODE_RETURN_IF_ERROR(qmp.Execute("cont").status());
   // Every clone gets entropy of its own before it reads any input.
   std::array<uint8_t, 32> entropy;

@@ -50,8 +50,11 @@ struct VmConfig {
   // never reach it).
   std::string memory_file;
   bool memory_shared = false;
-  // Restore: the device state (SnapshotVm's) loaded before the VM resumes.
+  // Restore: the device state (SnapshotVm's) loaded before the VM resumes,
+  // and what to call once it is loaded, before the guest runs again (to
+  // tell what QEMU alone read of the snapshot).
   std::string incoming_state;
+  std::function<void()> state_loaded;
 };
 
 struct VmRun {

@@ -216,6 +216,15 @@ TEST_F(SnapshotTest, RestoredServiceAnswersWithItsStateSoonerThanABootLoadingLit
   EXPECT_EQ(by_part, stored);  // the parts cover the file
   EXPECT_GT(regions["memory"]["chunks_loaded"].get<uint64_t>(), 0u);
   EXPECT_EQ(regions["state"]["chunks_loaded"], regions["state"]["chunks_stored"]);
+  // What QEMU read before the guest ran is part of it.
+  const json& before = t["regions_before_resume"];
+  ASSERT_TRUE(before.is_object()) << t.dump();
+  EXPECT_LE(before["memory"]["chunks_loaded"].get<uint64_t>(),
+            regions["memory"]["chunks_loaded"].get<uint64_t>());
+  EXPECT_EQ(before["state"]["chunks_loaded"], before["state"]["chunks_stored"]);  // copied for QEMU
+  std::printf("before the guest resumed: memory %llu, disk %llu chunks\n",
+              static_cast<unsigned long long>(before["memory"]["chunks_loaded"].get<uint64_t>()),
+              static_cast<unsigned long long>(before["disk"]["chunks_loaded"].get<uint64_t>()));
   // The guest reads little of its disk: what it needed is in its page cache.
   EXPECT_LT(regions["disk"]["chunks_loaded"].get<uint64_t>() * 10,
             regions["disk"]["chunks_stored"].get<uint64_t>());
