@@ -207,10 +207,8 @@ Result<std::optional<vm::SnapshotInfo>> SnapshotOf(const json& attached) {
 
 // What a restore did with each part of its snapshot (guest memory, device
 // state, disk), by name: the agent's `regions` answer.
-json SnapshotLoads(const std::string& socket, const std::string& id, const json& attached) {
-  std::optional<vm::SnapshotInfo> info = Check(SnapshotOf(attached));
-  json reply =
-      AskAgent(socket, {{"op", "regions"}, {"id", id}, {"regions", vm::SnapshotRegions(*info)}});
+json SnapshotLoads(const std::string& socket, const std::string& id, const json& regions) {
+  json reply = AskAgent(socket, {{"op", "regions"}, {"id", id}, {"regions", regions}});
   json loads = json::object();
   for (json r : reply["regions"]) {
     std::string name = r["name"];
@@ -339,8 +337,13 @@ void Run(const RunArgs& a) {
         a.ref + " is a snapshot: restore it with lode run --vm --snapshot " + a.ref));
   }
 
+  // The snapshot's parts, asked about once its device state is loaded and
+  // again at the end.
+  std::optional<vm::SnapshotInfo> snapshot;
+  if (restore && !local) snapshot = Check(SnapshotOf(attached));
+  json regions = snapshot ? vm::SnapshotRegions(*snapshot) : json();
   std::function<json()> loads;
-  if (restore && !local) loads = [&] { return SnapshotLoads(socket, image.id, attached); };
+  if (!regions.is_null()) loads = [&] { return SnapshotLoads(socket, image.id, regions); };
   json phases = restore
                     ? RestoreVm(a, *vm_plan, attached, dir.path(), Check(qemu_version.get()), loads)
                 : a.vm ? RunInVm(a, *vm_plan, attached, dir.path())
@@ -370,7 +373,7 @@ void Run(const RunArgs& a) {
       {"attach_seconds", attach_seconds},
   };
   timings.update(phases);
-  if (restore && !local) timings["regions"] = SnapshotLoads(socket, image.id, attached);
+  if (loads) timings["regions"] = loads();
   int64_t first_read_ns = stats.value("first_read_monotonic_ns", int64_t{0});
   int64_t runner_start_ns = phases["runner_start_monotonic_ns"];
   timings.erase("runner_start_monotonic_ns");
