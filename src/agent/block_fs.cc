@@ -175,7 +175,11 @@ void BlockFs::Init(const fuse::Request& r) {
   fuse_init_out out{};
   out.major = FUSE_KERNEL_VERSION;
   out.minor = std::min(in->minor, kOurMinor);
-  out.max_readahead = std::min(in->max_readahead, fuse::kMaxPayload);
+  // No readahead: loop devices and QEMU's disks read images with O_DIRECT,
+  // so the only reader through the page cache is a restored VM's mapped
+  // memory, where reading around a guest's fault loads chunks the guest
+  // never touches (docs/design.md, "Memory snapshots").
+  out.max_readahead = 0;
   out.flags = in->flags & (FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_ASYNC_DIO | FUSE_MAX_PAGES |
                            FUSE_PARALLEL_DIROPS);
   out.max_background = 64;

@@ -151,8 +151,11 @@ struct StartedVm {
 Status Start(const VmConfig& config, StartedVm& vm) {
   std::vector<Port> ports = PortsOf(config);
   vm.spawned = Clock::now();
-  LODE_RETURN_IF_ERROR(vm.qemu.Start(QemuArgs(config, ports), config.work_dir + "/qemu.log",
-                                     config.network_namespace));
+  Qemu::Options options;
+  options.network_namespace = config.network_namespace;
+  options.small_pages = !config.memory_file.empty() && !config.memory_shared;
+  LODE_RETURN_IF_ERROR(
+      vm.qemu.Start(QemuArgs(config, ports), config.work_dir + "/qemu.log", options));
   for (const Port& p : ports) {
     Result<UniqueFd> fd = ConnectPort(vm.qemu, p.socket);
     if (!fd.ok()) return Status::Unavailable(fd.status().message() + LastWords(config.work_dir));

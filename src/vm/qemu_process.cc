@@ -1,15 +1,22 @@
 #include "vm/qemu_process.h"
 
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstddef>
+#include <iterator>
 #include <thread>
 
 #include "sandbox/process.h"
@@ -17,6 +24,29 @@
 #include "util/unix_socket.h"
 
 namespace lode::vm {
+namespace {
+
+// A seccomp filter under which madvise(..., MADV_HUGEPAGE) returns 0
+// without running; every other call runs. Async-signal-safe.
+bool SkipHugePageAdvice() {
+  static sock_filter program[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_madvise, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[2])),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, MADV_HUGEPAGE, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | 0),  // "succeeds"
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog filter{static_cast<unsigned short>(std::size(program)), program};
+  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &filter) == 0;
+}
+
+}  // namespace
 
 Qemu::~Qemu() {
   if (pid_ > 0) {
@@ -27,14 +57,14 @@ Qemu::~Qemu() {
 }
 
 Status Qemu::Start(const std::vector<std::string>& args, const std::string& log,
-                   const std::string& network_namespace) {
+                   const Options& options) {
   std::vector<char*> argv;
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   UniqueFd netns;
-  if (!network_namespace.empty()) {
-    netns = UniqueFd(::open(network_namespace.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!netns.valid()) return Status::FromErrno(errno, "open " + network_namespace);
+  if (!options.network_namespace.empty()) {
+    netns = UniqueFd(::open(options.network_namespace.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!netns.valid()) return Status::FromErrno(errno, "open " + options.network_namespace);
   }
   pid_t lode = ::getpid();
   pid_ = ::fork();
@@ -42,6 +72,7 @@ Status Qemu::Start(const std::vector<std::string>& args, const std::string& log,
   if (pid_ == 0) {
     EndWithParent(lode, SIGKILL);
     if (netns.valid() && ::setns(netns.get(), CLONE_NEWNET) != 0) _exit(126);
+    if (options.small_pages && !SkipHugePageAdvice()) _exit(125);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);

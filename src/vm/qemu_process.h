@@ -21,10 +21,16 @@ class Qemu {
   Qemu(const Qemu&) = delete;
   Qemu& operator=(const Qemu&) = delete;
 
-  // Runs `args` (args[0] from PATH), its output to `log`, in the network
-  // namespace at `network_namespace` unless that is "".
+  struct Options {
+    std::string network_namespace;  // its path; "": the host's
+    // QEMU advises the kernel to back all guest memory with huge pages;
+    // on a memory file loaded on demand that makes every guest fault
+    // read the 2-4 MiB around it. Restores ignore that advice.
+    bool small_pages = false;
+  };
+  // Runs `args` (args[0] from PATH), its output to `log`.
   Status Start(const std::vector<std::string>& args, const std::string& log,
-               const std::string& network_namespace = "");
+               const Options& options);
   int pidfd() const { return pidfd_; }
   pid_t pid() const { return pid_; }
   bool Exited() const;
