@@ -128,6 +128,14 @@ while True:
     api.getresponse().read()
 )PY";
 
+// The Debian root file system in `rootfs_tar`, and `function` over it.
+ImageSpec OnRootfs(const std::string& rootfs_tar, LayerBuilder& function) {
+  ImageSpec spec;
+  spec.layers.push_back(LayerBuilder().CopyTar(rootfs_tar).Finish());
+  spec.layers.push_back(function.Finish());
+  return spec;
+}
+
 }  // namespace
 
 std::string CachedNodeRootfs() {
@@ -138,12 +146,10 @@ std::string CachedNodeRootfs() {
 }
 
 ImageSpec NodeFunctionImage(const std::string& rootfs_tar) {
-  ImageSpec spec;
-  spec.layers.push_back(LayerBuilder().CopyTar(rootfs_tar).Finish());
   LayerBuilder function;
   function.Dir("var/task", {.mode = 0755});
   function.File("var/task/index.mjs", kNodeHandler);
-  spec.layers.push_back(function.Finish());
+  ImageSpec spec = OnRootfs(rootfs_tar, function);
   spec.entrypoint = {"/usr/bin/node", "/opt/ric/node_modules/aws-lambda-ric/bin/index.mjs"};
   spec.cmd = {"index.handler"};
   spec.working_dir = "/var/task";
@@ -158,14 +164,12 @@ std::string CachedCurlRootfs() {
 }
 
 ImageSpec BootstrapFunctionImage(const std::string& rootfs_tar) {
-  ImageSpec spec;
-  spec.layers.push_back(LayerBuilder().CopyTar(rootfs_tar).Finish());
   LayerBuilder function;
   function.Dir("var/runtime", {.mode = 0755});
   function.File("var/runtime/bootstrap", kBootstrap, {.mode = 0755});
   function.Dir("var/task", {.mode = 0755});
   function.File("var/task/handler.py", kHandler);
-  spec.layers.push_back(function.Finish());
+  ImageSpec spec = OnRootfs(rootfs_tar, function);
   spec.entrypoint = {"/var/runtime/bootstrap"};
   spec.cmd = {"handler.main"};
   spec.working_dir = "/var/task";
@@ -173,12 +177,10 @@ ImageSpec BootstrapFunctionImage(const std::string& rootfs_tar) {
 }
 
 ImageSpec EchoRuntimeImage(const std::string& rootfs_tar) {
-  ImageSpec spec;
-  spec.layers.push_back(LayerBuilder().CopyTar(rootfs_tar).Finish());
   LayerBuilder function;
   function.Dir("var/runtime", {.mode = 0755});
   function.File("var/runtime/bootstrap", kEchoRuntime, {.mode = 0755});
-  spec.layers.push_back(function.Finish());
+  ImageSpec spec = OnRootfs(rootfs_tar, function);
   spec.entrypoint = {"/var/runtime/bootstrap"};
   return spec;
 }

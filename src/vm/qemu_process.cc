@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstring>
 #include <iterator>
 #include <thread>
 
@@ -71,8 +72,6 @@ Status Qemu::Start(const std::vector<std::string>& args, const std::string& log,
   if (pid_ < 0) return Status::FromErrno(errno, "fork QEMU");
   if (pid_ == 0) {
     EndWithParent(lode, SIGKILL);
-    if (netns.valid() && ::setns(netns.get(), CLONE_NEWNET) != 0) _exit(126);
-    if (options.small_pages && !SkipHugePageAdvice()) _exit(125);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -81,8 +80,19 @@ Status Qemu::Start(const std::vector<std::string>& args, const std::string& log,
     ::dup2(null, 0);
     ::dup2(out, 1);
     ::dup2(out, 2);
+    // Said in the log, whose last line lode quotes when QEMU never answers.
+    auto fail = [](const char* why) {
+      (void)!::write(2, why, std::strlen(why));
+      _exit(127);
+    };
+    if (netns.valid() && ::setns(netns.get(), CLONE_NEWNET) != 0) {
+      fail("lode: cannot enter the VM's network namespace\n");
+    }
+    if (options.small_pages && !SkipHugePageAdvice()) {
+      fail("lode: cannot install the seccomp filter that skips QEMU's huge page advice\n");
+    }
     ::execvp(argv[0], argv.data());
-    _exit(127);
+    fail("lode: cannot run QEMU\n");
   }
   pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
   if (pidfd_ < 0) return Status::FromErrno(errno, "watch QEMU");
