@@ -11,6 +11,9 @@
 #             - container: the function in a crun container
 #             - vm:        the function in a microVM (boot + init)
 #             - snapstart: the function's published snapshot restored
+#               (packed: the pages a restore reads stored together)
+#             - snapstart-sampled: the same, published with a sample
+#               event (the pages its first invocation reads packed too)
 #   warm      1,000 sequential invocations on one connection, round trip
 #             and REPORT duration (the event delivered until the answer:
 #             the relay into the guest and back, and the runtime) p50/p99,
@@ -38,6 +41,8 @@ $lode function create echo-vm --vm --image echo --tenant bench --timeout 60 >/de
 $lode function create container --image node --tenant bench --timeout 60 >/dev/null
 $lode function create vm --vm --image node --tenant bench --timeout 60 >/dev/null
 $lode function create snapstart --vm --snapstart --image node --tenant bench --timeout 60 >/dev/null
+$lode function create snapstart-sampled --vm --snapstart --image node --tenant bench --timeout 60 \
+  >/dev/null
 
 trap bench_cleanup EXIT
 
@@ -55,29 +60,36 @@ cold() { # FUNCTION: seconds of its first invocation on a fresh host
   bench_stop_serve
 }
 
-echo "== publishing the SnapStart function"
+echo "== publishing the SnapStart functions"
 bench_start_agent --prefetch profile
 $lode function publish snapstart --tenant bench --socket "$work/sock" --json 2>>"$work/publish.log" |
   tee "$work/published.json"
+$lode function publish snapstart-sampled --sample-event '{"sample": true}' --tenant bench \
+  --socket "$work/sock" --json 2>>"$work/publish.log" | tee "$work/published-sampled.json"
+functions="container vm snapstart snapstart-sampled"
 echo "== cold invokes: recording the startup profiles (one untimed start each)"
-for f in container vm snapstart; do
+for f in $functions; do
   cold "$f" >/dev/null
   sleep 3 # the agent writes the profile when the start goes quiet
 done
 for i in $(seq "$RUNS"); do
-  for f in container vm snapstart; do cold "$f" >>"$work/cold-$f"; done
+  for f in $functions; do cold "$f" >>"$work/cold-$f"; done
 done
 c=$(median <"$work/cold-container")
 v=$(median <"$work/cold-vm")
 s=$(median <"$work/cold-snapstart")
-printf "cold invoke (median of %d): container %.0f ms, vm (boot + init) %.0f ms, snapstart %.0f ms\n" \
-  "$RUNS" "$(echo "$c * 1000" | bc)" "$(echo "$v * 1000" | bc)" "$(echo "$s * 1000" | bc)"
-printf "snapstart / vm: %.1f%% (goal: at most 10%%); snapstart / container: %.2fx\n" \
-  "$(echo "100 * $s / $v" | bc -l)" "$(echo "$s / $c" | bc -l)"
-for f in container vm snapstart; do echo "   runs, $f: $(tr '\n' ' ' <"$work/cold-$f")"; done
+ss=$(median <"$work/cold-snapstart-sampled")
+printf "cold invoke (median of %d): container %.0f ms, vm (boot + init) %.0f ms, snapstart %.0f ms, snapstart-sampled %.0f ms\n" \
+  "$RUNS" "$(echo "$c * 1000" | bc)" "$(echo "$v * 1000" | bc)" "$(echo "$s * 1000" | bc)" \
+  "$(echo "$ss * 1000" | bc)"
+printf "snapstart / vm: %.1f%%, snapstart-sampled / vm: %.1f%% (goal: at most 10%%); snapstart / container: %.2fx\n" \
+  "$(echo "100 * $s / $v" | bc -l)" "$(echo "100 * $ss / $v" | bc -l)" "$(echo "$s / $c" | bc -l)"
+for f in $functions; do echo "   runs, $f: $(tr '\n' ' ' <"$work/cold-$f")"; done
 # What each restore loaded of the snapshot's parts (REPORT's restore_loads):
 # the first one on an empty cache without a profile, then the timed ones.
-grep -h '"start": *"restore"' "$work/logs/reports.jsonl" | python3 -c '
+for f in snapstart snapstart-sampled; do
+  echo "   $f (goal: memory chunks loaded at most 25% of those stored):"
+  grep -h "\"function\": *\"$f\",.*\"start\": *\"restore\"" "$work/logs/reports.jsonl" | python3 -c '
 import json, sys
 for i, line in enumerate(sys.stdin):
     r = json.loads(line)
@@ -87,6 +99,7 @@ for i, line in enumerate(sys.stdin):
     print("   restore %s: %.0f ms, loaded %s; fetched %.1f MB" % (
         "untimed" if i == 0 else i, r["restore_duration_ms"], parts,
         sum(p["fetched_bytes"] for p in r["restore_loads"].values()) / 1e6))'
+done
 
 echo "== warm invokes (round trip; REPORT duration; host overhead = round trip - duration)"
 bench_start_agent --prefetch profile

@@ -109,9 +109,11 @@ Result<std::shared_ptr<Attachment>> Agent::Make(const std::string& id, uint64_t 
     LODE_ASSIGN_OR_RETURN(
         overlay, restored ? Overlay::Open(path, m.fs_size) : Overlay::Create(path, m.fs_size));
   }
+  LODE_ASSIGN_OR_RETURN(manifest::PageMap pages,
+                        manifest::PageMap::FromConfig(m.image_config, m.fs_size));
   auto attachment =
       std::make_shared<Attachment>(std::move(info), ref, std::move(m), reader_, std::move(overlay),
-                                   [this](Attachment& a) { Follow(a); });
+                                   std::move(pages), [this](Attachment& a) { Follow(a); });
   auto recorder = std::make_shared<ProfileRecorder>(attachment->info().chunks);
   if (restored) recorder->Stop();  // not a start: its start was recorded before
   attachment->SetRecorder(std::move(recorder));

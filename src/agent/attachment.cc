@@ -21,12 +21,15 @@ enum ChunkUse : uint8_t { kRead = 1, kPrefetched = 2, kFetched = 4 };
 }  // namespace
 
 Attachment::Attachment(AttachmentInfo info, store::ImageRef ref, manifest::Manifest manifest,
-                       ChunkReader& reader, std::unique_ptr<Overlay> overlay, Relocate relocate)
+                       ChunkReader& reader, std::unique_ptr<Overlay> overlay,
+                       manifest::PageMap pages, Relocate relocate)
     : info_(std::move(info)),
       ref_(std::move(ref)),
       manifest_(std::move(manifest)),
       reader_(reader),
       overlay_(std::move(overlay)),
+      page_map_(std::move(pages)),
+      pages_read_(info_.size),
       relocate_(std::move(relocate)),
       chunk_use_(std::make_unique<std::atomic<uint8_t>[]>(manifest_.chunks.size())) {}
 
@@ -115,6 +118,7 @@ Status Attachment::Read(uint64_t offset, std::span<uint8_t> out) {
   }
   counters_.reads++;
   counters_.bytes_read += out.size();
+  pages_read_.Mark(offset, out.size());
   Status s;
   uint64_t read_from;
   {
@@ -158,6 +162,13 @@ Status Attachment::ReadMixed(uint64_t offset, std::span<uint8_t> out) {
 }
 
 Status Attachment::ReadBase(uint64_t offset, std::span<uint8_t> out) {
+  if (page_map_.empty()) return ReadStored(offset, out);
+  return page_map_.ForEachPiece(offset, out.size(), [&](uint64_t stored, uint64_t at, uint64_t n) {
+    return ReadStored(stored, out.subspan(at, n));
+  });
+}
+
+Status Attachment::ReadStored(uint64_t offset, std::span<uint8_t> out) {
   const uint64_t chunk_size = manifest_.chunk_size;
   uint64_t pos = offset, end = offset + out.size();
   while (pos < end) {

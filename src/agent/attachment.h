@@ -17,8 +17,10 @@
 
 #include "agent/chunk_reader.h"
 #include "agent/overlay.h"
+#include "agent/page_set.h"
 #include "agent/profile_recorder.h"
 #include "manifest/manifest.h"
+#include "manifest/page_map.h"
 #include "store/layout.h"
 #include "util/status.h"
 
@@ -75,9 +77,11 @@ class Attachment {
   // where gc migrated its image, if it did (Retarget); the read is retried
   // if the attachment moved.
   using Relocate = std::function<void(Attachment&)>;
-  // `overlay` is null for a read-only attachment.
+  // `overlay` is null for a read-only attachment; `pages` says where the
+  // image stores pages away from their offsets.
   Attachment(AttachmentInfo info, store::ImageRef ref, manifest::Manifest manifest,
-             ChunkReader& reader, std::unique_ptr<Overlay> overlay, Relocate relocate = nullptr);
+             ChunkReader& reader, std::unique_ptr<Overlay> overlay, manifest::PageMap pages = {},
+             Relocate relocate = nullptr);
   ~Attachment();
 
   // Reads `out.size()` bytes at `offset`; the range must lie within the image.
@@ -107,8 +111,13 @@ class Attachment {
   const std::vector<uint32_t>& prefetch_profile() const { return prefetch_; }
 
   // What this attachment did with the chunks overlapping [offset,
-  // offset + bytes) (clipped to the image).
+  // offset + bytes) of its stored image (clipped to the image).
   RangeUse UseOf(uint64_t offset, uint64_t bytes) const;
+  // The pages of [offset, offset + bytes) of the block file read since the
+  // attach, as runs {first page, count}.
+  std::vector<std::pair<uint64_t, uint64_t>> PagesRead(uint64_t offset, uint64_t bytes) const {
+    return pages_read_.Runs(offset, bytes);
+  }
 
   const AttachmentInfo& info() const { return info_; }
   const AttachmentCounters& counters() const { return counters_; }
@@ -119,7 +128,11 @@ class Attachment {
 
  private:
   Status ReadLocked(uint64_t offset, std::span<uint8_t> out);
+  // Reads the image's own bytes (not the overlay's) at `offset` of the
+  // block file, wherever the page map stores them.
   Status ReadBase(uint64_t offset, std::span<uint8_t> out);
+  // Reads at `offset` of the stored image, its chunks in order.
+  Status ReadStored(uint64_t offset, std::span<uint8_t> out);
   Status ReadMixed(uint64_t offset, std::span<uint8_t> out);
   // Bytes of chunk `index` (the last one may be short).
   size_t PlainSize(uint64_t index) const;
@@ -135,6 +148,8 @@ class Attachment {
   uint64_t retargets_ = 0;
   ChunkReader& reader_;
   std::unique_ptr<Overlay> overlay_;
+  const manifest::PageMap page_map_;
+  PageSet pages_read_;
   Relocate relocate_;
   mutable std::shared_mutex mu_;
   AttachmentCounters counters_;

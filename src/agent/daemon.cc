@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -25,15 +26,31 @@ nlohmann::json Fail(const Status& s) {
   return {{"ok", false}, {"code", static_cast<int>(s.code())}, {"error", s.message()}};
 }
 
-// What an attachment did with the chunks of each named byte range
-// ({"name", "offset", "bytes"}): a snapshot's memory, device state, disk.
+// What an attachment did with the chunks of each named part of its stored
+// image ({"name", "offset", "bytes"}; ranges of one name are summed): a
+// snapshot's memory, device state, disk.
 nlohmann::json RegionsReply(Agent& agent, const nlohmann::json& request) {
   std::shared_ptr<Attachment> a = agent.Find(request.value("id", ""));
   if (!a) return Fail(Status::NotFound("no attachment " + request.value("id", "")));
-  nlohmann::json regions = nlohmann::json::array();
+  std::vector<std::string> names;
+  std::map<std::string, RangeUse> uses;
   for (const nlohmann::json& r : request.value("regions", nlohmann::json::array())) {
+    std::string name = r.value("name", "");
     RangeUse u = a->UseOf(r.value("offset", uint64_t{0}), r.value("bytes", uint64_t{0}));
-    regions.push_back({{"name", r.value("name", "")},
+    auto [it, added] = uses.try_emplace(name);
+    if (added) names.push_back(name);
+    RangeUse& sum = it->second;
+    sum.chunks_stored += u.chunks_stored;
+    sum.chunks_read += u.chunks_read;
+    sum.chunks_prefetched += u.chunks_prefetched;
+    sum.chunks_loaded += u.chunks_loaded;
+    sum.chunks_fetched += u.chunks_fetched;
+    sum.fetched_bytes += u.fetched_bytes;
+  }
+  nlohmann::json regions = nlohmann::json::array();
+  for (const std::string& name : names) {
+    const RangeUse& u = uses[name];
+    regions.push_back({{"name", name},
                        {"chunks_stored", u.chunks_stored},
                        {"chunks_read", u.chunks_read},
                        {"chunks_prefetched", u.chunks_prefetched},
@@ -42,6 +59,18 @@ nlohmann::json RegionsReply(Agent& agent, const nlohmann::json& request) {
                        {"fetched_bytes", u.fetched_bytes}});
   }
   return {{"ok", true}, {"regions", regions}};
+}
+
+// The pages of a byte range of the block file read since the attach.
+nlohmann::json PagesReply(Agent& agent, const nlohmann::json& request) {
+  std::shared_ptr<Attachment> a = agent.Find(request.value("id", ""));
+  if (!a) return Fail(Status::NotFound("no attachment " + request.value("id", "")));
+  nlohmann::json runs = nlohmann::json::array();
+  for (auto [page, count] :
+       a->PagesRead(request.value("offset", uint64_t{0}), request.value("bytes", uint64_t{0}))) {
+    runs.push_back({page, count});
+  }
+  return {{"ok", true}, {"page_size", PageSet::kPageSize}, {"runs", runs}};
 }
 
 }  // namespace
@@ -77,6 +106,7 @@ nlohmann::json HandleRequest(Agent& agent, const std::string& mountpoint,
     return {{"ok", true}, {"attachments", list}};
   }
   if (op == "regions") return RegionsReply(agent, request);
+  if (op == "pages") return PagesReply(agent, request);
   if (op == "stats") {
     nlohmann::json stats = agent.Stats();
     stats["ok"] = true;

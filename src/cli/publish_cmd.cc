@@ -2,8 +2,10 @@
 // function's microVM as a cold start would, lets its runtime initialize
 // until it asks for restore/next (its before-snapshot hooks ran) or, a
 // runtime without hooks, for its first event, then saves the VM and pushes
-// it as a snapshot tagged function.NAME.snapstart, which cold starts
-// restore.
+// it as a snapshot. Restores it once, as a cold start would, until its
+// runtime asks for an event, and pushes it again with the guest memory
+// pages that restore read stored together: the snapshot tagged
+// function.NAME.snapstart, which cold starts restore.
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -16,6 +18,7 @@
 #include "push/snapshot.h"
 #include "sandbox/mount.h"
 #include "util/size.h"
+#include "util/text.h"
 #include "vm/snapshot_info.h"
 
 namespace lode::cli {
@@ -26,6 +29,7 @@ using nlohmann::json;
 struct PublishArgs {
   AgentDaemonArgs agent;
   std::string socket, name, tenant, region = "us-east-1", kernel, accel = "auto";
+  std::string sample_event;
   double init_timeout = 600;
   bool json_output = false;
 };
@@ -36,32 +40,42 @@ struct Published {
   bool hooks = false;
 };
 
-// Boots the function in a microVM whose memory is `dir`/memory, waits for
-// its runtime's snapshot point and saves the VM.
-Published BootAndSave(const PublishArgs& a, const catalog::FunctionConfig& f,
-                      const store::ImageRef& image, const functions::VmSandboxSettings& vms,
-                      const std::string& dir) {
-  SessionAgent agent = ReachAgent(a.socket, a.agent, dir);
+// A sandbox of the function, as lode serve would start it.
+functions::SandboxSpec SpecFor(const PublishArgs& a, const catalog::FunctionConfig& f,
+                               const functions::VmSandboxSettings& vms, const std::string& socket,
+                               const std::string& work_dir) {
   functions::SandboxSpec spec;
   spec.id = "lode-publish-" + std::to_string(::getpid());
-  spec.work_dir = dir + "/sandbox";
-  spec.agent_socket = agent.socket;
-  spec.image_ref = image.ToString();
+  spec.work_dir = work_dir;
+  spec.agent_socket = socket;
   spec.function = f;
   spec.function_arn = "arn:aws:lambda:" + a.region + ":" + f.tenant + ":function:" + f.name;
   spec.region = a.region;
   spec.prefetch = a.agent.prefetch != "off";
   spec.vm = vms;
-  spec.snapstart = functions::SnapStartPhase::kPublishing;
-  spec.memory_file = dir + "/memory";
   spec.output = [](std::string_view text) {
     (void)!std::fwrite(text.data(), 1, text.size(), stderr);
   };
+  return spec;
+}
+
+std::chrono::milliseconds InitLimit(const PublishArgs& a) {
+  return std::chrono::milliseconds(static_cast<int64_t>(a.init_timeout * 1000));
+}
+
+// Boots the function in a microVM whose memory is `dir`/memory, waits for
+// its runtime's snapshot point and saves the VM.
+Published BootAndSave(const PublishArgs& a, const catalog::FunctionConfig& f,
+                      const store::ImageRef& image, const functions::VmSandboxSettings& vms,
+                      const std::string& socket, const std::string& dir) {
+  functions::SandboxSpec spec = SpecFor(a, f, vms, socket, dir + "/sandbox");
+  spec.image_ref = image.ToString();
+  spec.snapstart = functions::SnapStartPhase::kPublishing;
+  spec.memory_file = dir + "/memory";
   std::fprintf(stderr, "lode function publish: booting %s and initializing its runtime\n",
                f.name.c_str());
   std::unique_ptr<functions::Sandbox> sandbox = Check(functions::Sandbox::Start(spec));
-  std::optional<functions::InvocationEnd> failed = sandbox->api().AwaitSnapshotPoint(
-      std::chrono::milliseconds(static_cast<int64_t>(a.init_timeout * 1000)));
+  std::optional<functions::InvocationEnd> failed = sandbox->api().AwaitSnapshotPoint(InitLimit(a));
   if (failed) {
     Check(Status::Unavailable("the runtime's initialization failed (" + failed->error_type +
                               "): " + failed->body + ": nothing published"));
@@ -76,6 +90,55 @@ Published BootAndSave(const PublishArgs& a, const catalog::FunctionConfig& f,
   p.info.accel = vm::AccelName(c.accel);
   p.info.device_signature = vm::DeviceSignature(c, vms.qemu_version);
   return p;  // the sandbox goes: its image is detached, the memory file stays
+}
+
+// Hands the restored sandbox the sample event, so that what its handler
+// reads is stored with what the restore read. Whatever the handler
+// answers, the pages it read are the ones a first invocation reads.
+void SampleInvoke(const PublishArgs& a, const catalog::FunctionConfig& f,
+                  functions::Sandbox& sandbox) {
+  functions::Invocation invocation;
+  invocation.request_id = functions::NewRequestId();
+  invocation.payload = a.sample_event;
+  invocation.trace_id = functions::NewTraceId();
+  invocation.timeout = std::chrono::seconds(f.timeout_seconds);
+  functions::InvocationEnd end = sandbox.api().Invoke(invocation);
+  if (end.outcome != functions::Outcome::kResponse) {
+    std::fprintf(stderr, "lode function publish: the sample event ended in %s: %s\n",
+                 end.error_type.c_str(), Excerpt(end.body, 200).c_str());
+  }
+}
+
+// Restores `snapshot` as a cold start would, until its runtime asks for an
+// event (its after-restore hooks ran) and, with a sample event, through
+// that event's invocation; returns the guest memory pages it read. None,
+// and why on stderr, when the restore failed.
+push::PageRuns RecordRestore(const PublishArgs& a, const catalog::FunctionConfig& f,
+                             const store::ImageRef& snapshot,
+                             const functions::VmSandboxSettings& vms, const std::string& socket,
+                             const std::string& dir) {
+  functions::SandboxSpec spec = SpecFor(a, f, vms, socket, dir + "/restore");
+  spec.image_ref = snapshot.ToString();
+  spec.snapstart = functions::SnapStartPhase::kRestored;
+  spec.prefetch = false;  // what the guest reads, not what a profile says
+  std::fprintf(stderr, "lode function publish: restoring it once to record what a restore reads\n");
+  Result<std::unique_ptr<functions::Sandbox>> sandbox = functions::Sandbox::Start(spec);
+  std::optional<functions::InvocationEnd> failed;
+  if (sandbox.ok()) failed = (*sandbox)->api().AwaitInit(InitLimit(a));
+  if (sandbox.ok() && !failed && !a.sample_event.empty()) SampleInvoke(a, f, **sandbox);
+  Result<push::PageRuns> pages =
+      !sandbox.ok() ? Result<push::PageRuns>(sandbox.status())
+      : failed      ? Result<push::PageRuns>(
+                     Status::Unavailable(failed->error_type + ": " + Excerpt(failed->body, 200)))
+               : (*sandbox)->GuestMemoryPagesRead();
+  if (!pages.ok()) {
+    std::fprintf(stderr,
+                 "lode function publish: the recording restore failed (%s): its memory is "
+                 "stored unpacked\n",
+                 pages.status().message().c_str());
+    return {};
+  }
+  return *pages;
 }
 
 void Publish(const PublishArgs& a) {
@@ -95,29 +158,41 @@ void Publish(const PublishArgs& a) {
   functions::VmSandboxSettings vms = Check(PlanFunctionVms(a.kernel, a.accel, "function publish"));
   Check(sandbox::EnterPrivateMountNamespace());
   RunDir dir;
-  Published p = BootAndSave(a, *f, image, vms, dir.path());
-
+  SessionAgent agent = ReachAgent(a.socket, a.agent, dir.path());
+  Published p = BootAndSave(a, *f, image, vms, agent.socket, dir.path());
   p.info.kernel_version = vms.kernel_version;
-  push::PushResult pushed = PushSavedVm(dir.path(), image, manifest, p.saved.state_bytes, p.info,
-                                        a.tenant, *keys, *store);
+  // The first push is only restored once, to learn what a restore reads;
+  // untagged, gc removes it.
+  vm::SnapshotInfo unpacked = p.info;
+  push::PushResult first = PushSavedVm(dir.path(), image, manifest, p.saved.state_bytes, {},
+                                       unpacked, a.tenant, *keys, *store);
+  push::PageRuns touched = RecordRestore(a, *f, first.ref, vms, agent.socket, dir.path());
+  push::PushResult pushed = touched.empty()
+                                ? first
+                                : PushSavedVm(dir.path(), image, manifest, p.saved.state_bytes,
+                                              touched, p.info, a.tenant, *keys, *store);
   Check(catalog::SetTag(*store, a.tenant, catalog::FunctionSnapshotTag(a.name), pushed.ref));
+  uint64_t uploaded = first.bytes_uploaded + (touched.empty() ? 0 : pushed.bytes_uploaded);
   if (a.json_output) {
     std::printf("%s\n", json{{"function", a.name},
                              {"snapshot", pushed.ref.ToString()},
                              {"snapshot_bytes", pushed.image_bytes},
                              {"runtime_hooks", p.hooks},
+                             {"packed_bytes", p.info.packed_bytes},
                              {"ready_seconds", p.saved.boot_seconds},
                              {"save_seconds", p.saved.save_seconds},
                              {"chunks_new", pushed.chunks_new},
-                             {"bytes_uploaded", pushed.bytes_uploaded}}
+                             {"bytes_uploaded", uploaded}}
                             .dump()
                             .c_str());
     return;
   }
   std::printf(
-      "published %s: snapshot %s, %s (ready after %.2f s, runtime hooks: %s; %s uploaded)\n",
+      "published %s: snapshot %s, %s (ready after %.2f s, runtime hooks: %s; a restore reads %s "
+      "of memory, stored together; %s uploaded)\n",
       a.name.c_str(), pushed.ref.ToString().c_str(), FormatSize(pushed.image_bytes).c_str(),
-      p.saved.boot_seconds, p.hooks ? "yes" : "no", FormatSize(pushed.bytes_uploaded).c_str());
+      p.saved.boot_seconds, p.hooks ? "yes" : "no", FormatSize(p.info.packed_bytes).c_str(),
+      FormatSize(uploaded).c_str());
 }
 
 }  // namespace
@@ -127,7 +202,7 @@ void RegisterFunctionPublish(CLI::App* function) {
   CLI::App* cmd = function->add_subcommand(
       "publish",
       "SnapStart: boot the function's microVM, initialize its runtime and push a snapshot that "
-      "its cold starts restore");
+      "its cold starts restore (restored once to store what a restore reads together)");
   cmd->add_option("name", a->name, "function name")->required();
   cmd->add_option("--tenant", a->tenant, "tenant owning the function")->required();
   cmd->add_option("--init-timeout", a->init_timeout, "seconds the runtime may take to initialize")
@@ -140,6 +215,14 @@ void RegisterFunctionPublish(CLI::App* function) {
   cmd->add_option("--accel", a->accel, "auto, kvm or tcg (as lode serve's)")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
+  cmd->add_option("--sample-event", a->sample_event,
+                  "an event (JSON) the recording restore is invoked with, so that what the "
+                  "handler reads is stored with what the restore reads: the handler runs once "
+                  "at publish")
+      ->check([](const std::string& text) {
+        if (text.size() > functions::kMaxPayloadBytes) return std::string("larger than 6 MB");
+        return json::accept(text) ? std::string() : std::string("not JSON");
+      });
   cmd->add_flag("--json", a->json_output, "print one JSON object");
   AddSocketOption(cmd, a->socket);
   a->agent.Add(cmd, /*private_agent=*/true);

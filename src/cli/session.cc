@@ -186,22 +186,44 @@ Result<functions::VmSandboxSettings> PlanFunctionVms(const std::string& kernel,
 
 push::PushResult PushSavedVm(const std::string& dir, const store::ImageRef& ref,
                              const manifest::Manifest& image, uint64_t state_bytes,
-                             vm::SnapshotInfo& info, const std::string& tenant,
-                             keys::KeyService& keys, store::ObjectStore& store) {
+                             const push::PageRuns& touched, vm::SnapshotInfo& info,
+                             const std::string& tenant, keys::KeyService& keys,
+                             store::ObjectStore& store) {
   info.image = ref.ToString();
   info.image_config = image.image_config;
   info.created = static_cast<int64_t>(std::time(nullptr));
+  uint64_t memory_bytes = static_cast<uint64_t>(info.memory_mib) << 20;
+  push::SnapshotParts parts;
+  parts.memory_file = dir + "/memory";
+  parts.state_file = dir + "/state";
+  if (!touched.empty()) {
+    parts.packed_pages =
+        Check(push::PackablePages(parts.memory_file, memory_bytes, image.chunk_size, touched));
+  }
+  uint64_t packed_bytes = 0;
+  for (auto [page, count] : parts.packed_pages) packed_bytes += count * push::kMemoryPageSize;
   push::SnapshotLayout layout =
-      push::LayOutSnapshot(static_cast<uint64_t>(info.memory_mib) << 20, state_bytes, image);
+      push::LayOutSnapshot(memory_bytes, packed_bytes, state_bytes, image);
   info.memory_bytes = layout.memory_bytes;
+  if (packed_bytes > 0) {
+    info.packed_offset = layout.packed_offset;
+    info.packed_bytes = layout.packed_bytes;
+    info.packed_pages = parts.packed_pages;
+  }
   info.state_offset = layout.state_offset;
   info.state_bytes = layout.state_bytes;
   info.disk_offset = layout.disk_offset;
   info.disk_bytes = layout.disk_bytes;
-  std::fprintf(stderr, "lode: pushing %s of memory and %s of device state\n",
-               FormatSize(layout.memory_bytes).c_str(), FormatSize(layout.state_bytes).c_str());
-  push::SnapshotParts parts{dir + "/memory", dir + "/state", ref,
-                            &image,          layout,         vm::EncodeSnapshotInfo(info)};
+  std::fprintf(stderr, "lode: pushing %s of memory%s and %s of device state\n",
+               FormatSize(layout.memory_bytes).c_str(),
+               packed_bytes > 0
+                   ? (" (" + FormatSize(packed_bytes) + " a restore reads stored together)").c_str()
+                   : "",
+               FormatSize(layout.state_bytes).c_str());
+  parts.image = ref;
+  parts.image_manifest = &image;
+  parts.layout = layout;
+  parts.config = vm::EncodeSnapshotInfo(info);
   push::PushOptions options;
   options.tenant = tenant;
   return Check(push::PushSnapshot(parts, options, keys, store));

@@ -116,10 +116,13 @@ Result<functions::VmSandboxSettings> PlanFunctionVms(const std::string& kernel,
 // Pushes a VM saved in `dir` (files memory and state) as a snapshot of
 // `image` (`ref`): lays out its block file, records the layout in `info`
 // (whose VM fields the caller filled) and seals the description with it.
+// The guest memory pages in `touched` (what a restore read) are stored
+// packed together.
 push::PushResult PushSavedVm(const std::string& dir, const store::ImageRef& ref,
                              const manifest::Manifest& image, uint64_t state_bytes,
-                             vm::SnapshotInfo& info, const std::string& tenant,
-                             keys::KeyService& keys, store::ObjectStore& store);
+                             const push::PageRuns& touched, vm::SnapshotInfo& info,
+                             const std::string& tenant, keys::KeyService& keys,
+                             store::ObjectStore& store);
 
 // The guest's side of the network a VmConfig has.
 vm::GuestNetwork GuestNetworkOf(const vm::VmConfig& config);

@@ -123,8 +123,8 @@ void Create(const SnapshotArgs& a) {
   info.accel = vm::AccelName(plan.accel.accel);
   info.kernel_version = plan.kernel.version;
   info.device_signature = taken.signature;
-  push::PushResult result =
-      PushSavedVm(dir.path(), ref, image, taken.saved.state_bytes, info, a.tenant, *keys, *store);
+  push::PushResult result = PushSavedVm(dir.path(), ref, image, taken.saved.state_bytes, {}, info,
+                                        a.tenant, *keys, *store);
   if (!a.tag.empty()) Check(catalog::SetTag(*store, a.tenant, a.tag, result.ref));
   Print(result, taken.saved, a);
 }

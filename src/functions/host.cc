@@ -1,14 +1,12 @@
 #include "functions/host.h"
 
 #include <signal.h>
-#include <sys/random.h>
 
 #include <filesystem>
 
 #include "functions/host_impl.h"
 #include "functions/runtime_api.h"
 #include "sandbox/lifetime.h"
-#include "util/sha256.h"
 
 namespace lode::functions {
 namespace {
@@ -16,33 +14,6 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::duration;
 using std::chrono::milliseconds;
-
-std::string RandomHex(size_t bytes) {
-  std::vector<uint8_t> b(bytes);
-  size_t got = 0;
-  while (got < bytes) {
-    ssize_t n = ::getrandom(b.data() + got, bytes - got, 0);
-    if (n > 0) got += static_cast<size_t>(n);
-  }
-  return ToHex(b);
-}
-
-// A version 4 UUID, as Lambda's request ids are.
-std::string NewRequestId() {
-  std::string h = RandomHex(16);
-  h[12] = '4';
-  h[16] = "89ab"[h[16] % 4];
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
-         "-" + h.substr(20);
-}
-
-std::string NewTraceId() {
-  char epoch[16];
-  std::snprintf(epoch, sizeof(epoch), "%08llx",
-                static_cast<unsigned long long>(std::time(nullptr)));
-  return "Root=1-" + std::string(epoch) + "-" + RandomHex(12) + ";Parent=" + RandomHex(8) +
-         ";Sampled=0";
-}
 
 int64_t NowMillis() {
   return std::chrono::duration_cast<milliseconds>(

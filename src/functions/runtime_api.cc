@@ -1,10 +1,13 @@
 #include "functions/runtime_api.h"
 
+#include <sys/random.h>
+
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "util/base64.h"
+#include "util/sha256.h"
 #include "util/text.h"
 
 namespace lode::functions {
@@ -23,6 +26,16 @@ HttpResponse Refuse(int status, const std::string& type, const std::string& mess
 }
 
 HttpResponse Accepted() { return JsonAnswer(202, R"({"status":"OK"})"); }
+
+std::string RandomHex(size_t bytes) {
+  std::vector<uint8_t> b(bytes);
+  size_t got = 0;
+  while (got < bytes) {
+    ssize_t n = ::getrandom(b.data() + got, bytes - got, 0);
+    if (n > 0) got += static_cast<size_t>(n);
+  }
+  return ToHex(b);
+}
 
 int64_t EpochMillisIn(std::chrono::milliseconds from_now) {
   auto at = std::chrono::system_clock::now() + from_now;
@@ -289,6 +302,22 @@ void RuntimeApi::Close(const std::string& why) {
   state_ = State::kClosed;
   pending_.reset();
   changed_.notify_all();
+}
+
+std::string NewRequestId() {
+  std::string h = RandomHex(16);
+  h[12] = '4';
+  h[16] = "89ab"[h[16] % 4];
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20);
+}
+
+std::string NewTraceId() {
+  char epoch[16];
+  std::snprintf(epoch, sizeof(epoch), "%08llx",
+                static_cast<unsigned long long>(std::time(nullptr)));
+  return "Root=1-" + std::string(epoch) + "-" + RandomHex(12) + ";Parent=" + RandomHex(8) +
+         ";Sampled=0";
 }
 
 }  // namespace lode::functions

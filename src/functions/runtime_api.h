@@ -118,4 +118,9 @@ class RuntimeApi {
 // Lambda's error document: {"errorMessage": ..., "errorType": ...}.
 std::string ErrorDocument(const std::string& type, const std::string& message);
 
+// A new request id: a version 4 UUID, as Lambda's are.
+std::string NewRequestId();
+// A new X-Ray trace header value (Root=1-..., not sampled).
+std::string NewTraceId();
+
 }  // namespace lode::functions

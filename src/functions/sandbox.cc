@@ -13,6 +13,7 @@
 
 #include "agent/api.h"
 #include "util/file.h"
+#include "util/json_int.h"
 #include "util/text.h"
 #include "util/unix_socket.h"
 #include "vm/initramfs.h"
@@ -299,6 +300,29 @@ std::vector<RegionLoad> Sandbox::SnapshotLoads() const {
                      r.value("fetched_bytes", uint64_t{0})});
   }
   return loads;
+}
+
+Result<std::vector<std::pair<uint64_t, uint64_t>>> Sandbox::GuestMemoryPagesRead() const {
+  if (snapshot_regions_.empty() || attachment_.empty()) {
+    return Status::FailedPrecondition("the sandbox is not a restored microVM");
+  }
+  LODE_ASSIGN_OR_RETURN(
+      json reply, agent::CallAgent(spec_.agent_socket, {{"op", "pages"},
+                                                        {"id", attachment_},
+                                                        {"offset", 0},
+                                                        {"bytes", snapshot_regions_[0]["bytes"]}}));
+  std::vector<std::pair<uint64_t, uint64_t>> runs;
+  try {
+    if (IntegerOf<uint64_t>(reply.at("page_size")) != vm::kSnapshotPageSize) {
+      return Status::Unavailable("the agent counts pages of another size");
+    }
+    for (const json& run : reply.at("runs")) {
+      runs.emplace_back(IntegerOf<uint64_t>(run.at(0)), IntegerOf<uint64_t>(run.at(1)));
+    }
+  } catch (const json::exception& e) {
+    return Status::Unavailable(std::string("the agent's answer to pages: ") + e.what());
+  }
+  return runs;
 }
 
 Result<vm::SavedVm> Sandbox::SaveVm(const std::string& state_file) {

@@ -102,6 +102,9 @@ class Sandbox {
   // A restored sandbox: what it loaded so far of each part of its
   // snapshot (empty for others, or when the agent cannot tell).
   std::vector<RegionLoad> SnapshotLoads() const;
+  // A restored sandbox: the 4 KiB pages of guest memory read so far, as
+  // runs {first page, count}.
+  Result<std::vector<std::pair<uint64_t, uint64_t>>> GuestMemoryPagesRead() const;
 
  private:
   explicit Sandbox(SandboxSpec spec);

@@ -6,9 +6,30 @@
 
 #include "catalog/catalog.h"
 #include "chunk/convergent.h"
+#include "manifest/page_map.h"
 #include "util/file.h"
 
 namespace lode::push {
+namespace {
+
+// Moves the pages the manifest's page map stores elsewhere to their own
+// offsets in the exported file `fd`, so it reads as the agent's block file
+// does. Their sources are never moved pages themselves (PageMap checks).
+Status PlacePages(const manifest::Manifest& m, int fd, const std::string& path) {
+  LODE_ASSIGN_OR_RETURN(manifest::PageMap map,
+                        manifest::PageMap::FromConfig(m.image_config, m.fs_size));
+  Status status;
+  std::vector<uint8_t> buffer;
+  map.ForEachRun([&](uint64_t page, uint64_t source, uint64_t count) {
+    if (!status.ok()) return;
+    buffer.resize(count * manifest::PageMap::kPageSize);
+    status = PReadAll(fd, buffer, source * manifest::PageMap::kPageSize, path);
+    if (status.ok()) status = PWriteAll(fd, buffer, page * manifest::PageMap::kPageSize, path);
+  });
+  return status;
+}
+
+}  // namespace
 
 Result<ExportResult> Export(store::ObjectStore& store, const manifest::Manifest& m,
                             const std::string& path) {
@@ -35,6 +56,7 @@ Result<ExportResult> Export(store::ObjectStore& store, const manifest::Manifest&
   }
   if (::ftruncate(out.fd(), static_cast<off_t>(m.fs_size)) != 0)
     return Status::FromErrno(errno, "truncate " + path);
+  LODE_RETURN_IF_ERROR(PlacePages(m, out.fd(), path));
   LODE_RETURN_IF_ERROR(out.Commit());
   result.image_bytes = m.fs_size;
   return result;

@@ -1,5 +1,6 @@
 // lode export and inspect: rebuild the ext4 image of a pushed image from its
-// chunks, verifying every chunk (name, then GCM tag) before a byte of it is
+// chunks (its block file as the agent serves it, page map applied),
+// verifying every chunk (name, then GCM tag) before a byte of it is
 // written; summarize a manifest.
 #pragma once
 

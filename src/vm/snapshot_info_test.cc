@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <nlohmann/json.hpp>
 
 namespace lode::vm {
@@ -66,6 +67,61 @@ TEST(SnapshotInfoTest, RegionsAreTheThreePartsOfTheFile) {
   EXPECT_EQ(
       regions[2],
       (nlohmann::json{{"name", "disk"}, {"offset", in.disk_offset}, {"bytes", in.disk_bytes}}));
+}
+
+// Example() with pages 3-4 and 100 of its memory stored in a packed part
+// between memory and state.
+SnapshotInfo Packed() {
+  SnapshotInfo i = Example();
+  i.packed_offset = i.memory_bytes;
+  i.packed_pages = {{3, 2}, {100, 1}};
+  i.packed_bytes = 3 * kSnapshotPageSize;
+  i.state_offset += 512 << 10;
+  i.disk_offset += 512 << 10;
+  return i;
+}
+
+TEST(SnapshotInfoTest, PackedPagesRoundTripAndAreTheAgentsPageMap) {
+  SnapshotInfo in = Packed();
+  std::string text = EncodeSnapshotInfo(in);
+  uint64_t first = in.packed_offset / kSnapshotPageSize;
+  EXPECT_EQ(nlohmann::json::parse(text)["page_map"],
+            nlohmann::json::parse("[[3, " + std::to_string(first) + ", 2], [100, " +
+                                  std::to_string(first + 2) + ", 1]]"));
+  Result<std::optional<SnapshotInfo>> out = DecodeSnapshotInfo(text, FileBytes(in));
+  ASSERT_TRUE(out.ok() && out->has_value()) << out.status().ToString();
+  EXPECT_EQ((*out)->packed_offset, in.packed_offset);
+  EXPECT_EQ((*out)->packed_bytes, in.packed_bytes);
+  EXPECT_EQ((*out)->packed_pages, in.packed_pages);
+  nlohmann::json regions = SnapshotRegions(in);
+  ASSERT_EQ(regions.size(), 4u);
+  EXPECT_EQ(regions[1],
+            (nlohmann::json{
+                {"name", "memory"}, {"offset", in.packed_offset}, {"bytes", in.packed_bytes}}));
+  // Unpacked snapshots say nothing of it.
+  EXPECT_FALSE(nlohmann::json::parse(EncodeSnapshotInfo(Example())).contains("page_map"));
+}
+
+TEST(SnapshotInfoTest, PageMapsThatDoNotMatchThePackedPartAreCorruption) {
+  SnapshotInfo in = Packed();
+  auto decode = [&](const std::function<void(nlohmann::json&)>& change) {
+    nlohmann::json j = nlohmann::json::parse(EncodeSnapshotInfo(in));
+    change(j);
+    return DecodeSnapshotInfo(j.dump(), FileBytes(in)).status().code();
+  };
+  EXPECT_EQ(decode([](nlohmann::json&) {}), StatusCode::kOk);
+  EXPECT_EQ(decode([](nlohmann::json& j) { j.erase("page_map"); }), StatusCode::kCorruption);
+  EXPECT_EQ(decode([](nlohmann::json& j) { j["page_map"][1][1] = 7; }),  // not consecutive
+            StatusCode::kCorruption);
+  EXPECT_EQ(decode([](nlohmann::json& j) { j["page_map"][1][0] = 4; }),  // overlapping
+            StatusCode::kCorruption);
+  EXPECT_EQ(decode([](nlohmann::json& j) { j["page_map"][1][0] = 1 << 20; }),  // past memory
+            StatusCode::kCorruption);
+  EXPECT_EQ(decode([](nlohmann::json& j) { j["layout"]["packed_bytes"] = 4 * 4096; }),
+            StatusCode::kCorruption);
+  EXPECT_EQ(decode([](nlohmann::json& j) { j["layout"]["packed_offset"] = 4096; }),  // in memory
+            StatusCode::kCorruption);
+  EXPECT_EQ(decode([](nlohmann::json& j) { j["page_map"][0][2] = -1; }), StatusCode::kCorruption);
 }
 
 TEST(SnapshotInfoTest, WritableIsOptionalAndABoolean) {

@@ -93,10 +93,10 @@ class FunctionVmTest : public ::testing::Test {
   }
 
   // `lode function publish NAME --json`.
-  static json Publish(const std::string& name) {
+  static json Publish(const std::string& name, const std::string& options = "") {
     // In a subshell: RunCommand's own 2>&1 would win over ours.
-    CommandResult r = RunCommand("(" + env_ + LodeBinary() + " function publish " + name +
-                                 " --tenant acme --json --cache " +
+    CommandResult r = RunCommand("(" + env_ + LodeBinary() + " function publish " + name + " " +
+                                 options + " --tenant acme --json --cache " +
                                  ShellQuote(*dir_ / ("cache-publish-" + name)) + " 2>" +
                                  ShellQuote(*dir_ / ("publish-" + name + ".txt")) + ")");
     EXPECT_EQ(r.exit_code, 0) << ReadAll(*dir_ / ("publish-" + name + ".txt"));
@@ -284,17 +284,52 @@ TEST_F(FunctionVmTest, ARestoreErrorFailsTheInvocation) {
 
 // A runtime without hooks (AWS's Node.js client asks for its first event
 // at once): the snapshot holds that request, and a restore answers it
-// with the event.
+// with the event. Published with a sample event, the pages a restore and
+// its first invocation read are stored together: a restore loads a
+// fraction of the memory chunks (without packing, about half of them:
+// pages scattered over guest memory).
 TEST_F(FunctionVmTest, ARuntimeWithoutHooksIsSnapshottedInItsFirstNext) {
-  json published = Publish("vmnodesnap");
+  json published = Publish("vmnodesnap", "--sample-event '{\"sample\": true}'");
   ASSERT_TRUE(published.is_object()) << ReadAll(*dir_ / "publish-vmnodesnap.txt");
   EXPECT_EQ(published["runtime_hooks"], false) << published;
+  EXPECT_GT(published["packed_bytes"].get<uint64_t>(), 0u) << published;
   HttpAnswer first = Invoke("vmnodesnap", {{"x", 1}});
   ASSERT_EQ(first.status, 200) << first.body << host_->log();
   json a = Json(first);
   EXPECT_EQ(a["event"], json({{"x", 1}}));
   EXPECT_EQ(a["request_id"], first.Header("x-amzn-requestid"));
-  EXPECT_EQ(ReportOf(first.Header("x-amzn-requestid"))["start"], "restore");
+  EXPECT_EQ(a["count"], 1) << "the sample event ran in a restore, not in the snapshot";
+  json report = ReportOf(first.Header("x-amzn-requestid"));
+  EXPECT_EQ(report["start"], "restore");
+  const json& memory = report["restore_loads"]["memory"];
+  EXPECT_LE(memory["chunks_loaded"].get<uint64_t>() * 4, memory["chunks_stored"].get<uint64_t>())
+      << report;
+
+  // Exported, the snapshot reads as the agent serves it: each packed page
+  // in its place in guest memory (where the chunks hold zeros).
+  std::string ref = published["snapshot"];
+  json description =
+      json::parse(Lode("inspect " + ref + " --tenant acme --json").output)["run_config"];
+  const json& map = description["page_map"];
+  ASSERT_FALSE(map.empty()) << description.dump().substr(0, 400);
+  fs::path exported = *dir_ / "vmnodesnap.export";
+  Lode("export " + ref + " --tenant acme -o " + ShellQuote(exported));
+  std::ifstream in(exported, std::ios::binary);
+  auto page = [&in](uint64_t index) {
+    std::string bytes(4096, '\0');
+    in.seekg(static_cast<std::streamoff>(index * 4096));
+    in.read(bytes.data(), 4096);
+    return bytes;
+  };
+  int nonzero = 0;
+  for (const json& run : map) {
+    std::string moved = page(run[0].get<uint64_t>()), stored = page(run[1].get<uint64_t>());
+    EXPECT_EQ(moved, stored) << run;
+    nonzero += moved != std::string(4096, '\0');
+  }
+  EXPECT_GT(nonzero, 0);
+  in.close();
+  fs::remove(exported);
   EXPECT_EQ(Json(Invoke("vmnodesnap", {{"x", 2}}))["count"], a["count"].get<int>() + 1);
 }
 
@@ -308,8 +343,13 @@ TEST_F(FunctionVmTest, ATamperedSnapshotFailsTheStartAndIsNotBootedAround) {
           .output,
       nullptr, false);
   ASSERT_TRUE(snapshot.is_object());
-  uint64_t memory_chunks = snapshot["run_config"]["layout"]["memory_bytes"].get<uint64_t>() /
-                           snapshot["chunk_size"].get<uint64_t>();
+  // Guest memory: in place, and the pages a restore reads, packed.
+  const json& layout = snapshot["run_config"]["layout"];
+  uint64_t chunk_size = snapshot["chunk_size"].get<uint64_t>();
+  uint64_t packed_end =
+      layout.value("packed_offset", uint64_t{0}) + layout.value("packed_bytes", uint64_t{0});
+  ASSERT_GT(packed_end, 0u) << "publish stores the pages a restore reads together";
+  uint64_t memory_chunks = (packed_end + chunk_size - 1) / chunk_size;
   fs::path chunks = fs::path(*dir_ / "store") / snapshot["root"].get<std::string>() / "chunks";
   std::map<fs::path, std::string> originals;
   for (uint64_t i = 0; i < memory_chunks; ++i) {
