@@ -27,8 +27,7 @@ bool IsChunkName(const std::string& name) {
 
 DiskCache::DiskCache(std::string dir, uint64_t budget)
     : dir_(std::move(dir)),
-      budget_(budget),
-      policy_(2, static_cast<size_t>(kHistoryPerChunk * (budget / kTypicalChunk + 1))) {}
+      residency_(budget, 2, static_cast<size_t>(kHistoryPerChunk * (budget / kTypicalChunk + 1))) {}
 
 Result<std::unique_ptr<DiskCache>> DiskCache::Open(const std::string& dir, uint64_t budget_bytes) {
   std::error_code ec;
@@ -63,10 +62,7 @@ Status DiskCache::Index() {
             [](const Found& a, const Found& b) { return a.mtime < b.mtime; });
   std::lock_guard lock(mu_);
   for (const Found& f : found) {
-    MakeRoom(f.size);
-    sizes_[f.name] = f.size;
-    bytes_ += f.size;
-    policy_.Access(f.name);
+    if (!Admit(f.name, f.size)) ::unlink(PathOf(f.name).c_str());  // larger than the budget
   }
   return Status::Ok();
 }
@@ -74,8 +70,7 @@ Status DiskCache::Index() {
 Result<std::optional<std::vector<uint8_t>>> DiskCache::Get(const std::string& name) {
   {
     std::lock_guard lock(mu_);
-    if (!sizes_.count(name)) return std::optional<std::vector<uint8_t>>();
-    policy_.Access(name);
+    if (!residency_.Touch(name)) return std::optional<std::vector<uint8_t>>();
   }
   Result<std::vector<uint8_t>> bytes = ReadFileToBytes(PathOf(name));
   if (!bytes.ok()) {
@@ -89,49 +84,35 @@ Result<std::optional<std::vector<uint8_t>>> DiskCache::Get(const std::string& na
 
 Status DiskCache::Put(const std::string& name, std::span<const uint8_t> bytes) {
   if (!IsChunkName(name)) return Status::InvalidArgument("bad chunk name '" + name + "'");
-  if (bytes.size() > budget_) return Status::Ok();
   {
     std::lock_guard lock(mu_);
-    if (sizes_.count(name)) return Status::Ok();
+    if (bytes.size() > residency_.budget() || residency_.Contains(name)) return Status::Ok();
   }
   LODE_ASSIGN_OR_RETURN(AtomicFile file, AtomicFile::Create(PathOf(name)));
   LODE_RETURN_IF_ERROR(PWriteAll(file.fd(), bytes, 0, file.temp_path()));
   std::lock_guard lock(mu_);
-  if (sizes_.count(name)) return Status::Ok();  // another thread put it first
-  MakeRoom(bytes.size());
-  LODE_RETURN_IF_ERROR(file.Commit(AtomicFile::Durability::kUnsynced));
-  sizes_[name] = bytes.size();
-  bytes_ += bytes.size();
-  policy_.Access(name);
-  return Status::Ok();
+  if (!Admit(name, bytes.size())) return Status::Ok();  // another thread put it first
+  Status committed = file.Commit(AtomicFile::Durability::kUnsynced);
+  if (!committed.ok()) residency_.Erase(name);
+  return committed;
 }
 
 void DiskCache::Remove(const std::string& name) {
   std::lock_guard lock(mu_);
-  auto it = sizes_.find(name);
-  if (it == sizes_.end()) return;
-  bytes_ -= it->second;
-  sizes_.erase(it);
-  policy_.Forget(name);
+  if (!residency_.Contains(name)) return;
+  residency_.Erase(name);
   ::unlink(PathOf(name).c_str());
 }
 
-void DiskCache::MakeRoom(uint64_t incoming) {
-  while (bytes_ + incoming > budget_) {
-    std::optional<std::string> victim = policy_.Victim();
-    if (!victim) return;
-    policy_.Evict(*victim);
-    auto it = sizes_.find(*victim);
-    bytes_ -= it->second;
-    sizes_.erase(it);
-    ::unlink(PathOf(*victim).c_str());
-    ++evictions_;
-  }
+bool DiskCache::Admit(const std::string& name, uint64_t bytes) {
+  return residency_.Insert(name, bytes, [this](const std::string& victim, uint64_t) {
+    ::unlink(PathOf(victim).c_str());
+  });
 }
 
 DiskCacheStats DiskCache::stats() const {
   std::lock_guard lock(mu_);
-  return {sizes_.size(), bytes_, budget_, evictions_};
+  return {residency_.entries(), residency_.bytes(), residency_.budget(), residency_.evictions()};
 }
 
 }  // namespace lode::cache

@@ -15,7 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "cache/lru_k.h"
+#include "cache/residency.h"
 #include "util/status.h"
 
 namespace lode::cache {
@@ -45,17 +45,14 @@ class DiskCache {
  private:
   DiskCache(std::string dir, uint64_t budget);
   Status Index();
-  // Evicts until `incoming` more bytes fit. Called with mu_ held.
-  void MakeRoom(uint64_t incoming);
+  // Makes `name` resident, removing the files of the chunks it evicts.
+  // Called with mu_ held.
+  bool Admit(const std::string& name, uint64_t bytes);
   std::string PathOf(const std::string& name) const { return dir_ + "/" + name; }
 
   std::string dir_;
-  uint64_t budget_;
   mutable std::mutex mu_;
-  LruK policy_;
-  std::unordered_map<std::string, uint64_t> sizes_;  // resident chunks
-  uint64_t bytes_ = 0;
-  uint64_t evictions_ = 0;
+  Residency<std::string> residency_;
 };
 
 // True for a 64-character lower-case hex string (a chunk name).

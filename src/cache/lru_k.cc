@@ -4,15 +4,18 @@
 
 namespace lode::cache {
 
-LruK::LruK(int k, size_t history_limit)
+template <typename Key>
+BasicLruK<Key>::BasicLruK(int k, size_t history_limit)
     : k_(static_cast<size_t>(k < 1 ? 1 : k)), history_limit_(history_limit) {}
 
-LruK::OrderKey LruK::OrderOf(const std::string& key, const Entry& e) const {
+template <typename Key>
+typename BasicLruK<Key>::OrderKey BasicLruK<Key>::OrderOf(const Key& key, const Entry& e) const {
   uint64_t kth = e.times.size() >= k_ ? e.times[e.times.size() - k_] : 0;
   return {kth, e.times.back(), key};
 }
 
-void LruK::Access(const std::string& key) {
+template <typename Key>
+void BasicLruK<Key>::Access(const Key& key) {
   auto [it, inserted] = entries_.try_emplace(key);
   Entry& e = it->second;
   if (!inserted) {
@@ -28,12 +31,14 @@ void LruK::Access(const std::string& key) {
   order_.insert(OrderOf(key, e));
 }
 
-std::optional<std::string> LruK::Victim() const {
+template <typename Key>
+std::optional<Key> BasicLruK<Key>::Victim() const {
   if (order_.empty()) return std::nullopt;
   return std::get<2>(*order_.begin());
 }
 
-void LruK::Evict(const std::string& key) {
+template <typename Key>
+void BasicLruK<Key>::Evict(const Key& key) {
   auto it = entries_.find(key);
   if (it == entries_.end() || !it->second.resident) return;
   order_.erase(OrderOf(key, it->second));
@@ -42,7 +47,8 @@ void LruK::Evict(const std::string& key) {
   TrimHistory();
 }
 
-void LruK::Forget(const std::string& key) {
+template <typename Key>
+void BasicLruK<Key>::Forget(const Key& key) {
   auto it = entries_.find(key);
   if (it == entries_.end()) return;
   if (it->second.resident) {
@@ -53,16 +59,21 @@ void LruK::Forget(const std::string& key) {
   entries_.erase(it);
 }
 
-bool LruK::resident(const std::string& key) const {
+template <typename Key>
+bool BasicLruK<Key>::resident(const Key& key) const {
   auto it = entries_.find(key);
   return it != entries_.end() && it->second.resident;
 }
 
-void LruK::TrimHistory() {
+template <typename Key>
+void BasicLruK<Key>::TrimHistory() {
   while (history_.size() > history_limit_) {
     entries_.erase(history_.front());
     history_.pop_front();
   }
 }
+
+template class BasicLruK<std::string>;
+template class BasicLruK<uint64_t>;
 
 }  // namespace lode::cache

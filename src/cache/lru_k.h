@@ -6,6 +6,8 @@
 // kept (bounded, oldest forgotten first) so a key that returns soon after its
 // eviction is not treated as new. K = 1 is plain LRU.
 //
+// Keyed by chunk name in the agent's caches (LruK), by a 64-bit chunk id
+// in the fleet simulator (BasicLruK<uint64_t>): one policy, two key types.
 // Not thread-safe: the caches using it hold their own lock.
 #pragma once
 
@@ -14,25 +16,27 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
 namespace lode::cache {
 
-class LruK {
+template <typename Key>
+class BasicLruK {
  public:
-  LruK(int k, size_t history_limit);
+  BasicLruK(int k, size_t history_limit);
 
   // Records an access to `key` and makes it resident.
-  void Access(const std::string& key);
+  void Access(const Key& key);
   // The resident key to evict next, if any.
-  std::optional<std::string> Victim() const;
+  std::optional<Key> Victim() const;
   // `key` is no longer resident; its history is kept (bounded).
-  void Evict(const std::string& key);
+  void Evict(const Key& key);
   // Forgets `key` entirely (resident or not).
-  void Forget(const std::string& key);
+  void Forget(const Key& key);
 
-  bool resident(const std::string& key) const;
+  bool resident(const Key& key) const;
   size_t resident_count() const { return order_.size(); }
   size_t history_count() const { return history_.size(); }
 
@@ -40,19 +44,21 @@ class LruK {
   struct Entry {
     std::vector<uint64_t> times;  // most recent last, at most K
     bool resident = false;
-    std::list<std::string>::iterator history_pos;  // when not resident
+    typename std::list<Key>::iterator history_pos;  // when not resident
   };
   // (K-th most recent access or 0 if fewer, last access, key): smallest first.
-  using OrderKey = std::tuple<uint64_t, uint64_t, std::string>;
-  OrderKey OrderOf(const std::string& key, const Entry& e) const;
+  using OrderKey = std::tuple<uint64_t, uint64_t, Key>;
+  OrderKey OrderOf(const Key& key, const Entry& e) const;
   void TrimHistory();
 
   size_t k_;
   size_t history_limit_;
   uint64_t clock_ = 0;
-  std::unordered_map<std::string, Entry> entries_;
-  std::set<OrderKey> order_;        // resident keys
-  std::list<std::string> history_;  // evicted keys, oldest first
+  std::unordered_map<Key, Entry> entries_;
+  std::set<OrderKey> order_;  // resident keys
+  std::list<Key> history_;    // evicted keys, oldest first
 };
+
+using LruK = BasicLruK<std::string>;
 
 }  // namespace lode::cache

@@ -3,34 +3,25 @@
 namespace lode::cache {
 
 MemoryCache::MemoryCache(uint64_t budget_bytes)
-    : budget_(budget_bytes), policy_(2, static_cast<size_t>(budget_bytes / (256 << 10) + 16)) {}
+    : residency_(budget_bytes, 2, static_cast<size_t>(budget_bytes / (256 << 10) + 16)) {}
 
 SharedBytes MemoryCache::Get(const std::string& key) {
   std::lock_guard lock(mu_);
-  auto it = values_.find(key);
-  if (it == values_.end()) return nullptr;
-  policy_.Access(key);
-  return it->second;
+  if (!residency_.Touch(key)) return nullptr;
+  return values_[key];
 }
 
 void MemoryCache::Put(const std::string& key, SharedBytes value) {
-  if (!value || value->size() > budget_) return;
+  if (!value) return;
   std::lock_guard lock(mu_);
-  if (values_.count(key)) return;
-  while (bytes_ + value->size() > budget_) {
-    std::string victim = *policy_.Victim();
-    policy_.Evict(victim);
-    bytes_ -= values_[victim]->size();
-    values_.erase(victim);
-  }
-  bytes_ += value->size();
-  values_.emplace(key, std::move(value));
-  policy_.Access(key);
+  bool added = residency_.Insert(
+      key, value->size(), [this](const std::string& victim, uint64_t) { values_.erase(victim); });
+  if (added) values_.emplace(key, std::move(value));
 }
 
 uint64_t MemoryCache::bytes() const {
   std::lock_guard lock(mu_);
-  return bytes_;
+  return residency_.bytes();
 }
 
 }  // namespace lode::cache

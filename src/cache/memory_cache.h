@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "cache/lru_k.h"
+#include "cache/residency.h"
 
 namespace lode::cache {
 
@@ -26,11 +26,9 @@ class MemoryCache {
   uint64_t bytes() const;
 
  private:
-  uint64_t budget_;
   mutable std::mutex mu_;
-  LruK policy_;
+  Residency<std::string> residency_;
   std::unordered_map<std::string, SharedBytes> values_;
-  uint64_t bytes_ = 0;
 };
 
 }  // namespace lode::cache
