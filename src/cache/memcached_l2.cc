@@ -11,6 +11,7 @@
 #include <optional>
 #include <thread>
 
+#include "cache/placement.h"
 #include "util/sha256.h"
 
 namespace lode::cache {
@@ -19,13 +20,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxQueuedPerServer = 256;
 constexpr std::chrono::seconds kDrainBudget{2};
-
-uint64_t Score(const std::string& server, const std::string& name) {
-  Sha256Digest d = Sha256::Of(server + "/" + name);
-  uint64_t v;
-  std::memcpy(&v, d.data(), sizeof(v));
-  return v;
-}
 
 std::string StripeKey(const std::string& name, int index, const ErasureCode& code) {
   return "lode:" + std::to_string(code.k) + "+" + std::to_string(code.m) + ":" + name + ":" +
@@ -180,14 +174,7 @@ Result<std::unique_ptr<MemcachedL2>> MemcachedL2::Open(const L2Options& options)
 }
 
 std::vector<size_t> MemcachedL2::Placement(const std::string& name) const {
-  std::vector<std::pair<uint64_t, size_t>> scored;
-  for (size_t i = 0; i < servers_.size(); ++i)
-    scored.emplace_back(Score(servers_[i]->name(), name), i);
-  std::sort(scored.begin(), scored.end(), std::greater<>());
-  std::vector<size_t> out;
-  for (int i = 0; i < options_.code.total(); ++i)
-    out.push_back(scored[static_cast<size_t>(i)].second);
-  return out;
+  return RankServers(options_.servers, name, static_cast<size_t>(options_.code.total()));
 }
 
 Result<std::vector<uint8_t>> MemcachedL2::Get(const std::string& name) {
