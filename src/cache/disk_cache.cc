@@ -25,9 +25,12 @@ bool IsChunkName(const std::string& name) {
          });
 }
 
+size_t DiskCache::HistoryLimit(uint64_t budget_bytes) {
+  return static_cast<size_t>(kHistoryPerChunk * (budget_bytes / kTypicalChunk + 1));
+}
+
 DiskCache::DiskCache(std::string dir, uint64_t budget)
-    : dir_(std::move(dir)),
-      residency_(budget, 2, static_cast<size_t>(kHistoryPerChunk * (budget / kTypicalChunk + 1))) {}
+    : dir_(std::move(dir)), residency_(budget, 2, HistoryLimit(budget)) {}
 
 Result<std::unique_ptr<DiskCache>> DiskCache::Open(const std::string& dir, uint64_t budget_bytes) {
   std::error_code ec;

@@ -30,6 +30,8 @@ struct DiskCacheStats {
 class DiskCache {
  public:
   static Result<std::unique_ptr<DiskCache>> Open(const std::string& dir, uint64_t budget_bytes);
+  // How many evicted chunks its LRU-K remembers for a budget.
+  static size_t HistoryLimit(uint64_t budget_bytes);
 
   // The bytes stored under `name`, or nullopt when absent. Counts as an access.
   Result<std::optional<std::vector<uint8_t>>> Get(const std::string& name);

@@ -3,7 +3,7 @@
 namespace lode::cache {
 
 MemoryCache::MemoryCache(uint64_t budget_bytes)
-    : residency_(budget_bytes, 2, static_cast<size_t>(budget_bytes / (256 << 10) + 16)) {}
+    : residency_(budget_bytes, 2, HistoryLimit(budget_bytes)) {}
 
 SharedBytes MemoryCache::Get(const std::string& key) {
   std::lock_guard lock(mu_);

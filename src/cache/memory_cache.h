@@ -19,6 +19,10 @@ using SharedBytes = std::shared_ptr<const std::vector<uint8_t>>;
 class MemoryCache {
  public:
   explicit MemoryCache(uint64_t budget_bytes);
+  // How many evicted keys its LRU-K remembers for a budget.
+  static size_t HistoryLimit(uint64_t budget_bytes) {
+    return static_cast<size_t>(budget_bytes / (256 << 10) + 16);
+  }
 
   // The value under `key`, or null. Counts as an access.
   SharedBytes Get(const std::string& key);

@@ -1,0 +1,111 @@
+#include "sim/fleet.h"
+
+#include <algorithm>
+
+#include "cache/disk_cache.h"
+#include "cache/memory_cache.h"
+#include "cache/placement.h"
+
+namespace lode::sim {
+namespace {
+
+// memcached evicts least recently used items; it remembers nothing of them.
+constexpr int kMemcachedK = 1;
+
+std::string Hex(uint64_t v) {
+  static const char* digits = "0123456789abcdef";
+  std::string s(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) s[static_cast<size_t>(i)] = digits[v & 15];
+  return s;
+}
+
+}  // namespace
+
+uint64_t Mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+uint64_t StripeKey(uint64_t chunk, int stripe) { return Mix(chunk ^ (uint64_t(stripe + 1) << 56)); }
+
+WorkerCache::WorkerCache(uint64_t memory_bytes, uint64_t disk_bytes)
+    : memory_(memory_bytes, 2, cache::MemoryCache::HistoryLimit(memory_bytes)),
+      disk_(disk_bytes, 2, cache::DiskCache::HistoryLimit(disk_bytes)) {}
+
+WorkerCache::Found WorkerCache::Read(uint64_t key, uint64_t bytes) {
+  if (memory_.Touch(key)) return Found::kMemory;
+  if (!disk_.Touch(key)) return Found::kNo;
+  memory_.Insert(key, bytes, [](uint64_t, uint64_t) {});
+  return Found::kDisk;
+}
+
+void WorkerCache::Fill(uint64_t key, uint64_t bytes) {
+  disk_.Insert(key, bytes, [](uint64_t, uint64_t) {});
+  memory_.Insert(key, bytes, [](uint64_t, uint64_t) {});
+}
+
+L2Fleet::L2Fleet(int nodes, uint64_t node_bytes, cache::ErasureCode code, double slow_factor)
+    : node_bytes_(node_bytes), code_(code), slow_factor_(slow_factor), egress_(nodes) {
+  for (int i = 0; i < nodes; ++i) {
+    names_.push_back("10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ":11211");
+    nodes_.push_back({EmptyNode(), NodeState::kUp});
+  }
+}
+
+std::unique_ptr<cache::Residency<uint64_t>> L2Fleet::EmptyNode() const {
+  return std::make_unique<cache::Residency<uint64_t>>(node_bytes_, kMemcachedK, 0);
+}
+
+const uint16_t* L2Fleet::Placement(uint64_t key) {
+  size_t total = static_cast<size_t>(code_.total());
+  auto [it, added] = placed_.try_emplace(key, static_cast<uint32_t>(placements_.size()));
+  if (added) {
+    for (size_t node : cache::RankServers(names_, Hex(key), total)) {
+      placements_.push_back(static_cast<uint16_t>(node));
+    }
+  }
+  return placements_.data() + it->second;
+}
+
+L2Read L2Fleet::Read(uint64_t key, uint64_t chunk_bytes, std::mt19937_64& rng,
+                     const Latency& stripe) {
+  const uint16_t* placed = Placement(key);
+  uint64_t stripe_bytes = (chunk_bytes + static_cast<uint64_t>(code_.k) - 1) / code_.k;
+  double found[64], slowest = 0;
+  int n = 0;
+  for (int i = 0; i < code_.total(); ++i) {
+    Node& node = nodes_[placed[i]];
+    if (node.state == NodeState::kDown) continue;  // a dead node never answers
+    double ms = stripe.Sample(rng) * (node.state == NodeState::kSlow ? slow_factor_ : 1);
+    slowest = std::max(slowest, ms);
+    if (node.stripes->Touch(StripeKey(key, i))) {
+      found[n++] = ms;
+      egress_[placed[i]] += stripe_bytes;
+    }
+  }
+  if (n < code_.k) return {false, slowest};
+  std::nth_element(found, found + code_.k - 1, found + n);
+  return {true, found[code_.k - 1]};
+}
+
+void L2Fleet::Fill(uint64_t key, uint64_t chunk_bytes) {
+  const uint16_t* placed = Placement(key);
+  uint64_t stripe_bytes = (chunk_bytes + static_cast<uint64_t>(code_.k) - 1) / code_.k;
+  for (int i = 0; i < code_.total(); ++i) {
+    Node& node = nodes_[placed[i]];
+    if (node.state == NodeState::kDown) continue;
+    node.stripes->Insert(StripeKey(key, i), stripe_bytes, [](uint64_t, uint64_t) {});
+  }
+}
+
+void L2Fleet::SetState(int node, NodeState state) {
+  nodes_[static_cast<size_t>(node)].state = state;
+}
+
+void L2Fleet::Restart(int node) {
+  nodes_[static_cast<size_t>(node)] = {EmptyNode(), NodeState::kUp};
+}
+
+}  // namespace lode::sim

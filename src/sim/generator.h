@@ -1,0 +1,35 @@
+// Synthetic traces shaped like the paper's measurements of Lambda: images
+// built on a few popular bases (runtimes), most adding little of their own
+// (~75% under 5% unique bytes); a start reads a small part of its image
+// (~6.4%), mostly the base's; function popularity is Zipf, arrivals follow
+// a daily cycle; re-deploys mostly add no new chunk (80%), the rest a few
+// percent. Deterministic for a seed.
+#pragma once
+
+#include <cstdint>
+
+#include "sim/trace.h"
+
+namespace lode::sim {
+
+struct PaperTraceShape {
+  uint64_t seed = 1;
+  double hours = 24;
+  double starts_per_second = 20;   // mean over the day
+  double diurnal_amplitude = 0.5;  // peak = mean x (1 + amplitude)
+  uint32_t functions = 5000;
+  double function_zipf = 1.0;
+  uint32_t bases = 20;
+  double base_zipf = 1.0;
+  uint64_t base_chunks_median = 600;  // 300 MiB at 512 KiB
+  uint64_t max_image_chunks = 20480;  // 10 GiB
+  double read_fraction = 0.064;       // of an image's chunks, read at a start
+  double small_unique_share = 0.75;   // of images: under 5% unique bytes
+  double redeploys_per_function_day = 0.2;
+  double redeploy_no_new_chunk = 0.8;
+  double redeploy_unique_median = 0.025;  // of the image, when it adds chunks
+};
+
+Trace GeneratePaperTrace(const PaperTraceShape& shape);
+
+}  // namespace lode::sim

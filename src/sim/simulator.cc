@@ -1,0 +1,181 @@
+#include "sim/simulator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <random>
+#include <unordered_map>
+
+#include "cache/placement.h"
+#include "sim/fleet.h"
+
+namespace lode::sim {
+namespace {
+
+// Fetch times in 1/8-octave buckets of microseconds, for percentiles.
+class Histogram {
+ public:
+  void Add(double ms) {
+    double us = std::max(1.0, ms * 1000);
+    size_t b = std::min<size_t>(kBuckets - 1, static_cast<size_t>(std::log2(us) * 8));
+    counts_[b]++;
+    total_++;
+  }
+  Percentiles Get() const { return {At(0.5), At(0.99), At(0.999)}; }
+
+ private:
+  static constexpr size_t kBuckets = 320;
+  double At(double q) const {
+    if (total_ == 0) return 0;
+    uint64_t want = static_cast<uint64_t>(std::ceil(q * static_cast<double>(total_))), seen = 0;
+    for (size_t b = 0; b < kBuckets; ++b) {
+      seen += counts_[b];
+      if (seen >= want) return std::exp2((static_cast<double>(b) + 0.5) / 8) / 1000;
+    }
+    return 0;
+  }
+  std::vector<uint64_t> counts_ = std::vector<uint64_t>(kBuckets);
+  uint64_t total_ = 0;
+};
+
+class Simulation {
+ public:
+  Simulation(const Trace& trace, const SimConfig& c)
+      : trace_(trace),
+        c_(c),
+        rng_(c.seed),
+        l2_(c.l2_nodes, Scaled(c.l2_node_bytes), c.l2_code, c.l2_slow_factor),
+        l1_memory_(c.l1_memory),
+        l1_disk_(c.l1_disk),
+        l2_stripe_(c.l2_stripe),
+        origin_(c.origin),
+        sample_below_(static_cast<uint64_t>(std::ldexp(c.sampling_rate, 24))) {
+    for (int w = 0; w < c.workers; ++w) {
+      workers_.emplace_back(Scaled(c.l1_memory_bytes), Scaled(c.l1_disk_bytes));
+      worker_names_.push_back("worker-" + std::to_string(w));
+    }
+    events_ = c.l2_events;
+    std::stable_sort(events_.begin(), events_.end(), [](const NodeEvent& a, const NodeEvent& b) {
+      return a.at_hours < b.at_hours;
+    });
+  }
+
+  SimResult Run() {
+    auto began = std::chrono::steady_clock::now();
+    for (const Start& s : trace_.starts) {
+      ApplyEventsUntil(s.time_s);
+      RunStart(s);
+    }
+    result_.l1_ms = l1_hist_.Get();
+    result_.l2_ms = l2_hist_.Get();
+    result_.origin_ms = origin_hist_.Get();
+    result_.start_fetch_ms = start_hist_.Get();
+    result_.l2_egress_bytes = l2_.egress_bytes();
+    result_.wall_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+    return result_;
+  }
+
+ private:
+  uint64_t Scaled(uint64_t bytes) const {
+    return static_cast<uint64_t>(static_cast<double>(bytes) * c_.sampling_rate);
+  }
+
+  void ApplyEventsUntil(double t) {
+    while (next_event_ < events_.size() && events_[next_event_].at_hours * 3600 <= t) {
+      const NodeEvent& e = events_[next_event_++];
+      if (e.change == "restart") {
+        l2_.Restart(e.node);
+      } else {
+        l2_.SetState(e.node, e.change == "down"   ? NodeState::kDown
+                             : e.change == "slow" ? NodeState::kSlow
+                                                  : NodeState::kUp);
+      }
+    }
+  }
+
+  size_t WorkerFor(uint32_t function) {
+    if (c_.placement != "affinity") {
+      return std::uniform_int_distribution<size_t>(0, workers_.size() - 1)(rng_);
+    }
+    auto [it, added] = ranked_.try_emplace(function);
+    if (added) {
+      it->second = cache::RankServers(worker_names_, trace_.functions[function],
+                                      static_cast<size_t>(c_.affinity_spread));
+    }
+    return it->second[std::uniform_int_distribution<size_t>(0, it->second.size() - 1)(rng_)];
+  }
+
+  void RunStart(const Start& s) {
+    WorkerCache& l1 = workers_[WorkerFor(s.function)];
+    uint64_t salt = c_.salt_period_hours > 0
+                        ? static_cast<uint64_t>(s.time_s / (c_.salt_period_hours * 3600))
+                        : 0;
+    size_t hour = static_cast<size_t>(s.time_s / 3600);
+    if (result_.hours.size() <= hour) result_.hours.resize(hour + 1);
+    bool warm = s.time_s >= c_.warmup_hours * 3600;
+    double fetch_ms = 0;
+    uint64_t bytes = trace_.chunk_bytes;
+    for (uint64_t content : trace_.images[s.image].start_set) {
+      uint64_t key = Mix(content ^ Mix(salt + 0x5a17));
+      if ((Mix(key) >> 40) >= sample_below_) continue;
+      result_.accesses++;
+      TierCounts served;
+      WorkerCache::Found found = l1.Read(key, bytes);
+      if (found != WorkerCache::Found::kNo) {
+        double ms = (found == WorkerCache::Found::kMemory ? l1_memory_ : l1_disk_).Sample(rng_);
+        l1_hist_.Add(ms);
+        fetch_ms += ms;
+        served.l1 = 1;
+      } else {
+        L2Read r = l2_.Read(key, bytes, rng_, l2_stripe_);
+        double ms = r.latency_ms;
+        if (r.hit) {
+          l2_hist_.Add(ms);
+          served.l2 = 1;
+        } else {
+          double from_origin = origin_.Sample(rng_);
+          origin_hist_.Add(from_origin);
+          ms += from_origin;
+          served.origin = 1;
+          l2_.Fill(key, bytes);
+        }
+        l1.Fill(key, bytes);
+        fetch_ms += ms;
+      }
+      Count(result_.all, served);
+      Count(result_.hours[hour], served);
+      if (warm) Count(result_.after_warmup, served);
+    }
+    result_.starts++;
+    start_hist_.Add(fetch_ms);
+  }
+
+  static void Count(TierCounts& into, const TierCounts& one) {
+    into.l1 += one.l1;
+    into.l2 += one.l2;
+    into.origin += one.origin;
+  }
+
+  const Trace& trace_;
+  SimConfig c_;
+  std::mt19937_64 rng_;
+  std::vector<WorkerCache> workers_;
+  std::vector<std::string> worker_names_;
+  std::unordered_map<uint32_t, std::vector<size_t>> ranked_;  // by function
+  L2Fleet l2_;
+  Latency l1_memory_, l1_disk_, l2_stripe_, origin_;
+  uint64_t sample_below_;
+  std::vector<NodeEvent> events_;
+  size_t next_event_ = 0;
+  Histogram l1_hist_, l2_hist_, origin_hist_, start_hist_;
+  SimResult result_;
+};
+
+}  // namespace
+
+SimResult Simulate(const Trace& trace, const SimConfig& config) {
+  return Simulation(trace, config).Run();
+}
+
+}  // namespace lode::sim

@@ -1,0 +1,70 @@
+// Replays a trace's starts through a fleet: each start goes to a worker
+// (placement), reads its image's start set chunk by chunk through the
+// worker's L1, the L2 fleet and the origin, and fills the tiers it missed.
+// Deterministic for a seed. Sampling follows SHARDS: only chunks whose
+// hashed key falls under the rate are simulated, and every cache is
+// scaled by the rate, so the shares of a sampled run estimate the full
+// run's.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cache/erasure.h"
+#include "sim/latency.h"
+#include "sim/trace.h"
+
+namespace lode::sim {
+
+// A change of an L2 node at a time: "down", "up", "slow" or "restart"
+// (back up, empty).
+struct NodeEvent {
+  double at_hours = 0;
+  int node = 0;
+  std::string change;
+};
+
+struct SimConfig {
+  uint64_t seed = 1;
+  int workers = 100;
+  std::string placement = "random";  // or "affinity": a function's top-ranked workers
+  int affinity_spread = 2;           // ... among its `spread` best-ranked workers
+  uint64_t l1_memory_bytes = 2ull << 30;
+  uint64_t l1_disk_bytes = 32ull << 30;
+  int l2_nodes = 20;
+  uint64_t l2_node_bytes = 64ull << 30;
+  cache::ErasureCode l2_code{4, 1};
+  double l2_slow_factor = 10;
+  LatencyShape l1_memory{0.02, 0.05, 0.99};
+  LatencyShape l1_disk{1.1, 1.5, 0.99};    // BENCHMARKS.md, issue 5
+  LatencyShape l2_stripe{1.5, 2.4, 0.99};  // ditto, a 4+1 read
+  LatencyShape origin{36, 175, 0.999};     // S3's published shape
+  double salt_period_hours = 0;            // 0: one salt for the whole trace
+  double sampling_rate = 1;
+  double warmup_hours = 0;
+  std::vector<NodeEvent> l2_events;
+};
+
+struct TierCounts {
+  uint64_t l1 = 0, l2 = 0, origin = 0;
+  uint64_t total() const { return l1 + l2 + origin; }
+};
+
+struct Percentiles {
+  double p50 = 0, p99 = 0, p999 = 0;
+};
+
+struct SimResult {
+  uint64_t starts = 0;
+  uint64_t accesses = 0;  // chunk reads simulated (the sampled ones)
+  TierCounts all, after_warmup;
+  std::vector<TierCounts> hours;  // by hour of the trace
+  Percentiles l1_ms, l2_ms, origin_ms, start_fetch_ms;
+  std::vector<uint64_t> l2_egress_bytes;  // per node
+  double wall_seconds = 0;
+};
+
+SimResult Simulate(const Trace& trace, const SimConfig& config);
+
+}  // namespace lode::sim
