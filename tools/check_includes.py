@@ -27,6 +27,7 @@ ALLOWED = {
     "gc": {"catalog", "store", "manifest", "chunk", "keys", "util"},
     "functions": {"catalog", "agent", "sandbox", "vm", "keys", "store", "manifest", "chunk", "util"},
     "snapshotter": {"catalog", "agent", "sandbox", "keys", "store", "manifest", "chunk", "util"},
+    "sim": {"cache", "util"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/')
 

@@ -22,5 +22,6 @@ void RegisterServe(CLI::App& app);
 void RegisterKeyService(CLI::App& app);  // keyd, grant, revoke, grants
 void RegisterBucketPolicy(CLI::App& app);
 void RegisterSnapshotter(CLI::App& app);
+void RegisterSim(CLI::App& app);
 
 }  // namespace lode::cli

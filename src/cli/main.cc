@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   lode::cli::RegisterKeyService(app);
   lode::cli::RegisterBucketPolicy(app);
   lode::cli::RegisterSnapshotter(app);
+  lode::cli::RegisterSim(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

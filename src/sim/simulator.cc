@@ -60,11 +60,14 @@ class Simulation {
     });
   }
 
-  SimResult Run() {
+  SimResult Run(const std::function<void(double)>& progress) {
     auto began = std::chrono::steady_clock::now();
-    for (const Start& s : trace_.starts) {
+    size_t step = std::max<size_t>(1, trace_.starts.size() / 200);
+    for (size_t i = 0; i < trace_.starts.size(); ++i) {
+      const Start& s = trace_.starts[i];
       ApplyEventsUntil(s.time_s);
       RunStart(s);
+      if (progress && i % step == 0) progress(static_cast<double>(i) / trace_.starts.size());
     }
     result_.l1_ms = l1_hist_.Get();
     result_.l2_ms = l2_hist_.Get();
@@ -174,8 +177,9 @@ class Simulation {
 
 }  // namespace
 
-SimResult Simulate(const Trace& trace, const SimConfig& config) {
-  return Simulation(trace, config).Run();
+SimResult Simulate(const Trace& trace, const SimConfig& config,
+                   const std::function<void(double)>& progress) {
+  return Simulation(trace, config).Run(progress);
 }
 
 }  // namespace lode::sim

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,8 @@ struct SimResult {
   double wall_seconds = 0;
 };
 
-SimResult Simulate(const Trace& trace, const SimConfig& config);
+// `progress`, when set, is told the fraction of starts done now and then.
+SimResult Simulate(const Trace& trace, const SimConfig& config,
+                   const std::function<void(double done)>& progress = nullptr);
 
 }  // namespace lode::sim

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "testing/files.h"
 #include "testing/process.h"
 #include "testing/scratch_dir.h"
 
@@ -65,7 +66,9 @@ TEST(CliTest, EveryVerbHasHelp) {
                            "function update",
                            "function ls",
                            "function rm",
-                           "serve"}) {
+                           "function publish",
+                           "serve",
+                           "sim"}) {
     CommandResult r = Lode(std::string(verb) + " --help");
     EXPECT_EQ(r.exit_code, 0) << verb << ": " << r.output;
     EXPECT_NE(r.output.find("Usage:"), std::string::npos) << verb;
@@ -100,7 +103,9 @@ TEST(CliTest, UsageErrorsExitTwoWithOneLineAndAHint) {
                                 "function create f --image i --tenant t --network host",
                                 "function ls",
                                 "serve",
-                                "serve --tenant t --max-concurrency 0"}) {
+                                "serve --tenant t --max-concurrency 0",
+                                "sim",
+                                "function publish f --tenant t --sample-event {"}) {
     CommandResult r = Lode(args);
     EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
     EXPECT_EQ(Lines(r.output), 1u) << args << ": " << r.output;
@@ -124,11 +129,33 @@ TEST(CliTest, FailedCommandsExitOneWithOneLine) {
            "function update nosuch --tenant t --memory 256" + stores,
            "function rm nosuch --tenant t --store " + ShellQuote("dir://" + dir / "store"),
            "function create f --image file:/nonexistent --tenant t" + stores,
-           "serve --tenant t --listen nonsense --socket " + ShellQuote(dir / "no.sock")}) {
+           "serve --tenant t --listen nonsense --socket " + ShellQuote(dir / "no.sock"),
+           "sim /nonexistent.json"}) {
     CommandResult r = Lode(args);
     EXPECT_EQ(r.exit_code, 1) << args << ": " << r.output;
     EXPECT_EQ(Lines(r.output), 1u) << args << ": " << r.output;
   }
+}
+
+// The shipped smoke configuration runs in seconds and gives the same bytes
+// each time; a configuration with a mistake names it on one line.
+TEST(CliTest, SimIsDeterministicAndNamesConfigMistakes) {
+  ScratchDir dir("lode-cli");
+  std::string config = ShellQuote(std::string(LODE_TEST_SOURCE_DIR) + "/configs/sim/smoke.json");
+  CommandResult first = Lode("sim " + config + " -o " + ShellQuote(dir / "a.json"));
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_NE(first.output.find("served after 2 h of warm-up: L1 "), std::string::npos)
+      << first.output;
+  ASSERT_EQ(Lode("sim " + config + " -o " + ShellQuote(dir / "b.json")).exit_code, 0);
+  std::string a = ReadAll(dir / "a.json");
+  EXPECT_EQ(a, ReadAll(dir / "b.json"));
+  EXPECT_NE(a.find("\"l2_hit_ratio\""), std::string::npos);
+
+  WriteAll(dir / "typo.json", R"({"workers": 4, "l1": {"memroy_bytes": "1GiB"}})");
+  CommandResult typo = Lode("sim " + ShellQuote(dir / "typo.json"));
+  EXPECT_EQ(typo.exit_code, 1);
+  EXPECT_EQ(Lines(typo.output), 1u) << typo.output;
+  EXPECT_NE(typo.output.find("unknown key l1.memroy_bytes"), std::string::npos) << typo.output;
 }
 
 }  // namespace

@@ -1,0 +1,225 @@
+#include "sim/config.h"
+
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "cache/memcached_l2.h"
+#include "util/size.h"
+
+namespace lode::sim {
+namespace {
+
+using nlohmann::json;
+
+// Reads the keys of one JSON object into fields; anything else is an error.
+class Reader {
+ public:
+  using Field = std::function<void(const json& value)>;
+  Reader(const json& object, std::string where) : object_(object), where_(std::move(where)) {}
+
+  Reader& Number(const char* key, double& into) {
+    return On(key, [&into, this, key](const json& v) {
+      if (!v.is_number()) Fail(key, "a number");
+      into = v.get<double>();
+    });
+  }
+  template <typename Int>
+  Reader& Integer(const char* key, Int& into) {
+    return On(key, [&into, this, key](const json& v) {
+      if (!v.is_number_unsigned()) Fail(key, "a non-negative integer");
+      into = static_cast<Int>(v.get<uint64_t>());
+    });
+  }
+  Reader& Bytes(const char* key, uint64_t& into) {
+    return On(key, [&into, this, key](const json& v) {
+      if (v.is_number_unsigned()) {
+        into = v.get<uint64_t>();
+        return;
+      }
+      Result<uint64_t> size = v.is_string() ? ParseSize(v.get<std::string>())
+                                            : Result<uint64_t>(Status::InvalidArgument(""));
+      if (!size.ok()) Fail(key, "a size (bytes, or like \"64GiB\")");
+      into = *size;
+    });
+  }
+  Reader& Text(const char* key, std::string& into) {
+    return On(key, [&into, this, key](const json& v) {
+      if (!v.is_string()) Fail(key, "a string");
+      into = v.get<std::string>();
+    });
+  }
+  Reader& On(const char* key, Field field) {
+    fields_[key] = std::move(field);
+    return *this;
+  }
+  // Applies the fields; throws InvalidArgument text for unknown keys.
+  void Read() {
+    if (!object_.is_object()) throw Error(where_ + " must be an object");
+    for (const auto& [key, value] : object_.items()) {
+      auto it = fields_.find(key);
+      if (it == fields_.end()) throw Error("unknown key " + Path(key));
+      it->second(value);
+    }
+  }
+  std::string Path(const std::string& key) const {
+    return where_.empty() ? key : where_ + "." + key;
+  }
+
+  struct Error {
+    std::string message;
+  };
+
+ private:
+  [[noreturn]] void Fail(const char* key, const char* what) {
+    throw Error(Path(key) + " must be " + what);
+  }
+
+  const json& object_;
+  std::string where_;
+  std::map<std::string, Field> fields_;
+};
+
+void ReadLatency(const json& v, const std::string& where, LatencyShape& into) {
+  Reader(v, where)
+      .Number("median_ms", into.median_ms)
+      .Number("tail_ms", into.tail_ms)
+      .Number("tail_quantile", into.tail_quantile)
+      .Number("slow_fraction", into.slow_fraction)
+      .Number("slow_factor", into.slow_factor)
+      .Read();
+  if (!(into.median_ms > 0) || into.tail_ms < into.median_ms || !(into.tail_quantile > 0.5) ||
+      !(into.tail_quantile < 1) || into.slow_fraction < 0 || into.slow_fraction > 1 ||
+      into.slow_factor < 1) {
+    throw Reader::Error{where +
+                        " needs 0 < median_ms <= tail_ms, 0.5 < tail_quantile < 1, "
+                        "slow_fraction in [0, 1], slow_factor >= 1"};
+  }
+}
+
+void ReadTrace(const json& v, PaperTraceShape& t) {
+  std::string generator = "paper";
+  Reader(v, "trace")
+      .Text("generator", generator)
+      .Integer("seed", t.seed)
+      .Number("hours", t.hours)
+      .Number("starts_per_second", t.starts_per_second)
+      .Number("diurnal_amplitude", t.diurnal_amplitude)
+      .Integer("functions", t.functions)
+      .Number("function_zipf", t.function_zipf)
+      .Integer("bases", t.bases)
+      .Number("base_zipf", t.base_zipf)
+      .Integer("base_chunks_median", t.base_chunks_median)
+      .Integer("max_image_chunks", t.max_image_chunks)
+      .Number("read_fraction", t.read_fraction)
+      .Number("small_unique_share", t.small_unique_share)
+      .Number("redeploys_per_function_day", t.redeploys_per_function_day)
+      .Number("redeploy_no_new_chunk", t.redeploy_no_new_chunk)
+      .Number("redeploy_unique_median", t.redeploy_unique_median)
+      .Read();
+  if (generator != "paper") throw Reader::Error{"trace.generator: only \"paper\" is known"};
+  if (!(t.hours > 0) || !(t.starts_per_second > 0) || t.functions == 0 || t.bases == 0 ||
+      t.diurnal_amplitude < 0 || t.diurnal_amplitude > 1 || !(t.read_fraction > 0) ||
+      t.read_fraction > 1 || t.base_chunks_median == 0 || t.max_image_chunks < 16) {
+    throw Reader::Error{
+        "trace: hours, starts_per_second, functions, bases and "
+        "base_chunks_median must be positive, diurnal_amplitude and "
+        "read_fraction within [0, 1], max_image_chunks at least 16"};
+  }
+}
+
+void ReadL2(const json& v, SimConfig& c) {
+  std::string code = std::to_string(c.l2_code.k) + "+" + std::to_string(c.l2_code.m);
+  json events = json::array();
+  Reader(v, "l2")
+      .Integer("nodes", c.l2_nodes)
+      .Bytes("node_bytes", c.l2_node_bytes)
+      .Text("code", code)
+      .Number("slow_factor", c.l2_slow_factor)
+      .On("events", [&events](const json& e) { events = e; })
+      .Read();
+  // 4+1, 4+2: Reed-Solomon; 1+1: two copies; 1+0: a single copy.
+  Result<cache::ErasureCode> parsed = cache::ParseErasureCode(code);
+  if (!parsed.ok()) throw Reader::Error{"l2.code: " + parsed.status().message()};
+  c.l2_code = *parsed;
+  if (c.l2_nodes < c.l2_code.total() || c.l2_nodes > 65535 || c.l2_code.total() > 64) {
+    throw Reader::Error{"l2: needs at least k + m nodes (and at most 65535; k + m at most 64)"};
+  }
+  if (!events.is_array()) throw Reader::Error{"l2.events must be an array"};
+  for (size_t i = 0; i < events.size(); ++i) {
+    NodeEvent e;
+    std::string where = "l2.events[" + std::to_string(i) + "]";
+    Reader(events[i], where)
+        .Number("at_hours", e.at_hours)
+        .Integer("node", e.node)
+        .Text("change", e.change)
+        .Read();
+    if (e.node < 0 || e.node >= c.l2_nodes) throw Reader::Error{where + ".node: no such node"};
+    if (e.change != "down" && e.change != "up" && e.change != "slow" && e.change != "restart") {
+      throw Reader::Error{where + ".change: down, up, slow or restart"};
+    }
+    c.l2_events.push_back(e);
+  }
+}
+
+}  // namespace
+
+Result<SimSetup> ParseSimConfig(const std::string& json_text) {
+  json root = json::parse(json_text, nullptr, false);
+  if (root.is_discarded()) return Status::InvalidArgument("the configuration is not JSON");
+  SimSetup s;
+  SimConfig& c = s.fleet;
+  try {
+    Reader(root, "")
+        .Integer("seed", c.seed)
+        .On("trace", [&s](const json& v) { ReadTrace(v, s.trace); })
+        .Integer("workers", c.workers)
+        .Text("placement", c.placement)
+        .Integer("affinity_spread", c.affinity_spread)
+        .On("l1",
+            [&c](const json& v) {
+              Reader(v, "l1")
+                  .Bytes("memory_bytes", c.l1_memory_bytes)
+                  .Bytes("disk_bytes", c.l1_disk_bytes)
+                  .Read();
+            })
+        .On("l2", [&c](const json& v) { ReadL2(v, c); })
+        .On("latency",
+            [&c](const json& v) {
+              Reader(v, "latency")
+                  .On("l1_memory",
+                      [&c](const json& l) { ReadLatency(l, "latency.l1_memory", c.l1_memory); })
+                  .On("l1_disk",
+                      [&c](const json& l) { ReadLatency(l, "latency.l1_disk", c.l1_disk); })
+                  .On("l2_stripe",
+                      [&c](const json& l) { ReadLatency(l, "latency.l2_stripe", c.l2_stripe); })
+                  .On("origin", [&c](const json& l) { ReadLatency(l, "latency.origin", c.origin); })
+                  .Read();
+            })
+        .Number("salt_period_hours", c.salt_period_hours)
+        .Number("sampling_rate", c.sampling_rate)
+        .Number("warmup_hours", c.warmup_hours)
+        .Read();
+  } catch (const Reader::Error& e) {
+    return Status::InvalidArgument(e.message);
+  }
+  if (c.workers < 1) return Status::InvalidArgument("workers must be at least 1");
+  if (c.placement != "random" && c.placement != "affinity") {
+    return Status::InvalidArgument("placement: random or affinity");
+  }
+  if (c.affinity_spread < 1 || c.affinity_spread > c.workers) {
+    return Status::InvalidArgument("affinity_spread must be between 1 and workers");
+  }
+  if (!(c.sampling_rate > 0) || c.sampling_rate > 1) {
+    return Status::InvalidArgument("sampling_rate must be in (0, 1]");
+  }
+  if (c.salt_period_hours < 0 || c.warmup_hours < 0) {
+    return Status::InvalidArgument("salt_period_hours and warmup_hours cannot be negative");
+  }
+  if (root.contains("seed") && !(root.contains("trace") && root["trace"].contains("seed"))) {
+    s.trace.seed = c.seed;  // one seed for both unless the trace has its own
+  }
+  return s;
+}
+
+}  // namespace lode::sim

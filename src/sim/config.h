@@ -1,0 +1,24 @@
+// `lode sim`'s configuration: one JSON object naming the trace (a
+// generator and its shape) and the fleet (workers, L1, L2, latencies,
+// events), the salt period, sampling and warm-up. Every key is optional
+// (defaults in SimConfig and PaperTraceShape); an unknown key is an error,
+// so a typo is not silently the default. docs/formats/sim.md.
+#pragma once
+
+#include <string>
+
+#include "sim/generator.h"
+#include "sim/simulator.h"
+#include "util/status.h"
+
+namespace lode::sim {
+
+struct SimSetup {
+  PaperTraceShape trace;
+  SimConfig fleet;
+};
+
+// InvalidArgument naming the key for anything malformed.
+Result<SimSetup> ParseSimConfig(const std::string& json_text);
+
+}  // namespace lode::sim

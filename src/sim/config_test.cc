@@ -1,0 +1,64 @@
+#include "sim/config.h"
+
+#include <gtest/gtest.h>
+
+namespace lode::sim {
+namespace {
+
+TEST(SimConfigTest, ReadsEveryPartAndKeepsDefaultsElsewhere) {
+  Result<SimSetup> s = ParseSimConfig(R"({
+    "seed": 9,
+    "trace": {"hours": 48, "functions": 100},
+    "workers": 50, "placement": "affinity", "affinity_spread": 3,
+    "l1": {"memory_bytes": "1GiB", "disk_bytes": 1000},
+    "l2": {"nodes": 8, "node_bytes": "2GiB", "code": "4+2",
+           "events": [{"at_hours": 30, "node": 7, "change": "restart"}]},
+    "latency": {"origin": {"median_ms": 30, "tail_ms": 200, "tail_quantile": 0.999}},
+    "sampling_rate": 0.01, "warmup_hours": 24})");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->trace.seed, 9u);  // the run's seed, the trace having none of its own
+  EXPECT_EQ(s->trace.hours, 48);
+  EXPECT_EQ(s->trace.functions, 100u);
+  EXPECT_EQ(s->trace.bases, PaperTraceShape().bases);
+  EXPECT_EQ(s->fleet.workers, 50);
+  EXPECT_EQ(s->fleet.placement, "affinity");
+  EXPECT_EQ(s->fleet.l1_memory_bytes, 1ull << 30);
+  EXPECT_EQ(s->fleet.l1_disk_bytes, 1000u);
+  EXPECT_EQ(s->fleet.l2_code.k, 4);
+  EXPECT_EQ(s->fleet.l2_code.m, 2);
+  ASSERT_EQ(s->fleet.l2_events.size(), 1u);
+  EXPECT_EQ(s->fleet.l2_events[0].change, "restart");
+  EXPECT_EQ(s->fleet.origin.median_ms, 30);
+  EXPECT_EQ(s->fleet.l1_disk.median_ms, SimConfig().l1_disk.median_ms);
+}
+
+TEST(SimConfigTest, MistakesNameTheirKey) {
+  struct Case {
+    const char* config;
+    const char* says;
+  } cases[] = {
+      {"[1]", "must be an object"},
+      {"{", "not JSON"},
+      {R"({"worker": 3})", "unknown key worker"},
+      {R"({"l2": {"nodes": 3, "code": "4+1"}})", "at least k + m nodes"},
+      {R"({"l2": {"code": "four"}})", "l2.code"},
+      {R"({"l1": {"memory_bytes": "lots"}})", "l1.memory_bytes must be a size"},
+      {R"({"l2": {"events": [{"node": 99, "change": "down"}]}})", "l2.events[0].node"},
+      {R"({"l2": {"events": [{"node": 1, "change": "melt"}]}})", "l2.events[0].change"},
+      {R"({"latency": {"origin": {"median_ms": 50, "tail_ms": 10}}})", "latency.origin"},
+      {R"({"trace": {"generator": "azure"}})", "trace.generator"},
+      {R"({"trace": {"hours": -1}})", "trace:"},
+      {R"({"sampling_rate": 2})", "sampling_rate"},
+      {R"({"placement": "nearest"})", "placement"},
+      {R"({"workers": -2})", "workers must be a non-negative integer"},
+  };
+  for (const Case& c : cases) {
+    Result<SimSetup> s = ParseSimConfig(c.config);
+    ASSERT_FALSE(s.ok()) << c.config;
+    EXPECT_NE(s.status().message().find(c.says), std::string::npos)
+        << c.config << ": " << s.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace lode::sim

@@ -1,0 +1,58 @@
+#include "sim/result.h"
+
+namespace lode::sim {
+namespace {
+
+using nlohmann::json;
+
+json Shares(const TierCounts& t) {
+  double total = static_cast<double>(std::max<uint64_t>(1, t.total()));
+  return {{"reads", t.total()},
+          {"l1", t.l1 / total},
+          {"l2", t.l2 / total},
+          {"origin", t.origin / total}};
+}
+
+json Quantiles(const Percentiles& p) { return {{"p50", p.p50}, {"p99", p.p99}, {"p999", p.p999}}; }
+
+}  // namespace
+
+json ResultJson(const SimSetup& setup, const SimResult& r) {
+  json hours = json::array();
+  for (size_t h = 0; h < r.hours.size(); ++h) {
+    json one = Shares(r.hours[h]);
+    one["hour"] = h;
+    uint64_t asked_l2 = r.hours[h].l2 + r.hours[h].origin;
+    one["l2_hit_ratio"] = asked_l2 ? static_cast<double>(r.hours[h].l2) / asked_l2 : 0.0;
+    hours.push_back(one);
+  }
+  const SimConfig& c = setup.fleet;
+  return {{"config",
+           {{"seed", c.seed},
+            {"workers", c.workers},
+            {"placement", c.placement},
+            {"l1_memory_bytes", c.l1_memory_bytes},
+            {"l1_disk_bytes", c.l1_disk_bytes},
+            {"l2_nodes", c.l2_nodes},
+            {"l2_node_bytes", c.l2_node_bytes},
+            {"l2_code", std::to_string(c.l2_code.k) + "+" + std::to_string(c.l2_code.m)},
+            {"salt_period_hours", c.salt_period_hours},
+            {"sampling_rate", c.sampling_rate},
+            {"warmup_hours", c.warmup_hours},
+            {"trace_hours", setup.trace.hours},
+            {"starts_per_second", setup.trace.starts_per_second},
+            {"functions", setup.trace.functions}}},
+          {"starts", r.starts},
+          {"reads", r.accesses},
+          {"tiers", Shares(r.all)},
+          {"tiers_after_warmup", Shares(r.after_warmup)},
+          {"hours", hours},
+          {"latency_ms",
+           {{"l1", Quantiles(r.l1_ms)},
+            {"l2", Quantiles(r.l2_ms)},
+            {"origin", Quantiles(r.origin_ms)},
+            {"start_fetch", Quantiles(r.start_fetch_ms)}}},
+          {"l2_egress_bytes", r.l2_egress_bytes}};
+}
+
+}  // namespace lode::sim
