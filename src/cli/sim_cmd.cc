@@ -29,10 +29,11 @@ std::string Percent(double share) {
 
 void PrintSummary(const nlohmann::json& r, double seconds) {
   const nlohmann::json& c = r["config"];
-  double reads = r["reads"].get<double>();
-  std::printf("%llu starts, %.0f chunk reads simulated (sampling %g) in %.1f s (%.2f M reads/s)\n",
-              r["starts"].get<unsigned long long>(), reads, c["sampling_rate"].get<double>(),
-              seconds, seconds > 0 ? reads / seconds / 1e6 : 0.0);
+  double trace_reads = r["trace_reads"].get<double>(), reads = r["reads"].get<double>();
+  std::printf(
+      "%llu starts, %.0f chunk reads (%.0f simulated: sampling %g) in %.1f s: %.2f M reads/s\n",
+      r["starts"].get<unsigned long long>(), trace_reads, reads, c["sampling_rate"].get<double>(),
+      seconds, seconds > 0 ? trace_reads / seconds / 1e6 : 0.0);
   auto tiers = [](const nlohmann::json& t) {
     return "L1 " + Percent(t["l1"]) + ", L2 " + Percent(t["l2"]) + ", origin " +
            Percent(t["origin"]);
@@ -68,8 +69,8 @@ void Run(const SimArgs& a) {
   }
   if (a.json) {
     j["run"] = {{"wall_seconds", result.wall_seconds},
-                {"reads_per_second",
-                 result.wall_seconds > 0 ? result.accesses / result.wall_seconds : 0.0}};
+                {"trace_reads_per_second",
+                 result.wall_seconds > 0 ? result.trace_reads / result.wall_seconds : 0.0}};
     std::printf("%s\n", j.dump().c_str());
   } else {
     PrintSummary(j, result.wall_seconds);

@@ -43,6 +43,7 @@ json ResultJson(const SimSetup& setup, const SimResult& r) {
             {"starts_per_second", setup.trace.starts_per_second},
             {"functions", setup.trace.functions}}},
           {"starts", r.starts},
+          {"trace_reads", r.trace_reads},
           {"reads", r.accesses},
           {"tiers", Shares(r.all)},
           {"tiers_after_warmup", Shares(r.after_warmup)},

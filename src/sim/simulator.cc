@@ -151,6 +151,7 @@ class Simulation {
       if (warm) Count(result_.after_warmup, served);
     }
     result_.starts++;
+    result_.trace_reads += trace_.images[s.image].start_set.size();
     start_hist_.Add(fetch_ms);
   }
 

@@ -58,7 +58,8 @@ struct Percentiles {
 
 struct SimResult {
   uint64_t starts = 0;
-  uint64_t accesses = 0;  // chunk reads simulated (the sampled ones)
+  uint64_t trace_reads = 0;  // chunk reads of the trace's starts
+  uint64_t accesses = 0;     // of those, simulated (the sampled ones)
   TierCounts all, after_warmup;
   std::vector<TierCounts> hours;  // by hour of the trace
   Percentiles l1_ms, l2_ms, origin_ms, start_fetch_ms;
