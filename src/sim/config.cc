@@ -112,6 +112,7 @@ void ReadTrace(const json& v, PaperTraceShape& t) {
       .Integer("base_chunks_median", t.base_chunks_median)
       .Integer("max_image_chunks", t.max_image_chunks)
       .Number("read_fraction", t.read_fraction)
+      .Number("own_read_fraction", t.own_read_fraction)
       .Number("small_unique_share", t.small_unique_share)
       .Number("redeploys_per_function_day", t.redeploys_per_function_day)
       .Number("redeploy_no_new_chunk", t.redeploy_no_new_chunk)
@@ -120,11 +121,12 @@ void ReadTrace(const json& v, PaperTraceShape& t) {
   if (generator != "paper") throw Reader::Error{"trace.generator: only \"paper\" is known"};
   if (!(t.hours > 0) || !(t.starts_per_second > 0) || t.functions == 0 || t.bases == 0 ||
       t.diurnal_amplitude < 0 || t.diurnal_amplitude > 1 || !(t.read_fraction > 0) ||
-      t.read_fraction > 1 || t.base_chunks_median == 0 || t.max_image_chunks < 16) {
+      t.read_fraction > 1 || !(t.own_read_fraction > 0) || t.own_read_fraction > 1 ||
+      t.base_chunks_median == 0 || t.max_image_chunks < 16) {
     throw Reader::Error{
         "trace: hours, starts_per_second, functions, bases and "
-        "base_chunks_median must be positive, diurnal_amplitude and "
-        "read_fraction within [0, 1], max_image_chunks at least 16"};
+        "base_chunks_median must be positive, diurnal_amplitude, read_fraction and "
+        "own_read_fraction within [0, 1], max_image_chunks at least 16"};
   }
 }
 

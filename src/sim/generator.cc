@@ -64,11 +64,9 @@ class Generator {
     all.resize(std::min(n, count));
     return all;
   }
-  uint64_t ReadCount(uint64_t chunks) {
-    return std::max<uint64_t>(1,
-                              static_cast<uint64_t>(std::llround(shape_.read_fraction * chunks)));
+  uint64_t ReadCount(uint64_t chunks, double fraction) {
+    return std::max<uint64_t>(1, static_cast<uint64_t>(std::llround(fraction * chunks)));
   }
-
   Base NewBase() {
     uint64_t chunks = std::clamp<uint64_t>(
         static_cast<uint64_t>(LogNormal(static_cast<double>(shape_.base_chunks_median), 0.8)), 16,
@@ -76,7 +74,7 @@ class Generator {
     uint64_t first = next_content_;
     next_content_ += chunks;
     Base base{chunks, {}};
-    for (uint64_t i : Pick(chunks, ReadCount(chunks))) base.start_set.push_back(first + i);
+    for (uint64_t i : Pick(chunks, ReadCount(chunks, shape_.read_fraction))) base.start_set.push_back(first + i);
     return base;
   }
 
@@ -95,7 +93,7 @@ class Generator {
     uint64_t first = next_content_;
     next_content_ += own;
     if (own > 0) {
-      for (uint64_t i : Pick(own, ReadCount(own))) image.start_set.push_back(first + i);
+      for (uint64_t i : Pick(own, ReadCount(own, shape_.own_read_fraction))) image.start_set.push_back(first + i);
     }
     trace_.images.push_back(std::move(image));
     return static_cast<uint32_t>(trace_.images.size() - 1);

@@ -23,7 +23,8 @@ struct PaperTraceShape {
   double base_zipf = 1.0;
   uint64_t base_chunks_median = 600;  // 300 MiB at 512 KiB
   uint64_t max_image_chunks = 20480;  // 10 GiB
-  double read_fraction = 0.064;       // of an image's chunks, read at a start
+  double read_fraction = 0.064;       // of a base's chunks, read at a start
+  double own_read_fraction = 0.064;   // of an image's own chunks, read at a start
   double small_unique_share = 0.75;   // of images: under 5% unique bytes
   double redeploys_per_function_day = 0.2;
   double redeploy_no_new_chunk = 0.8;
