@@ -3,6 +3,7 @@
 // and origin on lode's own cache code, and reports where chunk reads were
 // served and how long they took.
 #include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
@@ -11,13 +12,14 @@
 #include "sim/generator.h"
 #include "sim/result.h"
 #include "sim/simulator.h"
+#include "sim/trace_files.h"
 #include "util/file.h"
 
 namespace lode::cli {
 namespace {
 
 struct SimArgs {
-  std::string config, output;
+  std::string config, output, write_trace;
   bool json = false;
 };
 
@@ -57,8 +59,18 @@ void Run(const SimArgs& a) {
   if (!parsed.ok()) Check(parsed.status().WithContext(a.config));
   const sim::SimSetup& setup = *parsed;
   ProgressLine progress;
-  progress.Update("generating the trace");
-  sim::Trace trace = sim::GeneratePaperTrace(setup.trace);
+  sim::Trace trace;
+  if (setup.trace_path.empty()) {
+    progress.Update("generating the trace");
+    trace = sim::GeneratePaperTrace(setup.trace);
+  } else {
+    // A relative path is the configuration's neighbor.
+    std::filesystem::path path = setup.trace_path;
+    if (path.is_relative()) path = std::filesystem::path(a.config).parent_path() / path;
+    progress.Update("reading the trace");
+    trace = Check(sim::ReadTrace(path.string()));
+  }
+  if (!a.write_trace.empty()) Check(sim::WriteTrace(trace, a.write_trace));
   sim::SimResult result = sim::Simulate(trace, setup.fleet, [&](double done) {
     progress.Update("simulating: " + std::to_string(static_cast<int>(done * 100)) + "%");
   });
@@ -87,6 +99,8 @@ void RegisterSim(CLI::App& app) {
       ->required();
   cmd->add_option("-o,--output", a->output, "write the JSON result to this file");
   cmd->add_flag("--json", a->json, "print the JSON result instead of a summary");
+  cmd->add_option("--write-trace", a->write_trace,
+                  "also write the trace it replays into this directory (trace files)");
   cmd->callback([a] { Run(*a); });
 }
 

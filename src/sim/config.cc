@@ -174,7 +174,14 @@ Result<SimSetup> ParseSimConfig(const std::string& json_text) {
   try {
     Reader(root, "")
         .Integer("seed", c.seed)
-        .On("trace", [&s](const json& v) { ReadTrace(v, s.trace); })
+        .On("trace",
+            [&s](const json& v) {
+              if (v.is_object() && v.contains("path")) {
+                Reader(v, "trace").Text("path", s.trace_path).Read();
+              } else {
+                ReadTrace(v, s.trace);
+              }
+            })
         .Integer("workers", c.workers)
         .Text("placement", c.placement)
         .Integer("affinity_spread", c.affinity_spread)

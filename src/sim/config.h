@@ -14,7 +14,8 @@
 namespace lode::sim {
 
 struct SimSetup {
-  PaperTraceShape trace;
+  PaperTraceShape trace;   // what to generate, unless trace_path is set
+  std::string trace_path;  // a trace directory (trace_files.h), as written
   SimConfig fleet;
 };
 

@@ -74,7 +74,8 @@ class Generator {
     uint64_t first = next_content_;
     next_content_ += chunks;
     Base base{chunks, {}};
-    for (uint64_t i : Pick(chunks, ReadCount(chunks, shape_.read_fraction))) base.start_set.push_back(first + i);
+    for (uint64_t i : Pick(chunks, ReadCount(chunks, shape_.read_fraction)))
+      base.start_set.push_back(first + i);
     return base;
   }
 
@@ -93,7 +94,8 @@ class Generator {
     uint64_t first = next_content_;
     next_content_ += own;
     if (own > 0) {
-      for (uint64_t i : Pick(own, ReadCount(own, shape_.own_read_fraction))) image.start_set.push_back(first + i);
+      for (uint64_t i : Pick(own, ReadCount(own, shape_.own_read_fraction)))
+        image.start_set.push_back(first + i);
     }
     trace_.images.push_back(std::move(image));
     return static_cast<uint32_t>(trace_.images.size() - 1);

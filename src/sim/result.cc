@@ -15,6 +15,20 @@ json Shares(const TierCounts& t) {
 
 json Quantiles(const Percentiles& p) { return {{"p50", p.p50}, {"p99", p.p99}, {"p999", p.p999}}; }
 
+// Where the trace came from: its file, or what it was generated with.
+json TraceJson(const SimSetup& setup) {
+  if (!setup.trace_path.empty()) return {{"path", setup.trace_path}};
+  const PaperTraceShape& t = setup.trace;
+  return {{"generator", "paper"},
+          {"seed", t.seed},
+          {"hours", t.hours},
+          {"starts_per_second", t.starts_per_second},
+          {"functions", t.functions},
+          {"bases", t.bases},
+          {"read_fraction", t.read_fraction},
+          {"own_read_fraction", t.own_read_fraction}};
+}
+
 }  // namespace
 
 json ResultJson(const SimSetup& setup, const SimResult& r) {
@@ -39,9 +53,7 @@ json ResultJson(const SimSetup& setup, const SimResult& r) {
             {"salt_period_hours", c.salt_period_hours},
             {"sampling_rate", c.sampling_rate},
             {"warmup_hours", c.warmup_hours},
-            {"trace_hours", setup.trace.hours},
-            {"starts_per_second", setup.trace.starts_per_second},
-            {"functions", setup.trace.functions}}},
+            {"trace", TraceJson(setup)}}},
           {"starts", r.starts},
           {"trace_reads", r.trace_reads},
           {"reads", r.accesses},

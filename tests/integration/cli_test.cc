@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,8 @@
 
 namespace lode::testing {
 namespace {
+
+using nlohmann::json;
 
 CommandResult Lode(const std::string& args) {
   return RunCommand("env -u LODE_KEYS -u LODE_STORE " + LodeBinary() + " " + args + " 2>&1");
@@ -150,6 +153,18 @@ TEST(CliTest, SimIsDeterministicAndNamesConfigMistakes) {
   std::string a = ReadAll(dir / "a.json");
   EXPECT_EQ(a, ReadAll(dir / "b.json"));
   EXPECT_NE(a.find("\"l2_hit_ratio\""), std::string::npos);
+
+  // The trace it replayed, written out and replayed from its files (a
+  // path relative to the configuration), serves the same reads.
+  ASSERT_EQ(Lode("sim " + config + " --write-trace " + ShellQuote(dir / "trace")).exit_code, 0);
+  json smoke = json::parse(ReadAll(std::string(LODE_TEST_SOURCE_DIR) + "/configs/sim/smoke.json"));
+  smoke["trace"] = {{"path", "trace"}};
+  WriteAll(dir / "replay.json", smoke.dump());
+  CommandResult replay = Lode("sim " + ShellQuote(dir / "replay.json") + " --json");
+  ASSERT_EQ(replay.exit_code, 0) << replay.output;
+  json replayed = json::parse(replay.output), original = json::parse(a);
+  EXPECT_EQ(replayed["tiers"], original["tiers"]);
+  EXPECT_EQ(replayed["hours"], original["hours"]);
 
   WriteAll(dir / "typo.json", R"({"workers": 4, "l1": {"memroy_bytes": "1GiB"}})");
   CommandResult typo = Lode("sim " + ShellQuote(dir / "typo.json"));
