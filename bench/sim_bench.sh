@@ -7,21 +7,30 @@
 #   smoke         configs/sim/smoke.json: 20 workers, no sampling
 #   paper-split   configs/sim/paper-split.json: 1,000 workers, 36 h,
 #                 sampling 5%
+#   l2-node-loss  configs/sim/l2-node-loss.json: four L2 codes at equal
+#                 memory through the loss of one of 20 nodes, sampling 25%
+# and each configuration's claims.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/common.sh
 bench_build lode
-for config in smoke paper-split; do
+for config in smoke paper-split l2-node-loss; do
   echo "== $config"
   out=$($lode sim "configs/sim/$config.json" --json)
   python3 - "$out" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1])
-run, t = r["run"], r["tiers_after_warmup"]
-print("trace reads %d, simulated %d, %.1f s: %.2f M trace reads/s, %.2f M simulated reads/s"
-      % (r["trace_reads"], r["reads"], run["wall_seconds"], run["trace_reads_per_second"] / 1e6,
-         r["reads"] / run["wall_seconds"] / 1e6))
-print("after %g h warm-up: L1 %.1f%%, L2 %.1f%%, origin %.3f%%"
-      % (r["config"]["warmup_hours"], 100 * t["l1"], 100 * t["l2"], 100 * t["origin"]))
+runs = r.get("variants", [r])
+timings = r["run"] if isinstance(r["run"], list) else [r["run"]]
+for v, run in zip(runs, timings):
+    t = v["tiers_after_warmup"]
+    print("%s: trace reads %d, simulated %d, %.1f s: %.2f M trace reads/s, %.2f M simulated reads/s"
+          % (v.get("name", "run"), v["trace_reads"], v["reads"], run["wall_seconds"],
+             run["trace_reads_per_second"] / 1e6, v["reads"] / run["wall_seconds"] / 1e6))
+    print("   after %g h warm-up: L1 %.1f%%, L2 %.1f%%, origin %.3f%%; L2 hit ratio by hour: %s"
+          % (v["config"]["warmup_hours"], 100 * t["l1"], 100 * t["l2"], 100 * t["origin"],
+             " ".join("%.3f" % h["l2_hit_ratio"] for h in v["hours"])))
+for c in r.get("claims", []):
+    print("   claim %s: %s = %s" % ("passes" if c["pass"] else "FAILS", c["claim"], c["value"]))
 PY
 done

@@ -4,7 +4,9 @@
 // served and how long they took.
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/output.h"
@@ -20,7 +22,7 @@ namespace {
 
 struct SimArgs {
   std::string config, output, write_trace;
-  bool json = false;
+  bool json = false, check = false;
 };
 
 std::string Percent(double share) {
@@ -53,39 +55,88 @@ void PrintSummary(const nlohmann::json& r, double seconds) {
       l["start_fetch"]["p99"].get<double>());
 }
 
+// The claims table, a line per claim.
+void PrintClaims(const nlohmann::json& claims) {
+  for (const nlohmann::json& c : claims) {
+    std::string bound = c.contains("expect") ? std::to_string(c["expect"].get<double>()) + " +- " +
+                                                   std::to_string(c["tolerance"].get<double>())
+                        : c.contains("at_most")
+                            ? "<= " + std::to_string(c["at_most"].get<double>())
+                            : ">= " + std::to_string(c["at_least"].get<double>());
+    std::string value = c["value"].is_number() ? std::to_string(c["value"].get<double>()) : "none";
+    std::printf("%s  %s%s: %s (%s %s)\n", c["pass"].get<bool>() ? "pass" : "FAIL",
+                c["claim"].get<std::string>().c_str(),
+                c.contains("variant") ? (" [" + c["variant"].get<std::string>() + "]").c_str() : "",
+                value.c_str(), c["metric"].get<std::string>().c_str(), bound.c_str());
+  }
+}
+
+sim::Trace LoadTrace(const SimArgs& a, const sim::SimSetup& setup, ProgressLine& progress) {
+  if (setup.trace_path.empty()) {
+    progress.Update("generating the trace");
+    return sim::GeneratePaperTrace(setup.trace);
+  }
+  // A relative path is the configuration's neighbor.
+  std::filesystem::path path = setup.trace_path;
+  if (path.is_relative()) path = std::filesystem::path(a.config).parent_path() / path;
+  progress.Update("reading the trace");
+  return Check(sim::ReadTrace(path.string()));
+}
+
 void Run(const SimArgs& a) {
   std::string text = Check(ReadFileToString(a.config));
   Result<sim::SimSetup> parsed = sim::ParseSimConfig(text);
   if (!parsed.ok()) Check(parsed.status().WithContext(a.config));
   const sim::SimSetup& setup = *parsed;
   ProgressLine progress;
-  sim::Trace trace;
-  if (setup.trace_path.empty()) {
-    progress.Update("generating the trace");
-    trace = sim::GeneratePaperTrace(setup.trace);
-  } else {
-    // A relative path is the configuration's neighbor.
-    std::filesystem::path path = setup.trace_path;
-    if (path.is_relative()) path = std::filesystem::path(a.config).parent_path() / path;
-    progress.Update("reading the trace");
-    trace = Check(sim::ReadTrace(path.string()));
-  }
+  sim::Trace trace = LoadTrace(a, setup, progress);
   if (!a.write_trace.empty()) Check(sim::WriteTrace(trace, a.write_trace));
-  sim::SimResult result = sim::Simulate(trace, setup.fleet, [&](double done) {
-    progress.Update("simulating: " + std::to_string(static_cast<int>(done * 100)) + "%");
-  });
+  nlohmann::json runs = nlohmann::json::array();
+  std::map<std::string, nlohmann::json> by_name;
+  std::vector<double> seconds;
+  for (const sim::NamedFleet& v : setup.variants) {
+    std::string label = v.name.empty() ? "simulating" : "simulating " + v.name;
+    sim::SimResult result = sim::Simulate(trace, v.fleet, [&](double done) {
+      progress.Update(label + ": " + std::to_string(static_cast<int>(done * 100)) + "%");
+    });
+    nlohmann::json r = sim::ResultJson(setup, v.fleet, result);
+    if (!v.name.empty()) r["name"] = v.name;
+    by_name[v.name] = r;
+    runs.push_back(r);
+    seconds.push_back(result.wall_seconds);
+  }
   progress.Update("");
-  nlohmann::json j = sim::ResultJson(setup, result);
+  nlohmann::json j = setup.variants.size() == 1 && setup.variants[0].name.empty()
+                         ? runs[0]
+                         : nlohmann::json{{"variants", runs}};
+  if (!setup.claims.empty()) j["claims"] = sim::CheckClaims(setup.claims, by_name);
   if (!a.output.empty()) {
     Check(WriteFileAtomically(a.output, j.dump(1) + "\n", AtomicFile::Durability::kUnsynced));
   }
   if (a.json) {
-    j["run"] = {{"wall_seconds", result.wall_seconds},
-                {"trace_reads_per_second",
-                 result.wall_seconds > 0 ? result.trace_reads / result.wall_seconds : 0.0}};
+    nlohmann::json run = nlohmann::json::array();
+    for (size_t i = 0; i < runs.size(); ++i) {
+      double trace_reads = runs[i]["trace_reads"].get<double>();
+      run.push_back({{"wall_seconds", seconds[i]},
+                     {"trace_reads_per_second", seconds[i] > 0 ? trace_reads / seconds[i] : 0.0}});
+    }
+    j["run"] = run.size() == 1 ? run[0] : run;
     std::printf("%s\n", j.dump().c_str());
   } else {
-    PrintSummary(j, result.wall_seconds);
+    for (size_t i = 0; i < runs.size(); ++i) {
+      if (runs[i].contains("name"))
+        std::printf("== %s\n", runs[i]["name"].get<std::string>().c_str());
+      PrintSummary(runs[i], seconds[i]);
+    }
+    if (j.contains("claims")) PrintClaims(j["claims"]);
+  }
+  if (a.check && j.contains("claims")) {
+    size_t failed = 0;
+    for (const nlohmann::json& c : j["claims"]) failed += !c["pass"].get<bool>();
+    if (failed > 0) {
+      Check(Status::FailedPrecondition(std::to_string(failed) + " of " +
+                                       std::to_string(j["claims"].size()) + " claims failed"));
+    }
   }
 }
 
@@ -99,6 +150,7 @@ void RegisterSim(CLI::App& app) {
       ->required();
   cmd->add_option("-o,--output", a->output, "write the JSON result to this file");
   cmd->add_flag("--json", a->json, "print the JSON result instead of a summary");
+  cmd->add_flag("--check", a->check, "fail (exit 1) when a claim of the configuration fails");
   cmd->add_option("--write-trace", a->write_trace,
                   "also write the trace it replays into this directory (trace files)");
   cmd->callback([a] { Run(*a); });

@@ -164,12 +164,8 @@ void ReadL2(const json& v, SimConfig& c) {
   }
 }
 
-}  // namespace
-
-Result<SimSetup> ParseSimConfig(const std::string& json_text) {
-  json root = json::parse(json_text, nullptr, false);
-  if (root.is_discarded()) return Status::InvalidArgument("the configuration is not JSON");
-  SimSetup s;
+// The run's settings in `root` (no variants or claims) into `s`.
+Status ReadSetup(const json& root, SimSetup& s) {
   SimConfig& c = s.fleet;
   try {
     Reader(root, "")
@@ -227,6 +223,58 @@ Result<SimSetup> ParseSimConfig(const std::string& json_text) {
   }
   if (root.contains("seed") && !(root.contains("trace") && root["trace"].contains("seed"))) {
     s.trace.seed = c.seed;  // one seed for both unless the trace has its own
+  }
+  return Status::Ok();
+}
+
+// Each variant is the base configuration with its keys patched in (JSON
+// merge patch), on the base's trace.
+Status ReadVariants(const json& base, const json& variants, SimSetup& s) {
+  if (!variants.is_array() || variants.empty()) {
+    return Status::InvalidArgument("variants must be a non-empty array");
+  }
+  for (size_t i = 0; i < variants.size(); ++i) {
+    std::string where = "variants[" + std::to_string(i) + "]";
+    const json& v = variants[i];
+    if (!v.is_object() || !v.contains("name") || !v["name"].is_string()) {
+      return Status::InvalidArgument(where + " needs a name");
+    }
+    if (v.contains("trace")) return Status::InvalidArgument(where + ": variants share the trace");
+    std::string name = v["name"];
+    for (const NamedFleet& f : s.variants) {
+      if (f.name == name) return Status::InvalidArgument(where + ": name " + name + " again");
+    }
+    json patch = v, merged = base;
+    patch.erase("name");
+    merged.merge_patch(patch);
+    SimSetup one;
+    Status read = ReadSetup(merged, one);
+    if (!read.ok()) return Status::InvalidArgument(where + " (" + name + "): " + read.message());
+    s.variants.push_back({name, one.fleet});
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<SimSetup> ParseSimConfig(const std::string& json_text) {
+  json root = json::parse(json_text, nullptr, false);
+  if (root.is_discarded()) return Status::InvalidArgument("the configuration is not JSON");
+  if (!root.is_object()) return Status::InvalidArgument("the configuration must be an object");
+  json base = root;
+  base.erase("variants");
+  base.erase("claims");
+  SimSetup s;
+  LODE_RETURN_IF_ERROR(ReadSetup(base, s));
+  if (root.contains("variants")) {
+    LODE_RETURN_IF_ERROR(ReadVariants(base, root["variants"], s));
+  } else {
+    s.variants.push_back({"", s.fleet});
+  }
+  if (root.contains("claims")) {
+    std::vector<std::string> names;
+    for (const NamedFleet& f : s.variants) names.push_back(f.name);
+    LODE_ASSIGN_OR_RETURN(s.claims, ParseClaims(root["claims"], names));
   }
   return s;
 }

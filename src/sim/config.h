@@ -1,22 +1,34 @@
 // `lode sim`'s configuration: one JSON object naming the trace (a
-// generator and its shape) and the fleet (workers, L1, L2, latencies,
-// events), the salt period, sampling and warm-up. Every key is optional
-// (defaults in SimConfig and PaperTraceShape); an unknown key is an error,
-// so a typo is not silently the default. docs/formats/sim.md.
+// generator and its shape, or trace files) and the fleet (workers, L1, L2,
+// latencies, events), the salt period, sampling and warm-up; variants of
+// the fleet to run on the same trace; claims to check against the results.
+// Every key is optional (defaults in SimConfig and PaperTraceShape); an
+// unknown key is an error, so a typo is not silently the default.
+// docs/formats/sim.md.
 #pragma once
 
 #include <string>
+#include <vector>
 
+#include "sim/claims.h"
 #include "sim/generator.h"
 #include "sim/simulator.h"
 #include "util/status.h"
 
 namespace lode::sim {
 
+struct NamedFleet {
+  std::string name;  // "" when the configuration has no variants
+  SimConfig fleet;
+};
+
 struct SimSetup {
   PaperTraceShape trace;   // what to generate, unless trace_path is set
   std::string trace_path;  // a trace directory (trace_files.h), as written
-  SimConfig fleet;
+  SimConfig fleet;         // the configuration without its variants
+  // The fleets to run on the one trace: each variant, or just `fleet`.
+  std::vector<NamedFleet> variants;
+  std::vector<Claim> claims;
 };
 
 // InvalidArgument naming the key for anything malformed.

@@ -31,7 +31,7 @@ json TraceJson(const SimSetup& setup) {
 
 }  // namespace
 
-json ResultJson(const SimSetup& setup, const SimResult& r) {
+json ResultJson(const SimSetup& setup, const SimConfig& c, const SimResult& r) {
   json hours = json::array();
   for (size_t h = 0; h < r.hours.size(); ++h) {
     json one = Shares(r.hours[h]);
@@ -40,7 +40,6 @@ json ResultJson(const SimSetup& setup, const SimResult& r) {
     one["l2_hit_ratio"] = asked_l2 ? static_cast<double>(r.hours[h].l2) / asked_l2 : 0.0;
     hours.push_back(one);
   }
-  const SimConfig& c = setup.fleet;
   return {{"config",
            {{"seed", c.seed},
             {"workers", c.workers},

@@ -10,6 +10,7 @@
 
 namespace lode::sim {
 
-nlohmann::json ResultJson(const SimSetup& setup, const SimResult& result);
+// The result of running `fleet` (one of setup's variants) on setup's trace.
+nlohmann::json ResultJson(const SimSetup& setup, const SimConfig& fleet, const SimResult& result);
 
 }  // namespace lode::sim

@@ -145,7 +145,7 @@ TEST(CliTest, FailedCommandsExitOneWithOneLine) {
 TEST(CliTest, SimIsDeterministicAndNamesConfigMistakes) {
   ScratchDir dir("lode-cli");
   std::string config = ShellQuote(std::string(LODE_TEST_SOURCE_DIR) + "/configs/sim/smoke.json");
-  CommandResult first = Lode("sim " + config + " -o " + ShellQuote(dir / "a.json"));
+  CommandResult first = Lode("sim " + config + " --check -o " + ShellQuote(dir / "a.json"));
   ASSERT_EQ(first.exit_code, 0) << first.output;
   EXPECT_NE(first.output.find("served after 2 h of warm-up: L1 "), std::string::npos)
       << first.output;
@@ -153,6 +153,15 @@ TEST(CliTest, SimIsDeterministicAndNamesConfigMistakes) {
   std::string a = ReadAll(dir / "a.json");
   EXPECT_EQ(a, ReadAll(dir / "b.json"));
   EXPECT_NE(a.find("\"l2_hit_ratio\""), std::string::npos);
+  EXPECT_NE(first.output.find("pass  4+1 stripes keep serving"), std::string::npos) << first.output;
+  // A claim that cannot hold fails --check.
+  json impossible =
+      json::parse(ReadAll(std::string(LODE_TEST_SOURCE_DIR) + "/configs/sim/smoke.json"));
+  impossible["claims"][0]["at_least"] = 1.5;
+  WriteAll(dir / "impossible.json", impossible.dump());
+  CommandResult failed = Lode("sim " + ShellQuote(dir / "impossible.json") + " --check");
+  EXPECT_EQ(failed.exit_code, 1);
+  EXPECT_NE(failed.output.find("1 of 1 claims failed"), std::string::npos) << failed.output;
 
   // The trace it replayed, written out and replayed from its files (a
   // path relative to the configuration), serves the same reads.

@@ -1,0 +1,71 @@
+#include "sim/claims.h"
+
+#include <gtest/gtest.h>
+
+#include "sim/config.h"
+
+namespace lode::sim {
+namespace {
+
+using nlohmann::json;
+
+TEST(ClaimsTest, EachBoundPassesOrFailsOnItsVariantsNumber) {
+  Result<std::vector<Claim>> claims = ParseClaims(json::parse(R"([
+    {"claim": "near", "variant": "a", "metric": "/tiers/l1", "expect": 0.67, "tolerance": 0.05},
+    {"claim": "low", "variant": "a", "metric": "/tiers/origin", "at_most": 0.001},
+    {"claim": "high", "variant": "b", "metric": "/hours/1/l2_hit_ratio", "at_least": 0.99},
+    {"claim": "missing", "variant": "b", "metric": "/hours/7/l2_hit_ratio", "at_least": 0}
+  ])"),
+                                                  {"a", "b"});
+  ASSERT_TRUE(claims.ok()) << claims.status().ToString();
+  std::map<std::string, json> results = {
+      {"a", json::parse(R"({"tiers": {"l1": 0.70, "origin": 0.002}})")},
+      {"b", json::parse(R"({"hours": [{"l2_hit_ratio": 1}, {"l2_hit_ratio": 0.995}]})")}};
+  json table = CheckClaims(*claims, results);
+  ASSERT_EQ(table.size(), 4u);
+  EXPECT_TRUE(table[0]["pass"]);
+  EXPECT_EQ(table[0]["value"], 0.70);
+  EXPECT_FALSE(table[1]["pass"]);
+  EXPECT_TRUE(table[2]["pass"]);
+  EXPECT_FALSE(table[3]["pass"]);  // no such hour: no value, no pass
+  EXPECT_TRUE(table[3]["value"].is_null());
+}
+
+TEST(ClaimsTest, MalformedClaimsNameTheirPlace) {
+  for (const char* text : {
+           R"([{"metric": "/x", "at_most": 1}])",               // no claim
+           R"([{"claim": "c", "metric": "x", "at_most": 1}])",  // not a pointer
+           R"([{"claim": "c", "metric": "/x"}])",               // no bound
+           R"([{"claim": "c", "metric": "/x", "expect": 1}])",  // no tolerance
+           R"([{"claim": "c", "metric": "/x", "at_most": 1, "varient": "a"}])",
+           R"([{"claim": "c", "metric": "/x", "at_most": 1, "variant": "z"}])",
+       }) {
+    Result<std::vector<Claim>> c = ParseClaims(json::parse(text), {""});
+    ASSERT_FALSE(c.ok()) << text;
+    EXPECT_NE(c.status().message().find("claims[0]"), std::string::npos) << c.status().message();
+  }
+}
+
+TEST(ClaimsTest, VariantsPatchTheBaseAndShareItsTrace) {
+  Result<SimSetup> s = ParseSimConfig(R"({
+    "workers": 7, "l2": {"nodes": 6, "code": "4+1"},
+    "variants": [{"name": "one", "l2": {"code": "1+0"}}, {"name": "two", "workers": 3}],
+    "claims": [{"claim": "c", "variant": "two", "metric": "/tiers/l1", "at_least": 0}]})");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->variants.size(), 2u);
+  EXPECT_EQ(s->variants[0].fleet.l2_code.k, 1);
+  EXPECT_EQ(s->variants[0].fleet.workers, 7);
+  EXPECT_EQ(s->variants[0].fleet.l2_nodes, 6);
+  EXPECT_EQ(s->variants[1].fleet.l2_code.k, 4);
+  EXPECT_EQ(s->variants[1].fleet.workers, 3);
+  EXPECT_EQ(s->claims.size(), 1u);
+  for (const char* bad : {R"({"variants": [{"workers": 3}]})",
+                          R"({"variants": [{"name": "a", "trace": {"hours": 2}}]})",
+                          R"({"variants": [{"name": "a"}, {"name": "a"}]})",
+                          R"({"variants": [{"name": "a", "l2": {"code": "x"}}]})"}) {
+    EXPECT_FALSE(ParseSimConfig(bad).ok()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace lode::sim
