@@ -25,6 +25,8 @@ packages=(
   memcached
   # a load balancer in front of function hosts (tests)
   haproxy
+  # the figures of lode sim's report
+  gnuplot-nox
   # the containerd snapshotter: gRPC and protobuf, containerd's API .proto
   # files (Debian's Go source package installs them), SQLite for metadata,
   # and a real containerd for the tests

@@ -12,6 +12,7 @@
 #include "cli/output.h"
 #include "sim/config.h"
 #include "sim/generator.h"
+#include "sim/report.h"
 #include "sim/result.h"
 #include "sim/simulator.h"
 #include "sim/trace_files.h"
@@ -21,7 +22,7 @@ namespace lode::cli {
 namespace {
 
 struct SimArgs {
-  std::string config, output, write_trace;
+  std::string config, output, write_trace, report;
   bool json = false, check = false;
 };
 
@@ -113,6 +114,11 @@ void Run(const SimArgs& a) {
   if (!a.output.empty()) {
     Check(WriteFileAtomically(a.output, j.dump(1) + "\n", AtomicFile::Durability::kUnsynced));
   }
+  if (!a.report.empty()) {
+    progress.Update("drawing the report");
+    Check(sim::WriteReport(j, std::filesystem::path(a.config).filename().string(), a.report));
+    progress.Update("");
+  }
   if (a.json) {
     nlohmann::json run = nlohmann::json::array();
     for (size_t i = 0; i < runs.size(); ++i) {
@@ -150,6 +156,9 @@ void RegisterSim(CLI::App& app) {
       ->required();
   cmd->add_option("-o,--output", a->output, "write the JSON result to this file");
   cmd->add_flag("--json", a->json, "print the JSON result instead of a summary");
+  cmd->add_option(
+      "--report", a->report,
+      "also write an HTML report (claims, runs, figures drawn by gnuplot) to this file");
   cmd->add_flag("--check", a->check, "fail (exit 1) when a claim of the configuration fails");
   cmd->add_option("--write-trace", a->write_trace,
                   "also write the trace it replays into this directory (trace files)");

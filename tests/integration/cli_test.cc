@@ -145,7 +145,8 @@ TEST(CliTest, FailedCommandsExitOneWithOneLine) {
 TEST(CliTest, SimIsDeterministicAndNamesConfigMistakes) {
   ScratchDir dir("lode-cli");
   std::string config = ShellQuote(std::string(LODE_TEST_SOURCE_DIR) + "/configs/sim/smoke.json");
-  CommandResult first = Lode("sim " + config + " --check -o " + ShellQuote(dir / "a.json"));
+  CommandResult first = Lode("sim " + config + " --check -o " + ShellQuote(dir / "a.json") +
+                             " --report " + ShellQuote(dir / "report.html"));
   ASSERT_EQ(first.exit_code, 0) << first.output;
   EXPECT_NE(first.output.find("served after 2 h of warm-up: L1 "), std::string::npos)
       << first.output;
@@ -154,6 +155,15 @@ TEST(CliTest, SimIsDeterministicAndNamesConfigMistakes) {
   EXPECT_EQ(a, ReadAll(dir / "b.json"));
   EXPECT_NE(a.find("\"l2_hit_ratio\""), std::string::npos);
   EXPECT_NE(first.output.find("pass  4+1 stripes keep serving"), std::string::npos) << first.output;
+  // The report: the claims table and two figures drawn by gnuplot.
+  std::string report = ReadAll(dir / "report.html");
+  EXPECT_NE(report.find("4+1 stripes keep serving through a dead node</td>"), std::string::npos);
+  EXPECT_NE(report.find("class='pass'"), std::string::npos);
+  size_t figures = 0;
+  for (size_t at = report.find("<svg"); at != std::string::npos; at = report.find("<svg", at + 1)) {
+    ++figures;
+  }
+  EXPECT_EQ(figures, 2u);
   // A claim that cannot hold fails --check.
   json impossible =
       json::parse(ReadAll(std::string(LODE_TEST_SOURCE_DIR) + "/configs/sim/smoke.json"));

@@ -1,0 +1,202 @@
+#include "sim/report.h"
+
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <vector>
+
+#include "util/file.h"
+
+extern char** environ;
+
+namespace lode::sim {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+std::string Escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string Number(double v, const char* format = "%.4g") {
+  char text[64];
+  std::snprintf(text, sizeof(text), format, v);
+  return text;
+}
+
+std::string Percent(double share) { return Number(100 * share, "%.3g%%"); }
+
+// The runs of a result: its variants, or itself.
+std::vector<json> Runs(const json& result) {
+  if (result.contains("variants")) return result["variants"].get<std::vector<json>>();
+  return {result};
+}
+
+std::string RunName(const json& run) { return run.value("name", std::string("run")); }
+
+// Draws with gnuplot in `dir`: writes the script, runs it, returns the SVG.
+Result<std::string> Draw(const std::string& dir, const std::string& name,
+                         const std::string& script) {
+  std::string gp = dir + "/" + name + ".gp", svg = dir + "/" + name + ".svg";
+  LODE_RETURN_IF_ERROR(WriteFileAtomically(
+      gp,
+      "set terminal svg size 720,360 dynamic font 'sans,11'\nset output '" + svg + "'\n" + script,
+      AtomicFile::Durability::kUnsynced));
+  std::string program = "gnuplot";
+  std::vector<char*> argv = {program.data(), gp.data(), nullptr};
+  pid_t pid;
+  if (posix_spawnp(&pid, "gnuplot", nullptr, nullptr, argv.data(), environ) != 0) {
+    return Status::FailedPrecondition(
+        "drawing the report's figures needs gnuplot (Debian package gnuplot-nox)");
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Status::IOError("gnuplot could not draw " + name);
+  }
+  return ReadFileToString(svg);
+}
+
+// Data file of `columns(run, hour)` per hour, one block per run.
+Status WriteHours(const std::string& path, const std::vector<json>& runs,
+                  const std::vector<std::string>& fields) {
+  std::string data;
+  for (const json& run : runs) {
+    for (const json& h : run["hours"]) {
+      data += std::to_string(h["hour"].get<int>());
+      for (const std::string& f : fields) {
+        data += ' ';
+        data += Number(h[f].get<double>(), "%.6g");
+      }
+      data += "\n";
+    }
+    data += "\n\n";  // gnuplot's next data set
+  }
+  return WriteFileAtomically(path, data, AtomicFile::Durability::kUnsynced);
+}
+
+Result<std::string> Figures(const std::vector<json>& runs, const std::string& dir) {
+  std::string data = dir + "/hours.dat";
+  LODE_RETURN_IF_ERROR(WriteHours(data, runs, {"l1", "l2", "origin", "l2_hit_ratio"}));
+  std::string html;
+  // Tier shares by hour of the first run.
+  LODE_ASSIGN_OR_RETURN(
+      std::string shares,
+      Draw(dir, "shares",
+           "set title 'Chunk reads served per tier, by hour (" + RunName(runs[0]) +
+               ")'\nset xlabel 'hour of the trace'\nset ylabel 'share of reads'\n"
+               "set yrange [0:1]\nset key outside right\n"
+               "plot '" +
+               data +
+               "' index 0 using 1:2 with lines lw 2 title 'L1', '' index 0 "
+               "using 1:3 with lines lw 2 title 'L2', '' index 0 using 1:4 with lines lw 2 title "
+               "'origin'\n"));
+  html += "<figure>" + shares + "</figure>\n";
+  // The L2 hit ratio of every run.
+  std::string plot = "plot ";
+  for (size_t i = 0; i < runs.size(); ++i) {
+    std::string title = RunName(runs[i]);
+    for (char& c : title) c = c == '\'' ? ' ' : c;
+    plot += std::string(i ? ", " : "") + "'" + data + "' index " + std::to_string(i) +
+            " using 1:5 with linespoints lw 2 title '" + title + "'";
+  }
+  LODE_ASSIGN_OR_RETURN(
+      std::string ratio,
+      Draw(dir, "l2",
+           "set title 'L2 hit ratio by hour (L2 hits over reads that reached the L2)'\n"
+           "set xlabel 'hour of the trace'\nset ylabel 'L2 hit ratio'\nset key outside right\n" +
+               plot + "\n"));
+  html += "<figure>" + ratio + "</figure>\n";
+  return html;
+}
+
+std::string ClaimsTable(const json& claims) {
+  std::string html =
+      "<h2>Claims</h2>\n<table><tr><th>claim</th><th>source</th><th>variant</th><th>metric</th>"
+      "<th>bound</th><th>simulated</th><th></th></tr>\n";
+  for (const json& c : claims) {
+    std::string bound =
+        c.contains("expect") ? Number(c["expect"]) + " &plusmn; " + Number(c["tolerance"]) : "";
+    if (c.contains("at_least")) bound += "&ge; " + Number(c["at_least"]) + " ";
+    if (c.contains("at_most")) bound += "&le; " + Number(c["at_most"]);
+    bool pass = c["pass"];
+    html += "<tr><td>" + Escape(c["claim"]) + "</td><td>" + Escape(c.value("source", "")) +
+            "</td><td>" + Escape(c.value("variant", "")) + "</td><td><code>" + Escape(c["metric"]) +
+            "</code></td><td>" + bound + "</td><td>" +
+            (c["value"].is_number() ? Number(c["value"]) : "none") + "</td><td class='" +
+            (pass ? "pass'>pass" : "fail'>FAIL") + "</td></tr>\n";
+  }
+  return html + "</table>\n";
+}
+
+std::string RunsTable(const std::vector<json>& runs) {
+  std::string html =
+      "<h2>Runs</h2>\n<table><tr><th>run</th><th>L2 code</th><th>reads (simulated)</th>"
+      "<th>L1 / L2 / origin</th><th>after warm-up</th><th>fetch p50 / p99 ms: L1, L2, "
+      "origin</th><th>a start's fetches p50 / p99 ms</th></tr>\n";
+  for (const json& r : runs) {
+    auto split = [](const json& t) {
+      return Percent(t["l1"]) + " / " + Percent(t["l2"]) + " / " + Percent(t["origin"]);
+    };
+    const json& l = r["latency_ms"];
+    auto pair = [&l](const char* tier) {
+      return Number(l[tier]["p50"]) + " / " + Number(l[tier]["p99"]);
+    };
+    html += "<tr><td>" + Escape(RunName(r)) + "</td><td>" +
+            Escape(r["config"]["l2_code"].get<std::string>()) + "</td><td>" +
+            std::to_string(r["trace_reads"].get<uint64_t>()) + " (" +
+            std::to_string(r["reads"].get<uint64_t>()) + ")</td><td>" + split(r["tiers"]) +
+            "</td><td>" + split(r["tiers_after_warmup"]) + "</td><td>" + pair("l1") + ", " +
+            pair("l2") + ", " + pair("origin") + "</td><td>" + pair("start_fetch") + "</td></tr>\n";
+  }
+  return html + "</table>\n";
+}
+
+}  // namespace
+
+Status WriteReport(const json& result, const std::string& title, const std::string& path) {
+  std::vector<json> runs = Runs(result);
+  std::string dir = (fs::temp_directory_path() / "lode-sim-report.XXXXXX").string();
+  if (::mkdtemp(dir.data()) == nullptr) return Status::FromErrno(errno, "mkdtemp");
+  Result<std::string> figures = Figures(runs, dir);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  LODE_RETURN_IF_ERROR(figures.status());
+  std::string html =
+      "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>" + Escape(title) +
+      "</title>\n<style>body{font-family:sans-serif;margin:2em;max-width:80em}"
+      "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em "
+      ".6em;text-align:left}.pass{color:#060}.fail{color:#b00;font-weight:bold}"
+      "figure{margin:1em 0}</style></head><body>\n<h1>lode sim: " +
+      Escape(title) + "</h1>\n";
+  if (result.contains("claims")) html += ClaimsTable(result["claims"]);
+  html += RunsTable(runs) + "<h2>Figures</h2>\n" + *figures + "</body></html>\n";
+  return WriteFileAtomically(path, html, AtomicFile::Durability::kUnsynced);
+}
+
+}  // namespace lode::sim
