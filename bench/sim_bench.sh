@@ -9,12 +9,14 @@
 #                 sampling 5%
 #   l2-node-loss  configs/sim/l2-node-loss.json: four L2 codes at equal
 #                 memory through the loss of one of 20 nodes, sampling 25%
+#   l1-scans      configs/sim/l1-scans.json: LRU-2 against LRU in L1 under
+#                 one-off scans of L1's size per worker and hour
 # and each configuration's claims.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/common.sh
 bench_build lode
-for config in smoke paper-split l2-node-loss; do
+for config in smoke paper-split l2-node-loss l1-scans; do
   echo "== $config"
   out=$($lode sim "configs/sim/$config.json" --json)
   python3 - "$out" <<'PY'

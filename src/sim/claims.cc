@@ -29,7 +29,7 @@ Result<std::vector<Claim>> ParseClaims(const json& claims,
                                        const std::vector<std::string>& variants) {
   if (!claims.is_array()) return Status::InvalidArgument("claims must be an array");
   std::vector<Claim> out;
-  static const char* kKeys[] = {"claim",  "source",    "variant", "metric",
+  static const char* kKeys[] = {"claim",  "source",    "variant", "metric",  "compare_to",
                                 "expect", "tolerance", "at_most", "at_least"};
   for (size_t i = 0; i < claims.size(); ++i) {
     const json& c = claims[i];
@@ -42,13 +42,19 @@ Result<std::vector<Claim>> ParseClaims(const json& claims,
           throw std::invalid_argument("unknown key " + key);
         }
       }
-      Claim claim{TextAt(c, "claim", true),    TextAt(c, "source", false),
-                  TextAt(c, "variant", false), TextAt(c, "metric", true),
-                  NumberAt(c, "expect"),       NumberAt(c, "tolerance"),
-                  NumberAt(c, "at_most"),      NumberAt(c, "at_least")};
+      Claim claim{
+          TextAt(c, "claim", true),  TextAt(c, "source", false),     TextAt(c, "variant", false),
+          TextAt(c, "metric", true), TextAt(c, "compare_to", false), NumberAt(c, "expect"),
+          NumberAt(c, "tolerance"),  NumberAt(c, "at_most"),         NumberAt(c, "at_least")};
       json::json_pointer(claim.metric);  // throws when malformed
-      if (std::find(variants.begin(), variants.end(), claim.variant) == variants.end()) {
+      auto known = [&variants](const std::string& v) {
+        return std::find(variants.begin(), variants.end(), v) != variants.end();
+      };
+      if (!known(claim.variant)) {
         throw std::invalid_argument("no variant named '" + claim.variant + "'");
+      }
+      if (c.contains("compare_to") && !known(claim.compare_to)) {
+        throw std::invalid_argument("no variant named '" + claim.compare_to + "'");
       }
       if (claim.expect.has_value() != claim.tolerance.has_value() ||
           (!claim.expect && !claim.at_most && !claim.at_least)) {
@@ -67,17 +73,27 @@ json CheckClaims(const std::vector<Claim>& claims, const std::map<std::string, j
   for (const Claim& c : claims) {
     json row = {{"claim", c.claim}, {"source", c.source}, {"metric", c.metric}};
     if (!c.variant.empty()) row["variant"] = c.variant;
+    if (!c.compare_to.empty()) row["compare_to"] = c.compare_to;
     if (c.expect) {
       row["expect"] = *c.expect;
       row["tolerance"] = *c.tolerance;
     }
     if (c.at_most) row["at_most"] = *c.at_most;
     if (c.at_least) row["at_least"] = *c.at_least;
-    const json& result = results.at(c.variant);
     json::json_pointer pointer(c.metric);
+    auto number = [&](const std::string& variant) -> std::optional<double> {
+      const json& result = results.at(variant);
+      if (!result.contains(pointer) || !result[pointer].is_number()) return std::nullopt;
+      return result[pointer].get<double>();
+    };
+    std::optional<double> value = number(c.variant);
+    if (value && !c.compare_to.empty()) {
+      std::optional<double> other = number(c.compare_to);
+      value = other ? std::optional<double>(*value - *other) : std::nullopt;
+    }
     bool pass = false;
-    if (result.contains(pointer) && result[pointer].is_number()) {
-      double v = result[pointer].get<double>();
+    if (value) {
+      double v = *value;
       row["value"] = v;
       pass = (!c.expect || std::fabs(v - *c.expect) <= *c.tolerance) &&
              (!c.at_most || v <= *c.at_most) && (!c.at_least || v >= *c.at_least);

@@ -1,7 +1,8 @@
 // Claims a simulation is checked against: a statement, where it comes from
 // (the paper, the design), which variant and which number of its result
-// (a JSON pointer, e.g. "/tiers_after_warmup/l1" or "/hours/30/l2_hit_ratio")
-// and the bound: `expect` within `tolerance`, or `at_most` / `at_least`.
+// (a JSON pointer, e.g. "/tiers_after_warmup/l1" or "/hours/30/l2_hit_ratio"),
+// optionally less the same number of another variant (`compare_to`), and
+// the bound: `expect` within `tolerance`, or `at_most` / `at_least`.
 #pragma once
 
 #include <map>
@@ -15,7 +16,7 @@
 namespace lode::sim {
 
 struct Claim {
-  std::string claim, source, variant, metric;
+  std::string claim, source, variant, metric, compare_to;
   std::optional<double> expect, tolerance, at_most, at_least;
 };
 

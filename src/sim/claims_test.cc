@@ -14,21 +14,25 @@ TEST(ClaimsTest, EachBoundPassesOrFailsOnItsVariantsNumber) {
     {"claim": "near", "variant": "a", "metric": "/tiers/l1", "expect": 0.67, "tolerance": 0.05},
     {"claim": "low", "variant": "a", "metric": "/tiers/origin", "at_most": 0.001},
     {"claim": "high", "variant": "b", "metric": "/hours/1/l2_hit_ratio", "at_least": 0.99},
-    {"claim": "missing", "variant": "b", "metric": "/hours/7/l2_hit_ratio", "at_least": 0}
+    {"claim": "missing", "variant": "b", "metric": "/hours/7/l2_hit_ratio", "at_least": 0},
+    {"claim": "better", "variant": "a", "compare_to": "b", "metric": "/tiers/l1", "at_least": 0.15}
   ])"),
                                                   {"a", "b"});
   ASSERT_TRUE(claims.ok()) << claims.status().ToString();
   std::map<std::string, json> results = {
       {"a", json::parse(R"({"tiers": {"l1": 0.70, "origin": 0.002}})")},
-      {"b", json::parse(R"({"hours": [{"l2_hit_ratio": 1}, {"l2_hit_ratio": 0.995}]})")}};
+      {"b", json::parse(R"({"tiers": {"l1": 0.5}, "hours": [{"l2_hit_ratio": 1},
+                                                          {"l2_hit_ratio": 0.995}]})")}};
   json table = CheckClaims(*claims, results);
-  ASSERT_EQ(table.size(), 4u);
+  ASSERT_EQ(table.size(), 5u);
   EXPECT_TRUE(table[0]["pass"]);
   EXPECT_EQ(table[0]["value"], 0.70);
   EXPECT_FALSE(table[1]["pass"]);
   EXPECT_TRUE(table[2]["pass"]);
   EXPECT_FALSE(table[3]["pass"]);  // no such hour: no value, no pass
   EXPECT_TRUE(table[3]["value"].is_null());
+  EXPECT_TRUE(table[4]["pass"]);  // a's L1 share less b's: 0.2
+  EXPECT_NEAR(table[4]["value"].get<double>(), 0.2, 1e-9);
 }
 
 TEST(ClaimsTest, MalformedClaimsNameTheirPlace) {

@@ -117,6 +117,8 @@ void ReadTrace(const json& v, PaperTraceShape& t) {
       .Number("redeploys_per_function_day", t.redeploys_per_function_day)
       .Number("redeploy_no_new_chunk", t.redeploy_no_new_chunk)
       .Number("redeploy_unique_median", t.redeploy_unique_median)
+      .Number("scans_per_hour", t.scans_per_hour)
+      .Integer("scan_chunks", t.scan_chunks)
       .Read();
   if (generator != "paper") throw Reader::Error{"trace.generator: only \"paper\" is known"};
   if (!(t.hours > 0) || !(t.starts_per_second > 0) || t.functions == 0 || t.bases == 0 ||
@@ -128,6 +130,7 @@ void ReadTrace(const json& v, PaperTraceShape& t) {
         "base_chunks_median must be positive, diurnal_amplitude, read_fraction and "
         "own_read_fraction within [0, 1], max_image_chunks at least 16"};
   }
+  if (!(t.scans_per_hour >= 0)) throw Reader::Error{"trace.scans_per_hour cannot be negative"};
 }
 
 void ReadL2(const json& v, SimConfig& c) {
@@ -186,6 +189,7 @@ Status ReadSetup(const json& root, SimSetup& s) {
               Reader(v, "l1")
                   .Bytes("memory_bytes", c.l1_memory_bytes)
                   .Bytes("disk_bytes", c.l1_disk_bytes)
+                  .Integer("k", c.l1_k)
                   .Read();
             })
         .On("l2", [&c](const json& v) { ReadL2(v, c); })
@@ -209,6 +213,10 @@ Status ReadSetup(const json& root, SimSetup& s) {
     return Status::InvalidArgument(e.message);
   }
   if (c.workers < 1) return Status::InvalidArgument("workers must be at least 1");
+  if (c.l1_k < 1 || c.l1_k > cache::LruK::kMaxK) {
+    return Status::InvalidArgument("l1.k must be between 1 and " +
+                                   std::to_string(cache::LruK::kMaxK));
+  }
   if (c.placement != "random" && c.placement != "affinity") {
     return Status::InvalidArgument("placement: random or affinity");
   }

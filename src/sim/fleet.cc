@@ -30,9 +30,9 @@ uint64_t Mix(uint64_t x) {
 
 uint64_t StripeKey(uint64_t chunk, int stripe) { return Mix(chunk ^ (uint64_t(stripe + 1) << 56)); }
 
-WorkerCache::WorkerCache(uint64_t memory_bytes, uint64_t disk_bytes)
-    : memory_(memory_bytes, 2, cache::MemoryCache::HistoryLimit(memory_bytes)),
-      disk_(disk_bytes, 2, cache::DiskCache::HistoryLimit(disk_bytes)) {}
+WorkerCache::WorkerCache(uint64_t memory_bytes, uint64_t disk_bytes, int k)
+    : memory_(memory_bytes, k, cache::MemoryCache::HistoryLimit(memory_bytes)),
+      disk_(disk_bytes, k, cache::DiskCache::HistoryLimit(disk_bytes)) {}
 
 WorkerCache::Found WorkerCache::Read(uint64_t key, uint64_t bytes) {
   if (memory_.Touch(key)) return Found::kMemory;

@@ -22,7 +22,8 @@ namespace lode::sim {
 
 class WorkerCache {
  public:
-  WorkerCache(uint64_t memory_bytes, uint64_t disk_bytes);
+  // `k`: LRU-K's K for both tiers (the agent's is 2; 1 is plain LRU).
+  WorkerCache(uint64_t memory_bytes, uint64_t disk_bytes, int k = 2);
 
   enum class Found { kMemory, kDisk, kNo };
   // Looks a chunk up as the agent does: memory, then disk (a disk hit is

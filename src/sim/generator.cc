@@ -116,6 +116,21 @@ class Generator {
     image_of_[function] = static_cast<uint32_t>(trace_.images.size() - 1);
   }
 
+  // A start of the scanning function (the last one) reading chunks of its
+  // own that nothing reads again.
+  void Scan(double t) {
+    if (scan_function_ == 0) {
+      scan_function_ = static_cast<uint32_t>(trace_.functions.size());
+      trace_.functions.push_back("scan");
+    }
+    Image image;
+    image.name = "scan-" + std::to_string(++scans_);
+    image.chunks = shape_.scan_chunks;
+    for (uint64_t i = 0; i < shape_.scan_chunks; ++i) image.start_set.push_back(next_content_++);
+    trace_.images.push_back(std::move(image));
+    trace_.starts.push_back({t, scan_function_, static_cast<uint32_t>(trace_.images.size() - 1)});
+  }
+
   // Starts: a Poisson process whose rate follows the day (lowest at
   // midnight), by thinning; re-deploys a second Poisson process.
   void Arrivals() {
@@ -126,10 +141,16 @@ class Generator {
     std::exponential_distribution<double> gap(peak);
     double next_redeploy =
         redeploy_rate > 0 ? std::exponential_distribution<double>(redeploy_rate)(rng_) : end;
+    double scan_rate = shape_.scan_chunks > 0 ? shape_.scans_per_hour / 3600 : 0;
+    double next_scan = scan_rate > 0 ? std::exponential_distribution<double>(scan_rate)(rng_) : end;
     for (double t = gap(rng_); t < end; t += gap(rng_)) {
       while (next_redeploy < t) {
         Redeploy(static_cast<uint32_t>(Uniform(0, shape_.functions)) % shape_.functions);
         next_redeploy += std::exponential_distribution<double>(redeploy_rate)(rng_);
+      }
+      while (next_scan < t) {
+        Scan(next_scan);
+        next_scan += std::exponential_distribution<double>(scan_rate)(rng_);
       }
       double rate = mean * (1 - amplitude * std::cos(2 * kPi * t / kDay));
       if (Uniform(0, peak) >= rate) continue;
@@ -145,6 +166,8 @@ class Generator {
   std::vector<uint32_t> image_of_;  // by function: its current image
   uint64_t next_content_ = 1;
   uint64_t versions_ = 0;
+  uint32_t scan_function_ = 0;  // 0 until the first scan
+  uint64_t scans_ = 0;
 };
 
 }  // namespace

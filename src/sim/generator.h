@@ -29,6 +29,11 @@ struct PaperTraceShape {
   double redeploys_per_function_day = 0.2;
   double redeploy_no_new_chunk = 0.8;
   double redeploy_unique_median = 0.025;  // of the image, when it adds chunks
+  // One-off scans: starts of a scanning function that read chunks no other
+  // start ever reads (a cron job over fresh data), this many per hour,
+  // each of `scan_chunks` chunks.
+  double scans_per_hour = 0;
+  uint64_t scan_chunks = 0;
 };
 
 Trace GeneratePaperTrace(const PaperTraceShape& shape);

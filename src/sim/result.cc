@@ -46,6 +46,7 @@ json ResultJson(const SimSetup& setup, const SimConfig& c, const SimResult& r) {
             {"placement", c.placement},
             {"l1_memory_bytes", c.l1_memory_bytes},
             {"l1_disk_bytes", c.l1_disk_bytes},
+            {"l1_k", c.l1_k},
             {"l2_nodes", c.l2_nodes},
             {"l2_node_bytes", c.l2_node_bytes},
             {"l2_code", std::to_string(c.l2_code.k) + "+" + std::to_string(c.l2_code.m)},

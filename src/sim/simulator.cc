@@ -51,7 +51,7 @@ class Simulation {
         origin_(c.origin),
         sample_below_(static_cast<uint64_t>(std::ldexp(c.sampling_rate, 24))) {
     for (int w = 0; w < c.workers; ++w) {
-      workers_.emplace_back(Scaled(c.l1_memory_bytes), Scaled(c.l1_disk_bytes));
+      workers_.emplace_back(Scaled(c.l1_memory_bytes), Scaled(c.l1_disk_bytes), c.l1_k);
       worker_names_.push_back("worker-" + std::to_string(w));
     }
     events_ = c.l2_events;

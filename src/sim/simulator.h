@@ -33,6 +33,7 @@ struct SimConfig {
   int affinity_spread = 2;           // ... among its `spread` best-ranked workers
   uint64_t l1_memory_bytes = 2ull << 30;
   uint64_t l1_disk_bytes = 32ull << 30;
+  int l1_k = 2;  // LRU-K's K in L1 (the agent's); 1 is plain LRU
   int l2_nodes = 20;
   uint64_t l2_node_bytes = 64ull << 30;
   cache::ErasureCode l2_code{4, 1};
