@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
+#include "testing/files.h"
+
 namespace lode::sim {
 namespace {
 
@@ -58,6 +62,21 @@ TEST(SimConfigTest, MistakesNameTheirKey) {
     EXPECT_NE(s.status().message().find(c.says), std::string::npos)
         << c.config << ": " << s.status().message();
   }
+}
+
+// Every configuration the repository ships parses, and states claims.
+TEST(SimConfigTest, TheShippedConfigurationsParse) {
+  int seen = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(LODE_TEST_SOURCE_DIR) + "/configs/sim")) {
+    Result<SimSetup> s = ParseSimConfig(testing::ReadAll(entry.path().string()));
+    EXPECT_TRUE(s.ok()) << entry.path() << ": " << s.status().ToString();
+    if (s.ok()) {
+      EXPECT_FALSE(s->claims.empty()) << entry.path();
+    }
+    ++seen;
+  }
+  EXPECT_GE(seen, 4);
 }
 
 }  // namespace
