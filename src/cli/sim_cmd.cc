@@ -2,6 +2,7 @@
 // the configuration describes, replays it through simulated workers, L2
 // and origin on lode's own cache code, and reports where chunk reads were
 // served and how long they took.
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -12,6 +13,7 @@
 #include "cli/output.h"
 #include "sim/config.h"
 #include "sim/generator.h"
+#include "sim/oracle_general.h"
 #include "sim/report.h"
 #include "sim/result.h"
 #include "sim/simulator.h"
@@ -22,7 +24,7 @@ namespace lode::cli {
 namespace {
 
 struct SimArgs {
-  std::string config, output, write_trace, report;
+  std::string config, output, write_trace, report, export_requests;
   bool json = false, check = false;
 };
 
@@ -72,6 +74,19 @@ void PrintClaims(const nlohmann::json& claims) {
   }
 }
 
+// DIR/[VARIANT-]l1-worker0.oracleGeneral and DIR/[VARIANT-]l2.oracleGeneral.
+void ExportRequests(const std::string& dir, const std::string& variant,
+                    const sim::RequestStreams& streams) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) Check(Status::IOError("create " + dir + ": " + ec.message()));
+  std::string prefix = dir + "/";
+  for (char c : variant) prefix += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  if (!variant.empty()) prefix += "-";
+  Check(sim::WriteOracleGeneral(streams.l1_worker0, prefix + "l1-worker0.oracleGeneral"));
+  Check(sim::WriteOracleGeneral(streams.l2, prefix + "l2.oracleGeneral"));
+}
+
 sim::Trace LoadTrace(const SimArgs& a, const sim::SimSetup& setup, ProgressLine& progress) {
   if (setup.trace_path.empty()) {
     progress.Update("generating the trace");
@@ -97,9 +112,14 @@ void Run(const SimArgs& a) {
   std::vector<double> seconds;
   for (const sim::NamedFleet& v : setup.variants) {
     std::string label = v.name.empty() ? "simulating" : "simulating " + v.name;
-    sim::SimResult result = sim::Simulate(trace, v.fleet, [&](double done) {
-      progress.Update(label + ": " + std::to_string(static_cast<int>(done * 100)) + "%");
-    });
+    sim::RequestStreams streams;
+    sim::SimResult result = sim::Simulate(
+        trace, v.fleet,
+        [&](double done) {
+          progress.Update(label + ": " + std::to_string(static_cast<int>(done * 100)) + "%");
+        },
+        a.export_requests.empty() ? nullptr : &streams);
+    if (!a.export_requests.empty()) ExportRequests(a.export_requests, v.name, streams);
     nlohmann::json r = sim::ResultJson(setup, v.fleet, result);
     if (!v.name.empty()) r["name"] = v.name;
     by_name[v.name] = r;
@@ -159,6 +179,9 @@ void RegisterSim(CLI::App& app) {
   cmd->add_option(
       "--report", a->report,
       "also write an HTML report (claims, runs, figures drawn by gnuplot) to this file");
+  cmd->add_option("--export-requests", a->export_requests,
+                  "also write worker 0's L1 and the L2's request streams in libCacheSim's "
+                  "oracleGeneral format into this directory");
   cmd->add_flag("--check", a->check, "fail (exit 1) when a claim of the configuration fails");
   cmd->add_option("--write-trace", a->write_trace,
                   "also write the trace it replays into this directory (trace files)");

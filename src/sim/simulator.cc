@@ -40,9 +40,10 @@ class Histogram {
 
 class Simulation {
  public:
-  Simulation(const Trace& trace, const SimConfig& c)
+  Simulation(const Trace& trace, const SimConfig& c, RequestStreams* streams)
       : trace_(trace),
         c_(c),
+        streams_(streams),
         rng_(c.seed),
         l2_(c.l2_nodes, Scaled(c.l2_node_bytes), c.l2_code, c.l2_slow_factor),
         l1_memory_(c.l1_memory),
@@ -110,7 +111,9 @@ class Simulation {
   }
 
   void RunStart(const Start& s) {
-    WorkerCache& l1 = workers_[WorkerFor(s.function)];
+    size_t worker = WorkerFor(s.function);
+    WorkerCache& l1 = workers_[worker];
+    auto time_s = static_cast<uint32_t>(s.time_s);
     uint64_t salt = c_.salt_period_hours > 0
                         ? static_cast<uint64_t>(s.time_s / (c_.salt_period_hours * 3600))
                         : 0;
@@ -123,6 +126,9 @@ class Simulation {
       uint64_t key = Mix(content ^ Mix(salt + 0x5a17));
       if ((Mix(key) >> 40) >= sample_below_) continue;
       result_.accesses++;
+      if (streams_ && worker == 0) {
+        streams_->l1_worker0.push_back({time_s, key, static_cast<uint32_t>(bytes)});
+      }
       TierCounts served;
       WorkerCache::Found found = l1.Read(key, bytes);
       if (found != WorkerCache::Found::kNo) {
@@ -131,6 +137,7 @@ class Simulation {
         fetch_ms += ms;
         served.l1 = 1;
       } else {
+        if (streams_) streams_->l2.push_back({time_s, key, static_cast<uint32_t>(bytes)});
         L2Read r = l2_.Read(key, bytes, rng_, l2_stripe_);
         double ms = r.latency_ms;
         if (r.hit) {
@@ -163,6 +170,7 @@ class Simulation {
 
   const Trace& trace_;
   SimConfig c_;
+  RequestStreams* streams_;
   std::mt19937_64 rng_;
   std::vector<WorkerCache> workers_;
   std::vector<std::string> worker_names_;
@@ -179,8 +187,8 @@ class Simulation {
 }  // namespace
 
 SimResult Simulate(const Trace& trace, const SimConfig& config,
-                   const std::function<void(double)>& progress) {
-  return Simulation(trace, config).Run(progress);
+                   const std::function<void(double)>& progress, RequestStreams* streams) {
+  return Simulation(trace, config, streams).Run(progress);
 }
 
 }  // namespace lode::sim

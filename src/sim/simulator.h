@@ -68,8 +68,23 @@ struct SimResult {
   double wall_seconds = 0;
 };
 
-// `progress`, when set, is told the fraction of starts done now and then.
+// A chunk read as a cache saw it, for other simulators (oracle_general.h).
+struct Request {
+  uint32_t time_s;
+  uint64_t key;
+  uint32_t bytes;
+};
+
+// The requests of one run: worker 0's L1 (every simulated read placed on
+// it) and the L2 fleet's (every read an L1 missed, as a chunk).
+struct RequestStreams {
+  std::vector<Request> l1_worker0, l2;
+};
+
+// `progress`, when set, is told the fraction of starts done now and then;
+// `streams`, when set, receives the requests.
 SimResult Simulate(const Trace& trace, const SimConfig& config,
-                   const std::function<void(double done)>& progress = nullptr);
+                   const std::function<void(double done)>& progress = nullptr,
+                   RequestStreams* streams = nullptr);
 
 }  // namespace lode::sim
