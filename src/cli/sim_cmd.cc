@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "sim/azure.h"
 #include "sim/config.h"
 #include "sim/generator.h"
 #include "sim/oracle_general.h"
@@ -88,15 +89,24 @@ void ExportRequests(const std::string& dir, const std::string& variant,
 }
 
 sim::Trace LoadTrace(const SimArgs& a, const sim::SimSetup& setup, ProgressLine& progress) {
-  if (setup.trace_path.empty()) {
-    progress.Update("generating the trace");
-    return sim::GeneratePaperTrace(setup.trace);
+  // Relative paths are the configuration's neighbors.
+  auto near_config = [&a](const std::string& p) {
+    std::filesystem::path path = p;
+    return (path.is_relative() ? std::filesystem::path(a.config).parent_path() / path : path)
+        .string();
+  };
+  if (!setup.trace_path.empty()) {
+    progress.Update("reading the trace");
+    return Check(sim::ReadTrace(near_config(setup.trace_path)));
   }
-  // A relative path is the configuration's neighbor.
-  std::filesystem::path path = setup.trace_path;
-  if (path.is_relative()) path = std::filesystem::path(a.config).parent_path() / path;
-  progress.Update("reading the trace");
-  return Check(sim::ReadTrace(path.string()));
+  if (!setup.azure.days.empty()) {
+    progress.Update("reading the Azure Functions trace");
+    sim::AzureShape azure = setup.azure;
+    for (std::string& day : azure.days) day = near_config(day);
+    return Check(sim::AzureTrace(azure, setup.trace));
+  }
+  progress.Update("generating the trace");
+  return sim::GeneratePaperTrace(setup.trace);
 }
 
 void Run(const SimArgs& a) {

@@ -1,5 +1,6 @@
 #include "sim/config.h"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -97,11 +98,22 @@ void ReadLatency(const json& v, const std::string& where, LatencyShape& into) {
   }
 }
 
-void ReadTrace(const json& v, PaperTraceShape& t) {
+void ReadTrace(const json& v, PaperTraceShape& t, AzureShape& azure) {
   std::string generator = "paper";
   Reader(v, "trace")
       .Text("generator", generator)
       .Integer("seed", t.seed)
+      .On("azure_days",
+          [&azure](const json& days) {
+            if (!days.is_array() || days.empty() ||
+                !std::all_of(days.begin(), days.end(),
+                             [](const json& d) { return d.is_string(); })) {
+              throw Reader::Error{"trace.azure_days must be a list of files"};
+            }
+            azure.days = days.get<std::vector<std::string>>();
+          })
+      .Number("keep_alive_minutes", azure.keep_alive_minutes)
+      .Number("invocation_seconds", azure.invocation_seconds)
       .Number("hours", t.hours)
       .Number("starts_per_second", t.starts_per_second)
       .Number("diurnal_amplitude", t.diurnal_amplitude)
@@ -120,7 +132,17 @@ void ReadTrace(const json& v, PaperTraceShape& t) {
       .Number("scans_per_hour", t.scans_per_hour)
       .Integer("scan_chunks", t.scan_chunks)
       .Read();
-  if (generator != "paper") throw Reader::Error{"trace.generator: only \"paper\" is known"};
+  if (generator != "paper" && generator != "azure") {
+    throw Reader::Error{"trace.generator: \"paper\" or \"azure\""};
+  }
+  if ((generator == "azure") != !azure.days.empty()) {
+    throw Reader::Error{"trace: the azure generator takes azure_days, and only it"};
+  }
+  if (!(azure.keep_alive_minutes >= 0) || !(azure.invocation_seconds > 0)) {
+    throw Reader::Error{
+        "trace: keep_alive_minutes cannot be negative, invocation_seconds must be "
+        "positive"};
+  }
   if (!(t.hours > 0) || !(t.starts_per_second > 0) || t.functions == 0 || t.bases == 0 ||
       t.diurnal_amplitude < 0 || t.diurnal_amplitude > 1 || !(t.read_fraction > 0) ||
       t.read_fraction > 1 || !(t.own_read_fraction > 0) || t.own_read_fraction > 1 ||
@@ -178,7 +200,7 @@ Status ReadSetup(const json& root, SimSetup& s) {
               if (v.is_object() && v.contains("path")) {
                 Reader(v, "trace").Text("path", s.trace_path).Read();
               } else {
-                ReadTrace(v, s.trace);
+                ReadTrace(v, s.trace, s.azure);
               }
             })
         .Integer("workers", c.workers)

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/azure.h"
 #include "sim/claims.h"
 #include "sim/generator.h"
 #include "sim/simulator.h"
@@ -23,7 +24,10 @@ struct NamedFleet {
 };
 
 struct SimSetup {
-  PaperTraceShape trace;   // what to generate, unless trace_path is set
+  PaperTraceShape trace;  // what to generate, unless trace_path is set
+  // With `azure.days`, starts come from the Azure Functions trace instead
+  // (trace's image keys still shape the images).
+  AzureShape azure;
   std::string trace_path;  // a trace directory (trace_files.h), as written
   SimConfig fleet;         // the configuration without its variants
   // The fleets to run on the one trace: each variant, or just `fleet`.

@@ -38,14 +38,14 @@ class Generator {
  public:
   explicit Generator(const PaperTraceShape& shape) : shape_(shape), rng_(shape.seed) {}
 
-  Trace Run() {
+  Trace Run(bool arrivals) {
     for (uint32_t b = 0; b < shape_.bases; ++b) bases_.push_back(NewBase());
     Zipf base_rank(shape_.bases, shape_.base_zipf);
     for (uint32_t f = 0; f < shape_.functions; ++f) {
       trace_.functions.push_back("fn-" + std::to_string(f));
       image_of_.push_back(NewImage(bases_[base_rank(rng_)], f));
     }
-    Arrivals();
+    if (arrivals) Arrivals();
     return std::move(trace_);
   }
 
@@ -172,6 +172,8 @@ class Generator {
 
 }  // namespace
 
-Trace GeneratePaperTrace(const PaperTraceShape& shape) { return Generator(shape).Run(); }
+Trace GeneratePaperTrace(const PaperTraceShape& shape) { return Generator(shape).Run(true); }
+
+Trace GeneratePaperImages(const PaperTraceShape& shape) { return Generator(shape).Run(false); }
 
 }  // namespace lode::sim

@@ -37,5 +37,8 @@ struct PaperTraceShape {
 };
 
 Trace GeneratePaperTrace(const PaperTraceShape& shape);
+// Only the catalog: `shape.functions` functions, function i on image i, no
+// starts (for starts from elsewhere: azure.h).
+Trace GeneratePaperImages(const PaperTraceShape& shape);
 
 }  // namespace lode::sim

@@ -18,6 +18,13 @@ json Quantiles(const Percentiles& p) { return {{"p50", p.p50}, {"p99", p.p99}, {
 // Where the trace came from: its file, or what it was generated with.
 json TraceJson(const SimSetup& setup) {
   if (!setup.trace_path.empty()) return {{"path", setup.trace_path}};
+  if (!setup.azure.days.empty()) {
+    return {{"generator", "azure"},
+            {"azure_days", setup.azure.days},
+            {"keep_alive_minutes", setup.azure.keep_alive_minutes},
+            {"invocation_seconds", setup.azure.invocation_seconds},
+            {"seed", setup.trace.seed}};
+  }
   const PaperTraceShape& t = setup.trace;
   return {{"generator", "paper"},
           {"seed", t.seed},
