@@ -11,12 +11,14 @@
 #                 memory through the loss of one of 20 nodes, sampling 25%
 #   l1-scans      configs/sim/l1-scans.json: LRU-2 against LRU in L1 under
 #                 one-off scans of L1's size per worker and hour
+#   l2-latency    configs/sim/l2-latency.json: 4-of-4, 4-of-5 and hedged
+#                 4-of-5 reads with 1% of stripe GETs 10x slower
 # and each configuration's claims.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/common.sh
 bench_build lode
-for config in smoke paper-split l2-node-loss l1-scans; do
+for config in smoke paper-split l2-node-loss l1-scans l2-latency; do
   echo "== $config"
   out=$($lode sim "configs/sim/$config.json" --json)
   python3 - "$out" <<'PY'

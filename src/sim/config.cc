@@ -163,6 +163,7 @@ void ReadL2(const json& v, SimConfig& c) {
       .Bytes("node_bytes", c.l2_node_bytes)
       .Text("code", code)
       .Number("slow_factor", c.l2_slow_factor)
+      .Number("hedge_ms", c.l2_hedge_ms)
       .On("events", [&events](const json& e) { events = e; })
       .Read();
   // 4+1, 4+2: Reed-Solomon; 1+1: two copies; 1+0: a single copy.

@@ -46,8 +46,13 @@ void WorkerCache::Fill(uint64_t key, uint64_t bytes) {
   memory_.Insert(key, bytes, [](uint64_t, uint64_t) {});
 }
 
-L2Fleet::L2Fleet(int nodes, uint64_t node_bytes, cache::ErasureCode code, double slow_factor)
-    : node_bytes_(node_bytes), code_(code), slow_factor_(slow_factor), egress_(nodes) {
+L2Fleet::L2Fleet(int nodes, uint64_t node_bytes, cache::ErasureCode code, double slow_factor,
+                 double hedge_ms)
+    : node_bytes_(node_bytes),
+      code_(code),
+      slow_factor_(slow_factor),
+      hedge_ms_(hedge_ms),
+      egress_(nodes) {
   for (int i = 0; i < nodes; ++i) {
     names_.push_back("10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ":11211");
     nodes_.push_back({EmptyNode(), NodeState::kUp});
@@ -75,15 +80,29 @@ L2Read L2Fleet::Read(uint64_t key, uint64_t chunk_bytes, std::mt19937_64& rng,
   uint64_t stripe_bytes = (chunk_bytes + static_cast<uint64_t>(code_.k) - 1) / code_.k;
   double found[64], slowest = 0;
   int n = 0;
-  for (int i = 0; i < code_.total(); ++i) {
-    Node& node = nodes_[placed[i]];
-    if (node.state == NodeState::kDown) continue;  // a dead node never answers
-    double ms = stripe.Sample(rng) * (node.state == NodeState::kSlow ? slow_factor_ : 1);
-    slowest = std::max(slowest, ms);
-    if (node.stripes->Touch(StripeKey(key, i))) {
-      found[n++] = ms;
-      egress_[placed[i]] += stripe_bytes;
+  // Stripes [first, last) asked at `asked_at` ms.
+  auto ask = [&](int first, int last, double asked_at) {
+    for (int i = first; i < last; ++i) {
+      Node& node = nodes_[placed[i]];
+      if (node.state == NodeState::kDown) continue;  // a dead node never answers
+      double ms =
+          asked_at + stripe.Sample(rng) * (node.state == NodeState::kSlow ? slow_factor_ : 1);
+      slowest = std::max(slowest, ms);
+      if (node.stripes->Touch(StripeKey(key, i))) {
+        found[n++] = ms;
+        egress_[placed[i]] += stripe_bytes;
+      }
     }
+  };
+  if (hedge_ms_ <= 0) {
+    ask(0, code_.total(), 0);
+  } else {
+    // The data stripes first; the parity ones only when k stripes are not
+    // in by the hedge delay.
+    ask(0, code_.k, 0);
+    int in_time = static_cast<int>(
+        std::count_if(found, found + n, [this](double ms) { return ms <= hedge_ms_; }));
+    if (in_time < code_.k) ask(code_.k, code_.total(), hedge_ms_);
   }
   if (n < code_.k) return {false, slowest};
   std::nth_element(found, found + code_.k - 1, found + n);

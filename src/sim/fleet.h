@@ -46,8 +46,11 @@ struct L2Read {
 class L2Fleet {
  public:
   // `nodes` nodes of `node_bytes` each, stripes of a chunk under `code`;
-  // `slow_factor` multiplies the latency of a node marked slow.
-  L2Fleet(int nodes, uint64_t node_bytes, cache::ErasureCode code, double slow_factor);
+  // `slow_factor` multiplies the latency of a node marked slow. A read asks
+  // all k + m stripes at once, or with `hedge_ms` > 0 the k data stripes
+  // first and the parity ones only if k are not in after `hedge_ms`.
+  L2Fleet(int nodes, uint64_t node_bytes, cache::ErasureCode code, double slow_factor,
+          double hedge_ms = 0);
 
   // Asks every stripe's node (the up ones) for chunk `key`: a hit when k
   // stripes are there. Each answer takes `stripe` latency; each stripe
@@ -77,6 +80,7 @@ class L2Fleet {
   uint64_t node_bytes_;
   cache::ErasureCode code_;
   double slow_factor_;
+  double hedge_ms_;
   std::vector<std::string> names_;
   std::vector<Node> nodes_;
   std::vector<uint64_t> egress_;

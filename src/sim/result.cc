@@ -57,6 +57,7 @@ json ResultJson(const SimSetup& setup, const SimConfig& c, const SimResult& r) {
             {"l2_nodes", c.l2_nodes},
             {"l2_node_bytes", c.l2_node_bytes},
             {"l2_code", std::to_string(c.l2_code.k) + "+" + std::to_string(c.l2_code.m)},
+            {"l2_hedge_ms", c.l2_hedge_ms},
             {"salt_period_hours", c.salt_period_hours},
             {"sampling_rate", c.sampling_rate},
             {"warmup_hours", c.warmup_hours},

@@ -12,25 +12,27 @@
 namespace lode::sim {
 namespace {
 
-// Fetch times in 1/8-octave buckets of microseconds, for percentiles.
+// Fetch times in 1/32-octave buckets of microseconds (2% apart), for
+// percentiles.
 class Histogram {
  public:
   void Add(double ms) {
     double us = std::max(1.0, ms * 1000);
-    size_t b = std::min<size_t>(kBuckets - 1, static_cast<size_t>(std::log2(us) * 8));
+    size_t b = std::min<size_t>(kBuckets - 1, static_cast<size_t>(std::log2(us) * kPerOctave));
     counts_[b]++;
     total_++;
   }
   Percentiles Get() const { return {At(0.5), At(0.99), At(0.999)}; }
 
  private:
-  static constexpr size_t kBuckets = 320;
+  static constexpr double kPerOctave = 32;
+  static constexpr size_t kBuckets = 40 * 32;  // up to 2^40 us
   double At(double q) const {
     if (total_ == 0) return 0;
     uint64_t want = static_cast<uint64_t>(std::ceil(q * static_cast<double>(total_))), seen = 0;
     for (size_t b = 0; b < kBuckets; ++b) {
       seen += counts_[b];
-      if (seen >= want) return std::exp2((static_cast<double>(b) + 0.5) / 8) / 1000;
+      if (seen >= want) return std::exp2((static_cast<double>(b) + 0.5) / kPerOctave) / 1000;
     }
     return 0;
   }
@@ -45,7 +47,7 @@ class Simulation {
         c_(c),
         streams_(streams),
         rng_(c.seed),
-        l2_(c.l2_nodes, Scaled(c.l2_node_bytes), c.l2_code, c.l2_slow_factor),
+        l2_(c.l2_nodes, Scaled(c.l2_node_bytes), c.l2_code, c.l2_slow_factor, c.l2_hedge_ms),
         l1_memory_(c.l1_memory),
         l1_disk_(c.l1_disk),
         l2_stripe_(c.l2_stripe),

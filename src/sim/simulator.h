@@ -38,6 +38,7 @@ struct SimConfig {
   uint64_t l2_node_bytes = 64ull << 30;
   cache::ErasureCode l2_code{4, 1};
   double l2_slow_factor = 10;
+  double l2_hedge_ms = 0;  // 0: every stripe asked at once
   LatencyShape l1_memory{0.02, 0.05, 0.99};
   LatencyShape l1_disk{1.1, 1.5, 0.99};    // BENCHMARKS.md, issue 5
   LatencyShape l2_stripe{1.5, 2.4, 0.99};  // ditto, a 4+1 read
