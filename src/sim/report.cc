@@ -100,6 +100,43 @@ Status WriteHours(const std::string& path, const std::vector<json>& runs,
   return WriteFileAtomically(path, data, AtomicFile::Durability::kUnsynced);
 }
 
+// Fetch latency CDFs (log scale) of `tiers` of each of `runs`.
+Result<std::string> LatencyFigure(const std::string& dir, const std::string& name,
+                                  const std::vector<json>& runs,
+                                  const std::vector<std::string>& tiers) {
+  std::string data, plot = "plot ";
+  size_t index = 0;
+  for (const json& run : runs) {
+    for (const std::string& tier : tiers) {
+      const json& points = run["latency_cdf"][tier];
+      if (points.empty()) continue;
+      for (const json& p : points) {
+        data += Number(p[0].get<double>(), "%.6g");
+        data += ' ';
+        data += Number(p[1].get<double>(), "%.6g");
+        data += '\n';
+      }
+      data += "\n\n";
+      std::string title = runs.size() > 1 ? RunName(run) : tier;
+      for (char& c : title) c = c == '\'' ? ' ' : c;
+      plot += std::string(index ? ", " : "") + "'" + dir + "/" + name + ".dat' index " +
+              std::to_string(index) + " using 1:2 with lines lw 2 title '" + title + "'";
+      ++index;
+    }
+  }
+  if (index == 0) return std::string();
+  LODE_RETURN_IF_ERROR(
+      WriteFileAtomically(dir + "/" + name + ".dat", data, AtomicFile::Durability::kUnsynced));
+  std::string what = tiers.size() == 1 ? tiers[0] + " fetches" : "fetches per tier";
+  if (runs.size() == 1) what += " (" + RunName(runs[0]) + ")";
+  for (char& c : what) c = c == '\'' ? ' ' : c;
+  return Draw(dir, name,
+              "set title 'Latency of " + what +
+                  "'\nset xlabel 'milliseconds'\nset logscale x\n"
+                  "set ylabel 'fraction at or below'\nset yrange [0:1]\nset key outside right\n" +
+                  plot + "\n");
+}
+
 Result<std::string> Figures(const std::vector<json>& runs, const std::string& dir) {
   std::string data = dir + "/hours.dat";
   LODE_RETURN_IF_ERROR(WriteHours(data, runs, {"l1", "l2", "origin", "l2_hit_ratio"}));
@@ -132,6 +169,13 @@ Result<std::string> Figures(const std::vector<json>& runs, const std::string& di
            "set xlabel 'hour of the trace'\nset ylabel 'L2 hit ratio'\nset key outside right\n" +
                plot + "\n"));
   html += "<figure>" + ratio + "</figure>\n";
+  LODE_ASSIGN_OR_RETURN(std::string tiers,
+                        LatencyFigure(dir, "tiers", {runs[0]}, {"l1", "l2", "origin"}));
+  html += "<figure>" + tiers + "</figure>\n";
+  if (runs.size() > 1) {
+    LODE_ASSIGN_OR_RETURN(std::string l2, LatencyFigure(dir, "l2-cdf", runs, {"l2"}));
+    html += "<figure>" + l2 + "</figure>\n";
+  }
   return html;
 }
 

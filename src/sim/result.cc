@@ -13,7 +13,13 @@ json Shares(const TierCounts& t) {
           {"origin", t.origin / total}};
 }
 
-json Quantiles(const Percentiles& p) { return {{"p50", p.p50}, {"p99", p.p99}, {"p999", p.p999}}; }
+json Quantiles(const Distribution& d) { return {{"p50", d.p50}, {"p99", d.p99}, {"p999", d.p999}}; }
+
+json Cdf(const Distribution& d) {
+  json points = json::array();
+  for (auto [ms, fraction] : d.cdf) points.push_back({ms, fraction});
+  return points;
+}
 
 // Where the trace came from: its file, or what it was generated with.
 json TraceJson(const SimSetup& setup) {
@@ -73,6 +79,11 @@ json ResultJson(const SimSetup& setup, const SimConfig& c, const SimResult& r) {
             {"l2", Quantiles(r.l2_ms)},
             {"origin", Quantiles(r.origin_ms)},
             {"start_fetch", Quantiles(r.start_fetch_ms)}}},
+          {"latency_cdf",
+           {{"l1", Cdf(r.l1_ms)},
+            {"l2", Cdf(r.l2_ms)},
+            {"origin", Cdf(r.origin_ms)},
+            {"start_fetch", Cdf(r.start_fetch_ms)}}},
           {"l2_egress_bytes", r.l2_egress_bytes}};
 }
 

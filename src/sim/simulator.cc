@@ -22,11 +22,23 @@ class Histogram {
     counts_[b]++;
     total_++;
   }
-  Percentiles Get() const { return {At(0.5), At(0.99), At(0.999)}; }
+  Distribution Get() const {
+    Distribution d{At(0.5), At(0.99), At(0.999), {}};
+    uint64_t seen = 0;
+    for (size_t b = 0; b < kBuckets && total_ > 0; ++b) {
+      if (counts_[b] == 0) continue;
+      seen += counts_[b];
+      d.cdf.emplace_back(UpperEdgeMs(b), static_cast<double>(seen) / static_cast<double>(total_));
+    }
+    return d;
+  }
 
  private:
   static constexpr double kPerOctave = 32;
   static constexpr size_t kBuckets = 40 * 32;  // up to 2^40 us
+  static double UpperEdgeMs(size_t b) {
+    return std::exp2(static_cast<double>(b + 1) / kPerOctave) / 1000;
+  }
   double At(double q) const {
     if (total_ == 0) return 0;
     uint64_t want = static_cast<uint64_t>(std::ceil(q * static_cast<double>(total_))), seen = 0;

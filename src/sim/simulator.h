@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cache/erasure.h"
@@ -54,8 +55,11 @@ struct TierCounts {
   uint64_t total() const { return l1 + l2 + origin; }
 };
 
-struct Percentiles {
+// Fetch times: percentiles, and the cumulative distribution as points
+// {milliseconds, fraction at or below}.
+struct Distribution {
   double p50 = 0, p99 = 0, p999 = 0;
+  std::vector<std::pair<double, double>> cdf;
 };
 
 struct SimResult {
@@ -64,7 +68,7 @@ struct SimResult {
   uint64_t accesses = 0;     // of those, simulated (the sampled ones)
   TierCounts all, after_warmup;
   std::vector<TierCounts> hours;  // by hour of the trace
-  Percentiles l1_ms, l2_ms, origin_ms, start_fetch_ms;
+  Distribution l1_ms, l2_ms, origin_ms, start_fetch_ms;
   std::vector<uint64_t> l2_egress_bytes;  // per node
   double wall_seconds = 0;
 };

@@ -155,7 +155,7 @@ TEST(CliTest, SimIsDeterministicAndNamesConfigMistakes) {
   EXPECT_EQ(a, ReadAll(dir / "b.json"));
   EXPECT_NE(a.find("\"l2_hit_ratio\""), std::string::npos);
   EXPECT_NE(first.output.find("pass  4+1 stripes keep serving"), std::string::npos) << first.output;
-  // The report: the claims table and two figures drawn by gnuplot.
+  // The report: the claims table and the figures drawn by gnuplot.
   std::string report = ReadAll(dir / "report.html");
   EXPECT_NE(report.find("4+1 stripes keep serving through a dead node</td>"), std::string::npos);
   EXPECT_NE(report.find("class='pass'"), std::string::npos);
@@ -163,7 +163,7 @@ TEST(CliTest, SimIsDeterministicAndNamesConfigMistakes) {
   for (size_t at = report.find("<svg"); at != std::string::npos; at = report.find("<svg", at + 1)) {
     ++figures;
   }
-  EXPECT_EQ(figures, 2u);
+  EXPECT_EQ(figures, 3u);  // tier shares, L2 hit ratio, latency CDFs
   // A claim that cannot hold fails --check.
   json impossible =
       json::parse(ReadAll(std::string(LODE_TEST_SOURCE_DIR) + "/configs/sim/smoke.json"));
