@@ -13,12 +13,14 @@
 #                 one-off scans of L1's size per worker and hour
 #   l2-latency    configs/sim/l2-latency.json: 4-of-4, 4-of-5 and hedged
 #                 4-of-5 reads with 1% of stripe GETs 10x slower
+#   l2-sizing     configs/sim/l2-sizing.json: L2 node sizes, holding against
+#                 reloading cost (the five-minute rule)
 # and each configuration's claims.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/common.sh
 bench_build lode
-for config in smoke paper-split l2-node-loss l1-scans l2-latency; do
+for config in smoke paper-split l2-node-loss l1-scans l2-latency l2-sizing; do
   echo "== $config"
   out=$($lode sim "configs/sim/$config.json" --json)
   python3 - "$out" <<'PY'

@@ -231,6 +231,20 @@ Status ReadSetup(const json& root, SimSetup& s) {
         .Number("salt_period_hours", c.salt_period_hours)
         .Number("sampling_rate", c.sampling_rate)
         .Number("warmup_hours", c.warmup_hours)
+        .On("prices",
+            [&c](const json& v) {
+              Reader(v, "prices")
+                  .Number("memory_gib_hour", c.prices.memory_gib_hour)
+                  .Number("disk_gib_hour", c.prices.disk_gib_hour)
+                  .Number("l2_read", c.prices.l2_read)
+                  .Number("origin_read", c.prices.origin_read)
+                  .Read();
+              const SimConfig::Prices& p = c.prices;
+              if (p.memory_gib_hour < 0 || p.disk_gib_hour < 0 || p.l2_read < 0 ||
+                  p.origin_read < 0) {
+                throw Reader::Error{"prices cannot be negative"};
+              }
+            })
         .Read();
   } catch (const Reader::Error& e) {
     return Status::InvalidArgument(e.message);

@@ -137,6 +137,40 @@ Result<std::string> LatencyFigure(const std::string& dir, const std::string& nam
                   plot + "\n");
 }
 
+// Holding, reloading and total cost per hour of each run, the cheapest
+// marked: the five-minute rule over the runs' cache sizes.
+Result<std::string> CostFigure(const std::string& dir, const std::vector<json>& runs) {
+  std::string data;
+  size_t cheapest = 0;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const json& c = runs[i]["cost"];
+    std::string name = RunName(runs[i]);
+    for (char& ch : name) ch = ch == '"' ? '\'' : ch;
+    data += std::to_string(i) + " \"" + name + "\" " +
+            Number(c["holding_per_hour"].get<double>(), "%.8g") + " " +
+            Number(c["reloading_per_hour"].get<double>(), "%.8g") + " " +
+            Number(c["total_per_hour"].get<double>(), "%.8g") + "\n";
+    if (c["total_per_hour"].get<double>() <
+        runs[cheapest]["cost"]["total_per_hour"].get<double>()) {
+      cheapest = i;
+    }
+  }
+  std::string file = dir + "/cost.dat";
+  LODE_RETURN_IF_ERROR(WriteFileAtomically(file, data, AtomicFile::Durability::kUnsynced));
+  std::string total = Number(runs[cheapest]["cost"]["total_per_hour"].get<double>(), "%.8g");
+  return Draw(dir, "cost",
+              "set title 'Cost per hour: holding (caches) against reloading (reads below)'\n"
+              "set ylabel 'dollars per hour'\nset key outside right\nset xtics rotate by -30\n"
+              "set offsets 0.3, 0.3, 0, 0\nset label 1 'cheapest' at " +
+                  std::to_string(cheapest) + ", " + total +
+                  " point pt 7 ps 2 offset 1,1\n"
+                  "plot '" +
+                  file +
+                  "' using 1:3:xtic(2) with linespoints lw 2 title 'holding', '' using 1:4 with "
+                  "linespoints lw 2 title 'reloading', '' using 1:5 with linespoints lw 3 title "
+                  "'total'\n");
+}
+
 Result<std::string> Figures(const std::vector<json>& runs, const std::string& dir) {
   std::string data = dir + "/hours.dat";
   LODE_RETURN_IF_ERROR(WriteHours(data, runs, {"l1", "l2", "origin", "l2_hit_ratio"}));
@@ -175,6 +209,8 @@ Result<std::string> Figures(const std::vector<json>& runs, const std::string& di
   if (runs.size() > 1) {
     LODE_ASSIGN_OR_RETURN(std::string l2, LatencyFigure(dir, "l2-cdf", runs, {"l2"}));
     html += "<figure>" + l2 + "</figure>\n";
+    LODE_ASSIGN_OR_RETURN(std::string cost, CostFigure(dir, runs));
+    html += "<figure>" + cost + "</figure>\n";
   }
   return html;
 }
@@ -202,7 +238,8 @@ std::string RunsTable(const std::vector<json>& runs) {
   std::string html =
       "<h2>Runs</h2>\n<table><tr><th>run</th><th>L2 code</th><th>reads (simulated)</th>"
       "<th>L1 / L2 / origin</th><th>after warm-up</th><th>fetch p50 / p99 ms: L1, L2, "
-      "origin</th><th>a start's fetches p50 / p99 ms</th></tr>\n";
+      "origin</th><th>a start's fetches p50 / p99 ms</th><th>$ per hour: holding + "
+      "reloading</th></tr>\n";
   for (const json& r : runs) {
     auto split = [](const json& t) {
       return Percent(t["l1"]) + " / " + Percent(t["l2"]) + " / " + Percent(t["origin"]);
@@ -216,7 +253,9 @@ std::string RunsTable(const std::vector<json>& runs) {
             std::to_string(r["trace_reads"].get<uint64_t>()) + " (" +
             std::to_string(r["reads"].get<uint64_t>()) + ")</td><td>" + split(r["tiers"]) +
             "</td><td>" + split(r["tiers_after_warmup"]) + "</td><td>" + pair("l1") + ", " +
-            pair("l2") + ", " + pair("origin") + "</td><td>" + pair("start_fetch") + "</td></tr>\n";
+            pair("l2") + ", " + pair("origin") + "</td><td>" + pair("start_fetch") + "</td><td>" +
+            Number(r["cost"]["holding_per_hour"]) + " + " +
+            Number(r["cost"]["reloading_per_hour"]) + "</td></tr>\n";
   }
   return html + "</table>\n";
 }

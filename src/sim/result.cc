@@ -42,6 +42,23 @@ json TraceJson(const SimSetup& setup) {
           {"own_read_fraction", t.own_read_fraction}};
 }
 
+// The five-minute rule's two sides, per hour after warm-up: the memory
+// and disk the fleet holds, and the reads that miss down to L2 and origin
+// (scaled back up from the sample).
+json Cost(const SimConfig& c, const SimResult& r) {
+  constexpr double kGiB = 1024.0 * 1024 * 1024;
+  double hours = std::max(1e-9, static_cast<double>(r.hours.size()) - c.warmup_hours);
+  double holding = c.workers * (c.l1_memory_bytes / kGiB * c.prices.memory_gib_hour +
+                                c.l1_disk_bytes / kGiB * c.prices.disk_gib_hour) +
+                   c.l2_nodes * (c.l2_node_bytes / kGiB) * c.prices.memory_gib_hour;
+  double reloading =
+      (r.after_warmup.l2 * c.prices.l2_read + r.after_warmup.origin * c.prices.origin_read) /
+      c.sampling_rate / hours;
+  return {{"holding_per_hour", holding},
+          {"reloading_per_hour", reloading},
+          {"total_per_hour", holding + reloading}};
+}
+
 }  // namespace
 
 json ResultJson(const SimSetup& setup, const SimConfig& c, const SimResult& r) {
@@ -74,6 +91,7 @@ json ResultJson(const SimSetup& setup, const SimConfig& c, const SimResult& r) {
           {"tiers", Shares(r.all)},
           {"tiers_after_warmup", Shares(r.after_warmup)},
           {"hours", hours},
+          {"cost", Cost(c, r)},
           {"latency_ms",
            {{"l1", Quantiles(r.l1_ms)},
             {"l2", Quantiles(r.l2_ms)},

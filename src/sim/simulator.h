@@ -48,6 +48,14 @@ struct SimConfig {
   double sampling_rate = 1;
   double warmup_hours = 0;
   std::vector<NodeEvent> l2_events;
+  // What holding and reloading cost, in dollars (public prices, 2026:
+  // memory of memory-optimized instances, gp3 volumes, S3 GETs).
+  struct Prices {
+    double memory_gib_hour = 0.005;
+    double disk_gib_hour = 0.00011;
+    double l2_read = 0;  // the L2's memory is paid as held memory
+    double origin_read = 4e-7;
+  } prices;
 };
 
 struct TierCounts {
