@@ -7,16 +7,15 @@ MemoryCache::MemoryCache(uint64_t budget_bytes)
 
 SharedBytes MemoryCache::Get(const std::string& key) {
   std::lock_guard lock(mu_);
-  if (!residency_.Touch(key)) return nullptr;
-  return values_[key];
+  SharedBytes* value = residency_.Touch(key);
+  return value ? *value : nullptr;
 }
 
 void MemoryCache::Put(const std::string& key, SharedBytes value) {
   if (!value) return;
   std::lock_guard lock(mu_);
-  bool added = residency_.Insert(
-      key, value->size(), [this](const std::string& victim, uint64_t) { values_.erase(victim); });
-  if (added) values_.emplace(key, std::move(value));
+  uint64_t size = value->size();
+  residency_.Insert(key, size, std::move(value), [](const std::string&, uint64_t) {});
 }
 
 uint64_t MemoryCache::bytes() const {

@@ -7,7 +7,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "cache/residency.h"
@@ -31,8 +30,7 @@ class MemoryCache {
 
  private:
   mutable std::mutex mu_;
-  Residency<std::string> residency_;
-  std::unordered_map<std::string, SharedBytes> values_;
+  Residency<std::string, SharedBytes> residency_;
 };
 
 }  // namespace lode::cache

@@ -1,71 +1,84 @@
-// What a byte-budgeted cache holds: keys with their sizes, under LRU-K,
-// evicting the policy's victims until a new key fits. The agent's memory
-// and disk tiers keep their bytes beside it (values, files); the fleet
-// simulator uses it alone, with 64-bit chunk ids for keys. Not
+// What a byte-budgeted cache holds: keys with their sizes (and, for the
+// memory tier, their values), under LRU-K, evicting the policy's victims
+// until a new key fits. The disk tier keeps its bytes in files beside it;
+// the fleet simulator uses it alone, with 64-bit chunk ids for keys. Not
 // thread-safe: the caches using it hold their own lock.
 #pragma once
 
 #include <cstdint>
 #include <unordered_map>
+#include <utility>
 
 #include "cache/lru_k.h"
 
 namespace lode::cache {
 
-template <typename Key>
+struct NoValue {};
+
+template <typename Key, typename Value = NoValue>
 class Residency {
  public:
   // `history_limit`: how many evicted keys LRU-K remembers.
   Residency(uint64_t budget_bytes, int k, size_t history_limit)
       : budget_(budget_bytes), policy_(k, history_limit) {}
 
-  bool Contains(const Key& key) const { return sizes_.count(key) != 0; }
-  // Counts an access of `key` if resident; false when it is not.
-  bool Touch(const Key& key) {
-    if (!Contains(key)) return false;
+  bool Contains(const Key& key) const { return slots_.count(key) != 0; }
+  // The value of `key`, counting an access; null when it is not resident.
+  Value* Touch(const Key& key) {
+    auto it = slots_.find(key);
+    if (it == slots_.end()) return nullptr;
     policy_.Access(key);
-    return true;
+    return &it->second.value;
   }
-  // Makes `key` resident (an access), first evicting until `bytes` fit and
-  // calling `evicted(key, bytes)` for each key evicted. False, and nothing
-  // changes, when `key` is resident already or larger than the budget.
+  // Makes `key` resident with `value` (an access), first evicting until
+  // `bytes` fit and calling `evicted(key, bytes)` for each key evicted.
+  // False, and nothing changes, when `key` is resident already or larger
+  // than the budget.
   template <typename OnEvict>
-  bool Insert(const Key& key, uint64_t bytes, OnEvict&& evicted) {
+  bool Insert(const Key& key, uint64_t bytes, Value value, OnEvict&& evicted) {
     if (bytes > budget_ || Contains(key)) return false;
     while (bytes_ + bytes > budget_) {
       Key victim = *policy_.Victim();
       policy_.Evict(victim);
-      auto it = sizes_.find(victim);
-      uint64_t size = it->second;
+      auto it = slots_.find(victim);
+      uint64_t size = it->second.bytes;
       bytes_ -= size;
-      sizes_.erase(it);
+      slots_.erase(it);
       ++evictions_;
       evicted(victim, size);
     }
-    sizes_.emplace(key, bytes);
+    slots_.emplace(key, Slot{bytes, std::move(value)});
     bytes_ += bytes;
     policy_.Access(key);
     return true;
   }
+  template <typename OnEvict>
+  bool Insert(const Key& key, uint64_t bytes, OnEvict&& evicted) {
+    return Insert(key, bytes, Value{}, std::forward<OnEvict>(evicted));
+  }
   // Drops `key`, resident or not, and its history.
   void Erase(const Key& key) {
-    auto it = sizes_.find(key);
-    if (it != sizes_.end()) {
-      bytes_ -= it->second;
-      sizes_.erase(it);
+    auto it = slots_.find(key);
+    if (it != slots_.end()) {
+      bytes_ -= it->second.bytes;
+      slots_.erase(it);
     }
     policy_.Forget(key);
   }
 
   uint64_t bytes() const { return bytes_; }
   uint64_t budget() const { return budget_; }
-  uint64_t entries() const { return sizes_.size(); }
+  uint64_t entries() const { return slots_.size(); }
   uint64_t evictions() const { return evictions_; }
 
  private:
+  struct Slot {
+    uint64_t bytes;
+    Value value;
+  };
   uint64_t budget_;
   BasicLruK<Key> policy_;
-  std::unordered_map<Key, uint64_t> sizes_;  // resident keys
+  std::unordered_map<Key, Slot> slots_;  // resident keys
   uint64_t bytes_ = 0;
   uint64_t evictions_ = 0;
 };

@@ -36,5 +36,16 @@ TEST(ResidencyTest, RefusesKeysLargerThanTheBudgetAndDuplicates) {
   r.Erase("never there");
 }
 
+TEST(ResidencyTest, KeepsEachKeysValueUntilItGoes) {
+  Residency<std::string, int> r(100, 2, 16);
+  auto none = [](const std::string&, uint64_t) {};
+  ASSERT_TRUE(r.Insert("a", 60, 7, none));
+  ASSERT_NE(r.Touch("a"), nullptr);
+  EXPECT_EQ(*r.Touch("a"), 7);
+  ASSERT_TRUE(r.Insert("b", 60, 8, none));  // evicts a
+  EXPECT_EQ(r.Touch("a"), nullptr);
+  EXPECT_EQ(*r.Touch("b"), 8);
+}
+
 }  // namespace
 }  // namespace lode::cache
