@@ -122,22 +122,21 @@ push::PageRuns RecordRestore(const PublishArgs& a, const catalog::FunctionConfig
   spec.snapstart = functions::SnapStartPhase::kRestored;
   spec.prefetch = false;  // what the guest reads, not what a profile says
   std::fprintf(stderr, "lode function publish: restoring it once to record what a restore reads\n");
-  Result<std::unique_ptr<functions::Sandbox>> sandbox = functions::Sandbox::Start(spec);
-  std::optional<functions::InvocationEnd> failed;
-  if (sandbox.ok()) failed = (*sandbox)->api().AwaitInit(InitLimit(a));
-  if (sandbox.ok() && !failed && !a.sample_event.empty()) SampleInvoke(a, f, **sandbox);
-  Result<push::PageRuns> pages =
-      !sandbox.ok() ? Result<push::PageRuns>(sandbox.status())
-      : failed      ? Result<push::PageRuns>(
-                     Status::Unavailable(failed->error_type + ": " + Excerpt(failed->body, 200)))
-               : (*sandbox)->GuestMemoryPagesRead();
-  if (!pages.ok()) {
+  auto unpacked = [](const std::string& why) {
     std::fprintf(stderr,
                  "lode function publish: the recording restore failed (%s): its memory is "
                  "stored unpacked\n",
-                 pages.status().message().c_str());
-    return {};
+                 why.c_str());
+    return push::PageRuns();
+  };
+  Result<std::unique_ptr<functions::Sandbox>> sandbox = functions::Sandbox::Start(spec);
+  if (!sandbox.ok()) return unpacked(sandbox.status().message());
+  if (std::optional<functions::InvocationEnd> failed = (*sandbox)->api().AwaitInit(InitLimit(a))) {
+    return unpacked(failed->error_type + ": " + Excerpt(failed->body, 200));
   }
+  if (!a.sample_event.empty()) SampleInvoke(a, f, **sandbox);
+  Result<push::PageRuns> pages = (*sandbox)->GuestMemoryPagesRead();
+  if (!pages.ok()) return unpacked(pages.status().message());
   return *pages;
 }
 
