@@ -59,6 +59,16 @@ struct RangeUse {
   uint64_t chunks_loaded = 0;  // read or prefetched
   uint64_t chunks_fetched = 0;
   uint64_t fetched_bytes = 0;
+
+  RangeUse& operator+=(const RangeUse& o) {
+    chunks_stored += o.chunks_stored;
+    chunks_read += o.chunks_read;
+    chunks_prefetched += o.chunks_prefetched;
+    chunks_loaded += o.chunks_loaded;
+    chunks_fetched += o.chunks_fetched;
+    fetched_bytes += o.fetched_bytes;
+    return *this;
+  }
 };
 
 struct AttachmentInfo {

@@ -39,13 +39,7 @@ nlohmann::json RegionsReply(Agent& agent, const nlohmann::json& request) {
     RangeUse u = a->UseOf(r.value("offset", uint64_t{0}), r.value("bytes", uint64_t{0}));
     auto [it, added] = uses.try_emplace(name);
     if (added) names.push_back(name);
-    RangeUse& sum = it->second;
-    sum.chunks_stored += u.chunks_stored;
-    sum.chunks_read += u.chunks_read;
-    sum.chunks_prefetched += u.chunks_prefetched;
-    sum.chunks_loaded += u.chunks_loaded;
-    sum.chunks_fetched += u.chunks_fetched;
-    sum.fetched_bytes += u.fetched_bytes;
+    it->second += u;
   }
   nlohmann::json regions = nlohmann::json::array();
   for (const std::string& name : names) {
