@@ -27,6 +27,8 @@ packages=(
   haproxy
   # the figures of lode sim's report
   gnuplot-nox
+  # open-addressing hash maps for the caches' LRU-K index
+  libabsl-dev
   # the containerd snapshotter: gRPC and protobuf, containerd's API .proto
   # files (Debian's Go source package installs them), SQLite for metadata,
   # and a real containerd for the tests

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
+#include <set>
 
 namespace lode::cache {
 namespace {
@@ -47,6 +49,53 @@ TEST(LruKTest, KOfOneIsLru) {
   LruK p(1, 16);
   for (const char* k : {"a", "b", "a", "c"}) p.Access(k);
   EXPECT_EQ(p.Victim(), "b");
+}
+
+// The definition, computed the slow way: each key's access times; the victim
+// is the resident key with the oldest K-th most recent access (0 when seen
+// fewer than K times), then the oldest last access.
+struct ReferenceLruK {
+  int k;
+  std::map<uint64_t, std::vector<uint64_t>> times;
+  std::set<uint64_t> resident;
+  uint64_t clock = 0;
+
+  void Access(uint64_t key) {
+    times[key].push_back(++clock);
+    resident.insert(key);
+  }
+  uint64_t Victim() const {
+    std::pair<std::pair<uint64_t, uint64_t>, uint64_t> best{{~0ull, ~0ull}, 0};
+    for (uint64_t key : resident) {
+      const std::vector<uint64_t>& t = times.at(key);
+      uint64_t kth = t.size() >= static_cast<size_t>(k) ? t[t.size() - static_cast<size_t>(k)] : 0;
+      best = std::min(best, {{kth, t.back()}, key});
+    }
+    return best.second;
+  }
+};
+
+TEST(LruKTest, VictimsMatchTheDefinitionOnRandomAccesses) {
+  for (int k = 1; k <= 3; ++k) {
+    std::mt19937_64 rng(static_cast<uint64_t>(k));
+    BasicLruK<uint64_t, int> policy(k, 1000);  // history long enough to match the reference
+    ReferenceLruK reference{k, {}, {}, 0};
+    for (int step = 0; step < 5000; ++step) {
+      uint64_t key = std::uniform_int_distribution<uint64_t>(0, 60)(rng);
+      if (policy.resident(key)) {
+        ASSERT_NE(policy.TouchResident(key), nullptr);
+      } else {
+        if (policy.resident_count() >= 20) {
+          ASSERT_EQ(*policy.Victim(), reference.Victim()) << "K " << k << " step " << step;
+          auto victim = policy.EvictVictim();
+          ASSERT_EQ(victim->second, static_cast<int>(victim->first) * 10);
+          reference.resident.erase(victim->first);
+        }
+        policy.Access(key, static_cast<int>(key) * 10);
+      }
+      reference.Access(key);
+    }
+  }
 }
 
 // A cache of `capacity` chunks with the policy; returns the hit rate of the

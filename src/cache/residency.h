@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstdint>
-#include <unordered_map>
 #include <utility>
 
 #include "cache/lru_k.h"
@@ -22,13 +21,12 @@ class Residency {
   Residency(uint64_t budget_bytes, int k, size_t history_limit)
       : budget_(budget_bytes), policy_(k, history_limit) {}
 
-  bool Contains(const Key& key) const { return slots_.count(key) != 0; }
+  bool Contains(const Key& key) const { return policy_.resident(key); }
+  void Prefetch(const Key& key) const { policy_.Prefetch(key); }
   // The value of `key`, counting an access; null when it is not resident.
   Value* Touch(const Key& key) {
-    auto it = slots_.find(key);
-    if (it == slots_.end()) return nullptr;
-    policy_.Access(key);
-    return &it->second.value;
+    Slot* slot = policy_.TouchResident(key);
+    return slot ? &slot->value : nullptr;
   }
   // Makes `key` resident with `value` (an access), first evicting until
   // `bytes` fit and calling `evicted(key, bytes)` for each key evicted.
@@ -38,18 +36,13 @@ class Residency {
   bool Insert(const Key& key, uint64_t bytes, Value value, OnEvict&& evicted) {
     if (bytes > budget_ || Contains(key)) return false;
     while (bytes_ + bytes > budget_) {
-      Key victim = *policy_.Victim();
-      policy_.Evict(victim);
-      auto it = slots_.find(victim);
-      uint64_t size = it->second.bytes;
-      bytes_ -= size;
-      slots_.erase(it);
+      auto victim = policy_.EvictVictim();
+      bytes_ -= victim->second.bytes;
       ++evictions_;
-      evicted(victim, size);
+      evicted(victim->first, victim->second.bytes);
     }
-    slots_.emplace(key, Slot{bytes, std::move(value)});
+    policy_.Access(key, Slot{bytes, std::move(value)});
     bytes_ += bytes;
-    policy_.Access(key);
     return true;
   }
   template <typename OnEvict>
@@ -58,27 +51,21 @@ class Residency {
   }
   // Drops `key`, resident or not, and its history.
   void Erase(const Key& key) {
-    auto it = slots_.find(key);
-    if (it != slots_.end()) {
-      bytes_ -= it->second.bytes;
-      slots_.erase(it);
-    }
-    policy_.Forget(key);
+    if (auto slot = policy_.Forget(key)) bytes_ -= slot->bytes;
   }
 
   uint64_t bytes() const { return bytes_; }
   uint64_t budget() const { return budget_; }
-  uint64_t entries() const { return slots_.size(); }
+  uint64_t entries() const { return policy_.resident_count(); }
   uint64_t evictions() const { return evictions_; }
 
  private:
   struct Slot {
-    uint64_t bytes;
-    Value value;
+    uint64_t bytes = 0;
+    Value value{};
   };
   uint64_t budget_;
-  BasicLruK<Key> policy_;
-  std::unordered_map<Key, Slot> slots_;  // resident keys
+  BasicLruK<Key, Slot> policy_;
   uint64_t bytes_ = 0;
   uint64_t evictions_ = 0;
 };

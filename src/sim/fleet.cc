@@ -80,6 +80,7 @@ L2Read L2Fleet::Read(uint64_t key, uint64_t chunk_bytes, std::mt19937_64& rng,
   uint64_t stripe_bytes = (chunk_bytes + static_cast<uint64_t>(code_.k) - 1) / code_.k;
   double found[64], slowest = 0;
   int n = 0;
+  for (int i = 0; i < code_.total(); ++i) nodes_[placed[i]].stripes->Prefetch(StripeKey(key, i));
   // Stripes [first, last) asked at `asked_at` ms.
   auto ask = [&](int first, int last, double asked_at) {
     for (int i = first; i < last; ++i) {

@@ -7,11 +7,12 @@
 // (1+0). Keys are 64-bit chunk ids.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <cstdint>
 #include <memory>
 #include <random>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "cache/erasure.h"
@@ -84,7 +85,7 @@ class L2Fleet {
   std::vector<std::string> names_;
   std::vector<Node> nodes_;
   std::vector<uint64_t> egress_;
-  std::unordered_map<uint64_t, uint32_t> placed_;  // chunk -> offset in placements_
+  absl::flat_hash_map<uint64_t, uint32_t> placed_;  // chunk -> offset in placements_
   std::vector<uint16_t> placements_;
 };
 
