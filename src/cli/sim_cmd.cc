@@ -57,6 +57,21 @@ void PrintSummary(const nlohmann::json& r, double seconds) {
       l["l2"]["p99"].get<double>(), l["origin"]["p50"].get<double>(),
       l["origin"]["p99"].get<double>(), l["start_fetch"]["p50"].get<double>(),
       l["start_fetch"]["p99"].get<double>());
+  if (r["warm"].get<uint64_t>() > 0 || r["spilled"].get<uint64_t>() > 0 ||
+      r["refused"].get<uint64_t>() > 0) {
+    std::printf("%llu invocations: %llu warm, %llu cold starts (%llu spilled), %llu refused\n",
+                r["invocations"].get<unsigned long long>(), r["warm"].get<unsigned long long>(),
+                r["starts"].get<unsigned long long>(), r["spilled"].get<unsigned long long>(),
+                r["refused"].get<unsigned long long>());
+  }
+  const nlohmann::json& o = r["origin"];
+  std::printf(
+      "origin: %.0f GETs, busiest second %.0f; admission waited %llu, rejected %llu (%llu starts "
+      "failed)\n",
+      o["gets"].get<double>(), o["peak_gets_per_second"].get<double>(),
+      o["admission_waited"].get<unsigned long long>(),
+      o["admission_rejected"].get<unsigned long long>(),
+      r["failed_starts"].get<unsigned long long>());
 }
 
 // The claims table, a line per claim.

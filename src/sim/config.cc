@@ -179,10 +179,21 @@ void ReadL2(const json& v, SimConfig& c) {
     std::string where = "l2.events[" + std::to_string(i) + "]";
     Reader(events[i], where)
         .Number("at_hours", e.at_hours)
-        .Integer("node", e.node)
+        .On("node",
+            [&e, &where](const json& node) {
+              if (node == "all") {
+                e.node = NodeEvent::kAll;
+              } else if (node.is_number_unsigned()) {
+                e.node = node.get<int>();
+              } else {
+                throw Reader::Error{where + ".node must be a node number or \"all\""};
+              }
+            })
         .Text("change", e.change)
         .Read();
-    if (e.node < 0 || e.node >= c.l2_nodes) throw Reader::Error{where + ".node: no such node"};
+    if (e.node != NodeEvent::kAll && (e.node < 0 || e.node >= c.l2_nodes)) {
+      throw Reader::Error{where + ".node: no such node"};
+    }
     if (e.change != "down" && e.change != "up" && e.change != "slow" && e.change != "restart") {
       throw Reader::Error{where + ".change: down, up, slow or restart"};
     }
@@ -207,6 +218,28 @@ Status ReadSetup(const json& root, SimSetup& s) {
         .Integer("workers", c.workers)
         .Text("placement", c.placement)
         .Integer("affinity_spread", c.affinity_spread)
+        .On("sandboxes",
+            [&c](const json& v) {
+              Reader(v, "sandboxes")
+                  .Integer("slots", c.sandboxes.slots)
+                  .Number("keep_alive_s", c.sandboxes.keep_alive_s)
+                  .Number("invocation_s", c.sandboxes.invocation_s)
+                  .Read();
+              if (c.sandboxes.keep_alive_s < 0 || !(c.sandboxes.invocation_s > 0)) {
+                throw Reader::Error{"sandboxes needs keep_alive_s >= 0 and invocation_s > 0"};
+              }
+            })
+        .Integer("start_parallelism", c.start_parallelism)
+        .On("admission",
+            [&c](const json& v) {
+              Reader(v, "admission")
+                  .Integer("limit", c.admission.limit)
+                  .Number("timeout_ms", c.admission.timeout_ms)
+                  .Read();
+              if (c.admission.timeout_ms < 0) {
+                throw Reader::Error{"admission.timeout_ms cannot be negative"};
+              }
+            })
         .On("l1",
             [&c](const json& v) {
               Reader(v, "l1")
@@ -250,6 +283,9 @@ Status ReadSetup(const json& root, SimSetup& s) {
     return Status::InvalidArgument(e.message);
   }
   if (c.workers < 1) return Status::InvalidArgument("workers must be at least 1");
+  if (c.start_parallelism < 1) {
+    return Status::InvalidArgument("start_parallelism must be at least 1");
+  }
   if (c.l1_k < 1 || c.l1_k > cache::LruK::kMaxK) {
     return Status::InvalidArgument("l1.k must be between 1 and " +
                                    std::to_string(cache::LruK::kMaxK));

@@ -14,6 +14,8 @@ TEST(SimConfigTest, ReadsEveryPartAndKeepsDefaultsElsewhere) {
     "seed": 9,
     "trace": {"hours": 48, "functions": 100},
     "workers": 50, "placement": "affinity", "affinity_spread": 3,
+    "sandboxes": {"slots": 10, "keep_alive_s": 600},
+    "start_parallelism": 4, "admission": {"limit": 8, "timeout_ms": 500},
     "l1": {"memory_bytes": "1GiB", "disk_bytes": 1000},
     "l2": {"nodes": 8, "node_bytes": "2GiB", "code": "4+2",
            "events": [{"at_hours": 30, "node": 7, "change": "restart"}]},
@@ -26,6 +28,12 @@ TEST(SimConfigTest, ReadsEveryPartAndKeepsDefaultsElsewhere) {
   EXPECT_EQ(s->trace.bases, PaperTraceShape().bases);
   EXPECT_EQ(s->fleet.workers, 50);
   EXPECT_EQ(s->fleet.placement, "affinity");
+  EXPECT_EQ(s->fleet.sandboxes.slots, 10);
+  EXPECT_EQ(s->fleet.sandboxes.keep_alive_s, 600);
+  EXPECT_EQ(s->fleet.sandboxes.invocation_s, SandboxConfig().invocation_s);
+  EXPECT_EQ(s->fleet.start_parallelism, 4);
+  EXPECT_EQ(s->fleet.admission.limit, 8);
+  EXPECT_EQ(s->fleet.admission.timeout_ms, 500);
   EXPECT_EQ(s->fleet.l1_memory_bytes, 1ull << 30);
   EXPECT_EQ(s->fleet.l1_disk_bytes, 1000u);
   EXPECT_EQ(s->fleet.l2_code.k, 4);
@@ -56,6 +64,11 @@ TEST(SimConfigTest, MistakesNameTheirKey) {
       {R"({"trace": {"hours": -1}})", "trace:"},
       {R"({"sampling_rate": 2})", "sampling_rate"},
       {R"({"placement": "nearest"})", "placement"},
+      {R"({"sandboxes": {"invocation_s": 0}})", "sandboxes needs"},
+      {R"({"sandboxes": {"slots": -1}})", "sandboxes.slots"},
+      {R"({"start_parallelism": 0})", "start_parallelism"},
+      {R"({"admission": {"timeout_ms": -1}})", "admission.timeout_ms"},
+      {R"({"l2": {"events": [{"node": "some", "change": "down"}]}})", "node number or"},
       {R"({"workers": -2})", "workers must be a non-negative integer"},
   };
   for (const Case& c : cases) {

@@ -55,7 +55,8 @@ class L2Fleet {
 
   // Asks every stripe's node (the up ones) for chunk `key`: a hit when k
   // stripes are there. Each answer takes `stripe` latency; each stripe
-  // found is sent (egress).
+  // found is sent (egress). On a hit, stripes that up nodes reported
+  // missing before the chunk decoded are stored again, as MemcachedL2 does.
   L2Read Read(uint64_t key, uint64_t chunk_bytes, std::mt19937_64& rng, const Latency& stripe);
   // Stores the chunk's stripes (ceil(bytes / k) each) on their nodes that
   // are up.
@@ -66,6 +67,8 @@ class L2Fleet {
   void Restart(int node);
   int nodes() const { return static_cast<int>(nodes_.size()); }
   const cache::ErasureCode& code() const { return code_; }
+  // Stripes stored again after a read found them missing.
+  uint64_t repaired() const { return repaired_; }
   // Bytes each node served (stripes read), for egress.
   const std::vector<uint64_t>& egress_bytes() const { return egress_; }
 
@@ -85,6 +88,7 @@ class L2Fleet {
   std::vector<std::string> names_;
   std::vector<Node> nodes_;
   std::vector<uint64_t> egress_;
+  uint64_t repaired_ = 0;
   absl::flat_hash_map<uint64_t, uint32_t> placed_;  // chunk -> offset in placements_
   std::vector<uint16_t> placements_;
 };

@@ -59,6 +59,19 @@ json Cost(const SimConfig& c, const SimResult& r) {
           {"total_per_hour", holding + reloading}};
 }
 
+// The origin's side, scaled back up from the sample: the GETs it served,
+// the busiest second, and GETs per minute (the flood after an emptied L2).
+json OriginJson(const SimConfig& c, const OriginCounts& o) {
+  json per_minute = json::array();
+  for (uint64_t n : o.gets_per_minute) per_minute.push_back(n / c.sampling_rate);
+  return {{"gets", o.gets / c.sampling_rate},
+          {"peak_gets_per_second", o.peak_gets_per_second / c.sampling_rate},
+          {"gets_per_minute", per_minute},
+          {"admission_waited", o.waited},
+          {"admission_rejected", o.rejected},
+          {"peak_in_flight_per_worker", o.peak_in_flight}};
+}
+
 }  // namespace
 
 json ResultJson(const SimSetup& setup, const SimConfig& c, const SimResult& r) {
@@ -74,6 +87,13 @@ json ResultJson(const SimSetup& setup, const SimConfig& c, const SimResult& r) {
            {{"seed", c.seed},
             {"workers", c.workers},
             {"placement", c.placement},
+            {"affinity_spread", c.affinity_spread},
+            {"start_parallelism", c.start_parallelism},
+            {"admission", {{"limit", c.admission.limit}, {"timeout_ms", c.admission.timeout_ms}}},
+            {"sandboxes",
+             {{"slots", c.sandboxes.slots},
+              {"keep_alive_s", c.sandboxes.keep_alive_s},
+              {"invocation_s", c.sandboxes.invocation_s}}},
             {"l1_memory_bytes", c.l1_memory_bytes},
             {"l1_disk_bytes", c.l1_disk_bytes},
             {"l1_k", c.l1_k},
@@ -85,7 +105,13 @@ json ResultJson(const SimSetup& setup, const SimConfig& c, const SimResult& r) {
             {"sampling_rate", c.sampling_rate},
             {"warmup_hours", c.warmup_hours},
             {"trace", TraceJson(setup)}}},
+          {"invocations", r.invocations},
+          {"warm", r.warm},
           {"starts", r.starts},
+          {"spilled", r.spilled},
+          {"refused", r.refused},
+          {"peak_sandboxes", r.peak_sandboxes},
+          {"failed_starts", r.failed_starts},
           {"trace_reads", r.trace_reads},
           {"reads", r.accesses},
           {"tiers", Shares(r.all)},
@@ -102,7 +128,9 @@ json ResultJson(const SimSetup& setup, const SimConfig& c, const SimResult& r) {
             {"l2", Cdf(r.l2_ms)},
             {"origin", Cdf(r.origin_ms)},
             {"start_fetch", Cdf(r.start_fetch_ms)}}},
-          {"l2_egress_bytes", r.l2_egress_bytes}};
+          {"l2_egress_bytes", r.l2_egress_bytes},
+          {"l2_repaired_stripes", r.l2_repaired},
+          {"origin", OriginJson(c, r.origin)}};
 }
 
 }  // namespace lode::sim

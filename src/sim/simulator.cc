@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <random>
 #include <unordered_map>
 
 #include "cache/placement.h"
 #include "sim/fleet.h"
+#include "sim/origin.h"
 
 namespace lode::sim {
 namespace {
@@ -64,10 +66,13 @@ class Simulation {
         l1_disk_(c.l1_disk),
         l2_stripe_(c.l2_stripe),
         origin_(c.origin),
+        origin_gets_(c.workers, c.admission),
         sample_below_(static_cast<uint64_t>(std::ldexp(c.sampling_rate, 24))) {
+    if (c.sandboxes.modeled()) sandboxes_.emplace(c.workers, c.sandboxes);
     for (int w = 0; w < c.workers; ++w) {
       workers_.emplace_back(Scaled(c.l1_memory_bytes), Scaled(c.l1_disk_bytes), c.l1_k);
       worker_names_.push_back("worker-" + std::to_string(w));
+      all_workers_.push_back(static_cast<size_t>(w));
     }
     events_ = c.l2_events;
     std::stable_sort(events_.begin(), events_.end(), [](const NodeEvent& a, const NodeEvent& b) {
@@ -81,7 +86,7 @@ class Simulation {
     for (size_t i = 0; i < trace_.starts.size(); ++i) {
       const Start& s = trace_.starts[i];
       ApplyEventsUntil(s.time_s);
-      RunStart(s);
+      Invoke(s);
       if (progress && i % step == 0) progress(static_cast<double>(i) / trace_.starts.size());
     }
     result_.l1_ms = l1_hist_.Get();
@@ -89,6 +94,9 @@ class Simulation {
     result_.origin_ms = origin_hist_.Get();
     result_.start_fetch_ms = start_hist_.Get();
     result_.l2_egress_bytes = l2_.egress_bytes();
+    result_.l2_repaired = l2_.repaired();
+    result_.origin = origin_gets_.counts();
+    if (sandboxes_) result_.peak_sandboxes = sandboxes_->peak_live();
     result_.wall_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
     return result_;
@@ -102,78 +110,136 @@ class Simulation {
   void ApplyEventsUntil(double t) {
     while (next_event_ < events_.size() && events_[next_event_].at_hours * 3600 <= t) {
       const NodeEvent& e = events_[next_event_++];
-      if (e.change == "restart") {
-        l2_.Restart(e.node);
-      } else {
-        l2_.SetState(e.node, e.change == "down"   ? NodeState::kDown
+      int first = e.node == NodeEvent::kAll ? 0 : e.node;
+      int last = e.node == NodeEvent::kAll ? l2_.nodes() : e.node + 1;
+      for (int node = first; node < last; ++node) {
+        if (e.change == "restart") {
+          l2_.Restart(node);
+        } else {
+          l2_.SetState(node, e.change == "down"   ? NodeState::kDown
                              : e.change == "slow" ? NodeState::kSlow
                                                   : NodeState::kUp);
+        }
       }
     }
   }
 
-  size_t WorkerFor(uint32_t function) {
-    if (c_.placement != "affinity") {
-      return std::uniform_int_distribution<size_t>(0, workers_.size() - 1)(rng_);
+  void Invoke(const Start& s) {
+    result_.invocations++;
+    if (sandboxes_) {
+      sandboxes_->AdvanceTo(s.time_s);
+      if (sandboxes_->TakeWarm(s.function, s.time_s)) {
+        result_.warm++;
+        return;
+      }
     }
+    std::optional<size_t> worker = WorkerFor(s.function);
+    if (!worker) {
+      result_.refused++;
+      return;
+    }
+    if (sandboxes_) sandboxes_->Start(s.function, *worker, s.time_s);
+    RunStart(s, *worker);
+  }
+
+  bool HasFreeSlot(size_t worker) const { return !sandboxes_ || sandboxes_->HasFreeSlot(worker); }
+
+  // The first of `candidates` with a free slot, from index `first` on.
+  std::optional<size_t> FirstFree(const std::vector<size_t>& candidates, size_t first) const {
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      size_t worker = candidates[(first + i) % candidates.size()];
+      if (HasFreeSlot(worker)) return worker;
+    }
+    return std::nullopt;
+  }
+
+  // A random worker with a free slot.
+  std::optional<size_t> AnyWorker() {
+    size_t first = std::uniform_int_distribution<size_t>(0, workers_.size() - 1)(rng_);
+    return FirstFree(all_workers_, first);
+  }
+
+  std::optional<size_t> WorkerFor(uint32_t function) {
+    if (c_.placement != "affinity") return AnyWorker();
     auto [it, added] = ranked_.try_emplace(function);
     if (added) {
       it->second = cache::RankServers(worker_names_, trace_.functions[function],
                                       static_cast<size_t>(c_.affinity_spread));
     }
-    return it->second[std::uniform_int_distribution<size_t>(0, it->second.size() - 1)(rng_)];
+    size_t first = std::uniform_int_distribution<size_t>(0, it->second.size() - 1)(rng_);
+    if (std::optional<size_t> worker = FirstFree(it->second, first)) return worker;
+    result_.spilled++;
+    return AnyWorker();
   }
 
-  void RunStart(const Start& s) {
-    size_t worker = WorkerFor(s.function);
-    WorkerCache& l1 = workers_[worker];
-    auto time_s = static_cast<uint32_t>(s.time_s);
+  // A cold start on `worker`: its start set's reads, issued
+  // `start_parallelism` at a time (the agent prefetches a start's profile
+  // on that many threads), each when a lane frees up.
+  void RunStart(const Start& s, size_t worker) {
     uint64_t salt = c_.salt_period_hours > 0
                         ? static_cast<uint64_t>(s.time_s / (c_.salt_period_hours * 3600))
                         : 0;
     size_t hour = static_cast<size_t>(s.time_s / 3600);
     if (result_.hours.size() <= hour) result_.hours.resize(hour + 1);
     bool warm = s.time_s >= c_.warmup_hours * 3600;
-    double fetch_ms = 0;
-    uint64_t bytes = trace_.chunk_bytes;
+    lanes_.assign(static_cast<size_t>(c_.start_parallelism), 0);  // ms into the start
+    bool failed = false;
     for (uint64_t content : trace_.images[s.image].start_set) {
       uint64_t key = Mix(content ^ Mix(salt + 0x5a17));
       if ((Mix(key) >> 40) >= sample_below_) continue;
       result_.accesses++;
-      if (streams_ && worker == 0) {
-        streams_->l1_worker0.push_back({time_s, key, static_cast<uint32_t>(bytes)});
-      }
+      auto lane = std::min_element(lanes_.begin(), lanes_.end());
       TierCounts served;
-      WorkerCache::Found found = l1.Read(key, bytes);
-      if (found != WorkerCache::Found::kNo) {
-        double ms = (found == WorkerCache::Found::kMemory ? l1_memory_ : l1_disk_).Sample(rng_);
-        l1_hist_.Add(ms);
-        fetch_ms += ms;
-        served.l1 = 1;
-      } else {
-        if (streams_) streams_->l2.push_back({time_s, key, static_cast<uint32_t>(bytes)});
-        L2Read r = l2_.Read(key, bytes, rng_, l2_stripe_);
-        double ms = r.latency_ms;
-        if (r.hit) {
-          l2_hist_.Add(ms);
-          served.l2 = 1;
-        } else {
-          double from_origin = origin_.Sample(rng_);
-          origin_hist_.Add(from_origin);
-          ms += from_origin;
-          served.origin = 1;
-          l2_.Fill(key, bytes);
-        }
-        l1.Fill(key, bytes);
-        fetch_ms += ms;
+      std::optional<double> ms = Read(worker, key, s.time_s * 1000 + *lane, served);
+      if (!ms) {
+        failed = true;  // the agent fails the read, and the start with it
+        break;
       }
+      *lane += *ms;
       Count(result_.all, served);
       Count(result_.hours[hour], served);
       if (warm) Count(result_.after_warmup, served);
     }
     result_.starts++;
+    result_.failed_starts += failed;
     result_.trace_reads += trace_.images[s.image].start_set.size();
-    start_hist_.Add(fetch_ms);
+    if (!failed) start_hist_.Add(*std::max_element(lanes_.begin(), lanes_.end()));
+  }
+
+  // One chunk read through L1, L2 and the origin at `at_ms`, filling the
+  // tiers it missed: how long it took, or nothing when the origin's
+  // admission refused it.
+  std::optional<double> Read(size_t worker, uint64_t key, double at_ms, TierCounts& served) {
+    uint64_t bytes = trace_.chunk_bytes;
+    auto time_s = static_cast<uint32_t>(at_ms / 1000);
+    if (streams_ && worker == 0) {
+      streams_->l1_worker0.push_back({time_s, key, static_cast<uint32_t>(bytes)});
+    }
+    WorkerCache& l1 = workers_[worker];
+    WorkerCache::Found found = l1.Read(key, bytes);
+    if (found != WorkerCache::Found::kNo) {
+      double ms = (found == WorkerCache::Found::kMemory ? l1_memory_ : l1_disk_).Sample(rng_);
+      l1_hist_.Add(ms);
+      served.l1 = 1;
+      return ms;
+    }
+    if (streams_) streams_->l2.push_back({time_s, key, static_cast<uint32_t>(bytes)});
+    L2Read r = l2_.Read(key, bytes, rng_, l2_stripe_);
+    double ms = r.latency_ms;
+    if (r.hit) {
+      l2_hist_.Add(ms);
+      served.l2 = 1;
+    } else {
+      double from_origin = origin_.Sample(rng_);
+      std::optional<double> waited = origin_gets_.Fetch(worker, at_ms + ms, from_origin);
+      if (!waited) return std::nullopt;
+      origin_hist_.Add(*waited + from_origin);
+      ms += *waited + from_origin;
+      served.origin = 1;
+      l2_.Fill(key, bytes);
+    }
+    l1.Fill(key, bytes);
+    return ms;
   }
 
   static void Count(TierCounts& into, const TierCounts& one) {
@@ -188,9 +254,13 @@ class Simulation {
   std::mt19937_64 rng_;
   std::vector<WorkerCache> workers_;
   std::vector<std::string> worker_names_;
+  std::vector<size_t> all_workers_;  // 0, 1, ...
+  std::optional<Sandboxes> sandboxes_;
   std::unordered_map<uint32_t, std::vector<size_t>> ranked_;  // by function
   L2Fleet l2_;
   Latency l1_memory_, l1_disk_, l2_stripe_, origin_;
+  Origin origin_gets_;
+  std::vector<double> lanes_;  // the current start's, reused
   uint64_t sample_below_;
   std::vector<NodeEvent> events_;
   size_t next_event_ = 0;

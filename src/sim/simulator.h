@@ -15,13 +15,16 @@
 
 #include "cache/erasure.h"
 #include "sim/latency.h"
+#include "sim/origin.h"
+#include "sim/sandboxes.h"
 #include "sim/trace.h"
 
 namespace lode::sim {
 
-// A change of an L2 node at a time: "down", "up", "slow" or "restart"
-// (back up, empty).
+// A change of an L2 node (or all of them) at a time: "down", "up", "slow"
+// or "restart" (back up, empty).
 struct NodeEvent {
+  static constexpr int kAll = -1;  // every node at once
   double at_hours = 0;
   int node = 0;
   std::string change;
@@ -32,6 +35,15 @@ struct SimConfig {
   int workers = 100;
   std::string placement = "random";  // or "affinity": a function's top-ranked workers
   int affinity_spread = 2;           // ... among its `spread` best-ranked workers
+  // Slots and keep-alive (sandboxes.h); when modeled the trace's events are
+  // invocations, and only cold starts read chunks. A start whose workers are
+  // full spills over to a random worker with a free slot; with none free it
+  // is refused.
+  SandboxConfig sandboxes;
+  // A cold start's reads are issued this many at a time (the agent's
+  // prefetch threads; 1: one after another).
+  int start_parallelism = 16;
+  AdmissionConfig admission;  // origin fetches per worker (origin.h)
   uint64_t l1_memory_bytes = 2ull << 30;
   uint64_t l1_disk_bytes = 32ull << 30;
   int l1_k = 2;  // LRU-K's K in L1 (the agent's); 1 is plain LRU
@@ -71,13 +83,23 @@ struct Distribution {
 };
 
 struct SimResult {
-  uint64_t starts = 0;
+  uint64_t invocations = 0;    // events of the trace
+  uint64_t warm = 0;           // invocations served by an idle sandbox
+  uint64_t starts = 0;         // cold starts (the others)
+  uint64_t spilled = 0;        // starts placed off their function's workers
+  uint64_t refused = 0;        // starts with no free slot anywhere
+  uint64_t failed_starts = 0;  // a read the origin's admission refused
+  uint64_t peak_sandboxes = 0;
   uint64_t trace_reads = 0;  // chunk reads of the trace's starts
   uint64_t accesses = 0;     // of those, simulated (the sampled ones)
   TierCounts all, after_warmup;
   std::vector<TierCounts> hours;  // by hour of the trace
+  // Per read served by each tier (origin: with any admission wait), and
+  // per start (its reads' makespan over the lanes, sampled reads only).
   Distribution l1_ms, l2_ms, origin_ms, start_fetch_ms;
   std::vector<uint64_t> l2_egress_bytes;  // per node
+  uint64_t l2_repaired = 0;               // stripes stored again after a degraded read
+  OriginCounts origin;
   double wall_seconds = 0;
 };
 
