@@ -176,9 +176,11 @@ void ReadL2(const json& v, SimConfig& c) {
   if (!events.is_array()) throw Reader::Error{"l2.events must be an array"};
   for (size_t i = 0; i < events.size(); ++i) {
     NodeEvent e;
+    double every_hours = 0;
     std::string where = "l2.events[" + std::to_string(i) + "]";
     Reader(events[i], where)
         .Number("at_hours", e.at_hours)
+        .Number("every_hours", every_hours)
         .On("node",
             [&e, &where](const json& node) {
               if (node == "all") {
@@ -197,7 +199,17 @@ void ReadL2(const json& v, SimConfig& c) {
     if (e.change != "down" && e.change != "up" && e.change != "slow" && e.change != "restart") {
       throw Reader::Error{where + ".change: down, up, slow or restart"};
     }
-    c.l2_events.push_back(e);
+    if (every_hours < 0 || (every_hours > 0 && e.node != NodeEvent::kAll)) {
+      throw Reader::Error{where + ".every_hours: a positive interval, with \"node\": \"all\""};
+    }
+    if (every_hours == 0) {
+      c.l2_events.push_back(e);
+      continue;
+    }
+    // One node after another (a rolling restart).
+    for (int node = 0; node < c.l2_nodes; ++node) {
+      c.l2_events.push_back({e.at_hours + node * every_hours, node, e.change});
+    }
   }
 }
 

@@ -18,7 +18,8 @@ TEST(SimConfigTest, ReadsEveryPartAndKeepsDefaultsElsewhere) {
     "start_parallelism": 4, "admission": {"limit": 8, "timeout_ms": 500},
     "l1": {"memory_bytes": "1GiB", "disk_bytes": 1000},
     "l2": {"nodes": 8, "node_bytes": "2GiB", "code": "4+2",
-           "events": [{"at_hours": 30, "node": 7, "change": "restart"}]},
+           "events": [{"at_hours": 30, "node": 7, "change": "restart"},
+                      {"at_hours": 40, "node": "all", "change": "restart", "every_hours": 0.5}]},
     "latency": {"origin": {"median_ms": 30, "tail_ms": 200, "tail_quantile": 0.999}},
     "sampling_rate": 0.01, "warmup_hours": 24})");
   ASSERT_TRUE(s.ok()) << s.status().ToString();
@@ -38,8 +39,10 @@ TEST(SimConfigTest, ReadsEveryPartAndKeepsDefaultsElsewhere) {
   EXPECT_EQ(s->fleet.l1_disk_bytes, 1000u);
   EXPECT_EQ(s->fleet.l2_code.k, 4);
   EXPECT_EQ(s->fleet.l2_code.m, 2);
-  ASSERT_EQ(s->fleet.l2_events.size(), 1u);
+  ASSERT_EQ(s->fleet.l2_events.size(), 9u);  // one, then one per node
   EXPECT_EQ(s->fleet.l2_events[0].change, "restart");
+  EXPECT_EQ(s->fleet.l2_events[8].node, 7);
+  EXPECT_EQ(s->fleet.l2_events[8].at_hours, 43.5);
   EXPECT_EQ(s->fleet.origin.median_ms, 30);
   EXPECT_EQ(s->fleet.l1_disk.median_ms, SimConfig().l1_disk.median_ms);
 }
@@ -69,6 +72,8 @@ TEST(SimConfigTest, MistakesNameTheirKey) {
       {R"({"start_parallelism": 0})", "start_parallelism"},
       {R"({"admission": {"timeout_ms": -1}})", "admission.timeout_ms"},
       {R"({"l2": {"events": [{"node": "some", "change": "down"}]}})", "node number or"},
+      {R"({"l2": {"events": [{"node": 1, "change": "restart", "every_hours": 1}]}})",
+       "every_hours"},
       {R"({"workers": -2})", "workers must be a non-negative integer"},
   };
   for (const Case& c : cases) {
