@@ -15,12 +15,21 @@
 #                 4-of-5 reads with 1% of stripe GETs 10x slower
 #   l2-sizing     configs/sim/l2-sizing.json: L2 node sizes, holding against
 #                 reloading cost (the five-minute rule)
-# and each configuration's claims.
+#   split-sensitivity  configs/sim/split-sensitivity.json: paper-split with
+#                 fewer/more workers, L1 halved/doubled, function affinity,
+#                 a 10-minute keep-alive
+#   l2-emptied    configs/sim/l2-emptied.json: every L2 node restarted at
+#                 once, without admission control, with the agent's, with 8
+#                 origin fetches per worker (unsampled: admission needs every
+#                 read)
+#   burst         configs/sim/burst.json: one image from 0 to 15,000 starts/s
+#   salt-generations  configs/sim/salt-generations.json: salt periods
+# and each configuration's claims. CONFIGS="smoke burst" runs only those.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/common.sh
 bench_build lode
-for config in smoke paper-split l2-node-loss l1-scans l2-latency l2-sizing; do
+for config in ${CONFIGS:-smoke paper-split l2-node-loss l1-scans l2-latency l2-sizing split-sensitivity l2-emptied burst salt-generations}; do
   echo "== $config"
   out=$($lode sim "configs/sim/$config.json" --json)
   python3 - "$out" <<'PY'
@@ -36,6 +45,17 @@ for v, run in zip(runs, timings):
     print("   after %g h warm-up: L1 %.1f%%, L2 %.1f%%, origin %.3f%%; L2 hit ratio by hour: %s"
           % (v["config"]["warmup_hours"], 100 * t["l1"], 100 * t["l2"], 100 * t["origin"],
              " ".join("%.3f" % h["l2_hit_ratio"] for h in v["hours"])))
+    o = v["origin"]
+    print("   %d invocations, %d warm, %d cold starts (%d failed); origin %.0f GETs, busiest second %.0f, "
+          "admission waited %d; hottest L2 node %.2f Gb/s; start fetch p50/p99/p99.9 %.1f/%.1f/%.1f ms"
+          % (v["invocations"], v["warm"], v["starts"], v["failed_starts"], o["gets"],
+             o["peak_gets_per_second"], o["admission_waited"], v["l2_peak_egress"]["hottest_node_gbps"],
+             v["latency_ms"]["start_fetch"]["p50"], v["latency_ms"]["start_fetch"]["p99"],
+             v["latency_ms"]["start_fetch"]["p999"]))
+    if v["sharing"]:
+        sh = v["sharing"]
+        print("   sharing: %.3f keys per content, images per key max %d, mean %.1f"
+              % (sh["keys_per_content"], sh["max_images_per_key"], sh["mean_images_per_key"]))
 for c in r.get("claims", []):
     print("   claim %s: %s = %s" % ("passes" if c["pass"] else "FAILS", c["claim"], c["value"]))
 PY

@@ -121,6 +121,7 @@ sim::Trace LoadTrace(const SimArgs& a, const sim::SimSetup& setup, ProgressLine&
     return Check(sim::AzureTrace(azure, setup.trace));
   }
   progress.Update("generating the trace");
+  if (setup.burst) return sim::GenerateBurstTrace(setup.trace, *setup.burst);
   return sim::GeneratePaperTrace(setup.trace);
 }
 

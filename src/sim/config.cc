@@ -98,8 +98,10 @@ void ReadLatency(const json& v, const std::string& where, LatencyShape& into) {
   }
 }
 
-void ReadTrace(const json& v, PaperTraceShape& t, AzureShape& azure) {
+void ReadTrace(const json& v, PaperTraceShape& t, AzureShape& azure,
+               std::optional<BurstShape>& burst_if_chosen) {
   std::string generator = "paper";
+  BurstShape burst;
   Reader(v, "trace")
       .Text("generator", generator)
       .Integer("seed", t.seed)
@@ -131,9 +133,26 @@ void ReadTrace(const json& v, PaperTraceShape& t, AzureShape& azure) {
       .Number("redeploy_unique_median", t.redeploy_unique_median)
       .Number("scans_per_hour", t.scans_per_hour)
       .Integer("scan_chunks", t.scan_chunks)
+      .Number("burst_peak_per_second", burst.peak_per_second)
+      .Number("burst_ramp_seconds", burst.ramp_seconds)
+      .Number("burst_hold_seconds", burst.hold_seconds)
       .Read();
-  if (generator != "paper" && generator != "azure") {
-    throw Reader::Error{"trace.generator: \"paper\" or \"azure\""};
+  if (generator != "paper" && generator != "azure" && generator != "burst") {
+    throw Reader::Error{"trace.generator: \"paper\", \"azure\" or \"burst\""};
+  }
+  bool burst_keys = v.contains("burst_peak_per_second") || v.contains("burst_ramp_seconds") ||
+                    v.contains("burst_hold_seconds");
+  if (burst_keys && generator != "burst") {
+    throw Reader::Error{"trace: burst_* keys are for the burst generator"};
+  }
+  if (generator == "burst") {
+    if (!(burst.peak_per_second > 0) || burst.ramp_seconds < 0 || burst.hold_seconds < 0 ||
+        burst.peak_per_second * (burst.ramp_seconds + burst.hold_seconds) > 1e9) {
+      throw Reader::Error{
+          "trace: burst_peak_per_second must be positive, burst_ramp_seconds and "
+          "burst_hold_seconds not negative (and at most a billion starts)"};
+    }
+    burst_if_chosen = burst;
   }
   if ((generator == "azure") != !azure.days.empty()) {
     throw Reader::Error{"trace: the azure generator takes azure_days, and only it"};
@@ -224,7 +243,7 @@ Status ReadSetup(const json& root, SimSetup& s) {
               if (v.is_object() && v.contains("path")) {
                 Reader(v, "trace").Text("path", s.trace_path).Read();
               } else {
-                ReadTrace(v, s.trace, s.azure);
+                ReadTrace(v, s.trace, s.azure, s.burst);
               }
             })
         .Integer("workers", c.workers)
@@ -274,6 +293,11 @@ Status ReadSetup(const json& root, SimSetup& s) {
                   .Read();
             })
         .Number("salt_period_hours", c.salt_period_hours)
+        .On("count_sharing",
+            [&c](const json& v) {
+              if (!v.is_boolean()) throw Reader::Error{"count_sharing must be true or false"};
+              c.count_sharing = v.get<bool>();
+            })
         .Number("sampling_rate", c.sampling_rate)
         .Number("warmup_hours", c.warmup_hours)
         .On("prices",

@@ -7,6 +7,7 @@
 // docs/formats/sim.md.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,8 @@ struct SimSetup {
   // With `azure.days`, starts come from the Azure Functions trace instead
   // (trace's image keys still shape the images).
   AzureShape azure;
+  // With the burst generator, starts come from it instead.
+  std::optional<BurstShape> burst;
   std::string trace_path;  // a trace directory (trace_files.h), as written
   SimConfig fleet;         // the configuration without its variants
   // The fleets to run on the one trace: each variant, or just `fleet`.

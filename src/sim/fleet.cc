@@ -52,7 +52,8 @@ L2Fleet::L2Fleet(int nodes, uint64_t node_bytes, cache::ErasureCode code, double
       code_(code),
       slow_factor_(slow_factor),
       hedge_ms_(hedge_ms),
-      egress_(nodes) {
+      egress_(nodes),
+      busiest_(nodes) {
   for (int i = 0; i < nodes; ++i) {
     names_.push_back("10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ":11211");
     nodes_.push_back({EmptyNode(), NodeState::kUp});
@@ -74,7 +75,7 @@ const uint16_t* L2Fleet::Placement(uint64_t key) {
   return placements_.data() + it->second;
 }
 
-L2Read L2Fleet::Read(uint64_t key, uint64_t chunk_bytes, std::mt19937_64& rng,
+L2Read L2Fleet::Read(uint64_t key, uint64_t chunk_bytes, double at_ms, std::mt19937_64& rng,
                      const Latency& stripe) {
   const uint16_t* placed = Placement(key);
   uint64_t stripe_bytes = (chunk_bytes + static_cast<uint64_t>(code_.k) - 1) / code_.k;
@@ -93,6 +94,7 @@ L2Read L2Fleet::Read(uint64_t key, uint64_t chunk_bytes, std::mt19937_64& rng,
       if (node.stripes->Touch(StripeKey(key, i))) {
         found[n++] = ms;
         egress_[placed[i]] += stripe_bytes;
+        busiest_[placed[i]].Add(at_ms + ms, stripe_bytes);
       } else {
         absent[n_absent++] = {ms, i};
       }
@@ -120,6 +122,12 @@ L2Read L2Fleet::Read(uint64_t key, uint64_t chunk_bytes, std::mt19937_64& rng,
     repaired_++;
   }
   return {true, decoded_at};
+}
+
+std::vector<uint64_t> L2Fleet::peak_egress_per_second() const {
+  std::vector<uint64_t> peaks;
+  for (const PeakPerSecond& node : busiest_) peaks.push_back(node.peak());
+  return peaks;
 }
 
 void L2Fleet::Fill(uint64_t key, uint64_t chunk_bytes) {

@@ -18,6 +18,7 @@
 #include "cache/erasure.h"
 #include "cache/residency.h"
 #include "sim/latency.h"
+#include "sim/peak_rate.h"
 
 namespace lode::sim {
 
@@ -57,7 +58,9 @@ class L2Fleet {
   // stripes are there. Each answer takes `stripe` latency; each stripe
   // found is sent (egress). On a hit, stripes that up nodes reported
   // missing before the chunk decoded are stored again, as MemcachedL2 does.
-  L2Read Read(uint64_t key, uint64_t chunk_bytes, std::mt19937_64& rng, const Latency& stripe);
+  // `at_ms` places the egress in time.
+  L2Read Read(uint64_t key, uint64_t chunk_bytes, double at_ms, std::mt19937_64& rng,
+              const Latency& stripe);
   // Stores the chunk's stripes (ceil(bytes / k) each) on their nodes that
   // are up.
   void Fill(uint64_t key, uint64_t chunk_bytes);
@@ -71,6 +74,8 @@ class L2Fleet {
   uint64_t repaired() const { return repaired_; }
   // Bytes each node served (stripes read), for egress.
   const std::vector<uint64_t>& egress_bytes() const { return egress_; }
+  // The most bytes each node served within one second.
+  std::vector<uint64_t> peak_egress_per_second() const;
 
  private:
   struct Node {
@@ -88,6 +93,7 @@ class L2Fleet {
   std::vector<std::string> names_;
   std::vector<Node> nodes_;
   std::vector<uint64_t> egress_;
+  std::vector<PeakPerSecond> busiest_;  // per node
   uint64_t repaired_ = 0;
   absl::flat_hash_map<uint64_t, uint32_t> placed_;  // chunk -> offset in placements_
   std::vector<uint16_t> placements_;

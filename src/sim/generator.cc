@@ -176,4 +176,22 @@ Trace GeneratePaperTrace(const PaperTraceShape& shape) { return Generator(shape)
 
 Trace GeneratePaperImages(const PaperTraceShape& shape) { return Generator(shape).Run(false); }
 
+Trace GenerateBurstTrace(const PaperTraceShape& images, const BurstShape& burst) {
+  PaperTraceShape one = images;
+  one.functions = 1;
+  Trace trace = GeneratePaperImages(one);
+  // During the ramp, n(t) = peak t^2 / (2 ramp) starts have happened: the
+  // i-th is at sqrt(2 i ramp / peak).
+  double peak = burst.peak_per_second, ramp = burst.ramp_seconds;
+  auto in_ramp = static_cast<uint64_t>(peak * ramp / 2);
+  for (uint64_t i = 0; i < in_ramp; ++i) {
+    trace.starts.push_back({std::sqrt(2.0 * static_cast<double>(i) * ramp / peak), 0, 0});
+  }
+  auto held = static_cast<uint64_t>(peak * burst.hold_seconds);
+  for (uint64_t i = 0; i < held; ++i) {
+    trace.starts.push_back({ramp + static_cast<double>(i) / peak, 0, 0});
+  }
+  return trace;
+}
+
 }  // namespace lode::sim

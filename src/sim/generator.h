@@ -36,7 +36,19 @@ struct PaperTraceShape {
   uint64_t scan_chunks = 0;
 };
 
+// A burst of one function: starts ramping linearly from none to
+// `peak_per_second` over `ramp_seconds`, then held for `hold_seconds`
+// (a customer scaling out at once: 15,000 new containers a second).
+struct BurstShape {
+  double peak_per_second = 15000;
+  double ramp_seconds = 30;
+  double hold_seconds = 30;
+};
+
 Trace GeneratePaperTrace(const PaperTraceShape& shape);
+// The burst's one function runs on a paper-shaped image (`images` with one
+// function), at evenly spaced times.
+Trace GenerateBurstTrace(const PaperTraceShape& images, const BurstShape& burst);
 // Only the catalog: `shape.functions` functions, function i on image i, no
 // starts (for starts from elsewhere: azure.h).
 Trace GeneratePaperImages(const PaperTraceShape& shape);

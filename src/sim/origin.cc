@@ -32,14 +32,7 @@ void Origin::CountGet(double at_ms) {
   auto minute = static_cast<size_t>(second / 60);
   if (counts_.gets_per_minute.size() <= minute) counts_.gets_per_minute.resize(minute + 1);
   counts_.gets_per_minute[minute]++;
-  // Fetches arrive nearly in time order (starts are replayed in order, a
-  // start's reads spread over its fetch time): a late one counts in the
-  // current second.
-  if (second > second_) {
-    second_ = second;
-    this_second_ = 0;
-  }
-  counts_.peak_gets_per_second = std::max(counts_.peak_gets_per_second, ++this_second_);
+  busiest_.Add(at_ms, 1);
 }
 
 }  // namespace lode::sim

@@ -12,6 +12,8 @@
 #include <queue>
 #include <vector>
 
+#include "sim/peak_rate.h"
+
 namespace lode::sim {
 
 struct AdmissionConfig {
@@ -35,7 +37,12 @@ class Origin {
   // A fetch from `worker` asked at `at_ms` that takes `takes_ms` once
   // admitted: how long it waited first, or nothing when it was rejected.
   std::optional<double> Fetch(size_t worker, double at_ms, double takes_ms);
-  const OriginCounts& counts() const { return counts_; }
+  // The counts so far (with the busiest second).
+  OriginCounts counts() const {
+    OriginCounts c = counts_;
+    c.peak_gets_per_second = busiest_.peak();
+    return c;
+  }
 
  private:
   void CountGet(double at_ms);
@@ -43,7 +50,7 @@ class Origin {
   AdmissionConfig config_;
   // Per worker, when its admitted fetches end (earliest first).
   std::vector<std::priority_queue<double, std::vector<double>, std::greater<>>> in_flight_;
-  uint64_t second_ = 0, this_second_ = 0;
+  PeakPerSecond busiest_;
   OriginCounts counts_;
 };
 

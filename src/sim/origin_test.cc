@@ -36,5 +36,17 @@ TEST(OriginTest, CountsGetsPerMinuteAndTheBusiestSecond) {
   EXPECT_EQ(o.counts().gets_per_minute, (std::vector<uint64_t>{4, 1}));
 }
 
+TEST(PeakPerSecondTest, CountsLateArrivalsInTheirOwnSecond) {
+  PeakPerSecond p;
+  p.Add(5000, 2);
+  for (double at : {1500.0, 1200.0, 1999.0}) p.Add(at, 1);  // after second 5, in second 1
+  EXPECT_EQ(p.peak(), 3u);
+  p.Add(5100, 2);
+  EXPECT_EQ(p.peak(), 4u);
+  p.Add(1000.0 * 10000, 1);  // far later: the earlier seconds are final
+  p.Add(0, 7);               // older than the window: its oldest second
+  EXPECT_EQ(p.peak(), 7u);
+}
+
 }  // namespace
 }  // namespace lode::sim

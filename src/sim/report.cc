@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <vector>
@@ -171,6 +172,30 @@ Result<std::string> CostFigure(const std::string& dir, const std::vector<json>& 
                   "'total'\n");
 }
 
+// The GETs the origin served per minute in each run (log scale): the
+// flood after an emptied L2, the refills after a salt rotation.
+Result<std::string> OriginFigure(const std::string& dir, const std::vector<json>& runs) {
+  std::string data, plot = "plot ";
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const json& minutes = runs[i]["origin"]["gets_per_minute"];
+    for (size_t m = 0; m < minutes.size(); ++m) {
+      data += Number(static_cast<double>(m) / 60, "%.6g") + " " +
+              Number(std::max(minutes[m].get<double>(), 0.1), "%.6g") + "\n";
+    }
+    data += "\n\n";
+    std::string title = RunName(runs[i]);
+    for (char& c : title) c = c == '\'' ? ' ' : c;
+    plot += std::string(i ? ", " : "") + "'" + dir + "/origin.dat' index " + std::to_string(i) +
+            " using 1:2 with lines lw 2 title '" + title + "'";
+  }
+  LODE_RETURN_IF_ERROR(
+      WriteFileAtomically(dir + "/origin.dat", data, AtomicFile::Durability::kUnsynced));
+  return Draw(dir, "origin",
+              "set title 'GETs the origin served per minute'\nset xlabel 'hour of the trace'\n"
+              "set ylabel 'GETs per minute'\nset logscale y\nset key outside right\n" +
+                  plot + "\n");
+}
+
 Result<std::string> Figures(const std::vector<json>& runs, const std::string& dir) {
   std::string data = dir + "/hours.dat";
   LODE_RETURN_IF_ERROR(WriteHours(data, runs, {"l1", "l2", "origin", "l2_hit_ratio"}));
@@ -203,6 +228,8 @@ Result<std::string> Figures(const std::vector<json>& runs, const std::string& di
            "set xlabel 'hour of the trace'\nset ylabel 'L2 hit ratio'\nset key outside right\n" +
                plot + "\n"));
   html += "<figure>" + ratio + "</figure>\n";
+  LODE_ASSIGN_OR_RETURN(std::string origin, OriginFigure(dir, runs));
+  html += "<figure>" + origin + "</figure>\n";
   LODE_ASSIGN_OR_RETURN(std::string tiers,
                         LatencyFigure(dir, "tiers", {runs[0]}, {"l1", "l2", "origin"}));
   html += "<figure>" + tiers + "</figure>\n";

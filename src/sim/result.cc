@@ -1,5 +1,7 @@
 #include "sim/result.h"
 
+#include <algorithm>
+
 namespace lode::sim {
 namespace {
 
@@ -32,6 +34,16 @@ json TraceJson(const SimSetup& setup) {
             {"seed", setup.trace.seed}};
   }
   const PaperTraceShape& t = setup.trace;
+  if (setup.burst) {
+    return {{"generator", "burst"},
+            {"seed", t.seed},
+            {"burst_peak_per_second", setup.burst->peak_per_second},
+            {"burst_ramp_seconds", setup.burst->ramp_seconds},
+            {"burst_hold_seconds", setup.burst->hold_seconds},
+            {"base_chunks_median", t.base_chunks_median},
+            {"read_fraction", t.read_fraction},
+            {"own_read_fraction", t.own_read_fraction}};
+  }
   return {{"generator", "paper"},
           {"seed", t.seed},
           {"hours", t.hours},
@@ -72,6 +84,30 @@ json OriginJson(const SimConfig& c, const OriginCounts& o) {
           {"peak_in_flight_per_worker", o.peak_in_flight}};
 }
 
+// Each node's busiest second, scaled back up from the sample, and the
+// hottest node's in Gb/s (to hold against its network card).
+json PeakEgressJson(const SimConfig& c, const SimResult& r) {
+  json per_node = json::array();
+  double hottest = 0;
+  for (uint64_t bytes : r.l2_peak_egress_per_second) {
+    per_node.push_back(bytes / c.sampling_rate);
+    hottest = std::max(hottest, bytes / c.sampling_rate);
+  }
+  return {{"bytes_per_second", per_node}, {"hottest_node_gbps", hottest * 8 / 1e9}};
+}
+
+// What salts cost and buy: keys stored per content read, and how many
+// images one chunk key serves (the images a bad chunk would break).
+json SharingJson(const SimConfig& c, const SimResult::Sharing& s) {
+  if (!c.count_sharing) return nullptr;
+  double keys = static_cast<double>(s.keys);
+  return {{"keys", keys / c.sampling_rate},
+          {"contents", s.contents / c.sampling_rate},
+          {"keys_per_content", s.contents ? keys / static_cast<double>(s.contents) : 0.0},
+          {"max_images_per_key", s.max_images_per_key},
+          {"mean_images_per_key", s.keys ? static_cast<double>(s.key_images) / keys : 0.0}};
+}
+
 }  // namespace
 
 json ResultJson(const SimSetup& setup, const SimConfig& c, const SimResult& r) {
@@ -102,6 +138,7 @@ json ResultJson(const SimSetup& setup, const SimConfig& c, const SimResult& r) {
             {"l2_code", std::to_string(c.l2_code.k) + "+" + std::to_string(c.l2_code.m)},
             {"l2_hedge_ms", c.l2_hedge_ms},
             {"salt_period_hours", c.salt_period_hours},
+            {"count_sharing", c.count_sharing},
             {"sampling_rate", c.sampling_rate},
             {"warmup_hours", c.warmup_hours},
             {"trace", TraceJson(setup)}}},
@@ -129,8 +166,10 @@ json ResultJson(const SimSetup& setup, const SimConfig& c, const SimResult& r) {
             {"origin", Cdf(r.origin_ms)},
             {"start_fetch", Cdf(r.start_fetch_ms)}}},
           {"l2_egress_bytes", r.l2_egress_bytes},
+          {"l2_peak_egress", PeakEgressJson(c, r)},
           {"l2_repaired_stripes", r.l2_repaired},
-          {"origin", OriginJson(c, r.origin)}};
+          {"origin", OriginJson(c, r.origin)},
+          {"sharing", SharingJson(c, r.sharing)}};
 }
 
 }  // namespace lode::sim

@@ -1,5 +1,8 @@
 #include "sim/simulator.h"
 
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -94,6 +97,7 @@ class Simulation {
     result_.origin_ms = origin_hist_.Get();
     result_.start_fetch_ms = start_hist_.Get();
     result_.l2_egress_bytes = l2_.egress_bytes();
+    result_.l2_peak_egress_per_second = l2_.peak_egress_per_second();
     result_.l2_repaired = l2_.repaired();
     result_.origin = origin_gets_.counts();
     if (sandboxes_) result_.peak_sandboxes = sandboxes_->peak_live();
@@ -188,6 +192,7 @@ class Simulation {
       uint64_t key = Mix(content ^ Mix(salt + 0x5a17));
       if ((Mix(key) >> 40) >= sample_below_) continue;
       result_.accesses++;
+      if (c_.count_sharing) CountSharing(key, content, s.image);
       auto lane = std::min_element(lanes_.begin(), lanes_.end());
       TierCounts served;
       std::optional<double> ms = Read(worker, key, s.time_s * 1000 + *lane, served);
@@ -224,7 +229,7 @@ class Simulation {
       return ms;
     }
     if (streams_) streams_->l2.push_back({time_s, key, static_cast<uint32_t>(bytes)});
-    L2Read r = l2_.Read(key, bytes, rng_, l2_stripe_);
+    L2Read r = l2_.Read(key, bytes, at_ms, rng_, l2_stripe_);
     double ms = r.latency_ms;
     if (r.hit) {
       l2_hist_.Add(ms);
@@ -240,6 +245,15 @@ class Simulation {
     }
     l1.Fill(key, bytes);
     return ms;
+  }
+
+  void CountSharing(uint64_t key, uint64_t content, uint32_t image) {
+    if (!key_images_.insert({key, image}).second) return;
+    result_.sharing.key_images++;
+    uint64_t& images = images_per_key_[key];
+    if (images++ == 0) result_.sharing.keys++;
+    result_.sharing.max_images_per_key = std::max(result_.sharing.max_images_per_key, images);
+    if (contents_.insert(content).second) result_.sharing.contents++;
   }
 
   static void Count(TierCounts& into, const TierCounts& one) {
@@ -260,7 +274,10 @@ class Simulation {
   L2Fleet l2_;
   Latency l1_memory_, l1_disk_, l2_stripe_, origin_;
   Origin origin_gets_;
-  std::vector<double> lanes_;  // the current start's, reused
+  std::vector<double> lanes_;                                      // the current start's, reused
+  absl::flat_hash_set<std::pair<uint64_t, uint32_t>> key_images_;  // with count_sharing
+  absl::flat_hash_map<uint64_t, uint64_t> images_per_key_;
+  absl::flat_hash_set<uint64_t> contents_;
   uint64_t sample_below_;
   std::vector<NodeEvent> events_;
   size_t next_event_ = 0;

@@ -57,6 +57,9 @@ struct SimConfig {
   LatencyShape l2_stripe{1.5, 2.4, 0.99};  // ditto, a 4+1 read
   LatencyShape origin{36, 175, 0.999};     // S3's published shape
   double salt_period_hours = 0;            // 0: one salt for the whole trace
+  // Counts which images read each chunk key (the blast radius of one bad
+  // chunk) and the keys stored per content (deduplication lost to salts).
+  bool count_sharing = false;
   double sampling_rate = 1;
   double warmup_hours = 0;
   std::vector<NodeEvent> l2_events;
@@ -97,9 +100,17 @@ struct SimResult {
   // Per read served by each tier (origin: with any admission wait), and
   // per start (its reads' makespan over the lanes, sampled reads only).
   Distribution l1_ms, l2_ms, origin_ms, start_fetch_ms;
-  std::vector<uint64_t> l2_egress_bytes;  // per node
-  uint64_t l2_repaired = 0;               // stripes stored again after a degraded read
+  std::vector<uint64_t> l2_egress_bytes;            // per node
+  std::vector<uint64_t> l2_peak_egress_per_second;  // per node: its busiest second's bytes
+  uint64_t l2_repaired = 0;                         // stripes stored again after a degraded read
   OriginCounts origin;
+  // With count_sharing, over the simulated (sampled) chunks:
+  struct Sharing {
+    uint64_t keys = 0;      // distinct chunk keys read (content x salt generation)
+    uint64_t contents = 0;  // distinct contents read
+    uint64_t max_images_per_key = 0;
+    uint64_t key_images = 0;  // distinct (key, image) pairs
+  } sharing;
   double wall_seconds = 0;
 };
 

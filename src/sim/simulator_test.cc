@@ -118,6 +118,24 @@ TEST(SimulatorTest, DegradedReadsRefillARestartedNode) {
   EXPECT_GT(r.l2_repaired, kObjects / 2);
 }
 
+// A salt generation gives every content a new key: deduplication holds
+// within a generation only, and a key serves only that generation's images.
+TEST(SimulatorTest, SaltGenerationsSplitWhatAChunkKeyServes) {
+  Trace t;
+  t.functions = {"a", "b"};
+  t.images = {{"a", 2, {1, 2}}, {"b", 2, {1, 3}}};  // sharing content 1
+  t.starts = {{0, 0, 0}, {10, 1, 1}, {3700, 0, 0}};
+  SimConfig c = L2Only(5, 100, {4, 1});
+  c.salt_period_hours = 1;
+  c.count_sharing = true;
+  SimResult r = Simulate(t, c);
+  EXPECT_EQ(r.sharing.contents, 3u);
+  EXPECT_EQ(r.sharing.keys, 5u);  // 1, 2, 3 in hour 0; 1, 2 again in hour 1
+  EXPECT_EQ(r.sharing.max_images_per_key, 2u);
+  EXPECT_EQ(r.sharing.key_images, 6u);
+  EXPECT_EQ(r.all.origin, 5u);  // a new generation reads from the origin again
+}
+
 TEST(SimulatorTest, AFixedSeedGivesTheSameRun) {
   PaperTraceShape shape;
   shape.hours = 2;
@@ -160,6 +178,35 @@ TEST(SimulatorTest, SamplingEstimatesTheFullRun) {
     return static_cast<double>(r.all.l1) / static_cast<double>(r.all.total());
   };
   EXPECT_NEAR(share(sampled), share(full), 0.05) << share(full);
+}
+
+TEST(GeneratorTest, ABurstRampsToItsPeakAndHoldsIt) {
+  Trace t = GenerateBurstTrace(PaperTraceShape(), {1000, 10, 5});
+  ASSERT_EQ(t.images.size(), 1u);
+  EXPECT_EQ(t.starts.size(), 1000u * 10 / 2 + 1000u * 5);
+  std::vector<int> per_second(15);
+  for (size_t i = 0; i < t.starts.size(); ++i) {
+    if (i > 0) {
+      ASSERT_GE(t.starts[i].time_s, t.starts[i - 1].time_s);
+    }
+    per_second.at(static_cast<size_t>(t.starts[i].time_s))++;
+  }
+  EXPECT_NEAR(per_second[0], 50, 2);     // the ramp's first second: 1000 x 0.5 / 10
+  EXPECT_NEAR(per_second[9], 950, 2);    // its last
+  EXPECT_NEAR(per_second[12], 1000, 1);  // held
+}
+
+// Each node's busiest second counts the stripes it sent within it.
+TEST(SimulatorTest, EachL2NodeKnowsItsBusiestSecond) {
+  Trace t;
+  t.functions.push_back("f");
+  t.images.push_back({"one", 1, {1}});
+  for (double at : {0.0, 10.0, 10.2, 10.4, 10.6, 20.0}) t.starts.push_back({at, 0, 0});
+  SimConfig c = L2Only(1, 100, {1, 0});
+  SimResult r = Simulate(t, c);
+  ASSERT_EQ(r.l2_peak_egress_per_second.size(), 1u);
+  EXPECT_EQ(r.l2_peak_egress_per_second[0], 4 * kChunk);  // 10.x: four hits
+  EXPECT_EQ(r.l2_egress_bytes[0], 5 * kChunk);
 }
 
 TEST(GeneratorTest, ImagesAndStartsHaveThePapersShape) {
