@@ -29,12 +29,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/common.sh
 bench_build lode
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
 for config in ${CONFIGS:-smoke paper-split l2-node-loss l1-scans l2-latency l2-sizing split-sensitivity l2-emptied burst salt-generations}; do
   echo "== $config"
-  out=$($lode sim "configs/sim/$config.json" --json)
+  $lode sim "configs/sim/$config.json" --json > "$out"
   python3 - "$out" <<'PY'
 import json, sys
-r = json.loads(sys.argv[1])
+r = json.load(open(sys.argv[1]))
 runs = r.get("variants", [r])
 timings = r["run"] if isinstance(r["run"], list) else [r["run"]]
 for v, run in zip(runs, timings):

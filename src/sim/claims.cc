@@ -29,8 +29,8 @@ Result<std::vector<Claim>> ParseClaims(const json& claims,
                                        const std::vector<std::string>& variants) {
   if (!claims.is_array()) return Status::InvalidArgument("claims must be an array");
   std::vector<Claim> out;
-  static const char* kKeys[] = {"claim",  "source",    "variant", "metric",  "compare_to",
-                                "expect", "tolerance", "at_most", "at_least"};
+  static const char* kKeys[] = {"claim",          "source", "variant",   "metric",  "compare_to",
+                                "compare_metric", "expect", "tolerance", "at_most", "at_least"};
   for (size_t i = 0; i < claims.size(); ++i) {
     const json& c = claims[i];
     std::string where = "claims[" + std::to_string(i) + "]";
@@ -42,11 +42,13 @@ Result<std::vector<Claim>> ParseClaims(const json& claims,
           throw std::invalid_argument("unknown key " + key);
         }
       }
-      Claim claim{
-          TextAt(c, "claim", true),  TextAt(c, "source", false),     TextAt(c, "variant", false),
-          TextAt(c, "metric", true), TextAt(c, "compare_to", false), NumberAt(c, "expect"),
-          NumberAt(c, "tolerance"),  NumberAt(c, "at_most"),         NumberAt(c, "at_least")};
+      Claim claim{TextAt(c, "claim", true),       TextAt(c, "source", false),
+                  TextAt(c, "variant", false),    TextAt(c, "metric", true),
+                  TextAt(c, "compare_to", false), TextAt(c, "compare_metric", false),
+                  NumberAt(c, "expect"),          NumberAt(c, "tolerance"),
+                  NumberAt(c, "at_most"),         NumberAt(c, "at_least")};
       json::json_pointer(claim.metric);  // throws when malformed
+      if (!claim.compare_metric.empty()) json::json_pointer{claim.compare_metric};
       auto known = [&variants](const std::string& v) {
         return std::find(variants.begin(), variants.end(), v) != variants.end();
       };
@@ -80,15 +82,18 @@ json CheckClaims(const std::vector<Claim>& claims, const std::map<std::string, j
     }
     if (c.at_most) row["at_most"] = *c.at_most;
     if (c.at_least) row["at_least"] = *c.at_least;
-    json::json_pointer pointer(c.metric);
-    auto number = [&](const std::string& variant) -> std::optional<double> {
+    if (!c.compare_metric.empty()) row["compare_metric"] = c.compare_metric;
+    auto number = [&](const std::string& variant,
+                      const std::string& metric) -> std::optional<double> {
+      json::json_pointer pointer(metric);
       const json& result = results.at(variant);
       if (!result.contains(pointer) || !result[pointer].is_number()) return std::nullopt;
       return result[pointer].get<double>();
     };
-    std::optional<double> value = number(c.variant);
-    if (value && !c.compare_to.empty()) {
-      std::optional<double> other = number(c.compare_to);
+    std::optional<double> value = number(c.variant, c.metric);
+    if (value && (!c.compare_to.empty() || !c.compare_metric.empty())) {
+      std::optional<double> other = number(c.compare_to.empty() ? c.variant : c.compare_to,
+                                           c.compare_metric.empty() ? c.metric : c.compare_metric);
       value = other ? std::optional<double>(*value - *other) : std::nullopt;
     }
     bool pass = false;

@@ -1,8 +1,9 @@
 // Claims a simulation is checked against: a statement, where it comes from
 // (the paper, the design), which variant and which number of its result
 // (a JSON pointer, e.g. "/tiers_after_warmup/l1" or "/hours/30/l2_hit_ratio"),
-// optionally less the same number of another variant (`compare_to`), and
-// the bound: `expect` within `tolerance`, or `at_most` / `at_least`.
+// optionally less the same number of another variant (`compare_to`) or
+// another number (`compare_metric`, of `compare_to` or the same variant),
+// and the bound: `expect` within `tolerance`, or `at_most` / `at_least`.
 #pragma once
 
 #include <map>
@@ -16,7 +17,7 @@
 namespace lode::sim {
 
 struct Claim {
-  std::string claim, source, variant, metric, compare_to;
+  std::string claim, source, variant, metric, compare_to, compare_metric;
   std::optional<double> expect, tolerance, at_most, at_least;
 };
 

@@ -15,7 +15,11 @@ TEST(ClaimsTest, EachBoundPassesOrFailsOnItsVariantsNumber) {
     {"claim": "low", "variant": "a", "metric": "/tiers/origin", "at_most": 0.001},
     {"claim": "high", "variant": "b", "metric": "/hours/1/l2_hit_ratio", "at_least": 0.99},
     {"claim": "missing", "variant": "b", "metric": "/hours/7/l2_hit_ratio", "at_least": 0},
-    {"claim": "better", "variant": "a", "compare_to": "b", "metric": "/tiers/l1", "at_least": 0.15}
+    {"claim": "better", "variant": "a", "compare_to": "b", "metric": "/tiers/l1", "at_least": 0.15},
+    {"claim": "l1 over origin", "variant": "a", "metric": "/tiers/l1",
+     "compare_metric": "/tiers/origin", "at_least": 0.6},
+    {"claim": "a's origin under b's l1", "variant": "a", "metric": "/tiers/origin",
+     "compare_to": "b", "compare_metric": "/tiers/l1", "at_most": -0.4}
   ])"),
                                                   {"a", "b"});
   ASSERT_TRUE(claims.ok()) << claims.status().ToString();
@@ -24,7 +28,7 @@ TEST(ClaimsTest, EachBoundPassesOrFailsOnItsVariantsNumber) {
       {"b", json::parse(R"({"tiers": {"l1": 0.5}, "hours": [{"l2_hit_ratio": 1},
                                                           {"l2_hit_ratio": 0.995}]})")}};
   json table = CheckClaims(*claims, results);
-  ASSERT_EQ(table.size(), 5u);
+  ASSERT_EQ(table.size(), 7u);
   EXPECT_TRUE(table[0]["pass"]);
   EXPECT_EQ(table[0]["value"], 0.70);
   EXPECT_FALSE(table[1]["pass"]);
@@ -33,6 +37,10 @@ TEST(ClaimsTest, EachBoundPassesOrFailsOnItsVariantsNumber) {
   EXPECT_TRUE(table[3]["value"].is_null());
   EXPECT_TRUE(table[4]["pass"]);  // a's L1 share less b's: 0.2
   EXPECT_NEAR(table[4]["value"].get<double>(), 0.2, 1e-9);
+  EXPECT_NEAR(table[5]["value"].get<double>(), 0.698, 1e-9);  // the same variant
+  EXPECT_TRUE(table[5]["pass"]);
+  EXPECT_NEAR(table[6]["value"].get<double>(), -0.498, 1e-9);
+  EXPECT_TRUE(table[6]["pass"]);
 }
 
 TEST(ClaimsTest, MalformedClaimsNameTheirPlace) {
@@ -43,6 +51,7 @@ TEST(ClaimsTest, MalformedClaimsNameTheirPlace) {
            R"([{"claim": "c", "metric": "/x", "expect": 1}])",  // no tolerance
            R"([{"claim": "c", "metric": "/x", "at_most": 1, "varient": "a"}])",
            R"([{"claim": "c", "metric": "/x", "at_most": 1, "variant": "z"}])",
+           R"([{"claim": "c", "metric": "/x", "at_most": 1, "compare_metric": "y"}])",
        }) {
     Result<std::vector<Claim>> c = ParseClaims(json::parse(text), {""});
     ASSERT_FALSE(c.ok()) << text;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/memcached_l2.h"
+#include "sim/policies.h"
 #include "util/size.h"
 
 namespace lode::sim {
@@ -232,6 +233,40 @@ void ReadL2(const json& v, SimConfig& c) {
   }
 }
 
+void ReadCurves(const json& v, CurvesConfig& curves) {
+  std::vector<std::string> policies = PolicyNames();
+  Reader(v, "curves")
+      .Text("stream", curves.stream)
+      .On("policies",
+          [&policies](const json& p) {
+            if (!p.is_array() || p.empty() ||
+                !std::all_of(p.begin(), p.end(), [](const json& n) { return n.is_string(); })) {
+              throw Reader::Error{"curves.policies must be a list of names"};
+            }
+            policies = p.get<std::vector<std::string>>();
+          })
+      .On("size_factors",
+          [&curves](const json& f) {
+            if (!f.is_array() || f.empty() || !std::all_of(f.begin(), f.end(), [](const json& x) {
+                  return x.is_number() && x.get<double>() > 0;
+                })) {
+              throw Reader::Error{"curves.size_factors must be a list of positive numbers"};
+            }
+            curves.size_factors = f.get<std::vector<double>>();
+          })
+      .Read();
+  if (curves.stream != "l1" && curves.stream != "l2") {
+    throw Reader::Error{"curves.stream: \"l1\" (worker 0's) or \"l2\""};
+  }
+  for (const std::string& name : policies) {
+    const std::vector<std::string>& known = PolicyNames();
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      throw Reader::Error{"curves.policies: no policy " + name};
+    }
+  }
+  curves.policies = policies;
+}
+
 // The run's settings in `root` (no variants or claims) into `s`.
 Status ReadSetup(const json& root, SimSetup& s) {
   SimConfig& c = s.fleet;
@@ -293,6 +328,7 @@ Status ReadSetup(const json& root, SimSetup& s) {
                   .Read();
             })
         .Number("salt_period_hours", c.salt_period_hours)
+        .On("curves", [&c](const json& v) { ReadCurves(v, c.curves); })
         .On("count_sharing",
             [&c](const json& v) {
               if (!v.is_boolean()) throw Reader::Error{"count_sharing must be true or false"};

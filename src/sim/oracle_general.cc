@@ -2,7 +2,6 @@
 
 #include <bit>
 #include <cstring>
-#include <unordered_map>
 
 #include "util/file.h"
 
@@ -11,14 +10,7 @@ namespace lode::sim {
 Status WriteOracleGeneral(const std::vector<Request>& requests, const std::string& path) {
   static_assert(std::endian::native == std::endian::little, "records are little-endian");
   constexpr size_t kRecord = 24;
-  // Backwards, each request learns where its object comes next.
-  std::vector<int64_t> next(requests.size());
-  std::unordered_map<uint64_t, int64_t> seen;
-  for (size_t i = requests.size(); i-- > 0;) {
-    auto [it, added] = seen.try_emplace(requests[i].key, -1);
-    next[i] = it->second;
-    it->second = static_cast<int64_t>(i);
-  }
+  std::vector<int64_t> next = NextRequestIndices(requests);
   std::string out(requests.size() * kRecord, '\0');
   for (size_t i = 0; i < requests.size(); ++i) {
     char* r = out.data() + i * kRecord;

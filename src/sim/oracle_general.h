@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "sim/simulator.h"
+#include "sim/requests.h"
 #include "util/status.h"
 
 namespace lode::sim {

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "sim/generator.h"
+#include "sim/simulator.h"
 #include "testing/files.h"
 #include "testing/scratch_dir.h"
 

@@ -196,6 +196,49 @@ Result<std::string> OriginFigure(const std::string& dir, const std::vector<json>
                   plot + "\n");
 }
 
+// Miss ratio against cache size per policy (log x) for the first run with
+// curves, the configured size and the five-minute rule's marked.
+Result<std::string> CurvesFigure(const std::string& dir, const std::vector<json>& runs) {
+  auto with = std::find_if(runs.begin(), runs.end(), [](const json& r) {
+    return r.contains("curves") && !r["curves"].is_null();
+  });
+  if (with == runs.end()) return std::string();
+  const json& curves = (*with)["curves"];
+  std::string data, plot = "plot ";
+  size_t index = 0;
+  for (const auto& [policy, points] : curves["miss_ratio"].items()) {
+    for (const json& p : points) {
+      data += Number(p[0].get<double>() / (1 << 30), "%.6g") + " " +
+              Number(p[1].get<double>(), "%.6g") + "\n";
+    }
+    data += "\n\n";
+    plot += std::string(index ? ", " : "") + "'" + dir + "/curves.dat' index " +
+            std::to_string(index) + " using 1:2 with linespoints lw 2 title '" + policy + "'";
+    ++index;
+  }
+  LODE_RETURN_IF_ERROR(
+      WriteFileAtomically(dir + "/curves.dat", data, AtomicFile::Durability::kUnsynced));
+  double configured = curves["configured_bytes"].get<double>() / (1 << 30);
+  double five = curves["five_minute_bytes"].get<double>() / (1 << 30);
+  std::string marks = "set arrow 1 from " + Number(configured, "%.6g") + ", graph 0 to " +
+                      Number(configured, "%.6g") +
+                      ", graph 1 nohead dt 2\nset label 1 'configured' at " +
+                      Number(configured, "%.6g") + ", graph 0.95 offset 0.5,0\n";
+  if (five > 0) {
+    marks += "set arrow 2 from " + Number(five, "%.6g") + ", graph 0 to " + Number(five, "%.6g") +
+             ", graph 1 nohead dt 3 lw 2\nset label 2 'five-minute rule' at " +
+             Number(five, "%.6g") + ", graph 0.85 offset 0.5,0\n";
+  }
+  std::string stream = curves["stream"] == "l1" ? "worker 0 L1" : "L2", run = RunName(*with);
+  for (char& c : run) c = c == '\'' ? ' ' : c;
+  return Draw(dir, "curves",
+              "set title 'Miss ratio of the " + stream + " stream by cache size and policy (" +
+                  run +
+                  ")'\nset xlabel 'cache GiB'\nset logscale x\nset ylabel 'miss ratio'\n"
+                  "set yrange [0:1]\nset key outside right\n" +
+                  marks + plot + "\n");
+}
+
 Result<std::string> Figures(const std::vector<json>& runs, const std::string& dir) {
   std::string data = dir + "/hours.dat";
   LODE_RETURN_IF_ERROR(WriteHours(data, runs, {"l1", "l2", "origin", "l2_hit_ratio"}));
@@ -230,6 +273,8 @@ Result<std::string> Figures(const std::vector<json>& runs, const std::string& di
   html += "<figure>" + ratio + "</figure>\n";
   LODE_ASSIGN_OR_RETURN(std::string origin, OriginFigure(dir, runs));
   html += "<figure>" + origin + "</figure>\n";
+  LODE_ASSIGN_OR_RETURN(std::string curves, CurvesFigure(dir, runs));
+  if (!curves.empty()) html += "<figure>" + curves + "</figure>\n";
   LODE_ASSIGN_OR_RETURN(std::string tiers,
                         LatencyFigure(dir, "tiers", {runs[0]}, {"l1", "l2", "origin"}));
   html += "<figure>" + tiers + "</figure>\n";

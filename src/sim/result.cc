@@ -108,6 +108,21 @@ json SharingJson(const SimConfig& c, const SimResult::Sharing& s) {
           {"mean_images_per_key", s.keys ? static_cast<double>(s.key_images) / keys : 0.0}};
 }
 
+json CurvesJson(const std::optional<Curves>& curves) {
+  if (!curves) return nullptr;
+  json policies = json::object();
+  for (const auto& [name, points] : curves->policies) {
+    json list = json::array();
+    for (auto [bytes, ratio] : points) list.push_back({bytes, ratio});
+    policies[name] = list;
+  }
+  return {{"stream", curves->stream},
+          {"configured_bytes", curves->configured_bytes},
+          {"break_even_seconds", curves->break_even_seconds},
+          {"five_minute_bytes", curves->five_minute_bytes},
+          {"miss_ratio", policies}};
+}
+
 }  // namespace
 
 json ResultJson(const SimSetup& setup, const SimConfig& c, const SimResult& r) {
@@ -169,7 +184,8 @@ json ResultJson(const SimSetup& setup, const SimConfig& c, const SimResult& r) {
           {"l2_peak_egress", PeakEgressJson(c, r)},
           {"l2_repaired_stripes", r.l2_repaired},
           {"origin", OriginJson(c, r.origin)},
-          {"sharing", SharingJson(c, r.sharing)}};
+          {"sharing", SharingJson(c, r.sharing)},
+          {"curves", CurvesJson(r.curves)}};
 }
 
 }  // namespace lode::sim

@@ -62,7 +62,9 @@ class Simulation {
   Simulation(const Trace& trace, const SimConfig& c, RequestStreams* streams)
       : trace_(trace),
         c_(c),
-        streams_(streams),
+        streams_(streams                   ? streams
+                 : c.curves.stream.empty() ? nullptr
+                                           : &own_streams_),
         rng_(c.seed),
         l2_(c.l2_nodes, Scaled(c.l2_node_bytes), c.l2_code, c.l2_slow_factor, c.l2_hedge_ms),
         l1_memory_(c.l1_memory),
@@ -101,6 +103,7 @@ class Simulation {
     result_.l2_repaired = l2_.repaired();
     result_.origin = origin_gets_.counts();
     if (sandboxes_) result_.peak_sandboxes = sandboxes_->peak_live();
+    if (!c_.curves.stream.empty()) result_.curves = MissRatioCurves();
     result_.wall_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
     return result_;
@@ -247,6 +250,26 @@ class Simulation {
     return ms;
   }
 
+  // The configured cache of the curves' stream and its five-minute rule:
+  // L1's disk tier reloads from L2, the L2's memory from the origin.
+  std::optional<Curves> MissRatioCurves() const {
+    constexpr double kGiB = 1024.0 * 1024 * 1024;
+    double chunk_gib = static_cast<double>(trace_.chunk_bytes) / kGiB;
+    bool l1 = c_.curves.stream == "l1";
+    double configured = l1 ? static_cast<double>(c_.l1_disk_bytes)
+                           : static_cast<double>(c_.l2_nodes) *
+                                 static_cast<double>(c_.l2_node_bytes) * c_.l2_code.k /
+                                 c_.l2_code.total();
+    double reload = l1 ? c_.prices.l2_read : c_.prices.origin_read;
+    double hold_per_s =
+        chunk_gib * (l1 ? c_.prices.disk_gib_hour : c_.prices.memory_gib_hour) / 3600;
+    Result<Curves> curves =
+        ComputeCurves(c_.curves, l1 ? streams_->l1_worker0 : streams_->l2, configured,
+                      hold_per_s > 0 ? reload / hold_per_s : 0, c_.sampling_rate);
+    if (!curves.ok()) return std::nullopt;  // the configuration's policies were checked
+    return *curves;
+  }
+
   void CountSharing(uint64_t key, uint64_t content, uint32_t image) {
     if (!key_images_.insert({key, image}).second) return;
     result_.sharing.key_images++;
@@ -264,6 +287,7 @@ class Simulation {
 
   const Trace& trace_;
   SimConfig c_;
+  RequestStreams own_streams_;  // for curves when the caller wants no streams
   RequestStreams* streams_;
   std::mt19937_64 rng_;
   std::vector<WorkerCache> workers_;

@@ -9,13 +9,16 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "cache/erasure.h"
+#include "sim/curves.h"
 #include "sim/latency.h"
 #include "sim/origin.h"
+#include "sim/requests.h"
 #include "sim/sandboxes.h"
 #include "sim/trace.h"
 
@@ -60,6 +63,8 @@ struct SimConfig {
   // Counts which images read each chunk key (the blast radius of one bad
   // chunk) and the keys stored per content (deduplication lost to salts).
   bool count_sharing = false;
+  // Miss-ratio curves of worker 0's L1 or of the L2 stream (curves.h).
+  CurvesConfig curves;
   double sampling_rate = 1;
   double warmup_hours = 0;
   std::vector<NodeEvent> l2_events;
@@ -111,20 +116,8 @@ struct SimResult {
     uint64_t max_images_per_key = 0;
     uint64_t key_images = 0;  // distinct (key, image) pairs
   } sharing;
+  std::optional<Curves> curves;
   double wall_seconds = 0;
-};
-
-// A chunk read as a cache saw it, for other simulators (oracle_general.h).
-struct Request {
-  uint32_t time_s;
-  uint64_t key;
-  uint32_t bytes;
-};
-
-// The requests of one run: worker 0's L1 (every simulated read placed on
-// it) and the L2 fleet's (every read an L1 missed, as a chunk).
-struct RequestStreams {
-  std::vector<Request> l1_worker0, l2;
 };
 
 // `progress`, when set, is told the fraction of starts done now and then;
