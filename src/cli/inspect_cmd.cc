@@ -7,6 +7,7 @@
 #include "cli/common.h"
 #include "cli/output.h"
 #include "push/export.h"
+#include "sim/trace_files.h"
 #include "util/sha256.h"
 #include "util/size.h"
 
@@ -21,12 +22,30 @@ std::vector<std::string> ChunkNames(const manifest::Manifest& m) {
   return names;
 }
 
+// The image as lode sim's images.jsonl has it: its stored chunks and the
+// chunks its startup profile reads, in order, each named by the first 8
+// bytes of its object name (so images sharing chunks share ids).
+std::string SimImageLine(const manifest::Manifest& m, const store::ImageRef& ref,
+                         const catalog::StartupProfile& profile, uint64_t holes) {
+  auto id = [](const manifest::ChunkEntry& e) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; ++i) v = v << 8 | e.name[i];
+    return v;
+  };
+  sim::Image image{ref.ToString(), m.chunks.size() - holes, {}};
+  for (uint32_t index : profile.chunks) {
+    const manifest::ChunkEntry& e = m.chunks[index];
+    if (!e.hole()) image.start_set.push_back(id(e));  // a hole costs no read
+  }
+  return sim::ImageLine(image);
+}
+
 }  // namespace
 
 void RegisterInspect(CLI::App& app) {
   struct Args {
     PushedImageArgs image;
-    bool json = false, chunks = false;
+    bool json = false, chunks = false, sim_image = false;
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("inspect", "Show a pushed image's manifest");
@@ -34,6 +53,9 @@ void RegisterInspect(CLI::App& app) {
   cmd->add_flag("--json", a->json, "print one JSON object");
   cmd->add_flag("--chunks", a->chunks,
                 "also list every chunk's object name (\"\" for a hole), in order");
+  cmd->add_flag("--sim-image", a->sim_image,
+                "print the image as a line of lode sim's images.jsonl: its startup profile "
+                "as the start set (start it once through an agent first)");
   cmd->callback([a] {
     PushedImage p = OpenPushedImage(a->image);
     const manifest::Manifest& m = p.manifest;
@@ -49,6 +71,14 @@ void RegisterInspect(CLI::App& app) {
     } else if (*profile) {
       profile_chunks = (*profile)->chunks.size();
       profile_text = std::to_string((*profile)->chunks.size()) + " chunks";
+    }
+    if (a->sim_image) {
+      if (!profile.ok() || !*profile) {
+        Check(Status::FailedPrecondition("the image has no readable startup profile (" +
+                                         profile_text + "): start it once through an agent first"));
+      }
+      std::printf("%s\n", SimImageLine(m, ref, **profile, s.holes).c_str());
+      return;
     }
     if (a->json) {
       nlohmann::json j = {{"ref", ref.ToString()},

@@ -114,15 +114,19 @@ sim::Trace LoadTrace(const SimArgs& a, const sim::SimSetup& setup, ProgressLine&
     progress.Update("reading the trace");
     return Check(sim::ReadTrace(near_config(setup.trace_path)));
   }
+  sim::PaperTraceShape shape = setup.trace;
+  if (!setup.base_images_path.empty()) {
+    shape.base_images = Check(sim::ReadImages(near_config(setup.base_images_path)));
+  }
   if (!setup.azure.days.empty()) {
     progress.Update("reading the Azure Functions trace");
     sim::AzureShape azure = setup.azure;
     for (std::string& day : azure.days) day = near_config(day);
-    return Check(sim::AzureTrace(azure, setup.trace));
+    return Check(sim::AzureTrace(azure, shape));
   }
   progress.Update("generating the trace");
-  if (setup.burst) return sim::GenerateBurstTrace(setup.trace, *setup.burst);
-  return sim::GeneratePaperTrace(setup.trace);
+  if (setup.burst) return sim::GenerateBurstTrace(shape, *setup.burst);
+  return sim::GeneratePaperTrace(shape);
 }
 
 void Run(const SimArgs& a) {

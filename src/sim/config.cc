@@ -45,6 +45,12 @@ class Reader {
       into = *size;
     });
   }
+  Reader& Boolean(const char* key, bool& into) {
+    return On(key, [&into, this, key](const json& v) {
+      if (!v.is_boolean()) Fail(key, "true or false");
+      into = v.get<bool>();
+    });
+  }
   Reader& Text(const char* key, std::string& into) {
     return On(key, [&into, this, key](const json& v) {
       if (!v.is_string()) Fail(key, "a string");
@@ -100,7 +106,7 @@ void ReadLatency(const json& v, const std::string& where, LatencyShape& into) {
 }
 
 void ReadTrace(const json& v, PaperTraceShape& t, AzureShape& azure,
-               std::optional<BurstShape>& burst_if_chosen) {
+               std::optional<BurstShape>& burst_if_chosen, std::string& base_images) {
   std::string generator = "paper";
   BurstShape burst;
   Reader(v, "trace")
@@ -123,6 +129,7 @@ void ReadTrace(const json& v, PaperTraceShape& t, AzureShape& azure,
       .Integer("functions", t.functions)
       .Number("function_zipf", t.function_zipf)
       .Integer("bases", t.bases)
+      .Text("base_images", base_images)
       .Number("base_zipf", t.base_zipf)
       .Integer("base_chunks_median", t.base_chunks_median)
       .Integer("max_image_chunks", t.max_image_chunks)
@@ -145,6 +152,9 @@ void ReadTrace(const json& v, PaperTraceShape& t, AzureShape& azure,
                     v.contains("burst_hold_seconds");
   if (burst_keys && generator != "burst") {
     throw Reader::Error{"trace: burst_* keys are for the burst generator"};
+  }
+  if (!base_images.empty() && v.contains("bases")) {
+    throw Reader::Error{"trace: bases or base_images, not both"};
   }
   if (generator == "burst") {
     if (!(burst.peak_per_second > 0) || burst.ramp_seconds < 0 || burst.hold_seconds < 0 ||
@@ -267,6 +277,43 @@ void ReadCurves(const json& v, CurvesConfig& curves) {
   curves.policies = policies;
 }
 
+void ReadSandboxes(const json& v, SandboxConfig& into) {
+  Reader(v, "sandboxes")
+      .Integer("slots", into.slots)
+      .Number("keep_alive_s", into.keep_alive_s)
+      .Number("invocation_s", into.invocation_s)
+      .Read();
+  if (into.keep_alive_s < 0 || !(into.invocation_s > 0)) {
+    throw Reader::Error{"sandboxes needs keep_alive_s >= 0 and invocation_s > 0"};
+  }
+}
+
+void ReadAdmission(const json& v, AdmissionConfig& into) {
+  Reader(v, "admission").Integer("limit", into.limit).Number("timeout_ms", into.timeout_ms).Read();
+  if (into.timeout_ms < 0) throw Reader::Error{"admission.timeout_ms cannot be negative"};
+}
+
+void ReadLatencies(const json& v, SimConfig& c) {
+  Reader(v, "latency")
+      .On("l1_memory", [&c](const json& l) { ReadLatency(l, "latency.l1_memory", c.l1_memory); })
+      .On("l1_disk", [&c](const json& l) { ReadLatency(l, "latency.l1_disk", c.l1_disk); })
+      .On("l2_stripe", [&c](const json& l) { ReadLatency(l, "latency.l2_stripe", c.l2_stripe); })
+      .On("origin", [&c](const json& l) { ReadLatency(l, "latency.origin", c.origin); })
+      .Read();
+}
+
+void ReadPrices(const json& v, SimConfig::Prices& p) {
+  Reader(v, "prices")
+      .Number("memory_gib_hour", p.memory_gib_hour)
+      .Number("disk_gib_hour", p.disk_gib_hour)
+      .Number("l2_read", p.l2_read)
+      .Number("origin_read", p.origin_read)
+      .Read();
+  if (p.memory_gib_hour < 0 || p.disk_gib_hour < 0 || p.l2_read < 0 || p.origin_read < 0) {
+    throw Reader::Error{"prices cannot be negative"};
+  }
+}
+
 // The run's settings in `root` (no variants or claims) into `s`.
 Status ReadSetup(const json& root, SimSetup& s) {
   SimConfig& c = s.fleet;
@@ -278,34 +325,15 @@ Status ReadSetup(const json& root, SimSetup& s) {
               if (v.is_object() && v.contains("path")) {
                 Reader(v, "trace").Text("path", s.trace_path).Read();
               } else {
-                ReadTrace(v, s.trace, s.azure, s.burst);
+                ReadTrace(v, s.trace, s.azure, s.burst, s.base_images_path);
               }
             })
         .Integer("workers", c.workers)
         .Text("placement", c.placement)
         .Integer("affinity_spread", c.affinity_spread)
-        .On("sandboxes",
-            [&c](const json& v) {
-              Reader(v, "sandboxes")
-                  .Integer("slots", c.sandboxes.slots)
-                  .Number("keep_alive_s", c.sandboxes.keep_alive_s)
-                  .Number("invocation_s", c.sandboxes.invocation_s)
-                  .Read();
-              if (c.sandboxes.keep_alive_s < 0 || !(c.sandboxes.invocation_s > 0)) {
-                throw Reader::Error{"sandboxes needs keep_alive_s >= 0 and invocation_s > 0"};
-              }
-            })
+        .On("sandboxes", [&c](const json& v) { ReadSandboxes(v, c.sandboxes); })
         .Integer("start_parallelism", c.start_parallelism)
-        .On("admission",
-            [&c](const json& v) {
-              Reader(v, "admission")
-                  .Integer("limit", c.admission.limit)
-                  .Number("timeout_ms", c.admission.timeout_ms)
-                  .Read();
-              if (c.admission.timeout_ms < 0) {
-                throw Reader::Error{"admission.timeout_ms cannot be negative"};
-              }
-            })
+        .On("admission", [&c](const json& v) { ReadAdmission(v, c.admission); })
         .On("l1",
             [&c](const json& v) {
               Reader(v, "l1")
@@ -315,41 +343,13 @@ Status ReadSetup(const json& root, SimSetup& s) {
                   .Read();
             })
         .On("l2", [&c](const json& v) { ReadL2(v, c); })
-        .On("latency",
-            [&c](const json& v) {
-              Reader(v, "latency")
-                  .On("l1_memory",
-                      [&c](const json& l) { ReadLatency(l, "latency.l1_memory", c.l1_memory); })
-                  .On("l1_disk",
-                      [&c](const json& l) { ReadLatency(l, "latency.l1_disk", c.l1_disk); })
-                  .On("l2_stripe",
-                      [&c](const json& l) { ReadLatency(l, "latency.l2_stripe", c.l2_stripe); })
-                  .On("origin", [&c](const json& l) { ReadLatency(l, "latency.origin", c.origin); })
-                  .Read();
-            })
+        .On("latency", [&c](const json& v) { ReadLatencies(v, c); })
         .Number("salt_period_hours", c.salt_period_hours)
         .On("curves", [&c](const json& v) { ReadCurves(v, c.curves); })
-        .On("count_sharing",
-            [&c](const json& v) {
-              if (!v.is_boolean()) throw Reader::Error{"count_sharing must be true or false"};
-              c.count_sharing = v.get<bool>();
-            })
+        .Boolean("count_sharing", c.count_sharing)
         .Number("sampling_rate", c.sampling_rate)
         .Number("warmup_hours", c.warmup_hours)
-        .On("prices",
-            [&c](const json& v) {
-              Reader(v, "prices")
-                  .Number("memory_gib_hour", c.prices.memory_gib_hour)
-                  .Number("disk_gib_hour", c.prices.disk_gib_hour)
-                  .Number("l2_read", c.prices.l2_read)
-                  .Number("origin_read", c.prices.origin_read)
-                  .Read();
-              const SimConfig::Prices& p = c.prices;
-              if (p.memory_gib_hour < 0 || p.disk_gib_hour < 0 || p.l2_read < 0 ||
-                  p.origin_read < 0) {
-                throw Reader::Error{"prices cannot be negative"};
-              }
-            })
+        .On("prices", [&c](const json& v) { ReadPrices(v, c.prices); })
         .Read();
   } catch (const Reader::Error& e) {
     return Status::InvalidArgument(e.message);

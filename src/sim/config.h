@@ -32,7 +32,10 @@ struct SimSetup {
   // With the burst generator, starts come from it instead.
   std::optional<BurstShape> burst;
   std::string trace_path;  // a trace directory (trace_files.h), as written
-  SimConfig fleet;         // the configuration without its variants
+  // Images to build the generated trace's functions on (trace.base_images,
+  // as written): the caller reads them into trace.base_images.
+  std::string base_images_path;
+  SimConfig fleet;  // the configuration without its variants
   // The fleets to run on the one trace: each variant, or just `fleet`.
   std::vector<NamedFleet> variants;
   std::vector<Claim> claims;

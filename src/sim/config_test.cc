@@ -70,6 +70,7 @@ TEST(SimConfigTest, MistakesNameTheirKey) {
       {R"({"sandboxes": {"invocation_s": 0}})", "sandboxes needs"},
       {R"({"sandboxes": {"slots": -1}})", "sandboxes.slots"},
       {R"({"start_parallelism": 0})", "start_parallelism"},
+      {R"({"trace": {"bases": 3, "base_images": "x.jsonl"}})", "bases or base_images"},
       {R"({"admission": {"timeout_ms": -1}})", "admission.timeout_ms"},
       {R"({"l2": {"events": [{"node": "some", "change": "down"}]}})", "node number or"},
       {R"({"l2": {"events": [{"node": 1, "change": "restart", "every_hours": 1}]}})",

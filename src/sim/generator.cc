@@ -39,8 +39,11 @@ class Generator {
   explicit Generator(const PaperTraceShape& shape) : shape_(shape), rng_(shape.seed) {}
 
   Trace Run(bool arrivals) {
-    for (uint32_t b = 0; b < shape_.bases; ++b) bases_.push_back(NewBase());
-    Zipf base_rank(shape_.bases, shape_.base_zipf);
+    for (const Image& real : shape_.base_images) bases_.push_back({real.chunks, real.start_set});
+    if (shape_.base_images.empty()) {
+      for (uint32_t b = 0; b < shape_.bases; ++b) bases_.push_back(NewBase());
+    }
+    Zipf base_rank(static_cast<uint32_t>(bases_.size()), shape_.base_zipf);
     for (uint32_t f = 0; f < shape_.functions; ++f) {
       trace_.functions.push_back("fn-" + std::to_string(f));
       image_of_.push_back(NewImage(bases_[base_rank(rng_)], f));

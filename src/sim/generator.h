@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "sim/trace.h"
 
@@ -20,6 +21,9 @@ struct PaperTraceShape {
   uint32_t functions = 5000;
   double function_zipf = 1.0;
   uint32_t bases = 20;
+  // Bases recorded from real images (trace_files.h), used instead of
+  // `bases` generated ones when given.
+  std::vector<Image> base_images;
   double base_zipf = 1.0;
   uint64_t base_chunks_median = 600;  // 300 MiB at 512 KiB
   uint64_t max_image_chunks = 20480;  // 10 GiB

@@ -45,6 +45,7 @@ json TraceJson(const SimSetup& setup) {
             {"own_read_fraction", t.own_read_fraction}};
   }
   return {{"generator", "paper"},
+          {"base_images", setup.base_images_path},
           {"seed", t.seed},
           {"hours", t.hours},
           {"starts_per_second", t.starts_per_second},

@@ -95,10 +95,7 @@ Status WriteTrace(const Trace& trace, const std::string& dir) {
     if (!PlainName(f)) return Status::InvalidArgument("function name " + f);
   }
   std::string images;
-  for (const Image& i : trace.images) {
-    images += json{{"name", i.name}, {"chunks", i.chunks}, {"start_set", i.start_set}}.dump();
-    images += "\n";
-  }
+  for (const Image& i : trace.images) images += ImageLine(i) + "\n";
   std::string starts = "time_s,function,image\n";
   char time[32];
   for (const Start& s : trace.starts) {
@@ -113,6 +110,18 @@ Status WriteTrace(const Trace& trace, const std::string& dir) {
       dir + "/trace.json",
       json{{"lode_sim_trace", kFormat}, {"chunk_bytes", trace.chunk_bytes}}.dump() + "\n",
       unsynced);
+}
+
+std::string ImageLine(const Image& i) {
+  return json{{"name", i.name}, {"chunks", i.chunks}, {"start_set", i.start_set}}.dump();
+}
+
+Result<std::vector<Image>> ReadImages(const std::string& path) {
+  Trace trace;
+  std::unordered_map<std::string, uint32_t> by_name;
+  LODE_RETURN_IF_ERROR(ReadImages(path, trace, by_name));
+  if (trace.images.empty()) return Status::InvalidArgument(path + ": no image");
+  return std::move(trace.images);
 }
 
 Result<Trace> ReadTrace(const std::string& dir) {

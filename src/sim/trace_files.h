@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "sim/trace.h"
 #include "util/status.h"
@@ -17,5 +18,11 @@ namespace lode::sim {
 Status WriteTrace(const Trace& trace, const std::string& dir);
 // InvalidArgument naming the file and line for anything malformed.
 Result<Trace> ReadTrace(const std::string& dir);
+
+// One line of images.jsonl (no newline), and a file of them alone: images
+// recorded from real ones (`lode inspect --sim-image`) to build a
+// generated trace on (PaperTraceShape::base_images).
+std::string ImageLine(const Image& image);
+Result<std::vector<Image>> ReadImages(const std::string& path);
 
 }  // namespace lode::sim

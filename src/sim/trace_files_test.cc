@@ -65,5 +65,32 @@ TEST(TraceFilesTest, MistakesNameTheFileAndLine) {
             std::string::npos);
 }
 
+// Images recorded from real ones become the bases of a generated trace:
+// every function's image starts with one of their start sets.
+TEST(TraceFilesTest, RecordedImagesAreTheBasesOfAGeneratedTrace) {
+  testing::ScratchDir dir("lode-sim-images");
+  std::vector<Image> real = {{"debian", 100, {900001, 900002, 900003}},
+                             {"python", 200, {900001, 900004}}};
+  testing::WriteAll(dir / "images.jsonl", ImageLine(real[0]) + "\n" + ImageLine(real[1]) + "\n");
+  Result<std::vector<Image>> read = ReadImages(dir / "images.jsonl");
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ASSERT_EQ(read->size(), 2u);
+  EXPECT_EQ((*read)[1].start_set, real[1].start_set);
+  PaperTraceShape shape;
+  shape.functions = 50;
+  shape.hours = 0.1;
+  shape.base_images = *read;
+  Trace t = GeneratePaperTrace(shape);
+  ASSERT_EQ(t.images.size(), 50u);
+  for (const Image& image : t.images) {
+    bool on_a_base =
+        std::equal(real[0].start_set.begin(), real[0].start_set.end(), image.start_set.begin()) ||
+        std::equal(real[1].start_set.begin(), real[1].start_set.end(), image.start_set.begin());
+    EXPECT_TRUE(on_a_base) << image.name;
+  }
+  testing::WriteAll(dir / "empty.jsonl", "");
+  EXPECT_FALSE(ReadImages(dir / "empty.jsonl").ok());
+}
+
 }  // namespace
 }  // namespace lode::sim

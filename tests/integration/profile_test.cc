@@ -139,6 +139,39 @@ TEST_F(ProfileTest, RecordedOnTheFirstStartAndPrefetchedOnTheNext) {
   EXPECT_EQ(off["prefetch_chunks"], 0);
 }
 
+// A start's profile becomes a start set for lode sim: `lode inspect
+// --sim-image` prints the image as a line of images.jsonl, and a
+// generated trace builds its functions on it.
+TEST_F(ProfileTest, AStartsProfileIsAStartSetForTheSimulator) {
+  CommandResult none = Lode("inspect deb --tenant acme --sim-image");
+  EXPECT_NE(none.exit_code, 0);
+  EXPECT_NE(none.output.find("no readable startup profile"), std::string::npos) << none.output;
+  Start(kPrint);
+  CommandResult line = Lode("inspect deb --tenant acme --sim-image");
+  ASSERT_EQ(line.exit_code, 0) << line.output;
+  json image = json::parse(line.output, nullptr, false);
+  ASSERT_TRUE(image.is_object()) << line.output;
+  json inspected = Inspect();
+  EXPECT_EQ(image["name"], inspected["ref"]);
+  EXPECT_EQ(image["chunks"].get<uint64_t>(),
+            inspected["chunks"].get<uint64_t>() - inspected["holes"].get<uint64_t>());
+  // The profile's chunks less its holes, each a distinct id.
+  std::set<uint64_t> ids(image["start_set"].begin(), image["start_set"].end());
+  EXPECT_EQ(ids.size(), image["start_set"].size());
+  EXPECT_GT(ids.size(), 10u);
+  EXPECT_LE(ids.size(), inspected["profile_chunks"].get<uint64_t>());
+
+  std::ofstream(*work_ / "images.jsonl") << line.output;
+  std::ofstream(*work_ / "sim.json") << R"({"trace": {"hours": 1, "starts_per_second": 1,
+      "functions": 50, "base_images": "images.jsonl"}, "workers": 5,
+      "l2": {"nodes": 5, "node_bytes": "1GiB"}})";
+  CommandResult sim = Lode("sim " + ShellQuote(*work_ / "sim.json") + " --json");
+  ASSERT_EQ(sim.exit_code, 0) << sim.output;
+  json result = json::parse(sim.output, nullptr, false);
+  EXPECT_GT(result["tiers"]["l1"].get<double>(), 0.5) << sim.output;  // 50 functions on 1 base
+  EXPECT_EQ(result["config"]["trace"]["base_images"], "images.jsonl");
+}
+
 TEST_F(ProfileTest, ProfilesAreSealedAndATamperedOneIsIgnored) {
   Start(kPrint);
   std::string path = ProfilePath();
