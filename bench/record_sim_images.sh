@@ -21,7 +21,7 @@ out=configs/sim/debian-images.jsonl
 record() { # NAME PACKAGES COMMAND...
   local name=$1 packages=$2
   shift 2
-  local tar="$cache/debian-bookworm-sim-$name.tar"
+  local tar="$cache/debian-bookworm-python3${packages:+-${packages//,/-}}.tar"
   echo "== $name" >&2
   bash scripts/debian-rootfs.sh "$tar" "$packages"
   $testgen debian --rootfs "$tar" -o "$work/oci-$name" --compression gzip >/dev/null
