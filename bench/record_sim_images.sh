@@ -29,14 +29,15 @@ record() { # NAME PACKAGES COMMAND...
   bench_start_agent --prefetch off
   $lode run "$name" --tenant bench --socket "$work/sock" --runtime chroot -- "$@" >/dev/null 2>&1
   bench_stop_agent # the agent saves the profile on detach
-  $lode inspect "$name" --tenant bench --sim-image >>"$out.partial"
+  $lode inspect "$name" --tenant bench --sim-image >>"$work/images.jsonl"
 }
 
-rm -f "$out.partial"
+rm -f "$work/images.jsonl"
 record python3 "" python3 -c 'import json, email.parser; print(42)'
 record nodejs nodejs node -e 'console.log(42)'
 record jre default-jre-headless java -version
 record curl curl curl --version
+cp "$work/images.jsonl" "$out.partial"
 mv "$out.partial" "$out"
 python3 - "$out" <<'PY'
 import json, sys
