@@ -7,6 +7,11 @@
 #   smoke         configs/sim/smoke.json: 20 workers, no sampling
 #   paper-split   configs/sim/paper-split.json: 1,000 workers, 36 h,
 #                 sampling 5%
+#   paper-week    configs/sim/paper-week.json: the same over 8 days (a day of
+#                 warm-up, then the median hour of a week)
+#   debian-bases  configs/sim/debian-bases.json: functions on four real
+#                 runtime images (configs/sim/debian-images.jsonl, recorded
+#                 by bench/record_sim_images.sh)
 #   l2-node-loss  configs/sim/l2-node-loss.json: four L2 codes at equal
 #                 memory through the loss of one of 20 nodes, sampling 25%
 #   l1-scans      configs/sim/l1-scans.json: LRU-2 against LRU in L1 under
@@ -31,7 +36,7 @@ source bench/common.sh
 bench_build lode
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-for config in ${CONFIGS:-smoke paper-split l2-node-loss l1-scans l2-latency l2-sizing split-sensitivity l2-emptied burst salt-generations}; do
+for config in ${CONFIGS:-smoke paper-split paper-week debian-bases l2-node-loss l1-scans l2-latency l2-sizing split-sensitivity l2-emptied burst salt-generations}; do
   echo "== $config"
   $lode sim "configs/sim/$config.json" --json > "$out"
   python3 - "$out" <<'PY'
@@ -44,6 +49,9 @@ for v, run in zip(runs, timings):
     print("%s: trace reads %d, simulated %d, %.1f s: %.2f M trace reads/s, %.2f M simulated reads/s"
           % (v.get("name", "run"), v["trace_reads"], v["reads"], run["wall_seconds"],
              run["trace_reads_per_second"] / 1e6, v["reads"] / run["wall_seconds"] / 1e6))
+    m = v["tiers_median_hour"]
+    print("   median hour after warm-up: L1 %.1f%%, L2 %.1f%%, origin %.3f%% (%d hours)"
+          % (100 * m["l1"], 100 * m["l2"], 100 * m["origin"], m["hours"]))
     print("   after %g h warm-up: L1 %.1f%%, L2 %.1f%%, origin %.3f%%; L2 hit ratio by hour: %s"
           % (v["config"]["warmup_hours"], 100 * t["l1"], 100 * t["l2"], 100 * t["origin"],
              " ".join("%.3f" % h["l2_hit_ratio"] for h in v["hours"])))

@@ -22,17 +22,18 @@ std::vector<std::string> ChunkNames(const manifest::Manifest& m) {
   return names;
 }
 
-// The image as lode sim's images.jsonl has it: its stored chunks and the
+// The image as lode sim's images.jsonl has it, under the name it was asked
+// for: its stored chunks and the
 // chunks its startup profile reads, in order, each named by the first 8
 // bytes of its object name (so images sharing chunks share ids).
-std::string SimImageLine(const manifest::Manifest& m, const store::ImageRef& ref,
+std::string SimImageLine(const manifest::Manifest& m, const std::string& name,
                          const catalog::StartupProfile& profile, uint64_t holes) {
   auto id = [](const manifest::ChunkEntry& e) {
     uint64_t v = 0;
     for (size_t i = 0; i < 8; ++i) v = v << 8 | e.name[i];
     return v;
   };
-  sim::Image image{ref.ToString(), m.chunks.size() - holes, {}};
+  sim::Image image{name, m.chunks.size() - holes, {}};
   for (uint32_t index : profile.chunks) {
     const manifest::ChunkEntry& e = m.chunks[index];
     if (!e.hole()) image.start_set.push_back(id(e));  // a hole costs no read
@@ -77,7 +78,7 @@ void RegisterInspect(CLI::App& app) {
         Check(Status::FailedPrecondition("the image has no readable startup profile (" +
                                          profile_text + "): start it once through an agent first"));
       }
-      std::printf("%s\n", SimImageLine(m, ref, **profile, s.holes).c_str());
+      std::printf("%s\n", SimImageLine(m, a->image.ref, **profile, s.holes).c_str());
       return;
     }
     if (a->json) {

@@ -1,6 +1,7 @@
 #include "sim/result.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace lode::sim {
 namespace {
@@ -70,6 +71,26 @@ json Cost(const SimConfig& c, const SimResult& r) {
   return {{"holding_per_hour", holding},
           {"reloading_per_hour", reloading},
           {"total_per_hour", holding + reloading}};
+}
+
+// Each tier's median share over the hours after warm-up (the paper's
+// figures are medians over a week), hours with reads only.
+json MedianHour(const SimConfig& c, const SimResult& r) {
+  std::vector<double> l1, l2, origin;
+  for (size_t h = static_cast<size_t>(std::ceil(c.warmup_hours)); h < r.hours.size(); ++h) {
+    const TierCounts& t = r.hours[h];
+    if (t.total() == 0) continue;
+    double total = static_cast<double>(t.total());
+    l1.push_back(t.l1 / total);
+    l2.push_back(t.l2 / total);
+    origin.push_back(t.origin / total);
+  }
+  auto median = [](std::vector<double>& v) {
+    if (v.empty()) return 0.0;
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+    return v[v.size() / 2];
+  };
+  return {{"hours", l1.size()}, {"l1", median(l1)}, {"l2", median(l2)}, {"origin", median(origin)}};
 }
 
 // The origin's side, scaled back up from the sample: the GETs it served,
@@ -169,6 +190,7 @@ json ResultJson(const SimSetup& setup, const SimConfig& c, const SimResult& r) {
           {"reads", r.accesses},
           {"tiers", Shares(r.all)},
           {"tiers_after_warmup", Shares(r.after_warmup)},
+          {"tiers_median_hour", MedianHour(c, r)},
           {"hours", hours},
           {"cost", Cost(c, r)},
           {"latency_ms",

@@ -152,7 +152,7 @@ TEST_F(ProfileTest, AStartsProfileIsAStartSetForTheSimulator) {
   json image = json::parse(line.output, nullptr, false);
   ASSERT_TRUE(image.is_object()) << line.output;
   json inspected = Inspect();
-  EXPECT_EQ(image["name"], inspected["ref"]);
+  EXPECT_EQ(image["name"], "deb");
   EXPECT_EQ(image["chunks"].get<uint64_t>(),
             inspected["chunks"].get<uint64_t>() - inspected["holes"].get<uint64_t>());
   // The profile's chunks less its holes, each a distinct id.
