@@ -8,12 +8,12 @@
 namespace lode::sim {
 namespace {
 
-constexpr uint32_t kChunk = 512 << 10;
+constexpr uint32_t kRequestBytes = 512 << 10;
 
 std::vector<Request> Stream(const std::vector<uint64_t>& keys) {
   std::vector<Request> out;
   for (size_t i = 0; i < keys.size(); ++i)
-    out.push_back({static_cast<uint32_t>(i), keys[i], kChunk});
+    out.push_back({static_cast<uint32_t>(i), keys[i], kRequestBytes});
   return out;
 }
 
@@ -79,20 +79,21 @@ TEST(PoliciesTest, ScanResistantPoliciesKeepTheHotSet) {
 
 TEST(PoliciesTest, UnknownNamesAndNoRoomAreErrors) {
   std::vector<int64_t> next;
-  EXPECT_FALSE(MakePolicy("fifo", 10, kChunk, next).ok());
-  EXPECT_FALSE(MakePolicy("lru", 0, kChunk, next).ok());
+  EXPECT_FALSE(MakePolicy("fifo", 10, kRequestBytes, next).ok());
+  EXPECT_FALSE(MakePolicy("lru", 0, kRequestBytes, next).ok());
   std::vector<Request> r = Stream({1, 2, 1});
   EXPECT_EQ(*MissRatio("lru", r, NextRequestIndices(r), 0), 1.0);
 }
 
 TEST(RequestsTest, NextIndicesAndTheWorkingSet) {
   // Key 1 every 10 s, key 2 once.
-  std::vector<Request> r = {{0, 1, kChunk}, {5, 2, kChunk}, {10, 1, kChunk}, {20, 1, kChunk}};
+  std::vector<Request> r = {
+      {0, 1, kRequestBytes}, {5, 2, kRequestBytes}, {10, 1, kRequestBytes}, {20, 1, kRequestBytes}};
   EXPECT_EQ(NextRequestIndices(r), (std::vector<int64_t>{2, -1, 3, -1}));
   // A 100 s window: key 1 held 0-20 (20 s), key 2 5-20 (15 s), over 20 s.
-  EXPECT_DOUBLE_EQ(WorkingSetBytes(r, 100), 35.0 / 20 * kChunk);
+  EXPECT_DOUBLE_EQ(WorkingSetBytes(r, 100), 35.0 / 20 * kRequestBytes);
   // A 4 s window: key 1 4 + 4 s, key 2 4 s.
-  EXPECT_DOUBLE_EQ(WorkingSetBytes(r, 4), 12.0 / 20 * kChunk);
+  EXPECT_DOUBLE_EQ(WorkingSetBytes(r, 4), 12.0 / 20 * kRequestBytes);
 }
 
 }  // namespace
