@@ -135,14 +135,28 @@ void Run(const SimArgs& a) {
   if (!parsed.ok()) Check(parsed.status().WithContext(a.config));
   const sim::SimSetup& setup = *parsed;
   ProgressLine progress;
-  sim::Trace trace = LoadTrace(a, setup, progress);
-  if (!a.write_trace.empty()) Check(sim::WriteTrace(trace, a.write_trace));
+  // The configuration's trace, made once for the variants that share it
+  // (and for --write-trace); a variant that changes it gets its own.
+  std::optional<sim::Trace> shared, own;
+  auto trace_of = [&](const sim::NamedFleet& v) -> const sim::Trace& {
+    if (v.own_trace) {
+      own = LoadTrace(a, *v.own_trace, progress);
+      return *own;
+    }
+    if (!shared) shared = LoadTrace(a, setup, progress);
+    return *shared;
+  };
+  if (!a.write_trace.empty()) {
+    shared = LoadTrace(a, setup, progress);
+    Check(sim::WriteTrace(*shared, a.write_trace));
+  }
   nlohmann::json runs = nlohmann::json::array();
   std::map<std::string, nlohmann::json> by_name;
   std::vector<double> seconds;
   for (const sim::NamedFleet& v : setup.variants) {
     std::string label = v.name.empty() ? "simulating" : "simulating " + v.name;
     sim::RequestStreams streams;
+    const sim::Trace& trace = trace_of(v);
     sim::SimResult result = sim::Simulate(
         trace, v.fleet,
         [&](double done) {
@@ -150,7 +164,7 @@ void Run(const SimArgs& a) {
         },
         a.export_requests.empty() ? nullptr : &streams);
     if (!a.export_requests.empty()) ExportRequests(a.export_requests, v.name, streams);
-    nlohmann::json r = sim::ResultJson(setup, v.fleet, result);
+    nlohmann::json r = sim::ResultJson(v.own_trace ? *v.own_trace : setup, v.fleet, result);
     if (!v.name.empty()) r["name"] = v.name;
     by_name[v.name] = r;
     runs.push_back(r);

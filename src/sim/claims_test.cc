@@ -59,21 +59,26 @@ TEST(ClaimsTest, MalformedClaimsNameTheirPlace) {
   }
 }
 
-TEST(ClaimsTest, VariantsPatchTheBaseAndShareItsTrace) {
+TEST(ClaimsTest, VariantsPatchTheBaseAndShareItsTraceUnlessTheyChangeIt) {
   Result<SimSetup> s = ParseSimConfig(R"({
-    "workers": 7, "l2": {"nodes": 6, "code": "4+1"},
-    "variants": [{"name": "one", "l2": {"code": "1+0"}}, {"name": "two", "workers": 3}],
+    "workers": 7, "l2": {"nodes": 6, "code": "4+1"}, "trace": {"hours": 5, "functions": 9},
+    "variants": [{"name": "one", "l2": {"code": "1+0"}}, {"name": "two", "workers": 3},
+                 {"name": "three", "trace": {"hours": 2}}],
     "claims": [{"claim": "c", "variant": "two", "metric": "/tiers/l1", "at_least": 0}]})");
   ASSERT_TRUE(s.ok()) << s.status().ToString();
-  ASSERT_EQ(s->variants.size(), 2u);
+  ASSERT_EQ(s->variants.size(), 3u);
   EXPECT_EQ(s->variants[0].fleet.l2_code.k, 1);
   EXPECT_EQ(s->variants[0].fleet.workers, 7);
   EXPECT_EQ(s->variants[0].fleet.l2_nodes, 6);
   EXPECT_EQ(s->variants[1].fleet.l2_code.k, 4);
   EXPECT_EQ(s->variants[1].fleet.workers, 3);
+  EXPECT_EQ(s->variants[0].own_trace, nullptr);
+  ASSERT_NE(s->variants[2].own_trace, nullptr);
+  EXPECT_EQ(s->variants[2].own_trace->trace.hours, 2);       // patched
+  EXPECT_EQ(s->variants[2].own_trace->trace.functions, 9u);  // the base's
   EXPECT_EQ(s->claims.size(), 1u);
   for (const char* bad : {R"({"variants": [{"workers": 3}]})",
-                          R"({"variants": [{"name": "a", "trace": {"hours": 2}}]})",
+                          R"({"variants": [{"name": "a", "trace": {"hours": -2}}]})",
                           R"({"variants": [{"name": "a"}, {"name": "a"}]})",
                           R"({"variants": [{"name": "a", "l2": {"code": "x"}}]})"}) {
     EXPECT_FALSE(ParseSimConfig(bad).ok()) << bad;

@@ -381,7 +381,7 @@ Status ReadSetup(const json& root, SimSetup& s) {
 }
 
 // Each variant is the base configuration with its keys patched in (JSON
-// merge patch), on the base's trace.
+// merge patch), on the base's trace unless it patches the trace too.
 Status ReadVariants(const json& base, const json& variants, SimSetup& s) {
   if (!variants.is_array() || variants.empty()) {
     return Status::InvalidArgument("variants must be a non-empty array");
@@ -392,7 +392,6 @@ Status ReadVariants(const json& base, const json& variants, SimSetup& s) {
     if (!v.is_object() || !v.contains("name") || !v["name"].is_string()) {
       return Status::InvalidArgument(where + " needs a name");
     }
-    if (v.contains("trace")) return Status::InvalidArgument(where + ": variants share the trace");
     std::string name = v["name"];
     for (const NamedFleet& f : s.variants) {
       if (f.name == name) return Status::InvalidArgument(where + ": name " + name + " again");
@@ -403,7 +402,9 @@ Status ReadVariants(const json& base, const json& variants, SimSetup& s) {
     SimSetup one;
     Status read = ReadSetup(merged, one);
     if (!read.ok()) return Status::InvalidArgument(where + " (" + name + "): " + read.message());
-    s.variants.push_back({name, one.fleet});
+    std::shared_ptr<const SimSetup> own_trace;
+    if (v.contains("trace")) own_trace = std::make_shared<SimSetup>(one);
+    s.variants.push_back({name, one.fleet, own_trace});
   }
   return Status::Ok();
 }
@@ -422,7 +423,7 @@ Result<SimSetup> ParseSimConfig(const std::string& json_text) {
   if (root.contains("variants")) {
     LODE_RETURN_IF_ERROR(ReadVariants(base, root["variants"], s));
   } else {
-    s.variants.push_back({"", s.fleet});
+    s.variants.push_back({"", s.fleet, nullptr});
   }
   if (root.contains("claims")) {
     std::vector<std::string> names;

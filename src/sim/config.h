@@ -1,12 +1,13 @@
 // `lode sim`'s configuration: one JSON object naming the trace (a
 // generator and its shape, or trace files) and the fleet (workers, L1, L2,
 // latencies, events), the salt period, sampling and warm-up; variants of
-// the fleet to run on the same trace; claims to check against the results.
+// the fleet (or of the trace) to run; claims to check against the results.
 // Every key is optional (defaults in SimConfig and PaperTraceShape); an
 // unknown key is an error, so a typo is not silently the default.
 // docs/formats/sim.md.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,9 +20,14 @@
 
 namespace lode::sim {
 
+struct SimSetup;
+
 struct NamedFleet {
   std::string name;  // "" when the configuration has no variants
   SimConfig fleet;
+  // A variant that changes the trace: the setup its trace comes from
+  // (the configuration's when null).
+  std::shared_ptr<const SimSetup> own_trace;
 };
 
 struct SimSetup {
@@ -36,7 +42,8 @@ struct SimSetup {
   // as written): the caller reads them into trace.base_images.
   std::string base_images_path;
   SimConfig fleet;  // the configuration without its variants
-  // The fleets to run on the one trace: each variant, or just `fleet`.
+  // The fleets to run: each variant, or just `fleet`; all on the one trace
+  // but those that change it.
   std::vector<NamedFleet> variants;
   std::vector<Claim> claims;
 };
