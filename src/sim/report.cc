@@ -239,6 +239,19 @@ Result<std::string> CurvesFigure(const std::string& dir, const std::vector<json>
                   marks + plot + "\n");
 }
 
+// Each tier's median hour after warm-up, as dashed lines in its color.
+std::string MedianLines(const json& run) {
+  const json& m = run["tiers_median_hour"];
+  std::string lines;
+  int color = 1;
+  for (auto [key, name] : {std::pair{"l1", "L1"}, {"l2", "L2"}, {"origin", "origin"}}) {
+    lines += ", " + Number(m[key].get<double>(), "%.6g") + " with lines dt 2 lc " +
+             std::to_string(color++) + " title 'median " + name + " " +
+             Percent(m[key].get<double>()) + "'";
+  }
+  return lines;
+}
+
 Result<std::string> Figures(const std::vector<json>& runs, const std::string& dir) {
   std::string data = dir + "/hours.dat";
   LODE_RETURN_IF_ERROR(WriteHours(data, runs, {"l1", "l2", "origin", "l2_hit_ratio"}));
@@ -252,9 +265,10 @@ Result<std::string> Figures(const std::vector<json>& runs, const std::string& di
                "set yrange [0:1]\nset key outside right\n"
                "plot '" +
                data +
-               "' index 0 using 1:2 with lines lw 2 title 'L1', '' index 0 "
-               "using 1:3 with lines lw 2 title 'L2', '' index 0 using 1:4 with lines lw 2 title "
-               "'origin'\n"));
+               "' index 0 using 1:2 with lines lw 2 lc 1 title 'L1', '' index 0 "
+               "using 1:3 with lines lw 2 lc 2 title 'L2', '' index 0 using 1:4 with lines lw 2 "
+               "lc 3 title 'origin'" +
+               MedianLines(runs[0]) + "\n"));
   html += "<figure>" + shares + "</figure>\n";
   // The L2 hit ratio of every run.
   std::string plot = "plot ";
