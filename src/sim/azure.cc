@@ -91,8 +91,17 @@ Result<Trace> AzureTrace(const AzureShape& azure, PaperTraceShape images) {
   }
   if (functions.names.empty()) return Status::InvalidArgument("the Azure files hold no function");
   images.functions = static_cast<uint32_t>(functions.names.size());
+  images.tenants = 1;
   Trace trace = GeneratePaperImages(images);
   trace.functions = functions.names;
+  // Each function is its owner's (HashOwner, the key's first part).
+  std::unordered_map<std::string, uint32_t> owners;
+  for (const std::string& name : functions.names) {
+    std::string owner = name.substr(0, name.find('/'));
+    auto [it, added] = owners.try_emplace(owner, static_cast<uint32_t>(trace.tenants.size()));
+    if (added) trace.tenants.push_back(owner);
+    trace.function_tenant.push_back(it->second);
+  }
   std::mt19937_64 rng(images.seed);
   for (uint32_t f = 0; f < functions.minutes.size(); ++f) {
     StartsOf(functions.minutes[f], azure, f, rng, trace.starts);

@@ -59,6 +59,8 @@ TEST(AzureTraceTest, InvocationsBecomeStartsThroughKeepAlive) {
   ASSERT_TRUE(t.ok()) << t.status().ToString();
   EXPECT_EQ(t->functions.size(), 4u);
   EXPECT_EQ(t->images.size(), 4u);
+  ASSERT_EQ(t->tenants, std::vector<std::string>{"owner"});  // HashOwner
+  EXPECT_EQ(TenantOf(*t, 3), "owner");
   std::map<std::string, int> starts = StartsPerFunction(*t);
   EXPECT_EQ(starts["owner/app/steady"], 1);
   EXPECT_EQ(starts["owner/app/sparse"], 3);  // 20 minutes idle is past keep-alive

@@ -127,6 +127,7 @@ void ReadTrace(const json& v, PaperTraceShape& t, AzureShape& azure,
       .Number("starts_per_second", t.starts_per_second)
       .Number("diurnal_amplitude", t.diurnal_amplitude)
       .Integer("functions", t.functions)
+      .Integer("tenants", t.tenants)
       .Number("function_zipf", t.function_zipf)
       .Integer("bases", t.bases)
       .Text("base_images", base_images)
@@ -174,11 +175,11 @@ void ReadTrace(const json& v, PaperTraceShape& t, AzureShape& azure,
         "positive"};
   }
   if (!(t.hours > 0) || !(t.starts_per_second > 0) || t.functions == 0 || t.bases == 0 ||
-      t.diurnal_amplitude < 0 || t.diurnal_amplitude > 1 || !(t.read_fraction > 0) ||
-      t.read_fraction > 1 || !(t.own_read_fraction > 0) || t.own_read_fraction > 1 ||
-      t.base_chunks_median == 0 || t.max_image_chunks < 16) {
+      t.tenants == 0 || t.diurnal_amplitude < 0 || t.diurnal_amplitude > 1 ||
+      !(t.read_fraction > 0) || t.read_fraction > 1 || !(t.own_read_fraction > 0) ||
+      t.own_read_fraction > 1 || t.base_chunks_median == 0 || t.max_image_chunks < 16) {
     throw Reader::Error{
-        "trace: hours, starts_per_second, functions, bases and "
+        "trace: hours, starts_per_second, functions, tenants, bases and "
         "base_chunks_median must be positive, diurnal_amplitude, read_fraction and "
         "own_read_fraction within [0, 1], max_image_chunks at least 16"};
   }
@@ -347,6 +348,7 @@ Status ReadSetup(const json& root, SimSetup& s) {
         .Number("salt_period_hours", c.salt_period_hours)
         .On("curves", [&c](const json& v) { ReadCurves(v, c.curves); })
         .Boolean("count_sharing", c.count_sharing)
+        .Boolean("salt_per_tenant", c.salt_per_tenant)
         .Number("sampling_rate", c.sampling_rate)
         .Number("warmup_hours", c.warmup_hours)
         .On("prices", [&c](const json& v) { ReadPrices(v, c.prices); })

@@ -44,8 +44,14 @@ class Generator {
       for (uint32_t b = 0; b < shape_.bases; ++b) bases_.push_back(NewBase());
     }
     Zipf base_rank(static_cast<uint32_t>(bases_.size()), shape_.base_zipf);
+    for (uint32_t t = 0; t < shape_.tenants && shape_.tenants > 1; ++t) {
+      std::string name = "t";
+      name += std::to_string(t);  // not "t" + ...: GCC 12's -Wrestrict misfires on it
+      trace_.tenants.push_back(name);
+    }
     for (uint32_t f = 0; f < shape_.functions; ++f) {
       trace_.functions.push_back("fn-" + std::to_string(f));
+      if (shape_.tenants > 1) trace_.function_tenant.push_back(f % shape_.tenants);
       image_of_.push_back(NewImage(bases_[base_rank(rng_)], f));
     }
     if (arrivals) Arrivals();
@@ -125,6 +131,7 @@ class Generator {
     if (scan_function_ == 0) {
       scan_function_ = static_cast<uint32_t>(trace_.functions.size());
       trace_.functions.push_back("scan");
+      if (shape_.tenants > 1) trace_.function_tenant.push_back(0);
     }
     Image image;
     image.name = "scan-" + std::to_string(++scans_);

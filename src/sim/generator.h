@@ -19,6 +19,7 @@ struct PaperTraceShape {
   double starts_per_second = 20;   // mean over the day
   double diurnal_amplitude = 0.5;  // peak = mean x (1 + amplitude)
   uint32_t functions = 5000;
+  uint32_t tenants = 1;  // function f is tenant f mod tenants's
   double function_zipf = 1.0;
   uint32_t bases = 20;
   // Bases recorded from real images (trace_files.h), used instead of

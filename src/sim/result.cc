@@ -51,6 +51,7 @@ json TraceJson(const SimSetup& setup) {
           {"hours", t.hours},
           {"starts_per_second", t.starts_per_second},
           {"functions", t.functions},
+          {"tenants", t.tenants},
           {"bases", t.bases},
           {"read_fraction", t.read_fraction},
           {"own_read_fraction", t.own_read_fraction}};
@@ -176,6 +177,7 @@ json ResultJson(const SimSetup& setup, const SimConfig& c, const SimResult& r) {
             {"l2_hedge_ms", c.l2_hedge_ms},
             {"salt_period_hours", c.salt_period_hours},
             {"count_sharing", c.count_sharing},
+            {"salt_per_tenant", c.salt_per_tenant},
             {"sampling_rate", c.sampling_rate},
             {"warmup_hours", c.warmup_hours},
             {"trace", TraceJson(setup)}}},

@@ -186,13 +186,14 @@ class Simulation {
     uint64_t salt = c_.salt_period_hours > 0
                         ? static_cast<uint64_t>(s.time_s / (c_.salt_period_hours * 3600))
                         : 0;
+    uint64_t tenant = c_.salt_per_tenant ? TenantIndex(trace_, s.function) + 1 : 0;
     size_t hour = static_cast<size_t>(s.time_s / 3600);
     if (result_.hours.size() <= hour) result_.hours.resize(hour + 1);
     bool warm = s.time_s >= c_.warmup_hours * 3600;
     lanes_.assign(static_cast<size_t>(c_.start_parallelism), 0);  // ms into the start
     bool failed = false;
     for (uint64_t content : trace_.images[s.image].start_set) {
-      uint64_t key = Mix(content ^ Mix(salt + 0x5a17));
+      uint64_t key = Mix(content ^ Mix(salt + 0x5a17 + (tenant << 32)));
       if ((Mix(key) >> 40) >= sample_below_) continue;
       result_.accesses++;
       if (c_.count_sharing) CountSharing(key, content, s.image);

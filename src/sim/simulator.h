@@ -60,6 +60,7 @@ struct SimConfig {
   LatencyShape l2_stripe{1.5, 2.4, 0.99};  // ditto, a 4+1 read
   LatencyShape origin{36, 175, 0.999};     // S3's published shape
   double salt_period_hours = 0;            // 0: one salt for the whole trace
+  bool salt_per_tenant = false;            // each tenant's salt its own (no dedup across)
   // Counts which images read each chunk key (the blast radius of one bad
   // chunk) and the keys stored per content (deduplication lost to salts).
   bool count_sharing = false;

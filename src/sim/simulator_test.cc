@@ -136,6 +136,24 @@ TEST(SimulatorTest, SaltGenerationsSplitWhatAChunkKeyServes) {
   EXPECT_EQ(r.all.origin, 5u);  // a new generation reads from the origin again
 }
 
+// With a salt per tenant, equal content of two tenants is two keys.
+TEST(SimulatorTest, TenantSaltsKeepEqualContentApart) {
+  Trace t;
+  t.functions = {"a", "b"};
+  t.tenants = {"acme", "beta"};
+  t.function_tenant = {0, 1};
+  t.images = {{"a", 2, {1, 2}}, {"b", 2, {1, 3}}};
+  t.starts = {{0, 0, 0}, {10, 1, 1}};
+  SimConfig c = L2Only(5, 100, {4, 1});
+  c.count_sharing = true;
+  EXPECT_EQ(Simulate(t, c).sharing.keys, 3u);  // content 1 once
+  c.salt_per_tenant = true;
+  SimResult r = Simulate(t, c);
+  EXPECT_EQ(r.sharing.keys, 4u);
+  EXPECT_EQ(r.sharing.max_images_per_key, 1u);
+  EXPECT_EQ(r.all.origin, 4u);
+}
+
 TEST(SimulatorTest, AFixedSeedGivesTheSameRun) {
   PaperTraceShape shape;
   shape.hours = 2;

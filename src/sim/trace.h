@@ -1,7 +1,7 @@
 // What the simulator replays: a catalog of images (their size in chunks and
 // the chunks a start reads, in first-read order, named by content so
 // images built on the same base layers share them) and sandbox starts
-// (time, function, image). docs/formats/sim.md.
+// (time, function, image), each function a tenant's. docs/formats/sim.md.
 #pragma once
 
 #include <cstdint>
@@ -25,8 +25,21 @@ struct Start {
 struct Trace {
   uint64_t chunk_bytes = 512 << 10;
   std::vector<std::string> functions;
+  // Whose each function is (an index into `tenants`); empty: one tenant.
+  std::vector<std::string> tenants;
+  std::vector<uint32_t> function_tenant;
   std::vector<Image> images;
   std::vector<Start> starts;  // in time order
 };
+
+// The tenant of `function`'s name ("t0" when the trace has none).
+inline std::string TenantOf(const Trace& trace, uint32_t function) {
+  if (trace.function_tenant.empty()) return "t0";
+  return trace.tenants[trace.function_tenant[function]];
+}
+// Its index (0 when the trace has none).
+inline uint32_t TenantIndex(const Trace& trace, uint32_t function) {
+  return trace.function_tenant.empty() ? 0 : trace.function_tenant[function];
+}
 
 }  // namespace lode::sim

@@ -49,18 +49,30 @@ Status ReadImages(const std::string& path, Trace& trace,
   return Status::Ok();
 }
 
+// A start line's fields after time_s: function, image and, with a tenant
+// column, the tenant.
+struct StartFields {
+  std::string function, image, tenant;
+};
+
 Status ReadStarts(const std::string& path, Trace& trace,
                   const std::unordered_map<std::string, uint32_t>& images) {
   std::ifstream in(path);
   if (!in) return Status::NotFound("no " + path);
   std::string line;
-  std::unordered_map<std::string, uint32_t> functions;
-  if (!std::getline(in, line) || line != "time_s,function,image") {
-    return Bad(path, 1, "the header is time_s,function,image");
+  std::unordered_map<std::string, uint32_t> functions, tenants;
+  if (!std::getline(in, line) ||
+      (line != "time_s,function,image" && line != "time_s,function,image,tenant")) {
+    return Bad(path, 1, "the header is time_s,function,image[,tenant]");
   }
+  bool with_tenant = line.ends_with(",tenant");
+  const char* shape =
+      with_tenant ? "a start is time_s,function,image,tenant" : "a start is time_s,function,image";
   for (size_t n = 2; std::getline(in, line); ++n) {
     size_t a = line.find(','), b = a == std::string::npos ? a : line.find(',', a + 1);
-    if (b == std::string::npos) return Bad(path, n, "a start is time_s,function,image");
+    size_t c = b == std::string::npos || !with_tenant ? std::string::npos : line.find(',', b + 1);
+    if (b == std::string::npos || (with_tenant && c == std::string::npos))
+      return Bad(path, n, shape);
     Start s;
     auto [end, ec] = std::from_chars(line.data(), line.data() + a, s.time_s);
     if (ec != std::errc() || end != line.data() + a || !(s.time_s >= 0)) {
@@ -69,13 +81,21 @@ Status ReadStarts(const std::string& path, Trace& trace,
     if (!trace.starts.empty() && s.time_s < trace.starts.back().time_s) {
       return Bad(path, n, "starts are in time order");
     }
-    std::string function = line.substr(a + 1, b - a - 1), image = line.substr(b + 1);
-    auto found = images.find(image);
-    if (found == images.end()) return Bad(path, n, "no image " + image + " in images.jsonl");
-    if (function.empty()) return Bad(path, n, "no function");
-    auto [f, added] = functions.try_emplace(function, static_cast<uint32_t>(functions.size()));
-    if (added) trace.functions.push_back(function);
-    s.function = f->second;
+    StartFields f{line.substr(a + 1, b - a - 1), line.substr(b + 1, c - b - 1),
+                  with_tenant ? line.substr(c + 1) : "t0"};
+    auto found = images.find(f.image);
+    if (found == images.end()) return Bad(path, n, "no image " + f.image + " in images.jsonl");
+    if (f.function.empty() || f.tenant.empty()) return Bad(path, n, "no function or tenant");
+    auto [t, new_tenant] = tenants.try_emplace(f.tenant, static_cast<uint32_t>(tenants.size()));
+    if (new_tenant) trace.tenants.push_back(f.tenant);
+    auto [fn, added] = functions.try_emplace(f.function, static_cast<uint32_t>(functions.size()));
+    if (added) {
+      trace.functions.push_back(f.function);
+      trace.function_tenant.push_back(t->second);
+    } else if (trace.function_tenant[fn->second] != t->second) {
+      return Bad(path, n, "function " + f.function + " of two tenants");
+    }
+    s.function = fn->second;
     s.image = found->second;
     trace.starts.push_back(s);
   }
@@ -91,17 +111,21 @@ Status WriteTrace(const Trace& trace, const std::string& dir) {
   for (const Image& image : trace.images) {
     if (!PlainName(image.name)) return Status::InvalidArgument("image name " + image.name);
   }
+  for (const std::string& t : trace.tenants) {
+    if (!PlainName(t)) return Status::InvalidArgument("tenant name " + t);
+  }
   for (const std::string& f : trace.functions) {
     if (!PlainName(f)) return Status::InvalidArgument("function name " + f);
   }
   std::string images;
   for (const Image& i : trace.images) images += ImageLine(i) + "\n";
-  std::string starts = "time_s,function,image\n";
+  std::string starts = "time_s,function,image,tenant\n";
   char time[32];
   for (const Start& s : trace.starts) {
     auto [end, _] = std::to_chars(time, time + sizeof(time), s.time_s);
     starts.append(time, end);
-    starts += "," + trace.functions[s.function] + "," + trace.images[s.image].name + "\n";
+    starts += "," + trace.functions[s.function] + "," + trace.images[s.image].name + "," +
+              TenantOf(trace, s.function) + "\n";
   }
   auto unsynced = AtomicFile::Durability::kUnsynced;
   LODE_RETURN_IF_ERROR(WriteFileAtomically(dir + "/images.jsonl", images, unsynced));

@@ -15,6 +15,7 @@ TEST(TraceFilesTest, AWrittenTraceReadsBackAndReplaysTheSame) {
   PaperTraceShape shape;
   shape.hours = 2;
   shape.functions = 300;
+  shape.tenants = 3;
   shape.starts_per_second = 1;
   Trace generated = GeneratePaperTrace(shape);
   ASSERT_TRUE(WriteTrace(generated, dir / "t").ok());
@@ -29,6 +30,8 @@ TEST(TraceFilesTest, AWrittenTraceReadsBackAndReplaysTheSame) {
               generated.images[generated.starts[i].image].start_set);
     EXPECT_EQ(read->functions[read->starts[i].function],
               generated.functions[generated.starts[i].function]);
+    EXPECT_EQ(TenantOf(*read, read->starts[i].function),
+              TenantOf(generated, generated.starts[i].function));
   }
   SimConfig c;
   c.workers = 5;
@@ -59,6 +62,12 @@ TEST(TraceFilesTest, MistakesNameTheFileAndLine) {
   EXPECT_NE(write(good_image, "time_s,function,image\nsoon,f,a\n").find("time_s"),
             std::string::npos);
   EXPECT_NE(write(good_image, "time_s,function,image\n1,f,b\n").find("no image b"),
+            std::string::npos);
+  EXPECT_EQ(write(good_image, "time_s,function,image,tenant\n0.5,f,a,acme\n1,g,a,beta\n"), "");
+  EXPECT_NE(write(good_image, "time_s,function,image,tenant\n0.5,f,a,acme\n1,f,a,beta\n")
+                .find("function f of two tenants"),
+            std::string::npos);
+  EXPECT_NE(write(good_image, "time_s,function,image,tenant\n0.5,f,a\n").find("starts.csv:2:"),
             std::string::npos);
   testing::WriteAll(dir / "trace.json", R"({"chunk_bytes": 0})");
   EXPECT_NE(ReadTrace(dir.path()).status().message().find("not a lode sim trace"),
