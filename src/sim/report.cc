@@ -1,5 +1,6 @@
 #include "sim/report.h"
 
+#include <fcntl.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -67,10 +68,16 @@ Result<std::string> Draw(const std::string& dir, const std::string& name,
       gp,
       "set terminal svg size 720,360 dynamic font 'sans,11'\nset output '" + svg + "'\n" + script,
       AtomicFile::Durability::kUnsynced));
-  std::string program = "gnuplot";
+  std::string program = "gnuplot", errors = dir + "/" + name + ".err";
   std::vector<char*> argv = {program.data(), gp.data(), nullptr};
+  // Its warnings (a one-point range) go to a file, shown only on failure.
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 2, errors.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   pid_t pid;
-  if (posix_spawnp(&pid, "gnuplot", nullptr, nullptr, argv.data(), environ) != 0) {
+  int spawned = posix_spawnp(&pid, "gnuplot", &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) {
     return Status::FailedPrecondition(
         "drawing the report's figures needs gnuplot (Debian package gnuplot-nox)");
   }
@@ -78,7 +85,12 @@ Result<std::string> Draw(const std::string& dir, const std::string& name,
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return Status::IOError("gnuplot could not draw " + name);
+    Result<std::string> said = ReadFileToString(errors);
+    std::string why = said.ok() ? *said : "";
+    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    size_t last_line = why.rfind('\n');
+    if (last_line != std::string::npos) why = why.substr(last_line + 1);
+    return Status::IOError("gnuplot could not draw " + name + (why.empty() ? "" : ": " + why));
   }
   return ReadFileToString(svg);
 }
@@ -239,6 +251,34 @@ Result<std::string> CurvesFigure(const std::string& dir, const std::vector<json>
                   marks + plot + "\n");
 }
 
+// Each L2 node's busiest second in Gb/s, hottest first, per run, against
+// a 50 Gb/s network card: how a burst's hot stripes load the nodes.
+Result<std::string> EgressFigure(const std::string& dir, const std::vector<json>& runs) {
+  std::string data, plot = "plot 50 with lines dt 2 lc rgb 'red' title 'a 50 Gb/s card'";
+  for (size_t i = 0; i < runs.size(); ++i) {
+    std::vector<double> gbps;
+    for (const json& bytes : runs[i]["l2_peak_egress"]["bytes_per_second"]) {
+      gbps.push_back(bytes.get<double>() * 8 / 1e9);
+    }
+    std::sort(gbps.rbegin(), gbps.rend());
+    for (size_t n = 0; n < gbps.size(); ++n) {
+      data += std::to_string(n + 1) + " " + Number(gbps[n], "%.6g") + "\n";
+    }
+    data += "\n\n";
+    std::string title = RunName(runs[i]);
+    for (char& c : title) c = c == '\'' ? ' ' : c;
+    plot += ", '" + dir + "/egress.dat' index " + std::to_string(i) +
+            " using 1:2 with linespoints lw 2 title '" + title + "'";
+  }
+  LODE_RETURN_IF_ERROR(
+      WriteFileAtomically(dir + "/egress.dat", data, AtomicFile::Durability::kUnsynced));
+  return Draw(dir, "egress",
+              "set title 'Each L2 node in its busiest second, hottest first'\n"
+              "set xlabel 'L2 node (by rank)'\nset ylabel 'Gb/s'\nset yrange [0:*]\n"
+              "set key outside right\n" +
+                  plot + "\n");
+}
+
 // Each tier's median hour after warm-up, as dashed lines in its color.
 std::string MedianLines(const json& run) {
   const json& m = run["tiers_median_hour"];
@@ -287,6 +327,8 @@ Result<std::string> Figures(const std::vector<json>& runs, const std::string& di
   html += "<figure>" + ratio + "</figure>\n";
   LODE_ASSIGN_OR_RETURN(std::string origin, OriginFigure(dir, runs));
   html += "<figure>" + origin + "</figure>\n";
+  LODE_ASSIGN_OR_RETURN(std::string egress, EgressFigure(dir, runs));
+  html += "<figure>" + egress + "</figure>\n";
   LODE_ASSIGN_OR_RETURN(std::string curves, CurvesFigure(dir, runs));
   if (!curves.empty()) html += "<figure>" + curves + "</figure>\n";
   LODE_ASSIGN_OR_RETURN(std::string tiers,
