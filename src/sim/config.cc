@@ -351,6 +351,7 @@ Status ReadSetup(const json& root, SimSetup& s) {
         .Boolean("salt_per_tenant", c.salt_per_tenant)
         .Number("sampling_rate", c.sampling_rate)
         .Number("warmup_hours", c.warmup_hours)
+        .Number("time_scale", c.time_scale)
         .On("prices", [&c](const json& v) { ReadPrices(v, c.prices); })
         .Read();
   } catch (const Reader::Error& e) {
@@ -370,6 +371,7 @@ Status ReadSetup(const json& root, SimSetup& s) {
   if (c.affinity_spread < 1 || c.affinity_spread > c.workers) {
     return Status::InvalidArgument("affinity_spread must be between 1 and workers");
   }
+  if (!(c.time_scale > 0)) return Status::InvalidArgument("time_scale must be positive");
   if (!(c.sampling_rate > 0) || c.sampling_rate > 1) {
     return Status::InvalidArgument("sampling_rate must be in (0, 1]");
   }

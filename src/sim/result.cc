@@ -180,6 +180,7 @@ json ResultJson(const SimSetup& setup, const SimConfig& c, const SimResult& r) {
             {"salt_per_tenant", c.salt_per_tenant},
             {"sampling_rate", c.sampling_rate},
             {"warmup_hours", c.warmup_hours},
+            {"time_scale", c.time_scale},
             {"trace", TraceJson(setup)}}},
           {"invocations", r.invocations},
           {"warm", r.warm},

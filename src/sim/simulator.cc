@@ -89,7 +89,8 @@ class Simulation {
     auto began = std::chrono::steady_clock::now();
     size_t step = std::max<size_t>(1, trace_.starts.size() / 200);
     for (size_t i = 0; i < trace_.starts.size(); ++i) {
-      const Start& s = trace_.starts[i];
+      Start s = trace_.starts[i];
+      s.time_s *= c_.time_scale;
       ApplyEventsUntil(s.time_s);
       Invoke(s);
       if (progress && i % step == 0) progress(static_cast<double>(i) / trace_.starts.size());

@@ -68,6 +68,9 @@ struct SimConfig {
   CurvesConfig curves;
   double sampling_rate = 1;
   double warmup_hours = 0;
+  // Time compression: the trace's times multiplied by this (0.1 replays
+  // ten hours of starts in one, ten times as fast; 2 spreads them out).
+  double time_scale = 1;
   std::vector<NodeEvent> l2_events;
   // What holding and reloading cost, in dollars (public prices, 2026:
   // memory of memory-optimized instances, gp3 volumes, S3 GETs).

@@ -154,6 +154,20 @@ TEST(SimulatorTest, TenantSaltsKeepEqualContentApart) {
   EXPECT_EQ(r.all.origin, 4u);
 }
 
+// Time compression replays the same starts in less time: the same reads
+// through the caches, in fewer hours.
+TEST(SimulatorTest, TimeCompressionKeepsTheReadsAndShortensTheHours) {
+  Trace t = IrmTrace(500, 0.8, 4 * 3600, 4);  // a start a second for 4 hours
+  SimConfig c = L2Only(5, 200, {4, 1});
+  SimResult normal = Simulate(t, c);
+  c.time_scale = 0.25;
+  SimResult compressed = Simulate(t, c);
+  EXPECT_EQ(normal.hours.size(), 4u);
+  EXPECT_EQ(compressed.hours.size(), 1u);
+  EXPECT_EQ(compressed.all.l2, normal.all.l2);
+  EXPECT_EQ(compressed.all.origin, normal.all.origin);
+}
+
 TEST(SimulatorTest, AFixedSeedGivesTheSameRun) {
   PaperTraceShape shape;
   shape.hours = 2;
