@@ -274,7 +274,7 @@ Result<std::string> EgressFigure(const std::string& dir, const std::vector<json>
       WriteFileAtomically(dir + "/egress.dat", data, AtomicFile::Durability::kUnsynced));
   return Draw(dir, "egress",
               "set title 'Each L2 node in its busiest second, hottest first'\n"
-              "set xlabel 'L2 node (by rank)'\nset ylabel 'Gb/s'\nset yrange [0:*]\n"
+              "set xlabel 'L2 node (by rank)'\nset ylabel 'Gb/s'\nset yrange [0:*]\nset offsets 0, 0, 5, 0\n"
               "set key outside right\n" +
                   plot + "\n");
 }
