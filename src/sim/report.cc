@@ -60,6 +60,12 @@ std::vector<json> Runs(const json& result) {
 
 std::string RunName(const json& run) { return run.value("name", std::string("run")); }
 
+// Text for inside a gnuplot '...' string.
+std::string Quotable(std::string text) {
+  for (char& c : text) c = c == '\'' ? ' ' : c;
+  return text;
+}
+
 // Draws with gnuplot in `dir`: writes the script, runs it, returns the SVG.
 Result<std::string> Draw(const std::string& dir, const std::string& name,
                          const std::string& script) {
@@ -130,8 +136,7 @@ Result<std::string> LatencyFigure(const std::string& dir, const std::string& nam
         data += '\n';
       }
       data += "\n\n";
-      std::string title = runs.size() > 1 ? RunName(run) : tier;
-      for (char& c : title) c = c == '\'' ? ' ' : c;
+      std::string title = Quotable(runs.size() > 1 ? RunName(run) : tier);
       plot += std::string(index ? ", " : "") + "'" + dir + "/" + name + ".dat' index " +
               std::to_string(index) + " using 1:2 with lines lw 2 title '" + title + "'";
       ++index;
@@ -142,7 +147,7 @@ Result<std::string> LatencyFigure(const std::string& dir, const std::string& nam
       WriteFileAtomically(dir + "/" + name + ".dat", data, AtomicFile::Durability::kUnsynced));
   std::string what = tiers.size() == 1 ? tiers[0] + " fetches" : "fetches per tier";
   if (runs.size() == 1) what += " (" + RunName(runs[0]) + ")";
-  for (char& c : what) c = c == '\'' ? ' ' : c;
+  what = Quotable(what);
   return Draw(dir, name,
               "set title 'Latency of " + what +
                   "'\nset xlabel 'milliseconds'\nset logscale x\n"
@@ -195,8 +200,7 @@ Result<std::string> OriginFigure(const std::string& dir, const std::vector<json>
               Number(std::max(minutes[m].get<double>(), 0.1), "%.6g") + "\n";
     }
     data += "\n\n";
-    std::string title = RunName(runs[i]);
-    for (char& c : title) c = c == '\'' ? ' ' : c;
+    std::string title = Quotable(RunName(runs[i]));
     plot += std::string(i ? ", " : "") + "'" + dir + "/origin.dat' index " + std::to_string(i) +
             " using 1:2 with lines lw 2 title '" + title + "'";
   }
@@ -241,8 +245,8 @@ Result<std::string> CurvesFigure(const std::string& dir, const std::vector<json>
              ", graph 1 nohead dt 3 lw 2\nset label 2 'five-minute rule' at " +
              Number(five, "%.6g") + ", graph 0.85 offset 0.5,0\n";
   }
-  std::string stream = curves["stream"] == "l1" ? "worker 0 L1" : "L2", run = RunName(*with);
-  for (char& c : run) c = c == '\'' ? ' ' : c;
+  std::string stream = curves["stream"] == "l1" ? "worker 0 L1" : "L2";
+  std::string run = Quotable(RunName(*with));
   return Draw(dir, "curves",
               "set title 'Miss ratio of the " + stream + " stream by cache size and policy (" +
                   run +
@@ -265,8 +269,7 @@ Result<std::string> EgressFigure(const std::string& dir, const std::vector<json>
       data += std::to_string(n + 1) + " " + Number(gbps[n], "%.6g") + "\n";
     }
     data += "\n\n";
-    std::string title = RunName(runs[i]);
-    for (char& c : title) c = c == '\'' ? ' ' : c;
+    std::string title = Quotable(RunName(runs[i]));
     plot += ", '" + dir + "/egress.dat' index " + std::to_string(i) +
             " using 1:2 with linespoints lw 2 title '" + title + "'";
   }
@@ -274,7 +277,8 @@ Result<std::string> EgressFigure(const std::string& dir, const std::vector<json>
       WriteFileAtomically(dir + "/egress.dat", data, AtomicFile::Durability::kUnsynced));
   return Draw(dir, "egress",
               "set title 'Each L2 node in its busiest second, hottest first'\n"
-              "set xlabel 'L2 node (by rank)'\nset ylabel 'Gb/s'\nset yrange [0:*]\nset offsets 0, 0, 5, 0\n"
+              "set xlabel 'L2 node (by rank)'\nset ylabel 'Gb/s'\nset yrange [0:*]\nset offsets 0, "
+              "0, 5, 0\n"
               "set key outside right\n" +
                   plot + "\n");
 }
@@ -313,8 +317,7 @@ Result<std::string> Figures(const std::vector<json>& runs, const std::string& di
   // The L2 hit ratio of every run.
   std::string plot = "plot ";
   for (size_t i = 0; i < runs.size(); ++i) {
-    std::string title = RunName(runs[i]);
-    for (char& c : title) c = c == '\'' ? ' ' : c;
+    std::string title = Quotable(RunName(runs[i]));
     plot += std::string(i ? ", " : "") + "'" + data + "' index " + std::to_string(i) +
             " using 1:5 with linespoints lw 2 title '" + title + "'";
   }
