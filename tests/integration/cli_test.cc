@@ -163,7 +163,8 @@ TEST(CliTest, SimIsDeterministicAndNamesConfigMistakes) {
   for (size_t at = report.find("<svg"); at != std::string::npos; at = report.find("<svg", at + 1)) {
     ++figures;
   }
-  EXPECT_EQ(figures, 5u);  // tier shares, L2 hit ratio, origin GETs per minute, L2 egress, latency CDFs
+  // Tier shares, L2 hit ratio, origin GETs per minute, L2 egress, latency CDFs.
+  EXPECT_EQ(figures, 5u);
   // A claim that cannot hold fails --check.
   json impossible =
       json::parse(ReadAll(std::string(LODE_TEST_SOURCE_DIR) + "/configs/sim/smoke.json"));
