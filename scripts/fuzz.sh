@@ -28,7 +28,7 @@ for t in "${targets[@]}"; do
   # -rss_limit_mb and -timeout turn bombs and hangs into findings.
   "build-fuzz/fuzz/${t}_fuzz" "$scratch" "fuzz/corpus/$t" -max_total_time="$seconds" \
     -timeout=10 -rss_limit_mb=2048 -max_len=1048576 -print_final_stats=1 \
-    -artifact_prefix="build-fuzz/crashes/$t-" 2>&1 | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec|==[0-9]+==ERROR|SUMMARY)" || true
+    -artifact_prefix="build-fuzz/crashes/$t-" 2>&1 | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec|stat::slowest_unit_time_sec|Slowest unit|==[0-9]+== ?ERROR|SUMMARY)" || true
   if ls "build-fuzz/crashes/$t-"* >/dev/null 2>&1; then
     echo "fuzz.sh: $t crashed; inputs in build-fuzz/crashes/" >&2
     exit 1
