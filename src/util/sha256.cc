@@ -13,6 +13,17 @@ void Check(int ok) {
   // EVP digest calls fail only on allocation failure or a broken OpenSSL.
   if (ok != 1) std::abort();
 }
+
+// Fetched once: OpenSSL 3 looks EVP_sha256() up again (under a lock) on every
+// init, which costs more than hashing a short message.
+const EVP_MD* Sha256Algorithm() {
+  static EVP_MD* const md = [] {
+    EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+    if (fetched == nullptr) std::abort();
+    return fetched;
+  }();
+  return md;
+}
 }  // namespace
 
 Sha256Digest HmacSha256(std::span<const uint8_t> key, std::span<const uint8_t> data) {
@@ -27,7 +38,7 @@ Sha256Digest HmacSha256(std::span<const uint8_t> key, std::span<const uint8_t> d
 
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
   if (ctx_ == nullptr) std::abort();
-  Check(EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr));
+  Check(EVP_DigestInit_ex(ctx_, Sha256Algorithm(), nullptr));
 }
 
 Sha256::~Sha256() {
@@ -53,20 +64,20 @@ Sha256Digest Sha256::Finish() {
   Sha256Digest out;
   unsigned int len = 0;
   Check(EVP_DigestFinal_ex(ctx_, out.data(), &len));
-  Check(EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr));
+  Check(EVP_DigestInit_ex(ctx_, Sha256Algorithm(), nullptr));
   return out;
 }
 
 Sha256Digest Sha256::Of(std::span<const uint8_t> bytes) {
-  Sha256 h;
+  // One context per thread, reused (Finish starts it again): allocating one
+  // per call doubled the cost of hashing a short name.
+  thread_local Sha256 h;
   h.Update(bytes);
   return h.Finish();
 }
 
 Sha256Digest Sha256::Of(std::string_view bytes) {
-  Sha256 h;
-  h.Update(bytes);
-  return h.Finish();
+  return Of(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
 }
 
 std::string ToHex(std::span<const uint8_t> bytes) {

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
 namespace lode {
 namespace {
 
@@ -18,6 +23,24 @@ TEST(Sha256Test, IncrementalEqualsOneShotAndResets) {
   h.Update(std::string_view("bc"));
   EXPECT_EQ(h.Finish(), Sha256::Of(std::string_view("abc")));
   EXPECT_EQ(h.Finish(), Sha256::Of(std::string_view("")));
+}
+
+// One-shot hashes share a context per thread: threads hashing different
+// messages at once each get their own message's digest.
+TEST(Sha256Test, OneShotHashesOnManyThreadsAtOnce) {
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([t, &wrong] {
+      std::string message(static_cast<size_t>(t) * 100, 'x');
+      Sha256 reference;
+      reference.Update(message);
+      Sha256Digest want = reference.Finish();
+      for (int i = 0; i < 2000; ++i) wrong += Sha256::Of(message) != want;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 }  // namespace
