@@ -35,6 +35,7 @@ WorkerCache::WorkerCache(uint64_t memory_bytes, uint64_t disk_bytes, int k)
       disk_(disk_bytes, k, cache::DiskCache::HistoryLimit(disk_bytes)) {}
 
 WorkerCache::Found WorkerCache::Read(uint64_t key, uint64_t bytes) {
+  disk_.Prefetch(key);  // overlaps the disk tier's lookup with the memory tier's
   if (memory_.Touch(key)) return Found::kMemory;
   if (!disk_.Touch(key)) return Found::kNo;
   memory_.Insert(key, bytes, [](uint64_t, uint64_t) {});
@@ -78,6 +79,8 @@ const uint16_t* L2Fleet::Placement(uint64_t key) {
 L2Read L2Fleet::Read(uint64_t key, uint64_t chunk_bytes, double at_ms, std::mt19937_64& rng,
                      const Latency& stripe) {
   const uint16_t* placed = Placement(key);
+  // The stripes' nodes are far apart in memory: start all their lookups.
+  for (int i = 0; i < code_.total(); ++i) nodes_[placed[i]].stripes->Prefetch(StripeKey(key, i));
   uint64_t stripe_bytes = (chunk_bytes + static_cast<uint64_t>(code_.k) - 1) / code_.k;
   double found[64] = {}, slowest = 0;
   // Up nodes that answered without their stripe: when, and which stripe.
