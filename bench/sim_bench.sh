@@ -30,10 +30,16 @@
 #   burst         configs/sim/burst.json: one image from 0 to 15,000 starts/s
 #   salt-generations  configs/sim/salt-generations.json: salt periods
 # and each configuration's claims. CONFIGS="smoke burst" runs only those.
+# First, bench/placement_bench.cc: rendezvous placement over 5, 40 and
+# 1,000 servers (one SHA-256 per server), which the simulator does for
+# every chunk and function it first places.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/common.sh
-bench_build lode
+bench_build lode placement_bench
+echo "== placement hashing (medians of 3)"
+build/bench/placement_bench --benchmark_min_time=1 --benchmark_repetitions=3 \
+  --benchmark_report_aggregates_only=true 2>/dev/null | grep _median
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for config in ${CONFIGS:-smoke paper-split paper-week debian-bases l2-node-loss l1-scans l2-latency l2-sizing split-sensitivity l2-emptied burst salt-generations}; do
