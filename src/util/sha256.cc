@@ -29,7 +29,7 @@ const EVP_MD* Sha256Algorithm() {
 Sha256Digest HmacSha256(std::span<const uint8_t> key, std::span<const uint8_t> data) {
   Sha256Digest out;
   unsigned int len = 0;
-  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), data.data(), data.size(),
+  if (HMAC(Sha256Algorithm(), key.data(), static_cast<int>(key.size()), data.data(), data.size(),
            out.data(), &len) == nullptr) {
     std::abort();
   }

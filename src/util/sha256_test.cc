@@ -25,6 +25,15 @@ TEST(Sha256Test, IncrementalEqualsOneShotAndResets) {
   EXPECT_EQ(h.Finish(), Sha256::Of(std::string_view("")));
 }
 
+TEST(Sha256Test, HmacKnownVector) {
+  // RFC 4231, test case 2.
+  std::string_view key = "Jefe", data = "what do ya want for nothing?";
+  EXPECT_EQ(
+      ToHex(HmacSha256(std::span(reinterpret_cast<const uint8_t*>(key.data()), key.size()),
+                       std::span(reinterpret_cast<const uint8_t*>(data.data()), data.size()))),
+      "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
 // One-shot hashes share a context per thread: threads hashing different
 // messages at once each get their own message's digest.
 TEST(Sha256Test, OneShotHashesOnManyThreadsAtOnce) {
