@@ -86,7 +86,10 @@ Status NetworkNamespace::ConnectOutbound() {
   if (::pipe2(exit_pipe, O_CLOEXEC) != 0 || ::pipe2(ready_pipe, O_CLOEXEC) != 0) {
     return Status::FromErrno(errno, "pipe");
   }
+  // Everything the child needs is made here: after a fork in a threaded
+  // process the child may not allocate (another thread may hold malloc's lock).
   std::string path = Path();
+  std::string exit_fd = std::to_string(exit_pipe[0]), ready_fd = std::to_string(ready_pipe[1]);
   pid_t pid = ::fork();
   if (pid < 0) return Status::FromErrno(errno, "fork slirp4netns");
   if (pid == 0) {
@@ -99,7 +102,6 @@ Status NetworkNamespace::ConnectOutbound() {
     ::dup2(devnull, STDIN_FILENO);
     ::dup2(devnull, STDOUT_FILENO);
     ::dup2(devnull, STDERR_FILENO);  // progress notes; a failure shows as no ready byte
-    std::string exit_fd = std::to_string(exit_pipe[0]), ready_fd = std::to_string(ready_pipe[1]);
     ::execlp("slirp4netns", "slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
              "--exit-fd", exit_fd.c_str(), "--ready-fd", ready_fd.c_str(), "--netns-type=path",
              path.c_str(), "tap0", nullptr);
