@@ -246,13 +246,13 @@ Result<std::unique_ptr<Container>> Container::Start(const ContainerSpec& spec) {
 }
 
 Result<int> Container::Wait() {
-  if (exit_code_) return *exit_code_;
+  if (int code = exit_code_.load(); code >= 0) return code;
   int status = 0;
   while (::waitpid(crun_, &status, 0) < 0) {
     if (errno != EINTR) return Status::FromErrno(errno, "wait for the container");
   }
   exit_code_ = ExitCodeOf(status);
-  return *exit_code_;
+  return exit_code_.load();
 }
 
 std::optional<std::chrono::system_clock::time_point> Container::Started() const {
@@ -276,7 +276,7 @@ std::vector<pid_t> Container::CgroupProcesses() const {
 }
 
 void Container::Kill() {
-  if (exit_code_) return;
+  if (exit_code_.load() >= 0) return;
   // The command is its PID namespace's init: killing it ends them all.
   Result<std::string> started = ReadFileToString(StartedFile(spec_));
   json state = json::parse(started.ok() ? *started : "", nullptr, false);

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -76,7 +77,8 @@ class Container {
   std::vector<pid_t> CgroupProcesses() const;
   ContainerSpec spec_;
   pid_t crun_ = -1;
-  std::optional<int> exit_code_;
+  // Set by Wait() while Kill() may look from another thread; -1 until then.
+  std::atomic<int> exit_code_{-1};
   std::chrono::system_clock::time_point spawned_;
 };
 
