@@ -92,11 +92,7 @@ class FunctionTest : public ::testing::Test {
   // A failure that only shows on a loaded machine has its cause in the
   // host's log (a sandbox that did not start, a runtime that exited).
   void TearDown() override {
-    if (HasFailure() && host_ != nullptr) {
-      std::string log = host_->log();
-      std::cerr << "lode serve's log (the end):\n"
-                << log.substr(log.size() > 8000 ? log.size() - 8000 : 0) << "\n";
-    }
+    if (HasFailure() && host_ != nullptr) std::cerr << "lode serve's log:\n" << host_->log();
   }
 
   static CommandResult Lode(const std::string& args) {
